@@ -1,0 +1,491 @@
+//! Ingestion: a bounded queue of [`Event`]s into the [`Tracker`], whose row changes are
+//! committed by a separate writer task, one transaction per batch.
+//!
+//! - Back-pressure: [`IngestHandle::send`] waits when the queue is full; memory never grows
+//!   without bound, and a slow database slows the producers instead of losing events.
+//! - A batch is handed to the writer when it holds `batch_events` events or `flush_interval`
+//!   has passed, whichever is first; the tracker keeps working while the writer commits.
+//! - An event is stored once its batch commits; [`IngestHandle::flush`] waits for that.
+//! - Opted-out users are dropped at the door (by the tracker); an opt-out waits for every
+//!   earlier batch to commit, then deletes the user's rows in one transaction.
+//! - On cancellation the queue is drained, present users' last sightings are written and the
+//!   final batch committed before the task ends.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rustc_hash::FxHashMap;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::domain::{Login, Timestamp};
+use crate::event::Event;
+use crate::store::{Batch, Store, StoreError};
+use crate::tracker::{Tracker, TrackerConfig};
+
+/// Tuning of the ingestion pipeline.
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    /// Commands (events or event lists) the queue holds before senders wait.
+    pub queue_capacity: usize,
+    /// A batch is committed once it holds this many events.
+    pub batch_events: u64,
+    /// ... or once this much time has passed since the last commit.
+    pub flush_interval: Duration,
+    /// How often per-channel bot rules are re-read from the store.
+    pub rules_reload: Duration,
+    /// Presence tracking settings.
+    pub tracker: TrackerConfig,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            queue_capacity: 65_536,
+            batch_events: 200_000,
+            flush_interval: Duration::from_millis(500),
+            rules_reload: Duration::from_secs(10),
+            tracker: TrackerConfig::default(),
+        }
+    }
+}
+
+/// The ingestion task has stopped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("ingestion has stopped")]
+pub struct IngestClosed;
+
+/// Counters of the pipeline (read by `/metrics`).
+#[derive(Debug, Default)]
+pub struct IngestMetrics {
+    /// Events accepted, by kind index (see [`IngestMetrics::KINDS`]).
+    pub events: [AtomicU64; 11],
+    /// Events committed.
+    pub committed: AtomicU64,
+    /// Batches committed.
+    pub batches: AtomicU64,
+    /// Failed commit attempts (retried).
+    pub commit_errors: AtomicU64,
+    /// Duration of the latest commit, microseconds.
+    pub last_commit_micros: AtomicU64,
+    /// Sum of commit durations, microseconds.
+    pub commit_micros_total: AtomicU64,
+}
+
+impl IngestMetrics {
+    /// Event kinds in the order of [`IngestMetrics::events`].
+    pub const KINDS: [&'static str; 11] = [
+        "join",
+        "part",
+        "message",
+        "snapshot",
+        "stream_online",
+        "stream_offline",
+        "raid",
+        "opt_out",
+        "opt_in",
+        "rename",
+        "account",
+    ];
+
+    fn count(&self, event: &Event) {
+        let kind = event.kind();
+        if let Some(i) = Self::KINDS.iter().position(|k| *k == kind) {
+            self.events[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+type Ack = oneshot::Sender<Result<(), String>>;
+
+enum Command {
+    Event(Event),
+    Events(Vec<Event>),
+    Flush(Ack),
+    PresentCount(Login, oneshot::Sender<Option<usize>>),
+}
+
+/// A cheap, cloneable handle to the ingestion task.
+#[derive(Debug, Clone)]
+pub struct IngestHandle {
+    tx: mpsc::Sender<Command>,
+    metrics: Arc<IngestMetrics>,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Event(_) => "Event",
+            Self::Events(_) => "Events",
+            Self::Flush(_) => "Flush",
+            Self::PresentCount(..) => "PresentCount",
+        })
+    }
+}
+
+impl IngestHandle {
+    /// Queues one event, waiting while the queue is full.
+    pub async fn send(&self, event: Event) -> Result<(), IngestClosed> {
+        self.tx.send(Command::Event(event)).await.map_err(|_| IngestClosed)
+    }
+
+    /// Queues many events in one queue slot.
+    pub async fn send_all(&self, events: Vec<Event>) -> Result<(), IngestClosed> {
+        self.tx.send(Command::Events(events)).await.map_err(|_| IngestClosed)
+    }
+
+    /// Waits until every event sent before this call is committed.
+    pub async fn flush(&self) -> Result<(), IngestError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(Command::Flush(tx)).await.map_err(|_| IngestError::Closed)?;
+        rx.await.map_err(|_| IngestError::Closed)?.map_err(IngestError::Commit)
+    }
+
+    /// Counted users present in a channel now (`None`: channel not seen).
+    pub async fn present_count(&self, channel: &Login) -> Result<Option<usize>, IngestClosed> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Command::PresentCount(channel.clone(), tx))
+            .await
+            .map_err(|_| IngestClosed)?;
+        rx.await.map_err(|_| IngestClosed)
+    }
+
+    /// Commands waiting in the queue.
+    pub fn queue_depth(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
+    /// The pipeline's counters.
+    pub fn metrics(&self) -> &Arc<IngestMetrics> {
+        &self.metrics
+    }
+}
+
+/// Why a flush failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IngestError {
+    /// The task has stopped.
+    #[error("ingestion has stopped")]
+    Closed,
+    /// The batch could not be committed.
+    #[error("commit failed: {0}")]
+    Commit(String),
+}
+
+/// Starts the ingestion pipeline.
+#[derive(Debug)]
+pub struct Ingest;
+
+impl Ingest {
+    /// Loads what the tracker needs (opt-outs, channels, live streams), repairs presence left
+    /// open by a crash, and spawns the tracker and writer tasks. The returned task ends after
+    /// `cancel` fires and the final batch is committed.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        config: IngestConfig,
+        cancel: CancellationToken,
+    ) -> Result<(IngestHandle, JoinHandle<Result<(), StoreError>>), StoreError> {
+        let dangling = store.close_dangling_presence().await?;
+        if dangling > 0 {
+            tracing::info!(intervals = dangling, "closed presence left open by the previous run");
+        }
+        let mut tracker = Tracker::new(config.tracker.clone());
+        tracker.set_opted_out(store.opted_out().await?);
+        let channels = store.channels().await?;
+        for c in &channels {
+            let rules = store.bot_rules(c.key).await?.into_iter().collect();
+            tracker.add_channel(c.login.clone(), c.key, c.twitch_id, rules);
+        }
+        for s in store.live_streams().await? {
+            if let Some(c) = channels.iter().find(|c| c.key == s.channel) {
+                tracker.resume_stream(&c.login, s.key, s.started_at, s.irc_peak);
+            }
+        }
+        let (tx, rx) = mpsc::channel(config.queue_capacity.max(1));
+        let metrics = Arc::new(IngestMetrics::default());
+        let handle = IngestHandle {
+            tx,
+            metrics: metrics.clone(),
+        };
+        let (jobs_tx, jobs_rx) = mpsc::channel(1);
+        let writer = tokio::spawn(write_batches(store.clone(), jobs_rx, metrics.clone(), cancel.clone()));
+        let pipeline = Pipeline {
+            store,
+            config,
+            tracker,
+            batch: Batch::default(),
+            acks: Vec::new(),
+            jobs: jobs_tx,
+            metrics,
+        };
+        let task = tokio::spawn(pipeline.run(rx, writer, cancel));
+        Ok((handle, task))
+    }
+}
+
+struct Job {
+    batch: Batch,
+    acks: Vec<Ack>,
+}
+
+/// The writer task: commits batches in order, retrying failures with backoff.
+async fn write_batches(
+    store: Arc<dyn Store>,
+    mut jobs: mpsc::Receiver<Job>,
+    metrics: Arc<IngestMetrics>,
+    cancel: CancellationToken,
+) -> Result<(), StoreError> {
+    while let Some(Job { batch, acks }) = jobs.recv().await {
+        let mut delay = Duration::from_millis(100);
+        let mut attempts = 0u32;
+        let result = loop {
+            let started = Instant::now();
+            match store.commit(&batch).await {
+                Ok(()) => {
+                    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    metrics.last_commit_micros.store(micros, Ordering::Relaxed);
+                    metrics.commit_micros_total.fetch_add(micros, Ordering::Relaxed);
+                    metrics.batches.fetch_add(1, Ordering::Relaxed);
+                    metrics.committed.fetch_add(batch.events, Ordering::Relaxed);
+                    break Ok(());
+                }
+                Err(e) => {
+                    attempts += 1;
+                    metrics.commit_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(error = %e, attempts, rows = batch.rows(), "batch commit failed, retrying");
+                    if cancel.is_cancelled() && attempts >= 5 {
+                        break Err(e);
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        };
+        match result {
+            Ok(()) => {
+                for ack in acks {
+                    let _ = ack.send(Ok(()));
+                }
+            }
+            Err(e) => {
+                for ack in acks {
+                    let _ = ack.send(Err(e.to_string()));
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+struct Pipeline {
+    store: Arc<dyn Store>,
+    config: IngestConfig,
+    tracker: Tracker,
+    batch: Batch,
+    acks: Vec<Ack>,
+    jobs: mpsc::Sender<Job>,
+    metrics: Arc<IngestMetrics>,
+}
+
+impl Pipeline {
+    async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Command>,
+        writer: JoinHandle<Result<(), StoreError>>,
+        cancel: CancellationToken,
+    ) -> Result<(), StoreError> {
+        let mut flush = tokio::time::interval(self.config.flush_interval);
+        flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut rules = tokio::time::interval(self.config.rules_reload);
+        rules.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let result = loop {
+            let step = tokio::select! {
+                biased;
+                () = cancel.cancelled() => break Ok(()),
+                cmd = rx.recv() => match cmd {
+                    Some(cmd) => self.command(cmd).await,
+                    None => break Ok(()),
+                },
+                _ = flush.tick() => {
+                    self.tracker.tick(Timestamp::now(), &mut self.batch);
+                    self.hand_over().await
+                }
+                _ = rules.tick() => self.reload_rules().await,
+            };
+            if let Err(e) = step {
+                break Err(e);
+            }
+            if self.batch.events >= self.config.batch_events
+                && let Err(e) = self.hand_over().await
+            {
+                break Err(e);
+            }
+        };
+        // Drain what was queued before the stop, then write the final batch.
+        rx.close();
+        let mut drained = result;
+        while let Some(cmd) = rx.recv().await {
+            if drained.is_ok() {
+                drained = self.command(cmd).await;
+            }
+        }
+        self.tracker.checkpoint(&mut self.batch);
+        let handed = self.hand_over().await;
+        let Self { jobs, .. } = self;
+        drop(jobs);
+        let written = match writer.await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "writer task panicked");
+                Ok(())
+            }
+        };
+        drained.and(handed).and(written)
+    }
+
+    async fn command(&mut self, cmd: Command) -> Result<(), StoreError> {
+        match cmd {
+            Command::Event(e) => self.apply(e).await,
+            Command::Events(list) => {
+                for e in list {
+                    self.apply(e).await?;
+                }
+                Ok(())
+            }
+            Command::Flush(ack) => {
+                self.acks.push(ack);
+                self.hand_over().await
+            }
+            Command::PresentCount(channel, reply) => {
+                let _ = reply.send(self.tracker.present_count(&channel));
+                Ok(())
+            }
+        }
+    }
+
+    /// Hands the open batch (and waiting flush acks) to the writer.
+    async fn hand_over(&mut self) -> Result<(), StoreError> {
+        if self.batch.is_empty() && self.acks.is_empty() {
+            return Ok(());
+        }
+        let job = Job {
+            batch: std::mem::take(&mut self.batch),
+            acks: std::mem::take(&mut self.acks),
+        };
+        self.jobs.send(job).await.map_err(|_| {
+            StoreError::Sql(sqlx::Error::Protocol("the batch writer has stopped".into()))
+        })
+    }
+
+    /// Hands over the open batch and waits until everything before it is committed.
+    async fn settle(&mut self) -> Result<(), StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.acks.push(tx);
+        self.hand_over().await?;
+        match rx.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(StoreError::Sql(sqlx::Error::Protocol(e))),
+            Err(_) => Err(StoreError::Sql(sqlx::Error::Protocol(
+                "the batch writer has stopped".into(),
+            ))),
+        }
+    }
+
+    async fn ensure_channel(&mut self, channel: &Login) -> Result<(), StoreError> {
+        if self.tracker.knows(channel) {
+            return Ok(());
+        }
+        let row = self.store.ensure_channel(channel).await?;
+        let rules = self.store.bot_rules(row.key).await?.into_iter().collect();
+        self.tracker.add_channel(row.login, row.key, row.twitch_id, rules);
+        Ok(())
+    }
+
+    async fn reload_rules(&mut self) -> Result<(), StoreError> {
+        let keys: Vec<_> = self
+            .tracker
+            .channel_keys()
+            .map(|(l, k)| (l.clone(), k))
+            .collect();
+        for (login, key) in keys {
+            let rules: FxHashMap<_, _> = self.store.bot_rules(key).await?.into_iter().collect();
+            self.tracker.set_rules(&login, rules);
+        }
+        Ok(())
+    }
+
+    async fn apply(&mut self, event: Event) -> Result<(), StoreError> {
+        self.metrics.count(&event);
+        self.batch.events += 1;
+        let batch = &mut self.batch;
+        match event {
+            Event::Join { channel, user, at } => {
+                self.ensure_channel(&channel).await?;
+                self.tracker.join(&channel, &user, at, &mut self.batch);
+            }
+            Event::Part { channel, user, at } => {
+                self.ensure_channel(&channel).await?;
+                self.tracker.part(&channel, &user, at, &mut self.batch);
+            }
+            Event::Message(msg) => {
+                self.ensure_channel(&msg.channel).await?;
+                self.tracker.message(&msg, &mut self.batch);
+            }
+            Event::Snapshot {
+                channel,
+                at,
+                users,
+                total,
+            } => {
+                self.ensure_channel(&channel).await?;
+                self.tracker.snapshot(&channel, &users, total, at, &mut self.batch);
+            }
+            Event::StreamOnline {
+                channel,
+                broadcaster,
+                stream,
+                started_at,
+                title,
+            } => {
+                self.ensure_channel(&channel).await?;
+                let key = self.tracker.channel_keys().find(|(l, _)| **l == channel).map(|(_, k)| k);
+                if let Some(key) = key {
+                    let stream_key = self.store.open_stream(key, &stream, started_at, &title).await?;
+                    self.tracker
+                        .stream_online(&channel, stream_key, started_at, broadcaster, &mut self.batch);
+                }
+            }
+            Event::StreamOffline { channel, at } => {
+                self.tracker.stream_offline(&channel, at, batch);
+            }
+            Event::Raid {
+                channel,
+                from,
+                viewers,
+                at,
+            } => {
+                self.ensure_channel(&channel).await?;
+                self.tracker.raid(&channel, &from, viewers, at, &mut self.batch);
+            }
+            Event::OptOut { user, at } => {
+                // Earlier batches may hold the user's rows: commit them, then delete.
+                self.tracker.opt_out(user);
+                self.settle().await?;
+                self.store.opt_out(user, at).await?;
+            }
+            Event::OptIn { user } => {
+                self.store.opt_in(user).await?;
+                self.tracker.opt_in(user);
+            }
+            Event::Rename { user, at } => self.tracker.rename(&user, at, batch),
+            Event::Account { user, created_at } => {
+                self.tracker.account(&user, created_at, Timestamp::now(), batch);
+            }
+        }
+        Ok(())
+    }
+}

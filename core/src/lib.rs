@@ -1,0 +1,21 @@
+//! Core of chatters: the domain model, storage, ingestion and the SPEC figures.
+//!
+//! # Layout
+//! - [`domain`]: validated newtypes (user ids, logins, stream ids, timestamps).
+//! - [`event`]: the [`event::Event`] enum everything is ingested as.
+//! - [`store`]: the [`store::Store`] trait, its SQLite/MariaDB/PostgreSQL implementations and
+//!   the [`store::Batch`] of row changes.
+//! - [`tracker`]: in-memory presence per channel, clock-free; turns events into row changes.
+//! - [`ingest`]: the bounded queue and batched writer around the tracker.
+//! - [`bots`]: the shipped known-bot list and per-channel rules.
+//! - [`stats`]: every SPEC definition, computed over the store.
+//! - [`settings`]: the validated configuration.
+
+pub mod bots;
+pub mod domain;
+pub mod event;
+pub mod ingest;
+pub mod settings;
+pub mod stats;
+pub mod store;
+pub mod tracker;

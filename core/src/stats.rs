@@ -1,0 +1,436 @@
+//! The SPEC figures, computed over the store: one [`Figures`] API for the bot's commands, the
+//! web API and the recaps.
+//!
+//! Every figure is over *counted* users: everyone except the bot account, the channel's
+//! broadcaster and known bots (shipped list and per-channel rules); opted-out users have no
+//! rows left. Known bots are counted separately.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+
+use crate::bots::KnownBots;
+use crate::domain::{Login, StreamId, Timestamp, UserId};
+use crate::store::{Channel, ChannelUser, NameRecord, NewChatter, SeriesPoint, Store, StoreError, Stream, UserCount};
+
+/// Raid arrivals: first observed within this many seconds after the raid.
+pub const RAID_ARRIVAL_WINDOW: i64 = 5 * 60;
+/// Raid retention: arrivals observed again this many seconds or more after the raid.
+pub const RAID_RETENTION_AFTER: i64 = 30 * 60;
+
+/// A stream's figures (the JSON `Stream` object).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StreamFigures {
+    /// Twitch's stream id.
+    pub id: StreamId,
+    /// Helix `started_at`.
+    pub started_at: Timestamp,
+    /// First offline poll; `null` while live.
+    pub ended_at: Option<Timestamp>,
+    /// Title.
+    pub title: String,
+    /// Counted users with an observation other than a part.
+    pub unique_chatters: i64,
+    /// Unique chatters whose first observation ever in the channel is in this stream.
+    pub new_chatters: i64,
+    /// Unique minus new.
+    pub returning_chatters: i64,
+    /// Users whose message carried `first-msg=1`.
+    pub first_time_chatters: i64,
+    /// Most counted users in one snapshot (IRC-only: most present at once).
+    pub peak_chatters: i64,
+    /// Messages.
+    pub messages: i64,
+    /// Unique chatters without a message.
+    pub lurkers: i64,
+    /// Share of the previous stream's unique chatters who are unique chatters here
+    /// (`null` for a channel's first stream).
+    pub retention: Option<f64>,
+    /// Known bots seen in the stream (excluded from everything above).
+    pub known_bots: i64,
+}
+
+/// A raid with its retention.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RaidFigures {
+    /// Raiding channel.
+    pub from_login: Login,
+    /// Viewers announced.
+    pub viewers: i64,
+    /// When.
+    pub at: Timestamp,
+    /// Of the users first observed in the channel within 5 minutes after the raid, the share
+    /// observed again 30 minutes or more after it, in the same stream (`null`: nobody arrived).
+    pub retention: Option<f64>,
+    /// How many arrived.
+    #[serde(skip)]
+    pub arrivals: i64,
+}
+
+/// Chatters shared by two channels over a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Overlap {
+    /// Unique chatters of the first channel.
+    pub a: i64,
+    /// Unique chatters of the second channel.
+    pub b: i64,
+    /// Chatters of both.
+    pub shared: i64,
+}
+
+/// One account-creation day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccountDay {
+    /// `YYYY-MM-DD` (UTC).
+    pub date: String,
+    /// Accounts created that day.
+    pub count: i64,
+    /// At least the threshold.
+    pub flagged: bool,
+    /// Logins, for flagged days only.
+    pub logins: Vec<Login>,
+}
+
+/// Account-age clusters of a set of chatters.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AccountClusters {
+    /// Window start.
+    pub since: Timestamp,
+    /// Window end.
+    pub until: Timestamp,
+    /// Chatters considered.
+    pub total: i64,
+    /// `max(10, 2% of total)`, rounded up: days with at least this many accounts are flagged.
+    pub threshold: i64,
+    /// Days by count, descending (then by date).
+    pub days: Vec<AccountDay>,
+}
+
+/// What `!seen` shows about a user in a channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    /// The user in the channel (`None`: known user, never seen in this channel).
+    pub record: Option<ChannelUser>,
+    /// Account creation.
+    pub created_at: Option<Timestamp>,
+    /// Every login, oldest first (the current one last).
+    pub names: Vec<NameRecord>,
+}
+
+/// The figures API.
+#[derive(Debug, Clone)]
+pub struct Figures {
+    store: Arc<dyn Store>,
+    bots: KnownBots,
+    bot_user: Option<UserId>,
+}
+
+fn share(part: i64, whole: i64) -> Option<f64> {
+    #[allow(clippy::cast_precision_loss)]
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+impl Figures {
+    /// Figures over `store`, with the shipped bot list and the bot account's id.
+    pub fn new(store: Arc<dyn Store>, bots: KnownBots, bot_user: Option<UserId>) -> Self {
+        Self {
+            store,
+            bots,
+            bot_user,
+        }
+    }
+
+    /// The store underneath.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Ids of known bots in a channel (shipped and added, minus allowed).
+    pub async fn bot_ids(&self, channel: &Channel) -> Result<Vec<UserId>, StoreError> {
+        let rules: FxHashMap<_, _> = self.store.bot_rules(channel.key).await?.into_iter().collect();
+        let logins = self.bots.channel_bots(&rules);
+        let mut ids: Vec<UserId> = self.store.user_ids(&logins).await?.into_iter().map(|(_, id)| id).collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// Everyone not counted in a channel: the bot account, the broadcaster, known bots.
+    pub async fn excluded(&self, channel: &Channel) -> Result<Vec<UserId>, StoreError> {
+        let mut ids = self.bot_ids(channel).await?;
+        ids.extend(self.bot_user);
+        ids.extend(channel.twitch_id);
+        ids.extend(
+            self.store
+                .user_ids(std::slice::from_ref(&channel.login))
+                .await?
+                .into_iter()
+                .map(|(_, id)| id),
+        );
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    async fn channel_of(&self, stream: &Stream) -> Result<Channel, StoreError> {
+        let channels = self.store.channels().await?;
+        channels
+            .into_iter()
+            .find(|c| c.key == stream.channel)
+            .ok_or_else(|| StoreError::Corrupt {
+                column: "streams.channel_id",
+                value: stream.channel.0.to_string(),
+            })
+    }
+
+    /// The live stream of a channel, or its latest one.
+    pub async fn current_or_last_stream(&self, channel: &Channel) -> Result<Option<Stream>, StoreError> {
+        Ok(self.store.streams(channel.key, 1).await?.into_iter().next())
+    }
+
+    /// Every figure of one stream.
+    pub async fn stream(&self, stream: &Stream) -> Result<StreamFigures, StoreError> {
+        let channel = self.channel_of(stream).await?;
+        let excluded = self.excluded(&channel).await?;
+        let counts = self.store.stream_counts(stream, &excluded).await?;
+        let end = stream.ended_at.unwrap_or(Timestamp(i64::MAX));
+        let peak = match self.store.snapshot_peak(stream.channel, stream.started_at, end).await? {
+            Some(p) => p,
+            None => stream.irc_peak,
+        };
+        let retention = match self.store.previous_stream(stream).await? {
+            Some(prev) => {
+                let prev_unique = self.store.stream_counts(&prev, &excluded).await?.unique;
+                let shared = self.store.shared_unique(stream.key, prev.key, &excluded).await?;
+                share(shared, prev_unique)
+            }
+            None => None,
+        };
+        let bots = self.bot_ids(&channel).await?;
+        let known_bots = self.store.count_unique_among(stream.key, &bots).await?;
+        Ok(StreamFigures {
+            id: stream.id.clone(),
+            started_at: stream.started_at,
+            ended_at: stream.ended_at,
+            title: stream.title.clone(),
+            unique_chatters: counts.unique,
+            new_chatters: counts.new,
+            returning_chatters: counts.unique - counts.new,
+            first_time_chatters: counts.first_time,
+            peak_chatters: peak,
+            messages: counts.messages,
+            lurkers: counts.lurkers,
+            retention,
+            known_bots,
+        })
+    }
+
+    /// Top chatters of a stream by messages.
+    pub async fn top_chatters(&self, stream: &Stream, n: i64) -> Result<Vec<UserCount>, StoreError> {
+        let channel = self.channel_of(stream).await?;
+        let excluded = self.excluded(&channel).await?;
+        self.store.top_chatters(stream.key, &excluded, n).await
+    }
+
+    /// The newest new chatters of a stream, first-time chatters marked.
+    pub async fn new_chatters(&self, stream: &Stream, n: i64) -> Result<Vec<NewChatter>, StoreError> {
+        let channel = self.channel_of(stream).await?;
+        let excluded = self.excluded(&channel).await?;
+        self.store.new_chatters(stream, &excluded, n).await
+    }
+
+    /// Raids received during a stream, with their retention.
+    pub async fn raids(&self, stream: &Stream) -> Result<Vec<RaidFigures>, StoreError> {
+        let channel = self.channel_of(stream).await?;
+        let excluded = self.excluded(&channel).await?;
+        let end = stream.ended_at.unwrap_or(Timestamp(i64::MAX));
+        let raids = self.store.raids(stream.channel, stream.started_at, end).await?;
+        let mut out = Vec::with_capacity(raids.len());
+        for raid in raids {
+            let mut excluded = excluded.clone();
+            excluded.push(raid.from);
+            let (arrivals, retained) = self
+                .store
+                .arrivals_retained(
+                    stream,
+                    raid.at,
+                    raid.at.plus(RAID_ARRIVAL_WINDOW),
+                    raid.at.plus(RAID_RETENTION_AFTER),
+                    &excluded,
+                )
+                .await?;
+            out.push(RaidFigures {
+                from_login: raid.from_login,
+                viewers: raid.viewers,
+                at: raid.at,
+                retention: share(retained, arrivals),
+                arrivals,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The latest raid of a channel (`!raid`), in whichever stream it fell.
+    pub async fn last_raid(&self, channel: &Channel) -> Result<Option<RaidFigures>, StoreError> {
+        let raids = self.store.raids(channel.key, Timestamp(i64::MIN), Timestamp(i64::MAX)).await?;
+        let Some(last) = raids.last() else {
+            return Ok(None);
+        };
+        let stream = match last.stream {
+            Some(key) => self.store.stream_by_key(key).await?,
+            None => None,
+        };
+        match stream {
+            Some(stream) => Ok(self.raids(&stream).await?.into_iter().rev().find(|r| r.at == last.at)),
+            None => Ok(Some(RaidFigures {
+                from_login: last.from_login.clone(),
+                viewers: last.viewers,
+                at: last.at,
+                retention: None,
+                arrivals: 0,
+            })),
+        }
+    }
+
+    /// Chatters shared by two channels: unique chatters of both, over their streams
+    /// overlapping `[since, until]`.
+    pub async fn overlap(
+        &self,
+        a: &Channel,
+        b: &Channel,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Overlap, StoreError> {
+        let ea = self.excluded(a).await?;
+        let eb = self.excluded(b).await?;
+        let ua = self.store.window_chatters(a.key, since, until, &ea).await?;
+        let ub = self.store.window_chatters(b.key, since, until, &eb).await?;
+        let set: rustc_hash::FxHashSet<UserId> = ua.iter().copied().collect();
+        let shared = ub.iter().filter(|u| set.contains(u)).count();
+        Ok(Overlap {
+            a: i64::try_from(ua.len()).unwrap_or(i64::MAX),
+            b: i64::try_from(ub.len()).unwrap_or(i64::MAX),
+            shared: i64::try_from(shared).unwrap_or(i64::MAX),
+        })
+    }
+
+    /// Account-age clusters of a channel's chatters over `[since, until]`.
+    pub async fn accounts_window(
+        &self,
+        channel: &Channel,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<AccountClusters, StoreError> {
+        let excluded = self.excluded(channel).await?;
+        let ids = self.store.window_chatters(channel.key, since, until, &excluded).await?;
+        self.clusters(&ids, since, until).await
+    }
+
+    /// Account-age clusters of one stream's chatters.
+    pub async fn accounts_stream(&self, stream: &Stream) -> Result<AccountClusters, StoreError> {
+        let channel = self.channel_of(stream).await?;
+        let excluded = self.excluded(&channel).await?;
+        let ids = self.store.stream_chatters(stream.key, &excluded).await?;
+        let until = stream.ended_at.unwrap_or_else(Timestamp::now);
+        self.clusters(&ids, stream.started_at, until).await
+    }
+
+    async fn clusters(&self, ids: &[UserId], since: Timestamp, until: Timestamp) -> Result<AccountClusters, StoreError> {
+        let accounts = self.store.accounts(ids).await?;
+        Ok(cluster_accounts(ids.len(), &accounts, since, until))
+    }
+
+    /// What `!seen` shows: the user's record in the channel, account age, former names.
+    pub async fn seen(&self, channel: &Channel, login: &Login) -> Result<Option<Seen>, StoreError> {
+        let Some((_, id)) = self.store.user_ids(std::slice::from_ref(login)).await?.into_iter().next() else {
+            return Ok(None);
+        };
+        let user = self.store.user(id).await?;
+        let record = self.store.channel_user(channel.key, id).await?;
+        let names = self.store.name_history(id).await?;
+        Ok(Some(Seen {
+            record,
+            created_at: user.and_then(|u| u.created_at),
+            names,
+        }))
+    }
+
+    /// The chatter-count series of a channel in `[from, to]`.
+    pub async fn series(&self, channel: &Channel, from: Timestamp, to: Timestamp) -> Result<Vec<SeriesPoint>, StoreError> {
+        self.store.series(channel.key, from, to).await
+    }
+}
+
+/// Groups accounts by creation day; `total` is the number of chatters considered (accounts
+/// whose creation time is unknown count in it but in no day).
+pub fn cluster_accounts(
+    total: usize,
+    accounts: &[(UserId, Login, Timestamp)],
+    since: Timestamp,
+    until: Timestamp,
+) -> AccountClusters {
+    let total = i64::try_from(total).unwrap_or(i64::MAX);
+    // max(10, 2% of chatters), as an integer: the smallest count that is >= 2%.
+    let threshold = 10.max((total * 2 + 99) / 100);
+    let mut by_day: BTreeMap<String, Vec<&Login>> = BTreeMap::new();
+    for (_, login, created) in accounts {
+        by_day.entry(created.date()).or_default().push(login);
+    }
+    let mut days: Vec<AccountDay> = by_day
+        .into_iter()
+        .map(|(date, mut logins)| {
+            let count = i64::try_from(logins.len()).unwrap_or(i64::MAX);
+            let flagged = count >= threshold;
+            logins.sort();
+            AccountDay {
+                date,
+                count,
+                flagged,
+                logins: if flagged { logins.into_iter().cloned().collect() } else { Vec::new() },
+            }
+        })
+        .collect();
+    days.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.date.cmp(&b.date)));
+    AccountClusters {
+        since,
+        until,
+        total,
+        threshold,
+        days,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn login(s: &str) -> Login {
+        Login::parse(s).expect("valid")
+    }
+
+    #[test]
+    fn days_with_at_least_ten_accounts_are_flagged_in_small_windows() {
+        let day = Timestamp::parse_rfc3339("2026-01-05T10:00:00Z").expect("valid");
+        let other = Timestamp::parse_rfc3339("2020-03-01T00:00:00Z").expect("valid");
+        let mut accounts: Vec<_> = (0..10).map(|i| (UserId(i + 1), login(&format!("farm{i}")), day.plus(i * 60))).collect();
+        accounts.push((UserId(100), login("old"), other));
+        let c = cluster_accounts(12, &accounts, Timestamp(0), Timestamp(1));
+        assert_eq!(c.threshold, 10);
+        assert_eq!(c.total, 12);
+        assert_eq!(c.days.len(), 2);
+        assert_eq!(c.days[0].date, "2026-01-05");
+        assert_eq!(c.days[0].count, 10);
+        assert!(c.days[0].flagged);
+        assert_eq!(c.days[0].logins.len(), 10);
+        assert_eq!(c.days[1], AccountDay { date: "2020-03-01".into(), count: 1, flagged: false, logins: vec![] });
+    }
+
+    #[test]
+    fn threshold_is_two_percent_rounded_up_above_five_hundred_chatters() {
+        assert_eq!(cluster_accounts(500, &[], Timestamp(0), Timestamp(0)).threshold, 10);
+        assert_eq!(cluster_accounts(501, &[], Timestamp(0), Timestamp(0)).threshold, 11);
+        assert_eq!(cluster_accounts(1000, &[], Timestamp(0), Timestamp(0)).threshold, 20);
+        assert_eq!(cluster_accounts(0, &[], Timestamp(0), Timestamp(0)).threshold, 10);
+    }
+}

@@ -1,0 +1,186 @@
+//! [`Batch`]: the row changes accumulated from many events, committed in one transaction.
+//!
+//! Deltas are merged per key while the batch is open, so a user who chats 50 times in a second
+//! costs one upsert per table, not 50.
+
+use rustc_hash::FxHashMap;
+
+use super::{ChannelKey, StreamKey};
+use crate::domain::{Login, Timestamp, UserId};
+
+/// A user's name as last seen (written only when new to the writer or changed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRow {
+    /// Login.
+    pub login: Login,
+    /// Display name when it differs from the login in more than case.
+    pub display_name: Option<String>,
+    /// When this name was seen.
+    pub at: Timestamp,
+}
+
+/// Change to a (channel, user) row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChannelUserDelta {
+    /// Earliest observation in the batch.
+    pub first_seen: Timestamp,
+    /// Latest observation in the batch.
+    pub last_seen: Timestamp,
+    /// Messages to add.
+    pub messages: i64,
+}
+
+/// Change to a (stream, user) row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamUserDelta {
+    /// The stream's channel (to decide "new": no earlier observation in the channel).
+    pub channel: ChannelKey,
+    /// The stream's `started_at`.
+    pub stream_started: Timestamp,
+    /// Earliest observation in the batch.
+    pub first_seen: Timestamp,
+    /// Latest observation in the batch.
+    pub last_seen: Timestamp,
+    /// Messages to add.
+    pub messages: i64,
+    /// A message carried `first-msg=1`.
+    pub first_msg: bool,
+    /// An observation other than a part.
+    pub active: bool,
+}
+
+/// A point of the chatter-count series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeriesRow {
+    /// Channel.
+    pub channel: ChannelKey,
+    /// When.
+    pub at: Timestamp,
+    /// Counted users present.
+    pub chatters: i64,
+    /// Helix `total` for snapshot points, `None` for IRC-only points.
+    pub total: Option<i64>,
+}
+
+/// A raid to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RaidRow {
+    /// Raided channel.
+    pub channel: ChannelKey,
+    /// Live stream, if any.
+    pub stream: Option<StreamKey>,
+    /// Raider.
+    pub from: UserId,
+    /// Raider's login.
+    pub from_login: Login,
+    /// Viewers announced.
+    pub viewers: i64,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// Row changes of many events, applied in one transaction by [`super::Store::commit`].
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Names to upsert (rename detection happens in the store).
+    pub users: FxHashMap<UserId, UserRow>,
+    /// Account creation times learnt from Helix.
+    pub accounts: FxHashMap<UserId, Timestamp>,
+    /// Per (channel, user) changes.
+    pub channel_users: FxHashMap<(ChannelKey, UserId), ChannelUserDelta>,
+    /// Per (stream, user) changes.
+    pub stream_users: FxHashMap<(StreamKey, UserId), StreamUserDelta>,
+    /// Presence intervals opened or closed, keyed by (channel, user, since).
+    pub presence: FxHashMap<(ChannelKey, UserId, Timestamp), Option<Timestamp>>,
+    /// Series points.
+    pub series: Vec<SeriesRow>,
+    /// Streams that ended.
+    pub stream_ends: Vec<(StreamKey, Timestamp)>,
+    /// New IRC-tracked peaks of live streams.
+    pub stream_peaks: FxHashMap<StreamKey, i64>,
+    /// Raids.
+    pub raids: Vec<RaidRow>,
+    /// Broadcaster ids learnt for channels.
+    pub channel_ids: FxHashMap<ChannelKey, UserId>,
+    /// How many events went into this batch.
+    pub events: u64,
+}
+
+impl Batch {
+    /// True when there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty()
+            && self.accounts.is_empty()
+            && self.channel_users.is_empty()
+            && self.stream_users.is_empty()
+            && self.presence.is_empty()
+            && self.series.is_empty()
+            && self.stream_ends.is_empty()
+            && self.stream_peaks.is_empty()
+            && self.raids.is_empty()
+            && self.channel_ids.is_empty()
+    }
+
+    /// Number of rows this batch will touch (a measure of its size).
+    pub fn rows(&self) -> usize {
+        self.users.len()
+            + self.accounts.len()
+            + self.channel_users.len()
+            + self.stream_users.len()
+            + self.presence.len()
+            + self.series.len()
+            + self.stream_ends.len()
+            + self.stream_peaks.len()
+            + self.raids.len()
+            + self.channel_ids.len()
+    }
+
+    /// Records an observation of `user` in `channel`.
+    pub fn channel_user(&mut self, channel: ChannelKey, user: UserId, at: Timestamp, messages: i64) {
+        self.channel_users
+            .entry((channel, user))
+            .and_modify(|d| {
+                d.first_seen = d.first_seen.min(at);
+                d.last_seen = d.last_seen.max(at);
+                d.messages += messages;
+            })
+            .or_insert(ChannelUserDelta {
+                first_seen: at,
+                last_seen: at,
+                messages,
+            });
+    }
+
+    /// Records an observation of `user` in a stream.
+    #[allow(clippy::too_many_arguments)]
+    pub fn stream_user(
+        &mut self,
+        stream: StreamKey,
+        channel: ChannelKey,
+        stream_started: Timestamp,
+        user: UserId,
+        at: Timestamp,
+        messages: i64,
+        first_msg: bool,
+        active: bool,
+    ) {
+        self.stream_users
+            .entry((stream, user))
+            .and_modify(|d| {
+                d.first_seen = d.first_seen.min(at);
+                d.last_seen = d.last_seen.max(at);
+                d.messages += messages;
+                d.first_msg |= first_msg;
+                d.active |= active;
+            })
+            .or_insert(StreamUserDelta {
+                channel,
+                stream_started,
+                first_seen: at,
+                last_seen: at,
+                messages,
+                first_msg,
+                active,
+            });
+    }
+}

@@ -1,0 +1,1132 @@
+//! The three [`Store`] implementations. The SQL is written once in [`store_impl!`]; the
+//! differences between SQLite, MariaDB and PostgreSQL (upsert syntax, `MIN`/`LEAST`, integer
+//! casts) come from [`Dialect`], placeholders from sqlx's `QueryBuilder`.
+
+use std::fmt::Write as _;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rustc_hash::FxHashMap;
+use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{MySql, MySqlPool, PgPool, Postgres, QueryBuilder, Sqlite, SqlitePool};
+
+use super::{
+    Backend, Batch, BotRule, Channel, ChannelKey, ChannelUser, ConnectOptions, NameRecord,
+    NewChatter, Raid, SeriesPoint, Store, StoreError, Stream, StreamCounts, StreamKey, User,
+    UserCount, url_host,
+};
+use crate::domain::{Login, StreamId, Timestamp, UserId};
+
+/// Rows per multi-row statement (SQLite allows 32,766 bound values; the widest row binds 12).
+const CHUNK: usize = 2_000;
+
+/// SQL that differs between backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    Sqlite,
+    MySql,
+    Postgres,
+}
+
+impl Dialect {
+    /// Start of the update part of an upsert on `key`.
+    fn upsert(self, key: &str) -> String {
+        match self {
+            Self::MySql => " ON DUPLICATE KEY UPDATE ".to_owned(),
+            _ => format!(" ON CONFLICT ({key}) DO UPDATE SET "),
+        }
+    }
+
+    /// The value that was proposed for `col` in an upsert.
+    fn ex(self, col: &str) -> String {
+        match self {
+            Self::MySql => format!("VALUES({col})"),
+            _ => format!("excluded.{col}"),
+        }
+    }
+
+    fn least(self) -> &'static str {
+        match self {
+            Self::Sqlite => "MIN",
+            _ => "LEAST",
+        }
+    }
+
+    fn greatest(self) -> &'static str {
+        match self {
+            Self::Sqlite => "MAX",
+            _ => "GREATEST",
+        }
+    }
+
+    /// An integer expression decodable as `i64` (SUM gives NUMERIC/DECIMAL elsewhere).
+    fn int(self, expr: &str) -> String {
+        match self {
+            Self::Sqlite => expr.to_owned(),
+            Self::MySql => format!("CAST({expr} AS SIGNED)"),
+            Self::Postgres => format!("CAST({expr} AS BIGINT)"),
+        }
+    }
+
+    /// `INSERT` that silently skips rows whose key exists: (prefix, suffix).
+    fn insert_ignore(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Sqlite => ("INSERT OR IGNORE INTO ", ""),
+            Self::MySql => ("INSERT IGNORE INTO ", ""),
+            Self::Postgres => ("INSERT INTO ", " ON CONFLICT DO NOTHING"),
+        }
+    }
+}
+
+/// ` AND col NOT IN (1,2,3)` (integers only, so inlining is safe), or nothing.
+fn not_in(col: &str, ids: &[UserId]) -> String {
+    if ids.is_empty() {
+        return String::new();
+    }
+    let mut s = format!(" AND {col} NOT IN (");
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        let _ = write!(s, "{}", id.0);
+    }
+    s.push(')');
+    s
+}
+
+/// `(1,2,3)` for a non-empty id list.
+fn id_list(ids: &[UserId]) -> String {
+    let mut s = String::from("(");
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        let _ = write!(s, "{}", id.0);
+    }
+    s.push(')');
+    s
+}
+
+fn login(value: String) -> Result<Login, StoreError> {
+    Login::parse(&value).map_err(|_| StoreError::Corrupt {
+        column: "login",
+        value,
+    })
+}
+
+fn stream_id(value: String) -> Result<StreamId, StoreError> {
+    StreamId::parse(&value).map_err(|_| StoreError::Corrupt {
+        column: "streams.twitch_id",
+        value,
+    })
+}
+
+fn bot_rule(value: String) -> Result<BotRule, StoreError> {
+    match value.as_str() {
+        "add" => Ok(BotRule::Add),
+        "allow" => Ok(BotRule::Allow),
+        _ => Err(StoreError::Corrupt {
+            column: "channel_bots.rule",
+            value,
+        }),
+    }
+}
+
+type ChannelTuple = (i64, String, Option<i64>, i64, i64);
+
+fn channel_row((key, name, twitch_id, wanted, added_at): ChannelTuple) -> Result<Channel, StoreError> {
+    Ok(Channel {
+        key: ChannelKey(key),
+        login: login(name)?,
+        twitch_id: twitch_id.map(UserId),
+        wanted: wanted != 0,
+        added_at: Timestamp(added_at),
+    })
+}
+
+type StreamTuple = (i64, String, i64, i64, Option<i64>, String, i64);
+
+const STREAM_COLS: &str = "id, twitch_id, channel_id, started_at, ended_at, title, irc_peak";
+
+fn stream_row((key, id, channel, started, ended, title, peak): StreamTuple) -> Result<Stream, StoreError> {
+    Ok(Stream {
+        key: StreamKey(key),
+        id: stream_id(id)?,
+        channel: ChannelKey(channel),
+        started_at: Timestamp(started),
+        ended_at: ended.map(Timestamp),
+        title,
+        irc_peak: peak,
+    })
+}
+
+type ChannelUserTuple = (i64, String, Option<String>, i64, i64, i64, i64);
+
+fn channel_user_row(
+    (id, name, display, first, last, messages, streams): ChannelUserTuple,
+) -> Result<ChannelUser, StoreError> {
+    let login = login(name)?;
+    Ok(ChannelUser {
+        user_id: UserId(id),
+        display_name: display.unwrap_or_else(|| login.to_string()),
+        login,
+        first_seen: Timestamp(first),
+        last_seen: Timestamp(last),
+        messages,
+        streams_attended: streams,
+    })
+}
+
+/// A display name worth storing: `None` when it is the login in another case.
+fn display_to_store<'a>(login: &Login, display: Option<&'a str>) -> Option<&'a str> {
+    display.filter(|d| !d.eq_ignore_ascii_case(login.as_str()))
+}
+
+/// Retries connecting until `retry_for` has passed (the server may still be starting).
+async fn connect_with_retry<T, F, Fut>(url: &str, retry_for: Duration, mut connect: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    let deadline = tokio::time::Instant::now() + retry_for;
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match connect().await {
+            Ok(pool) => return Ok(pool),
+            Err(e @ (sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_)))
+                if tokio::time::Instant::now() + delay < deadline =>
+            {
+                tracing::warn!(host = %url_host(url), error = %e, "database not reachable yet, retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(e @ (sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_))) => {
+                return Err(StoreError::Unreachable {
+                    host: url_host(url),
+                    source: e,
+                });
+            }
+            Err(e) => return Err(StoreError::Sql(e)),
+        }
+    }
+}
+
+/// SQLite (the default; one file, WAL).
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating when missing) the database file named by a `sqlite:` URL.
+    pub async fn connect(url: &str, options: &ConnectOptions) -> Result<Self, StoreError> {
+        let opts = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // NORMAL in WAL mode: a committed transaction survives a process crash (kill -9);
+            // only an OS crash or power loss can lose the last commits.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+            .pragma("temp_store", "memory")
+            .pragma("cache_size", "-65536");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .connect_with(opts)
+            .await?;
+        Ok(Self { pool })
+    }
+}
+
+/// MariaDB 10.11+ (also MySQL 8).
+#[derive(Debug, Clone)]
+pub struct MySqlStore {
+    pool: MySqlPool,
+}
+
+impl MySqlStore {
+    /// Connects, retrying an unreachable server for `options.retry_for`.
+    pub async fn connect(url: &str, options: &ConnectOptions) -> Result<Self, StoreError> {
+        let url_fixed = url.replacen("mariadb://", "mysql://", 1);
+        let opts = MySqlConnectOptions::from_str(&url_fixed)?;
+        let max = options.max_connections;
+        let pool = connect_with_retry(url, options.retry_for, || {
+            MySqlPoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(opts.clone())
+        })
+        .await?;
+        Ok(Self { pool })
+    }
+}
+
+/// PostgreSQL 15+.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects, retrying an unreachable server for `options.retry_for`.
+    pub async fn connect(url: &str, options: &ConnectOptions) -> Result<Self, StoreError> {
+        let opts = PgConnectOptions::from_str(url)?;
+        let max = options.max_connections;
+        let pool = connect_with_retry(url, options.retry_for, || {
+            PgPoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(opts.clone())
+        })
+        .await?;
+        Ok(Self { pool })
+    }
+}
+
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+static MYSQL_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/mysql");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+macro_rules! store_impl {
+    ($store:ty, $db:ty, $dialect:expr, $backend:expr, $migrator:expr) => {
+        impl $store {
+            const D: Dialect = $dialect;
+
+            async fn commit_users(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                batch: &Batch,
+            ) -> Result<(), StoreError> {
+                let d = Self::D;
+                let rows: Vec<_> = batch.users.iter().collect();
+                for chunk in rows.chunks(CHUNK) {
+                    // Which of these users are stored under another login: their old name
+                    // goes to the history before the row is overwritten.
+                    let ids: Vec<UserId> = chunk.iter().map(|(id, _)| **id).collect();
+                    let sql = format!("SELECT id, login, login_since FROM users WHERE id IN {}", id_list(&ids));
+                    let stored: Vec<(i64, String, i64)> =
+                        sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(&mut **tx).await?;
+                    let stored: FxHashMap<i64, (String, i64)> =
+                        stored.into_iter().map(|(id, l, s)| (id, (l, s))).collect();
+                    let renamed: Vec<_> = chunk
+                        .iter()
+                        .filter_map(|(id, row)| {
+                            stored
+                                .get(&id.0)
+                                .filter(|(old, _)| old.as_str() != row.login.as_str())
+                                .map(|(old, since)| (id.0, old.clone(), *since, row.at.0))
+                        })
+                        .collect();
+                    if !renamed.is_empty() {
+                        let mut qb = QueryBuilder::<$db>::new(
+                            "INSERT INTO name_history (user_id, login, first_seen, last_seen) ",
+                        );
+                        qb.push_values(&renamed, |mut b, (id, old, since, at)| {
+                            b.push_bind(*id).push_bind(old.clone()).push_bind(*since).push_bind(*at);
+                        });
+                        qb.push(d.upsert("user_id, login"));
+                        qb.push(format!(
+                            "first_seen = {l}(name_history.first_seen, {f}), last_seen = {g}(name_history.last_seen, {ls})",
+                            l = d.least(),
+                            g = d.greatest(),
+                            f = d.ex("first_seen"),
+                            ls = d.ex("last_seen"),
+                        ));
+                        qb.build().execute(&mut **tx).await?;
+                    }
+                    let mut qb = QueryBuilder::<$db>::new(
+                        "INSERT INTO users (id, login, display_name, login_since) ",
+                    );
+                    qb.push_values(chunk, |mut b, (id, row)| {
+                        b.push_bind(id.0)
+                            .push_bind(row.login.as_str().to_owned())
+                            .push_bind(display_to_store(&row.login, row.display_name.as_deref()).map(str::to_owned))
+                            .push_bind(row.at.0);
+                    });
+                    qb.push(d.upsert("id"));
+                    // login_since first: MariaDB evaluates these left to right on the new values.
+                    qb.push(format!(
+                        "login_since = CASE WHEN users.login = {l} THEN users.login_since ELSE {s} END, \
+                         display_name = {dn}, login = {l}",
+                        l = d.ex("login"),
+                        s = d.ex("login_since"),
+                        dn = d.ex("display_name"),
+                    ));
+                    qb.build().execute(&mut **tx).await?;
+                }
+                for (id, created) in &batch.accounts {
+                    let mut qb = QueryBuilder::<$db>::new("UPDATE users SET created_at = ");
+                    qb.push_bind(created.0).push(" WHERE id = ").push_bind(id.0);
+                    qb.build().execute(&mut **tx).await?;
+                }
+                Ok(())
+            }
+
+            async fn commit_observations(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                batch: &Batch,
+            ) -> Result<(), StoreError> {
+                let d = Self::D;
+                // channel_users first: stream_users.is_new compares against the earliest
+                // observation in the channel, this batch's included.
+                let rows: Vec<_> = batch.channel_users.iter().collect();
+                for chunk in rows.chunks(CHUNK) {
+                    let mut qb = QueryBuilder::<$db>::new(
+                        "INSERT INTO channel_users (channel_id, user_id, first_seen, last_seen, messages) ",
+                    );
+                    qb.push_values(chunk, |mut b, ((c, u), delta)| {
+                        b.push_bind(c.0)
+                            .push_bind(u.0)
+                            .push_bind(delta.first_seen.0)
+                            .push_bind(delta.last_seen.0)
+                            .push_bind(delta.messages);
+                    });
+                    qb.push(d.upsert("channel_id, user_id"));
+                    qb.push(format!(
+                        "first_seen = {l}(channel_users.first_seen, {f}), \
+                         last_seen = {g}(channel_users.last_seen, {ls}), \
+                         messages = channel_users.messages + {m}",
+                        l = d.least(),
+                        g = d.greatest(),
+                        f = d.ex("first_seen"),
+                        ls = d.ex("last_seen"),
+                        m = d.ex("messages"),
+                    ));
+                    qb.build().execute(&mut **tx).await?;
+                }
+                let rows: Vec<_> = batch.stream_users.iter().collect();
+                for chunk in rows.chunks(CHUNK) {
+                    let mut qb = QueryBuilder::<$db>::new(
+                        "INSERT INTO stream_users (stream_id, user_id, first_seen, last_seen, messages, first_msg, active, is_new) ",
+                    );
+                    qb.push_values(chunk, |mut b, ((s, u), delta)| {
+                        b.push_bind(s.0)
+                            .push_bind(u.0)
+                            .push_bind(delta.first_seen.0)
+                            .push_bind(delta.last_seen.0)
+                            .push_bind(delta.messages)
+                            .push_bind(i64::from(delta.first_msg))
+                            .push_bind(i64::from(delta.active));
+                        // New = no observation in the channel before the stream started. Only
+                        // read when the row is inserted; an update keeps the first answer.
+                        b.push("CASE WHEN EXISTS (SELECT 1 FROM channel_users c WHERE c.channel_id = ")
+                            .push_bind_unseparated(delta.channel.0)
+                            .push_unseparated(" AND c.user_id = ")
+                            .push_bind_unseparated(u.0)
+                            .push_unseparated(" AND c.first_seen < ")
+                            .push_bind_unseparated(delta.stream_started.0)
+                            .push_unseparated(") THEN 0 ELSE 1 END");
+                    });
+                    qb.push(d.upsert("stream_id, user_id"));
+                    qb.push(format!(
+                        "first_seen = {l}(stream_users.first_seen, {f}), \
+                         last_seen = {g}(stream_users.last_seen, {ls}), \
+                         messages = stream_users.messages + {m}, \
+                         first_msg = {g}(stream_users.first_msg, {fm}), \
+                         active = {g}(stream_users.active, {a})",
+                        l = d.least(),
+                        g = d.greatest(),
+                        f = d.ex("first_seen"),
+                        ls = d.ex("last_seen"),
+                        m = d.ex("messages"),
+                        fm = d.ex("first_msg"),
+                        a = d.ex("active"),
+                    ));
+                    qb.build().execute(&mut **tx).await?;
+                }
+                let rows: Vec<_> = batch.presence.iter().collect();
+                for chunk in rows.chunks(CHUNK) {
+                    let mut qb = QueryBuilder::<$db>::new(
+                        "INSERT INTO presence (channel_id, user_id, since, until) ",
+                    );
+                    qb.push_values(chunk, |mut b, ((c, u, since), until)| {
+                        b.push_bind(c.0)
+                            .push_bind(u.0)
+                            .push_bind(since.0)
+                            .push_bind(until.map(|t| t.0));
+                    });
+                    qb.push(d.upsert("channel_id, user_id, since"));
+                    qb.push(format!("until = {}", d.ex("until")));
+                    qb.build().execute(&mut **tx).await?;
+                }
+                for chunk in batch.series.chunks(CHUNK) {
+                    let mut qb = QueryBuilder::<$db>::new(
+                        "INSERT INTO series (channel_id, at, chatters, total) ",
+                    );
+                    qb.push_values(chunk, |mut b, p| {
+                        b.push_bind(p.channel.0)
+                            .push_bind(p.at.0)
+                            .push_bind(p.chatters)
+                            .push_bind(p.total);
+                    });
+                    qb.push(d.upsert("channel_id, at"));
+                    qb.push(format!("chatters = {}, total = {}", d.ex("chatters"), d.ex("total")));
+                    qb.build().execute(&mut **tx).await?;
+                }
+                Ok(())
+            }
+
+            async fn commit_rest(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                batch: &Batch,
+            ) -> Result<(), StoreError> {
+                let d = Self::D;
+                for (stream, peak) in &batch.stream_peaks {
+                    let mut qb = QueryBuilder::<$db>::new(format!("UPDATE streams SET irc_peak = {}(irc_peak, ", d.greatest()));
+                    qb.push_bind(*peak).push(") WHERE id = ").push_bind(stream.0);
+                    qb.build().execute(&mut **tx).await?;
+                }
+                for (stream, at) in &batch.stream_ends {
+                    let mut qb = QueryBuilder::<$db>::new("UPDATE streams SET ended_at = ");
+                    qb.push_bind(at.0).push(" WHERE id = ").push_bind(stream.0).push(" AND ended_at IS NULL");
+                    qb.build().execute(&mut **tx).await?;
+                }
+                if !batch.raids.is_empty() {
+                    let mut qb = QueryBuilder::<$db>::new(
+                        "INSERT INTO raids (channel_id, stream_id, from_id, from_login, viewers, at) ",
+                    );
+                    qb.push_values(&batch.raids, |mut b, r| {
+                        b.push_bind(r.channel.0)
+                            .push_bind(r.stream.map(|s| s.0))
+                            .push_bind(r.from.0)
+                            .push_bind(r.from_login.as_str().to_owned())
+                            .push_bind(r.viewers)
+                            .push_bind(r.at.0);
+                    });
+                    qb.build().execute(&mut **tx).await?;
+                }
+                for (channel, id) in &batch.channel_ids {
+                    let mut qb = QueryBuilder::<$db>::new("UPDATE channels SET twitch_id = ");
+                    qb.push_bind(id.0).push(" WHERE id = ").push_bind(channel.0);
+                    qb.build().execute(&mut **tx).await?;
+                }
+                Ok(())
+            }
+        }
+
+        #[async_trait]
+        impl Store for $store {
+            fn backend(&self) -> Backend {
+                $backend
+            }
+
+            async fn migrate(&self) -> Result<(), StoreError> {
+                $migrator.run(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn ping(&self) -> Result<(), StoreError> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn close(&self) {
+                self.pool.close().await;
+            }
+
+            async fn add_channel(&self, login: &Login) -> Result<Channel, StoreError> {
+                self.ensure_channel(login).await?;
+                let mut qb = QueryBuilder::<$db>::new("UPDATE channels SET wanted = 1 WHERE login = ");
+                qb.push_bind(login.as_str().to_owned());
+                qb.build().execute(&self.pool).await?;
+                self.channel(login).await?.ok_or_else(|| StoreError::UnknownChannel(login.clone()))
+            }
+
+            async fn remove_channel(&self, login: &Login) -> Result<bool, StoreError> {
+                let mut qb = QueryBuilder::<$db>::new("UPDATE channels SET wanted = 0 WHERE wanted = 1 AND login = ");
+                qb.push_bind(login.as_str().to_owned());
+                Ok(qb.build().execute(&self.pool).await?.rows_affected() > 0)
+            }
+
+            async fn channels(&self) -> Result<Vec<Channel>, StoreError> {
+                let rows: Vec<ChannelTuple> = sqlx::query_as(
+                    "SELECT id, login, twitch_id, wanted, added_at FROM channels ORDER BY login",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(channel_row).collect()
+            }
+
+            async fn ensure_channel(&self, login: &Login) -> Result<Channel, StoreError> {
+                if let Some(c) = self.channel(login).await? {
+                    return Ok(c);
+                }
+                let (pre, post) = Self::D.insert_ignore();
+                let mut qb = QueryBuilder::<$db>::new(format!("{pre}channels (login, wanted, added_at) VALUES ("));
+                qb.push_bind(login.as_str().to_owned())
+                    .push(", 0, ")
+                    .push_bind(Timestamp::now().0)
+                    .push(")")
+                    .push(post);
+                qb.build().execute(&self.pool).await?;
+                self.channel(login).await?.ok_or_else(|| StoreError::UnknownChannel(login.clone()))
+            }
+
+            async fn channel(&self, login: &Login) -> Result<Option<Channel>, StoreError> {
+                let mut qb = QueryBuilder::<$db>::new(
+                    "SELECT id, login, twitch_id, wanted, added_at FROM channels WHERE login = ",
+                );
+                qb.push_bind(login.as_str().to_owned());
+                let row: Option<ChannelTuple> = qb.build_query_as().fetch_optional(&self.pool).await?;
+                row.map(channel_row).transpose()
+            }
+
+            async fn set_channel_twitch_id(&self, key: ChannelKey, id: UserId) -> Result<(), StoreError> {
+                let mut qb = QueryBuilder::<$db>::new("UPDATE channels SET twitch_id = ");
+                qb.push_bind(id.0).push(" WHERE id = ").push_bind(key.0);
+                qb.build().execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn set_channel_setting(
+                &self,
+                key: ChannelKey,
+                name: &str,
+                value: Option<&str>,
+            ) -> Result<(), StoreError> {
+                let d = Self::D;
+                let mut qb = match value {
+                    Some(v) => {
+                        let mut qb = QueryBuilder::<$db>::new("INSERT INTO channel_settings (channel_id, name, value) VALUES (");
+                        qb.push_bind(key.0).push(", ").push_bind(name.to_owned()).push(", ").push_bind(v.to_owned()).push(")");
+                        qb.push(d.upsert("channel_id, name")).push(format!("value = {}", d.ex("value")));
+                        qb
+                    }
+                    None => {
+                        let mut qb = QueryBuilder::<$db>::new("DELETE FROM channel_settings WHERE channel_id = ");
+                        qb.push_bind(key.0).push(" AND name = ").push_bind(name.to_owned());
+                        qb
+                    }
+                };
+                qb.build().execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn channel_settings(&self, key: ChannelKey) -> Result<Vec<(String, String)>, StoreError> {
+                let mut qb = QueryBuilder::<$db>::new("SELECT name, value FROM channel_settings WHERE channel_id = ");
+                qb.push_bind(key.0).push(" ORDER BY name");
+                Ok(qb.build_query_as().fetch_all(&self.pool).await?)
+            }
+
+            async fn set_bot_rule(
+                &self,
+                key: ChannelKey,
+                name: &Login,
+                rule: Option<BotRule>,
+            ) -> Result<(), StoreError> {
+                let d = Self::D;
+                let mut qb = match rule {
+                    Some(r) => {
+                        let mut qb = QueryBuilder::<$db>::new("INSERT INTO channel_bots (channel_id, login, rule) VALUES (");
+                        qb.push_bind(key.0).push(", ").push_bind(name.as_str().to_owned()).push(", ").push_bind(r.as_str()).push(")");
+                        qb.push(d.upsert("channel_id, login")).push(format!("rule = {}", d.ex("rule")));
+                        qb
+                    }
+                    None => {
+                        let mut qb = QueryBuilder::<$db>::new("DELETE FROM channel_bots WHERE channel_id = ");
+                        qb.push_bind(key.0).push(" AND login = ").push_bind(name.as_str().to_owned());
+                        qb
+                    }
+                };
+                qb.build().execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn bot_rules(&self, key: ChannelKey) -> Result<Vec<(Login, BotRule)>, StoreError> {
+                let mut qb = QueryBuilder::<$db>::new("SELECT login, rule FROM channel_bots WHERE channel_id = ");
+                qb.push_bind(key.0).push(" ORDER BY login");
+                let rows: Vec<(String, String)> = qb.build_query_as().fetch_all(&self.pool).await?;
+                rows.into_iter().map(|(l, r)| Ok((login(l)?, bot_rule(r)?))).collect()
+            }
+
+            async fn open_stream(
+                &self,
+                channel: ChannelKey,
+                id: &StreamId,
+                started_at: Timestamp,
+                title: &str,
+            ) -> Result<StreamKey, StoreError> {
+                let (pre, post) = Self::D.insert_ignore();
+                let title: String = title.chars().take(500).collect();
+                let mut qb = QueryBuilder::<$db>::new(format!("{pre}streams (twitch_id, channel_id, started_at, title) VALUES ("));
+                qb.push_bind(id.as_str().to_owned())
+                    .push(", ")
+                    .push_bind(channel.0)
+                    .push(", ")
+                    .push_bind(started_at.0)
+                    .push(", ")
+                    .push_bind(title)
+                    .push(")")
+                    .push(post);
+                qb.build().execute(&self.pool).await?;
+                let stream = self.stream(id).await?.ok_or_else(|| StoreError::Corrupt {
+                    column: "streams.twitch_id",
+                    value: id.to_string(),
+                })?;
+                Ok(stream.key)
+            }
+
+            async fn live_streams(&self) -> Result<Vec<Stream>, StoreError> {
+                let sql = format!("SELECT {STREAM_COLS} FROM streams WHERE ended_at IS NULL ORDER BY id");
+                let rows: Vec<StreamTuple> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+                rows.into_iter().map(stream_row).collect()
+            }
+
+            async fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
+                if batch.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = self.pool.begin().await?;
+                Self::commit_users(&mut tx, batch).await?;
+                Self::commit_observations(&mut tx, batch).await?;
+                Self::commit_rest(&mut tx, batch).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn close_dangling_presence(&self) -> Result<u64, StoreError> {
+                let d = Self::D;
+                let sql = format!(
+                    "UPDATE presence SET until = {g}(presence.since, COALESCE((SELECT cu.last_seen FROM channel_users cu \
+                     WHERE cu.channel_id = presence.channel_id AND cu.user_id = presence.user_id), presence.since)) + 1 \
+                     WHERE until IS NULL",
+                    g = d.greatest()
+                );
+                Ok(sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&self.pool).await?.rows_affected())
+            }
+
+            async fn opt_out(&self, user: UserId, at: Timestamp) -> Result<(), StoreError> {
+                let u = user.0;
+                let mut tx = self.pool.begin().await?;
+                // The user no longer counts in any series point they were present for.
+                let statements = [
+                    format!(
+                        "UPDATE series SET chatters = chatters - 1 WHERE chatters > 0 AND EXISTS (SELECT 1 FROM presence p \
+                         WHERE p.user_id = {u} AND p.channel_id = series.channel_id AND p.since <= series.at \
+                         AND (p.until IS NULL OR p.until > series.at))"
+                    ),
+                    format!("DELETE FROM presence WHERE channel_id IN (SELECT id FROM channels) AND user_id = {u}"),
+                    format!("DELETE FROM stream_users WHERE stream_id IN (SELECT id FROM streams) AND user_id = {u}"),
+                    format!("DELETE FROM channel_users WHERE channel_id IN (SELECT id FROM channels) AND user_id = {u}"),
+                    format!("DELETE FROM name_history WHERE user_id = {u}"),
+                    format!("DELETE FROM raids WHERE from_id = {u}"),
+                    format!("DELETE FROM web_sessions WHERE user_id = {u}"),
+                    format!("DELETE FROM users WHERE id = {u}"),
+                ];
+                for sql in statements {
+                    sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *tx).await?;
+                }
+                let (pre, post) = Self::D.insert_ignore();
+                let mut qb = QueryBuilder::<$db>::new(format!("{pre}opt_outs (user_id, at) VALUES ("));
+                qb.push_bind(u).push(", ").push_bind(at.0).push(")").push(post);
+                qb.build().execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn opt_in(&self, user: UserId) -> Result<(), StoreError> {
+                let mut qb = QueryBuilder::<$db>::new("DELETE FROM opt_outs WHERE user_id = ");
+                qb.push_bind(user.0);
+                qb.build().execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn opted_out(&self) -> Result<Vec<UserId>, StoreError> {
+                let rows: Vec<(i64,)> = sqlx::query_as("SELECT user_id FROM opt_outs ORDER BY user_id")
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows.into_iter().map(|(u,)| UserId(u)).collect())
+            }
+
+            async fn user_ids(&self, logins: &[Login]) -> Result<Vec<(Login, UserId)>, StoreError> {
+                let mut out = Vec::new();
+                for chunk in logins.chunks(CHUNK) {
+                    let mut qb = QueryBuilder::<$db>::new("SELECT login, id FROM users WHERE login IN (");
+                    let mut sep = qb.separated(", ");
+                    for l in chunk {
+                        sep.push_bind(l.as_str().to_owned());
+                    }
+                    qb.push(")");
+                    let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(&self.pool).await?;
+                    for (l, id) in rows {
+                        out.push((login(l)?, UserId(id)));
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+                let mut qb = QueryBuilder::<$db>::new("SELECT id, login, display_name, created_at FROM users WHERE id = ");
+                qb.push_bind(id.0);
+                let row: Option<(i64, String, Option<String>, Option<i64>)> =
+                    qb.build_query_as().fetch_optional(&self.pool).await?;
+                row.map(|(id, l, display_name, created)| {
+                    Ok(User {
+                        id: UserId(id),
+                        login: login(l)?,
+                        display_name,
+                        created_at: created.map(Timestamp),
+                    })
+                })
+                .transpose()
+            }
+
+            async fn name_history(&self, id: UserId) -> Result<Vec<NameRecord>, StoreError> {
+                let mut qb = QueryBuilder::<$db>::new(
+                    "SELECT login, first_seen, last_seen FROM name_history WHERE user_id = ",
+                );
+                qb.push_bind(id.0).push(" ORDER BY first_seen, login");
+                let rows: Vec<(String, i64, i64)> = qb.build_query_as().fetch_all(&self.pool).await?;
+                let mut out = rows
+                    .into_iter()
+                    .map(|(l, f, s)| {
+                        Ok(NameRecord {
+                            login: login(l)?,
+                            first_seen: Timestamp(f),
+                            last_seen: Some(Timestamp(s)),
+                        })
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()?;
+                let mut qb = QueryBuilder::<$db>::new("SELECT login, login_since FROM users WHERE id = ");
+                qb.push_bind(id.0);
+                let current: Option<(String, i64)> = qb.build_query_as().fetch_optional(&self.pool).await?;
+                if let Some((l, since)) = current {
+                    let current = login(l)?;
+                    out.retain(|r| r.login != current);
+                    out.push(NameRecord {
+                        login: current,
+                        first_seen: Timestamp(since),
+                        last_seen: None,
+                    });
+                }
+                Ok(out)
+            }
+
+            async fn stream(&self, id: &StreamId) -> Result<Option<Stream>, StoreError> {
+                let mut qb = QueryBuilder::<$db>::new(format!("SELECT {STREAM_COLS} FROM streams WHERE twitch_id = "));
+                qb.push_bind(id.as_str().to_owned());
+                let row: Option<StreamTuple> = qb.build_query_as().fetch_optional(&self.pool).await?;
+                row.map(stream_row).transpose()
+            }
+
+            async fn stream_by_key(&self, key: StreamKey) -> Result<Option<Stream>, StoreError> {
+                let mut qb = QueryBuilder::<$db>::new(format!("SELECT {STREAM_COLS} FROM streams WHERE id = "));
+                qb.push_bind(key.0);
+                let row: Option<StreamTuple> = qb.build_query_as().fetch_optional(&self.pool).await?;
+                row.map(stream_row).transpose()
+            }
+
+            async fn streams(&self, channel: ChannelKey, limit: i64) -> Result<Vec<Stream>, StoreError> {
+                let mut qb = QueryBuilder::<$db>::new(format!("SELECT {STREAM_COLS} FROM streams WHERE channel_id = "));
+                qb.push_bind(channel.0).push(" ORDER BY started_at DESC, id DESC LIMIT ").push_bind(limit);
+                let rows: Vec<StreamTuple> = qb.build_query_as().fetch_all(&self.pool).await?;
+                rows.into_iter().map(stream_row).collect()
+            }
+
+            async fn previous_stream(&self, stream: &Stream) -> Result<Option<Stream>, StoreError> {
+                let mut qb = QueryBuilder::<$db>::new(format!("SELECT {STREAM_COLS} FROM streams WHERE channel_id = "));
+                qb.push_bind(stream.channel.0)
+                    .push(" AND (started_at < ")
+                    .push_bind(stream.started_at.0)
+                    .push(" OR (started_at = ")
+                    .push_bind(stream.started_at.0)
+                    .push(" AND id < ")
+                    .push_bind(stream.key.0)
+                    .push(")) ORDER BY started_at DESC, id DESC LIMIT 1");
+                let row: Option<StreamTuple> = qb.build_query_as().fetch_optional(&self.pool).await?;
+                row.map(stream_row).transpose()
+            }
+
+            async fn stream_counts(&self, stream: &Stream, excluded: &[UserId]) -> Result<StreamCounts, StoreError> {
+                let d = Self::D;
+                let sql = format!(
+                    "SELECT {c}, {n}, {f}, {m}, {l} FROM stream_users WHERE stream_id = {s} AND active = 1{x}",
+                    c = d.int("COUNT(*)"),
+                    n = d.int("COALESCE(SUM(is_new), 0)"),
+                    f = d.int("COALESCE(SUM(first_msg), 0)"),
+                    m = d.int("COALESCE(SUM(messages), 0)"),
+                    l = d.int("COALESCE(SUM(CASE WHEN messages = 0 THEN 1 ELSE 0 END), 0)"),
+                    s = stream.key.0,
+                    x = not_in("user_id", excluded),
+                );
+                let (unique, new, first_time, messages, lurkers): (i64, i64, i64, i64, i64) =
+                    sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_one(&self.pool).await?;
+                Ok(StreamCounts { unique, new, first_time, messages, lurkers })
+            }
+
+            async fn snapshot_peak(
+                &self,
+                channel: ChannelKey,
+                from: Timestamp,
+                to: Timestamp,
+            ) -> Result<Option<i64>, StoreError> {
+                let mut qb = QueryBuilder::<$db>::new("SELECT MAX(chatters) FROM series WHERE channel_id = ");
+                qb.push_bind(channel.0)
+                    .push(" AND total IS NOT NULL AND at >= ")
+                    .push_bind(from.0)
+                    .push(" AND at <= ")
+                    .push_bind(to.0);
+                let (peak,): (Option<i64>,) = qb.build_query_as().fetch_one(&self.pool).await?;
+                Ok(peak)
+            }
+
+            async fn shared_unique(
+                &self,
+                stream: StreamKey,
+                other: StreamKey,
+                excluded: &[UserId],
+            ) -> Result<i64, StoreError> {
+                let sql = format!(
+                    "SELECT {c} FROM stream_users a WHERE a.stream_id = {s} AND a.active = 1{x} AND EXISTS \
+                     (SELECT 1 FROM stream_users b WHERE b.stream_id = {o} AND b.user_id = a.user_id AND b.active = 1)",
+                    c = Self::D.int("COUNT(*)"),
+                    s = stream.0,
+                    o = other.0,
+                    x = not_in("a.user_id", excluded),
+                );
+                let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_one(&self.pool).await?;
+                Ok(n)
+            }
+
+            async fn count_unique_among(&self, stream: StreamKey, ids: &[UserId]) -> Result<i64, StoreError> {
+                if ids.is_empty() {
+                    return Ok(0);
+                }
+                let sql = format!(
+                    "SELECT {c} FROM stream_users WHERE stream_id = {s} AND active = 1 AND user_id IN {l}",
+                    c = Self::D.int("COUNT(*)"),
+                    s = stream.0,
+                    l = id_list(ids),
+                );
+                let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_one(&self.pool).await?;
+                Ok(n)
+            }
+
+            async fn top_chatters(
+                &self,
+                stream: StreamKey,
+                excluded: &[UserId],
+                limit: i64,
+            ) -> Result<Vec<UserCount>, StoreError> {
+                let sql = format!(
+                    "SELECT su.user_id, u.login, su.messages FROM stream_users su JOIN users u ON u.id = su.user_id \
+                     WHERE su.stream_id = {s} AND su.messages > 0{x} ORDER BY su.messages DESC, u.login LIMIT {limit}",
+                    s = stream.0,
+                    x = not_in("su.user_id", excluded),
+                    limit = limit.max(0),
+                );
+                let rows: Vec<(i64, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+                rows.into_iter()
+                    .map(|(id, l, count)| Ok(UserCount { user_id: UserId(id), login: login(l)?, count }))
+                    .collect()
+            }
+
+            async fn new_chatters(
+                &self,
+                stream: &Stream,
+                excluded: &[UserId],
+                limit: i64,
+            ) -> Result<Vec<NewChatter>, StoreError> {
+                let sql = format!(
+                    "SELECT su.user_id, u.login, su.first_seen, su.first_msg FROM stream_users su JOIN users u ON u.id = su.user_id \
+                     WHERE su.stream_id = {s} AND su.active = 1 AND su.is_new = 1{x} \
+                     ORDER BY su.first_seen DESC, u.login LIMIT {limit}",
+                    s = stream.key.0,
+                    x = not_in("su.user_id", excluded),
+                    limit = limit.max(0),
+                );
+                let rows: Vec<(i64, String, i64, i64)> =
+                    sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+                rows.into_iter()
+                    .map(|(id, l, first, fm)| {
+                        Ok(NewChatter {
+                            user_id: UserId(id),
+                            login: login(l)?,
+                            first_seen: Timestamp(first),
+                            first_time: fm != 0,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn raids(&self, channel: ChannelKey, from: Timestamp, to: Timestamp) -> Result<Vec<Raid>, StoreError> {
+                let mut qb = QueryBuilder::<$db>::new(
+                    "SELECT channel_id, stream_id, from_id, from_login, viewers, at FROM raids WHERE channel_id = ",
+                );
+                qb.push_bind(channel.0)
+                    .push(" AND at >= ")
+                    .push_bind(from.0)
+                    .push(" AND at <= ")
+                    .push_bind(to.0)
+                    .push(" ORDER BY at, id");
+                let rows: Vec<(i64, Option<i64>, i64, String, i64, i64)> =
+                    qb.build_query_as().fetch_all(&self.pool).await?;
+                rows.into_iter()
+                    .map(|(c, s, f, l, v, at)| {
+                        Ok(Raid {
+                            channel: ChannelKey(c),
+                            stream: s.map(StreamKey),
+                            from: UserId(f),
+                            from_login: login(l)?,
+                            viewers: v,
+                            at: Timestamp(at),
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn arrivals_retained(
+                &self,
+                stream: &Stream,
+                from: Timestamp,
+                to: Timestamp,
+                later: Timestamp,
+                excluded: &[UserId],
+            ) -> Result<(i64, i64), StoreError> {
+                let d = Self::D;
+                // A present user's stream row is refreshed when they leave or the stream ends;
+                // until then the channel's latest snapshot (which listed them) is their last sighting.
+                let (last_snapshot,): (Option<i64>,) = {
+                    let mut qb = QueryBuilder::<$db>::new("SELECT MAX(at) FROM series WHERE total IS NOT NULL AND channel_id = ");
+                    qb.push_bind(stream.channel.0);
+                    qb.build_query_as().fetch_one(&self.pool).await?
+                };
+                let last_snapshot = last_snapshot.unwrap_or(i64::MIN);
+                let still_present = if last_snapshot >= later.0 {
+                    format!(
+                        " OR EXISTS (SELECT 1 FROM presence p WHERE p.channel_id = {c} AND p.user_id = su.user_id \
+                         AND p.until IS NULL AND p.since <= {last_snapshot})",
+                        c = stream.channel.0
+                    )
+                } else {
+                    String::new()
+                };
+                let sql = format!(
+                    "SELECT {n}, {r} FROM stream_users su JOIN channel_users cu \
+                     ON cu.channel_id = {c} AND cu.user_id = su.user_id \
+                     WHERE su.stream_id = {s} AND cu.first_seen >= {from} AND cu.first_seen <= {to}{x}",
+                    n = d.int("COUNT(*)"),
+                    r = d.int(&format!(
+                        "COALESCE(SUM(CASE WHEN su.last_seen >= {later}{still_present} THEN 1 ELSE 0 END), 0)",
+                        later = later.0
+                    )),
+                    c = stream.channel.0,
+                    s = stream.key.0,
+                    from = from.0,
+                    to = to.0,
+                    x = not_in("su.user_id", excluded),
+                );
+                let (n, r): (i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_one(&self.pool).await?;
+                Ok((n, r))
+            }
+
+            async fn window_chatters(
+                &self,
+                channel: ChannelKey,
+                since: Timestamp,
+                until: Timestamp,
+                excluded: &[UserId],
+            ) -> Result<Vec<UserId>, StoreError> {
+                let sql = format!(
+                    "SELECT DISTINCT su.user_id FROM stream_users su JOIN streams s ON s.id = su.stream_id \
+                     WHERE s.channel_id = {c} AND s.started_at <= {until} AND (s.ended_at IS NULL OR s.ended_at >= {since}) \
+                     AND su.active = 1{x} ORDER BY su.user_id",
+                    c = channel.0,
+                    until = until.0,
+                    since = since.0,
+                    x = not_in("su.user_id", excluded),
+                );
+                let rows: Vec<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+                Ok(rows.into_iter().map(|(u,)| UserId(u)).collect())
+            }
+
+            async fn accounts(&self, ids: &[UserId]) -> Result<Vec<(UserId, Login, Timestamp)>, StoreError> {
+                let mut out = Vec::with_capacity(ids.len());
+                for chunk in ids.chunks(10_000) {
+                    let sql = format!(
+                        "SELECT id, login, created_at FROM users WHERE created_at IS NOT NULL AND id IN {}",
+                        id_list(chunk)
+                    );
+                    let rows: Vec<(i64, String, i64)> =
+                        sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+                    for (id, l, created) in rows {
+                        out.push((UserId(id), login(l)?, Timestamp(created)));
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn stream_chatters(&self, stream: StreamKey, excluded: &[UserId]) -> Result<Vec<UserId>, StoreError> {
+                let sql = format!(
+                    "SELECT user_id FROM stream_users WHERE stream_id = {s} AND active = 1{x} ORDER BY user_id",
+                    s = stream.0,
+                    x = not_in("user_id", excluded),
+                );
+                let rows: Vec<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+                Ok(rows.into_iter().map(|(u,)| UserId(u)).collect())
+            }
+
+            async fn channel_user(&self, channel: ChannelKey, user: UserId) -> Result<Option<ChannelUser>, StoreError> {
+                let sql = format!(
+                    "SELECT cu.user_id, u.login, u.display_name, cu.first_seen, cu.last_seen, cu.messages, \
+                     (SELECT {c} FROM stream_users su JOIN streams s ON s.id = su.stream_id \
+                      WHERE s.channel_id = cu.channel_id AND su.user_id = cu.user_id AND su.active = 1) \
+                     FROM channel_users cu JOIN users u ON u.id = cu.user_id \
+                     WHERE cu.channel_id = {ch} AND cu.user_id = {u}",
+                    c = Self::D.int("COUNT(*)"),
+                    ch = channel.0,
+                    u = user.0,
+                );
+                let row: Option<ChannelUserTuple> =
+                    sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_optional(&self.pool).await?;
+                row.map(channel_user_row).transpose()
+            }
+
+            async fn channel_users(
+                &self,
+                channel: ChannelKey,
+                since: Timestamp,
+                until: Timestamp,
+                excluded: &[UserId],
+            ) -> Result<Vec<ChannelUser>, StoreError> {
+                let sql = format!(
+                    "SELECT cu.user_id, u.login, u.display_name, cu.first_seen, cu.last_seen, cu.messages, \
+                     (SELECT {c} FROM stream_users su JOIN streams s ON s.id = su.stream_id \
+                      WHERE s.channel_id = cu.channel_id AND su.user_id = cu.user_id AND su.active = 1) \
+                     FROM channel_users cu JOIN users u ON u.id = cu.user_id \
+                     WHERE cu.channel_id = {ch} AND cu.last_seen >= {since} AND cu.first_seen <= {until}{x} \
+                     ORDER BY cu.user_id",
+                    c = Self::D.int("COUNT(*)"),
+                    ch = channel.0,
+                    since = since.0,
+                    until = until.0,
+                    x = not_in("cu.user_id", excluded),
+                );
+                let rows: Vec<ChannelUserTuple> =
+                    sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+                rows.into_iter().map(channel_user_row).collect()
+            }
+
+            async fn series(&self, channel: ChannelKey, from: Timestamp, to: Timestamp) -> Result<Vec<SeriesPoint>, StoreError> {
+                let mut qb = QueryBuilder::<$db>::new("SELECT at, chatters, total FROM series WHERE channel_id = ");
+                qb.push_bind(channel.0)
+                    .push(" AND at >= ")
+                    .push_bind(from.0)
+                    .push(" AND at <= ")
+                    .push_bind(to.0)
+                    .push(" ORDER BY at");
+                let rows: Vec<(i64, i64, Option<i64>)> = qb.build_query_as().fetch_all(&self.pool).await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(at, chatters, total)| SeriesPoint { at: Timestamp(at), chatters, total })
+                    .collect())
+            }
+        }
+    };
+}
+
+store_impl!(SqliteStore, Sqlite, Dialect::Sqlite, Backend::Sqlite, SQLITE_MIGRATOR);
+store_impl!(MySqlStore, MySql, Dialect::MySql, Backend::MySql, MYSQL_MIGRATOR);
+store_impl!(PostgresStore, Postgres, Dialect::Postgres, Backend::Postgres, POSTGRES_MIGRATOR);

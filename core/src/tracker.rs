@@ -1,0 +1,601 @@
+//! In-memory presence per channel, and the translation of events into row changes.
+//!
+//! The tracker is pure and clock-free: every method takes the time it should act at, and writes
+//! what changed into a [`Batch`]. It holds, per channel, who is present now (ids as integers,
+//! about 30 bytes a user), the live stream and the IRC-tracked peak. Storage follows changes:
+//! a user already present and already recorded in the live stream costs nothing when the next
+//! snapshot lists them again.
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::bots::KnownBots;
+use crate::domain::{Login, Timestamp, UserId};
+use crate::event::{Message, UserRef};
+use crate::store::{Batch, BotRule, ChannelKey, RaidRow, SeriesRow, StreamKey, UserRow};
+
+/// What the tracker needs to know that is not in the events.
+#[derive(Debug, Clone)]
+pub struct TrackerConfig {
+    /// The bot account (never counted).
+    pub bot_user: Option<UserId>,
+    /// The bot account's login (never counted, also before its id is known).
+    pub bot_login: Option<Login>,
+    /// IRC-only: a user silent this long is no longer present (seconds).
+    pub presence_timeout: i64,
+    /// A channel whose latest snapshot is older than this is tracked IRC-only (seconds).
+    pub snapshot_stale_after: i64,
+    /// The shipped known-bot list.
+    pub bots: KnownBots,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        Self {
+            bot_user: None,
+            bot_login: None,
+            presence_timeout: 15 * 60,
+            snapshot_stale_after: 2 * 15 * 60,
+            bots: KnownBots::shipped(),
+        }
+    }
+}
+
+/// One present user. Times are Unix seconds as `u32` (good until 2106) to keep this small.
+#[derive(Debug, Clone, Copy)]
+struct Presence {
+    /// Start of the open presence interval.
+    since: u32,
+    /// Latest observation.
+    last: u32,
+    /// Generation of the stream this user's stream row was last written for (0: none).
+    recorded: u32,
+    /// Snapshot generation that last listed this user.
+    listed: u32,
+}
+
+fn secs(t: Timestamp) -> u32 {
+    u32::try_from(t.0.max(0)).unwrap_or(u32::MAX)
+}
+
+/// The live stream of a channel.
+#[derive(Debug, Clone, Copy)]
+struct Live {
+    key: StreamKey,
+    started_at: Timestamp,
+    /// Distinguishes this stream from earlier ones in [`Presence::recorded`].
+    generation: u32,
+    /// Largest number of counted users present at once while live.
+    peak: i64,
+}
+
+/// State of one channel.
+#[derive(Debug)]
+struct ChannelState {
+    /// Row key.
+    key: ChannelKey,
+    /// Channel login (also the broadcaster's login).
+    login: Login,
+    /// Broadcaster id, once known.
+    broadcaster: Option<UserId>,
+    /// Per-channel known-bot rules.
+    rules: FxHashMap<Login, BotRule>,
+    /// Present users.
+    present: FxHashMap<UserId, Presence>,
+    /// Present users that are counted (not bots, broadcaster or the bot account).
+    counted_present: FxHashSet<UserId>,
+    /// The live stream.
+    live: Option<Live>,
+    /// Latest snapshot time.
+    last_snapshot: Option<Timestamp>,
+    /// Snapshot generation counter.
+    snapshots: u32,
+    /// Start of the minute of the latest IRC-only series point.
+    last_irc_point: i64,
+}
+
+/// Presence state of every channel, and the event-to-row translation.
+#[derive(Debug)]
+pub struct Tracker {
+    config: TrackerConfig,
+    channels: FxHashMap<Login, ChannelState>,
+    opted_out: FxHashSet<UserId>,
+    /// Hash of the (login, display name) last handed to the writer, per user.
+    names: FxHashMap<UserId, u64>,
+    generations: u32,
+}
+
+/// Names cached before the cache is dropped and rebuilt (bounds memory on huge deployments).
+const NAME_CACHE_LIMIT: usize = 4_000_000;
+
+fn name_hash(user: &UserRef) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    user.login.hash(&mut h);
+    user.display_name.hash(&mut h);
+    h.finish()
+}
+
+/// Kind of a per-user observation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Obs {
+    Join,
+    Part,
+    Message { counts: bool, first_msg: bool },
+}
+
+impl Tracker {
+    /// An empty tracker.
+    pub fn new(config: TrackerConfig) -> Self {
+        Self {
+            config,
+            channels: FxHashMap::default(),
+            opted_out: FxHashSet::default(),
+            names: FxHashMap::default(),
+            generations: 0,
+        }
+    }
+
+    /// Whether events of this channel can be applied (else call [`Tracker::add_channel`] first).
+    pub fn knows(&self, channel: &Login) -> bool {
+        self.channels.contains_key(channel)
+    }
+
+    /// Registers a channel with its row key, known broadcaster id and bot rules.
+    pub fn add_channel(
+        &mut self,
+        login: Login,
+        key: ChannelKey,
+        broadcaster: Option<UserId>,
+        rules: FxHashMap<Login, BotRule>,
+    ) {
+        self.channels.entry(login.clone()).or_insert(ChannelState {
+            key,
+            login,
+            broadcaster,
+            rules,
+            present: FxHashMap::default(),
+            counted_present: FxHashSet::default(),
+            live: None,
+            last_snapshot: None,
+            snapshots: 0,
+            last_irc_point: i64::MIN,
+        });
+    }
+
+    /// Replaces a channel's known-bot rules (takes effect for later observations).
+    pub fn set_rules(&mut self, channel: &Login, rules: FxHashMap<Login, BotRule>) {
+        if let Some(ch) = self.channels.get_mut(channel) {
+            ch.rules = rules;
+        }
+    }
+
+    /// Channel keys by login.
+    pub fn channel_keys(&self) -> impl Iterator<Item = (&Login, ChannelKey)> {
+        self.channels.iter().map(|(l, c)| (l, c.key))
+    }
+
+    /// Marks users as opted out (loaded at start).
+    pub fn set_opted_out(&mut self, users: impl IntoIterator<Item = UserId>) {
+        self.opted_out.extend(users);
+    }
+
+    /// Whether a user is opted out.
+    pub fn is_opted_out(&self, user: UserId) -> bool {
+        self.opted_out.contains(&user)
+    }
+
+    /// Counted users present in a channel now (`!chatters`).
+    pub fn present_count(&self, channel: &Login) -> Option<usize> {
+        self.channels.get(channel).map(|c| c.counted_present.len())
+    }
+
+    /// Users present in a channel now (counted or not).
+    pub fn present_total(&self) -> usize {
+        self.channels.values().map(|c| c.present.len()).sum()
+    }
+
+    /// The live stream of a channel, if any.
+    pub fn live_stream(&self, channel: &Login) -> Option<StreamKey> {
+        self.channels.get(channel).and_then(|c| c.live.map(|l| l.key))
+    }
+
+    fn remember_name(&mut self, user: &UserRef, at: Timestamp, batch: &mut Batch) {
+        let h = name_hash(user);
+        if self.names.get(&user.id) == Some(&h) {
+            return;
+        }
+        if self.names.len() >= NAME_CACHE_LIMIT {
+            self.names.clear();
+        }
+        self.names.insert(user.id, h);
+        batch.users.insert(
+            user.id,
+            UserRow {
+                login: user.login.clone(),
+                display_name: user.display_name.clone(),
+                at,
+            },
+        );
+    }
+
+    /// Applies a JOIN.
+    pub fn join(&mut self, channel: &Login, user: &UserRef, at: Timestamp, batch: &mut Batch) {
+        self.observe(channel, user, at, Obs::Join, batch);
+    }
+
+    /// Applies a PART.
+    pub fn part(&mut self, channel: &Login, user: &UserRef, at: Timestamp, batch: &mut Batch) {
+        self.observe(channel, user, at, Obs::Part, batch);
+    }
+
+    /// Applies a message (shared-chat copies from other channels are dropped here).
+    pub fn message(&mut self, msg: &Message, batch: &mut Batch) {
+        if msg.is_foreign_shared_chat() {
+            return;
+        }
+        if let (Some(room), Some(ch)) = (msg.room_id, self.channels.get_mut(&msg.channel))
+            && ch.broadcaster != Some(room)
+        {
+            ch.broadcaster = Some(room);
+            batch.channel_ids.insert(ch.key, room);
+        }
+        let obs = Obs::Message {
+            counts: msg.has_text,
+            first_msg: msg.first_msg,
+        };
+        self.observe(&msg.channel, &msg.user, msg.at, obs, batch);
+    }
+
+    fn observe(&mut self, channel: &Login, user: &UserRef, at: Timestamp, obs: Obs, batch: &mut Batch) {
+        if self.opted_out.contains(&user.id) || !self.channels.contains_key(channel) {
+            return;
+        }
+        self.remember_name(user, at, batch);
+        let counted = self.counts(channel, user);
+        let Some(ch) = self.channels.get_mut(channel) else {
+            return;
+        };
+        let (messages, first_msg) = match obs {
+            Obs::Message { counts, first_msg } => (i64::from(counts), first_msg),
+            _ => (0, false),
+        };
+        batch.channel_user(ch.key, user.id, at, messages);
+        let generation = ch.live.map_or(0, |l| l.generation);
+        if let Some(live) = ch.live {
+            batch.stream_user(
+                live.key,
+                ch.key,
+                live.started_at,
+                user.id,
+                at,
+                messages,
+                first_msg,
+                obs != Obs::Part,
+            );
+        }
+        let t = secs(at);
+        match obs {
+            Obs::Part => {
+                if let Some(p) = ch.present.remove(&user.id) {
+                    batch
+                        .presence
+                        .insert((ch.key, user.id, Timestamp(i64::from(p.since))), Some(at));
+                    ch.counted_present.remove(&user.id);
+                }
+            }
+            Obs::Join | Obs::Message { .. } => {
+                let recorded = generation;
+                match ch.present.get_mut(&user.id) {
+                    Some(p) => {
+                        p.last = p.last.max(t);
+                        p.recorded = recorded;
+                    }
+                    None => {
+                        ch.present.insert(
+                            user.id,
+                            Presence {
+                                since: t,
+                                last: t,
+                                recorded,
+                                listed: 0,
+                            },
+                        );
+                        batch.presence.insert((ch.key, user.id, at), None);
+                        if counted {
+                            ch.counted_present.insert(user.id);
+                        }
+                        Self::raise_peak(ch, batch);
+                    }
+                }
+            }
+        }
+    }
+
+    fn raise_peak(ch: &mut ChannelState, batch: &mut Batch) {
+        if let Some(live) = ch.live.as_mut() {
+            let now = i64::try_from(ch.counted_present.len()).unwrap_or(i64::MAX);
+            if now > live.peak {
+                live.peak = now;
+                batch.stream_peaks.insert(live.key, now);
+            }
+        }
+    }
+
+    /// Whether `user` counts in `channel`'s figures.
+    fn counts(&self, channel: &Login, user: &UserRef) -> bool {
+        let Some(ch) = self.channels.get(channel) else {
+            return false;
+        };
+        !(Some(user.id) == self.config.bot_user
+            || self.config.bot_login.as_ref() == Some(&user.login)
+            || ch.broadcaster == Some(user.id)
+            || user.login == ch.login
+            || self.config.bots.is_bot(&ch.rules, &user.login))
+    }
+
+    /// Applies a complete Helix chatter list: presence becomes exactly this list.
+    pub fn snapshot(&mut self, channel: &Login, users: &[UserRef], total: u64, at: Timestamp, batch: &mut Batch) {
+        if !self.channels.contains_key(channel) {
+            return;
+        }
+        for u in users {
+            if !self.opted_out.contains(&u.id) {
+                self.remember_name(u, at, batch);
+            }
+        }
+        let counted: Vec<bool> = users.iter().map(|u| self.counts(channel, u)).collect();
+        let opted_out = &self.opted_out;
+        let Some(ch) = self.channels.get_mut(channel) else {
+            return;
+        };
+        ch.snapshots = ch.snapshots.wrapping_add(1).max(1);
+        let listing = ch.snapshots;
+        let t = secs(at);
+        let live = ch.live;
+        let generation = live.map_or(0, |l| l.generation);
+        let mut counted_in_list = FxHashSet::default();
+        for (u, counted) in users.iter().zip(counted) {
+            if opted_out.contains(&u.id) {
+                continue;
+            }
+            if counted {
+                counted_in_list.insert(u.id);
+            }
+            let fresh = match ch.present.get_mut(&u.id) {
+                Some(p) if p.listed == listing => continue,
+                Some(p) => {
+                    p.listed = listing;
+                    p.last = p.last.max(t);
+                    let unrecorded = generation != 0 && p.recorded != generation;
+                    p.recorded = generation;
+                    unrecorded
+                }
+                None => {
+                    ch.present.insert(
+                        u.id,
+                        Presence {
+                            since: t,
+                            last: t,
+                            recorded: generation,
+                            listed: listing,
+                        },
+                    );
+                    batch.presence.insert((ch.key, u.id, at), None);
+                    batch.channel_user(ch.key, u.id, at, 0);
+                    true
+                }
+            };
+            if fresh && let Some(live) = live {
+                batch.stream_user(live.key, ch.key, live.started_at, u.id, at, 0, false, true);
+            }
+        }
+        // Everyone not listed has left: close their interval and record their last sighting.
+        let key = ch.key;
+        ch.present.retain(|id, p| {
+            if p.listed == listing {
+                return true;
+            }
+            batch
+                .presence
+                .insert((key, *id, Timestamp(i64::from(p.since))), Some(at));
+            let last = Timestamp(i64::from(p.last));
+            batch.channel_user(key, *id, last, 0);
+            if let Some(live) = live
+                && p.recorded == live.generation
+                && last >= live.started_at
+            {
+                batch.stream_user(live.key, key, live.started_at, *id, last, 0, false, true);
+            }
+            false
+        });
+        ch.counted_present = counted_in_list;
+        ch.last_snapshot = Some(at);
+        let chatters = i64::try_from(ch.counted_present.len()).unwrap_or(i64::MAX);
+        batch.series.push(SeriesRow {
+            channel: key,
+            at,
+            chatters,
+            total: Some(i64::try_from(total).unwrap_or(i64::MAX)),
+        });
+        Self::raise_peak(ch, batch);
+    }
+
+    /// The channel went live (the stream row exists already, with key `key`).
+    pub fn stream_online(
+        &mut self,
+        channel: &Login,
+        key: StreamKey,
+        started_at: Timestamp,
+        broadcaster: Option<UserId>,
+        batch: &mut Batch,
+    ) {
+        self.generations = self.generations.wrapping_add(1).max(1);
+        let generation = self.generations;
+        let Some(ch) = self.channels.get_mut(channel) else {
+            return;
+        };
+        if let Some(b) = broadcaster
+            && ch.broadcaster != Some(b)
+        {
+            ch.broadcaster = Some(b);
+            batch.channel_ids.insert(ch.key, b);
+            ch.counted_present.remove(&b);
+        }
+        match ch.live {
+            Some(live) if live.key == key => return,
+            Some(_) => Self::end_stream(ch, started_at, batch),
+            None => {}
+        }
+        ch.live = Some(Live {
+            key,
+            started_at,
+            generation,
+            peak: 0,
+        });
+        Self::raise_peak(ch, batch);
+    }
+
+    /// The first poll that finds the channel offline.
+    pub fn stream_offline(&mut self, channel: &Login, at: Timestamp, batch: &mut Batch) {
+        if let Some(ch) = self.channels.get_mut(channel) {
+            Self::end_stream(ch, at, batch);
+        }
+    }
+
+    fn end_stream(ch: &mut ChannelState, at: Timestamp, batch: &mut Batch) {
+        let Some(live) = ch.live.take() else {
+            return;
+        };
+        // Present users' stream rows get their last sighting (snapshots do not rewrite them).
+        for (id, p) in &ch.present {
+            let last = Timestamp(i64::from(p.last));
+            if p.recorded == live.generation && last >= live.started_at {
+                batch.stream_user(live.key, ch.key, live.started_at, *id, last, 0, false, true);
+            }
+        }
+        batch.stream_ends.push((live.key, at));
+    }
+
+    /// A raid into `channel`.
+    pub fn raid(&mut self, channel: &Login, from: &UserRef, viewers: u64, at: Timestamp, batch: &mut Batch) {
+        if self.opted_out.contains(&from.id) {
+            return;
+        }
+        self.remember_name(from, at, batch);
+        if let Some(ch) = self.channels.get(channel) {
+            batch.raids.push(RaidRow {
+                channel: ch.key,
+                stream: ch.live.map(|l| l.key),
+                from: from.id,
+                from_login: from.login.clone(),
+                viewers: i64::try_from(viewers).unwrap_or(i64::MAX),
+                at,
+            });
+        }
+    }
+
+    /// A user's name changed (recorded in name history by the store).
+    pub fn rename(&mut self, user: &UserRef, at: Timestamp, batch: &mut Batch) {
+        if !self.opted_out.contains(&user.id) {
+            self.remember_name(user, at, batch);
+        }
+    }
+
+    /// An account's creation time (Helix Get Users).
+    pub fn account(&mut self, user: &UserRef, created_at: Timestamp, at: Timestamp, batch: &mut Batch) {
+        if !self.opted_out.contains(&user.id) {
+            self.remember_name(user, at, batch);
+            batch.accounts.insert(user.id, created_at);
+        }
+    }
+
+    /// Forgets everything about a user (their rows are deleted by the store) and drops their
+    /// later events.
+    pub fn opt_out(&mut self, user: UserId) {
+        self.opted_out.insert(user);
+        self.names.remove(&user);
+        for ch in self.channels.values_mut() {
+            ch.present.remove(&user);
+            ch.counted_present.remove(&user);
+        }
+    }
+
+    /// Lifts an opt-out.
+    pub fn opt_in(&mut self, user: UserId) {
+        self.opted_out.remove(&user);
+    }
+
+    /// Periodic work at `now`: IRC-only channels expire silent users after the presence
+    /// timeout and get one series point a minute.
+    pub fn tick(&mut self, now: Timestamp, batch: &mut Batch) {
+        let timeout = self.config.presence_timeout;
+        let stale = self.config.snapshot_stale_after;
+        for ch in self.channels.values_mut() {
+            let irc_only = ch.last_snapshot.is_none_or(|s| now.0 - s.0 > stale);
+            if !irc_only {
+                continue;
+            }
+            let key = ch.key;
+            let live = ch.live;
+            let counted = &mut ch.counted_present;
+            ch.present.retain(|id, p| {
+                let last = Timestamp(i64::from(p.last));
+                if now.0 - last.0 < timeout {
+                    return true;
+                }
+                batch
+                    .presence
+                    .insert((key, *id, Timestamp(i64::from(p.since))), Some(last.plus(timeout)));
+                counted.remove(id);
+                if let Some(live) = live
+                    && p.recorded == live.generation
+                    && last >= live.started_at
+                {
+                    batch.stream_user(live.key, key, live.started_at, *id, last, 0, false, true);
+                }
+                false
+            });
+            let minute = now.0.div_euclid(60) * 60;
+            if minute > ch.last_irc_point && (ch.live.is_some() || !ch.counted_present.is_empty()) {
+                ch.last_irc_point = minute;
+                batch.series.push(SeriesRow {
+                    channel: key,
+                    at: Timestamp(minute),
+                    chatters: i64::try_from(ch.counted_present.len()).unwrap_or(i64::MAX),
+                    total: None,
+                });
+            }
+        }
+    }
+
+    /// Writes every present user's latest sighting (on shutdown, so a restart closes their
+    /// intervals at the right time).
+    pub fn checkpoint(&self, batch: &mut Batch) {
+        for ch in self.channels.values() {
+            for (id, p) in &ch.present {
+                let last = Timestamp(i64::from(p.last));
+                batch.channel_user(ch.key, *id, last, 0);
+                if let Some(live) = ch.live
+                    && p.recorded == live.generation
+                    && last >= live.started_at
+                {
+                    batch.stream_user(live.key, ch.key, live.started_at, *id, last, 0, false, true);
+                }
+            }
+        }
+    }
+
+    /// Resumes a stream that was live before a restart.
+    pub fn resume_stream(&mut self, channel: &Login, key: StreamKey, started_at: Timestamp, irc_peak: i64) {
+        self.generations = self.generations.wrapping_add(1).max(1);
+        let generation = self.generations;
+        if let Some(ch) = self.channels.get_mut(channel) {
+            ch.live = Some(Live {
+                key,
+                started_at,
+                generation,
+                peak: irc_peak,
+            });
+        }
+    }
+}
