@@ -161,6 +161,22 @@ pub enum Event {
 }
 
 impl Event {
+    /// When the event happened (`None` for events without a time of their own).
+    pub fn time(&self) -> Option<Timestamp> {
+        match self {
+            Self::Join { at, .. }
+            | Self::Part { at, .. }
+            | Self::Snapshot { at, .. }
+            | Self::StreamOffline { at, .. }
+            | Self::Raid { at, .. }
+            | Self::OptOut { at, .. }
+            | Self::Rename { at, .. } => Some(*at),
+            Self::Message(m) => Some(m.at),
+            Self::StreamOnline { started_at, .. } => Some(*started_at),
+            Self::OptIn { .. } | Self::Account { .. } => None,
+        }
+    }
+
     /// A short name of the variant, for metrics labels.
     pub fn kind(&self) -> &'static str {
         match self {

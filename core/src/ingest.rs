@@ -220,6 +220,8 @@ impl Ingest {
             acks: Vec::new(),
             jobs: jobs_tx,
             metrics,
+            clock: i64::MIN,
+            last_tick: i64::MIN,
         };
         let task = tokio::spawn(pipeline.run(rx, writer, cancel));
         Ok((handle, task))
@@ -289,9 +291,25 @@ struct Pipeline {
     acks: Vec<Ack>,
     jobs: mpsc::Sender<Job>,
     metrics: Arc<IngestMetrics>,
+    /// Latest event time seen: the tracker's clock (deterministic, import-friendly).
+    clock: i64,
+    /// Clock value of the latest tracker tick.
+    last_tick: i64,
 }
 
 impl Pipeline {
+    /// Moves the clock to `at` (never back) and runs the tracker's periodic work once per second
+    /// of event time, before the event at `at` is applied.
+    fn advance(&mut self, at: Timestamp) {
+        if at.0 > self.clock {
+            self.clock = at.0;
+        }
+        if self.clock > self.last_tick {
+            self.last_tick = self.clock;
+            self.tracker.tick(Timestamp(self.clock), &mut self.batch);
+        }
+    }
+
     async fn run(
         mut self,
         mut rx: mpsc::Receiver<Command>,
@@ -311,7 +329,12 @@ impl Pipeline {
                     None => break Ok(()),
                 },
                 _ = flush.tick() => {
-                    self.tracker.tick(Timestamp::now(), &mut self.batch);
+                    // With no events for a while, a live bot's clock still moves on (imports of
+                    // old lines never drive it: their times are far from now).
+                    let now = Timestamp::now();
+                    if now.0.saturating_sub(self.clock) < 600 {
+                        self.advance(now);
+                    }
                     self.hand_over().await
                 }
                 _ = rules.tick() => self.reload_rules().await,
@@ -421,6 +444,9 @@ impl Pipeline {
     async fn apply(&mut self, event: Event) -> Result<(), StoreError> {
         self.metrics.count(&event);
         self.batch.events += 1;
+        if let Some(at) = event.time() {
+            self.advance(at);
+        }
         let batch = &mut self.batch;
         match event {
             Event::Join { channel, user, at } => {

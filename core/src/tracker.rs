@@ -51,6 +51,8 @@ struct Presence {
     recorded: u32,
     /// Snapshot generation that last listed this user.
     listed: u32,
+    /// Counted in figures (not a bot, the broadcaster or the bot account).
+    counted: bool,
 }
 
 fn secs(t: Timestamp) -> u32 {
@@ -81,8 +83,11 @@ struct ChannelState {
     rules: FxHashMap<Login, BotRule>,
     /// Present users.
     present: FxHashMap<UserId, Presence>,
-    /// Present users that are counted (not bots, broadcaster or the bot account).
-    counted_present: FxHashSet<UserId>,
+    /// Present users that are counted.
+    counted_present: usize,
+    /// Counted present users already observed in the live stream (the IRC-tracked peak
+    /// counts these: never more than the stream's unique chatters).
+    live_present: i64,
     /// The live stream.
     live: Option<Live>,
     /// Latest snapshot time.
@@ -90,7 +95,7 @@ struct ChannelState {
     /// Snapshot generation counter.
     snapshots: u32,
     /// Start of the minute of the latest IRC-only series point.
-    last_irc_point: i64,
+    last_irc_point: Option<i64>,
 }
 
 /// Presence state of every channel, and the event-to-row translation.
@@ -154,11 +159,12 @@ impl Tracker {
             broadcaster,
             rules,
             present: FxHashMap::default(),
-            counted_present: FxHashSet::default(),
+            counted_present: 0,
+            live_present: 0,
             live: None,
             last_snapshot: None,
             snapshots: 0,
-            last_irc_point: i64::MIN,
+            last_irc_point: None,
         });
     }
 
@@ -186,7 +192,7 @@ impl Tracker {
 
     /// Counted users present in a channel now (`!chatters`).
     pub fn present_count(&self, channel: &Login) -> Option<usize> {
-        self.channels.get(channel).map(|c| c.counted_present.len())
+        self.channels.get(channel).map(|c| c.counted_present)
     }
 
     /// Users present in a channel now (counted or not).
@@ -280,15 +286,18 @@ impl Tracker {
                     batch
                         .presence
                         .insert((ch.key, user.id, Timestamp(i64::from(p.since))), Some(at));
-                    ch.counted_present.remove(&user.id);
+                    Self::leave(ch, &p);
                 }
             }
             Obs::Join | Obs::Message { .. } => {
-                let recorded = generation;
                 match ch.present.get_mut(&user.id) {
                     Some(p) => {
                         p.last = p.last.max(t);
-                        p.recorded = recorded;
+                        let newly_live = generation != 0 && p.recorded != generation && p.counted;
+                        p.recorded = generation;
+                        if newly_live {
+                            ch.live_present += 1;
+                        }
                     }
                     None => {
                         ch.present.insert(
@@ -296,27 +305,40 @@ impl Tracker {
                             Presence {
                                 since: t,
                                 last: t,
-                                recorded,
+                                recorded: generation,
                                 listed: 0,
+                                counted,
                             },
                         );
                         batch.presence.insert((ch.key, user.id, at), None);
                         if counted {
-                            ch.counted_present.insert(user.id);
+                            ch.counted_present += 1;
+                            if generation != 0 {
+                                ch.live_present += 1;
+                            }
                         }
-                        Self::raise_peak(ch, batch);
                     }
                 }
+                Self::raise_peak(ch, batch);
+            }
+        }
+    }
+
+    /// Bookkeeping when a present user leaves.
+    fn leave(ch: &mut ChannelState, p: &Presence) {
+        if p.counted {
+            ch.counted_present -= 1;
+            if ch.live.is_some_and(|l| l.generation == p.recorded) {
+                ch.live_present -= 1;
             }
         }
     }
 
     fn raise_peak(ch: &mut ChannelState, batch: &mut Batch) {
         if let Some(live) = ch.live.as_mut() {
-            let now = i64::try_from(ch.counted_present.len()).unwrap_or(i64::MAX);
-            if now > live.peak {
-                live.peak = now;
-                batch.stream_peaks.insert(live.key, now);
+            if ch.live_present > live.peak {
+                live.peak = ch.live_present;
+                batch.stream_peaks.insert(live.key, live.peak);
             }
         }
     }
@@ -353,19 +375,18 @@ impl Tracker {
         let t = secs(at);
         let live = ch.live;
         let generation = live.map_or(0, |l| l.generation);
-        let mut counted_in_list = FxHashSet::default();
+        let mut counted_in_list = 0usize;
         for (u, counted) in users.iter().zip(counted) {
             if opted_out.contains(&u.id) {
                 continue;
             }
-            if counted {
-                counted_in_list.insert(u.id);
-            }
             let fresh = match ch.present.get_mut(&u.id) {
+                // Listed twice (Helix pages can overlap): already handled.
                 Some(p) if p.listed == listing => continue,
                 Some(p) => {
                     p.listed = listing;
                     p.last = p.last.max(t);
+                    p.counted = counted;
                     let unrecorded = generation != 0 && p.recorded != generation;
                     p.recorded = generation;
                     unrecorded
@@ -378,6 +399,7 @@ impl Tracker {
                             last: t,
                             recorded: generation,
                             listed: listing,
+                            counted,
                         },
                     );
                     batch.presence.insert((ch.key, u.id, at), None);
@@ -385,6 +407,7 @@ impl Tracker {
                     true
                 }
             };
+            counted_in_list += usize::from(counted);
             if fresh && let Some(live) = live {
                 batch.stream_user(live.key, ch.key, live.started_at, u.id, at, 0, false, true);
             }
@@ -408,13 +431,14 @@ impl Tracker {
             }
             false
         });
+        // Presence is now exactly the list; while live, everyone listed is observed in the stream.
         ch.counted_present = counted_in_list;
+        ch.live_present = if live.is_some() { i64::try_from(counted_in_list).unwrap_or(i64::MAX) } else { 0 };
         ch.last_snapshot = Some(at);
-        let chatters = i64::try_from(ch.counted_present.len()).unwrap_or(i64::MAX);
         batch.series.push(SeriesRow {
             channel: key,
             at,
-            chatters,
+            chatters: i64::try_from(counted_in_list).unwrap_or(i64::MAX),
             total: Some(i64::try_from(total).unwrap_or(i64::MAX)),
         });
         Self::raise_peak(ch, batch);
@@ -439,7 +463,12 @@ impl Tracker {
         {
             ch.broadcaster = Some(b);
             batch.channel_ids.insert(ch.key, b);
-            ch.counted_present.remove(&b);
+            if let Some(p) = ch.present.get_mut(&b)
+                && p.counted
+            {
+                p.counted = false;
+                ch.counted_present -= 1;
+            }
         }
         match ch.live {
             Some(live) if live.key == key => return,
@@ -452,7 +481,7 @@ impl Tracker {
             generation,
             peak: 0,
         });
-        Self::raise_peak(ch, batch);
+        ch.live_present = 0;
     }
 
     /// The first poll that finds the channel offline.
@@ -466,6 +495,7 @@ impl Tracker {
         let Some(live) = ch.live.take() else {
             return;
         };
+        ch.live_present = 0;
         // Present users' stream rows get their last sighting (snapshots do not rewrite them).
         for (id, p) in &ch.present {
             let last = Timestamp(i64::from(p.last));
@@ -515,8 +545,9 @@ impl Tracker {
         self.opted_out.insert(user);
         self.names.remove(&user);
         for ch in self.channels.values_mut() {
-            ch.present.remove(&user);
-            ch.counted_present.remove(&user);
+            if let Some(p) = ch.present.remove(&user) {
+                Self::leave(ch, &p);
+            }
         }
     }
 
@@ -525,8 +556,9 @@ impl Tracker {
         self.opted_out.remove(&user);
     }
 
-    /// Periodic work at `now`: IRC-only channels expire silent users after the presence
-    /// timeout and get one series point a minute.
+    /// Periodic work at `now`: IRC-only channels get one series point per minute boundary
+    /// passed (at most a day's worth at once), and users silent for the presence timeout are
+    /// expired at the exact time they time out.
     pub fn tick(&mut self, now: Timestamp, batch: &mut Batch) {
         let timeout = self.config.presence_timeout;
         let stale = self.config.snapshot_stale_after;
@@ -535,36 +567,52 @@ impl Tracker {
             if !irc_only {
                 continue;
             }
-            let key = ch.key;
-            let live = ch.live;
-            let counted = &mut ch.counted_present;
-            ch.present.retain(|id, p| {
-                let last = Timestamp(i64::from(p.last));
-                if now.0 - last.0 < timeout {
-                    return true;
+            let current = now.0.div_euclid(60) * 60;
+            let mut minute = match ch.last_irc_point {
+                Some(p) => (p + 60).max(current - 1440 * 60),
+                None => current,
+            };
+            while minute <= current {
+                Self::expire(ch, Timestamp(minute), timeout, batch);
+                if ch.live.is_some() || ch.counted_present > 0 {
+                    batch.series.push(SeriesRow {
+                        channel: ch.key,
+                        at: Timestamp(minute),
+                        chatters: i64::try_from(ch.counted_present).unwrap_or(i64::MAX),
+                        total: None,
+                    });
                 }
-                batch
-                    .presence
-                    .insert((key, *id, Timestamp(i64::from(p.since))), Some(last.plus(timeout)));
-                counted.remove(id);
-                if let Some(live) = live
-                    && p.recorded == live.generation
-                    && last >= live.started_at
-                {
-                    batch.stream_user(live.key, key, live.started_at, *id, last, 0, false, true);
-                }
-                false
-            });
-            let minute = now.0.div_euclid(60) * 60;
-            if minute > ch.last_irc_point && (ch.live.is_some() || !ch.counted_present.is_empty()) {
-                ch.last_irc_point = minute;
-                batch.series.push(SeriesRow {
-                    channel: key,
-                    at: Timestamp(minute),
-                    chatters: i64::try_from(ch.counted_present.len()).unwrap_or(i64::MAX),
-                    total: None,
-                });
+                ch.last_irc_point = Some(minute);
+                minute += 60;
             }
+            Self::expire(ch, now, timeout, batch);
+        }
+    }
+
+    /// Ends the presence of users whose last sighting is `timeout` or more before `now`.
+    fn expire(ch: &mut ChannelState, now: Timestamp, timeout: i64, batch: &mut Batch) {
+        let key = ch.key;
+        let live = ch.live;
+        let mut left = Vec::new();
+        ch.present.retain(|id, p| {
+            let last = Timestamp(i64::from(p.last));
+            if now.0 - last.0 < timeout {
+                return true;
+            }
+            batch
+                .presence
+                .insert((key, *id, Timestamp(i64::from(p.since))), Some(last.plus(timeout)));
+            if let Some(live) = live
+                && p.recorded == live.generation
+                && last >= live.started_at
+            {
+                batch.stream_user(live.key, key, live.started_at, *id, last, 0, false, true);
+            }
+            left.push(*p);
+            false
+        });
+        for p in &left {
+            Self::leave(ch, p);
         }
     }
 
