@@ -40,17 +40,23 @@ impl Default for TrackerConfig {
     }
 }
 
-/// One present user. Times are Unix seconds as `u32` (good until 2106) to keep this small.
+/// One present user: 16 bytes (24 with its id in the map). Times are Unix seconds as `u32`
+/// (good until 2106).
 #[derive(Debug, Clone, Copy)]
 struct Presence {
     /// Start of the open presence interval.
     since: u32,
     /// Latest observation.
     last: u32,
-    /// Generation of the stream this user's stream row was last written for (0: none).
-    recorded: u32,
-    /// Snapshot generation that last listed this user.
-    listed: u32,
+    /// Hash of the login and display name last written for this user: an unchanged name is
+    /// not written again while they stay.
+    name: u32,
+    /// Channel-local generation of the stream this user's stream row was written for (0: none).
+    recorded: u16,
+    /// Snapshot generation (mod 255, never 0) that last listed this user; 0 for arrivals by
+    /// IRC after the latest snapshot. Every survivor of a snapshot carries its generation or 0,
+    /// so one byte tells "listed now" apart.
+    listed: u8,
     /// Counted in figures (not a bot, the broadcaster or the bot account).
     counted: bool,
 }
@@ -64,8 +70,8 @@ fn secs(t: Timestamp) -> u32 {
 struct Live {
     key: StreamKey,
     started_at: Timestamp,
-    /// Distinguishes this stream from earlier ones in [`Presence::recorded`].
-    generation: u32,
+    /// Distinguishes this stream from the channel's earlier ones in [`Presence::recorded`].
+    generation: u16,
     /// Largest number of counted users present at once while live.
     peak: i64,
 }
@@ -92,8 +98,10 @@ struct ChannelState {
     live: Option<Live>,
     /// Latest snapshot time.
     last_snapshot: Option<Timestamp>,
-    /// Snapshot generation counter.
-    snapshots: u32,
+    /// Snapshot generation counter (1..=255).
+    snapshots: u8,
+    /// Stream generation counter.
+    streams: u16,
     /// Start of the minute of the latest IRC-only series point.
     last_irc_point: Option<i64>,
 }
@@ -104,20 +112,24 @@ pub struct Tracker {
     config: TrackerConfig,
     channels: FxHashMap<Login, ChannelState>,
     opted_out: FxHashSet<UserId>,
-    /// Hash of the (login, display name) last handed to the writer, per user.
-    names: FxHashMap<UserId, u64>,
-    generations: u32,
 }
 
-/// Names cached before the cache is dropped and rebuilt (bounds memory on huge deployments).
-const NAME_CACHE_LIMIT: usize = 4_000_000;
-
-fn name_hash(user: &UserRef) -> u64 {
+fn name_hash(user: &UserRef) -> u32 {
     use std::hash::{Hash, Hasher};
     let mut h = rustc_hash::FxHasher::default();
     user.login.hash(&mut h);
     user.display_name.hash(&mut h);
-    h.finish()
+    // Fold to 32 bits; a collision only delays writing a rename until the user's next arrival.
+    let full = h.finish();
+    (full ^ (full >> 32)) as u32
+}
+
+fn user_row(user: &UserRef, at: Timestamp) -> UserRow {
+    UserRow {
+        login: user.login.clone(),
+        display_name: user.display_name.clone(),
+        at,
+    }
 }
 
 /// Kind of a per-user observation.
@@ -135,8 +147,6 @@ impl Tracker {
             config,
             channels: FxHashMap::default(),
             opted_out: FxHashSet::default(),
-            names: FxHashMap::default(),
-            generations: 0,
         }
     }
 
@@ -164,6 +174,7 @@ impl Tracker {
             live: None,
             last_snapshot: None,
             snapshots: 0,
+            streams: 0,
             last_irc_point: None,
         });
     }
@@ -205,23 +216,9 @@ impl Tracker {
         self.channels.get(channel).and_then(|c| c.live.map(|l| l.key))
     }
 
-    fn remember_name(&mut self, user: &UserRef, at: Timestamp, batch: &mut Batch) {
-        let h = name_hash(user);
-        if self.names.get(&user.id) == Some(&h) {
-            return;
-        }
-        if self.names.len() >= NAME_CACHE_LIMIT {
-            self.names.clear();
-        }
-        self.names.insert(user.id, h);
-        batch.users.insert(
-            user.id,
-            UserRow {
-                login: user.login.clone(),
-                display_name: user.display_name.clone(),
-                at,
-            },
-        );
+    /// Hands a user's name to the writer (which records renames).
+    fn write_name(user: &UserRef, at: Timestamp, batch: &mut Batch) {
+        batch.users.insert(user.id, user_row(user, at));
     }
 
     /// Applies a JOIN.
@@ -256,7 +253,7 @@ impl Tracker {
         if self.opted_out.contains(&user.id) || !self.channels.contains_key(channel) {
             return;
         }
-        self.remember_name(user, at, batch);
+        let name = name_hash(user);
         let counted = self.counts(channel, user);
         let Some(ch) = self.channels.get_mut(channel) else {
             return;
@@ -282,6 +279,10 @@ impl Tracker {
         let t = secs(at);
         match obs {
             Obs::Part => {
+                let known = ch.present.get(&user.id).is_some_and(|p| p.name == name);
+                if !known {
+                    Self::write_name(user, at, batch);
+                }
                 if let Some(p) = ch.present.remove(&user.id) {
                     batch
                         .presence
@@ -293,6 +294,10 @@ impl Tracker {
                 match ch.present.get_mut(&user.id) {
                     Some(p) => {
                         p.last = p.last.max(t);
+                        if p.name != name {
+                            p.name = name;
+                            Self::write_name(user, at, batch);
+                        }
                         let newly_live = generation != 0 && p.recorded != generation && p.counted;
                         p.recorded = generation;
                         if newly_live {
@@ -305,11 +310,13 @@ impl Tracker {
                             Presence {
                                 since: t,
                                 last: t,
+                                name,
                                 recorded: generation,
                                 listed: 0,
                                 counted,
                             },
                         );
+                        Self::write_name(user, at, batch);
                         batch.presence.insert((ch.key, user.id, at), None);
                         if counted {
                             ch.counted_present += 1;
@@ -335,11 +342,11 @@ impl Tracker {
     }
 
     fn raise_peak(ch: &mut ChannelState, batch: &mut Batch) {
-        if let Some(live) = ch.live.as_mut() {
-            if ch.live_present > live.peak {
-                live.peak = ch.live_present;
-                batch.stream_peaks.insert(live.key, live.peak);
-            }
+        if let Some(live) = ch.live.as_mut()
+            && ch.live_present > live.peak
+        {
+            live.peak = ch.live_present;
+            batch.stream_peaks.insert(live.key, live.peak);
         }
     }
 
@@ -360,17 +367,12 @@ impl Tracker {
         if !self.channels.contains_key(channel) {
             return;
         }
-        for u in users {
-            if !self.opted_out.contains(&u.id) {
-                self.remember_name(u, at, batch);
-            }
-        }
         let counted: Vec<bool> = users.iter().map(|u| self.counts(channel, u)).collect();
         let opted_out = &self.opted_out;
         let Some(ch) = self.channels.get_mut(channel) else {
             return;
         };
-        ch.snapshots = ch.snapshots.wrapping_add(1).max(1);
+        ch.snapshots = if ch.snapshots == u8::MAX { 1 } else { ch.snapshots + 1 };
         let listing = ch.snapshots;
         let t = secs(at);
         let live = ch.live;
@@ -387,6 +389,11 @@ impl Tracker {
                     p.listed = listing;
                     p.last = p.last.max(t);
                     p.counted = counted;
+                    let name = name_hash(u);
+                    if p.name != name {
+                        p.name = name;
+                        Self::write_name(u, at, batch);
+                    }
                     let unrecorded = generation != 0 && p.recorded != generation;
                     p.recorded = generation;
                     unrecorded
@@ -397,11 +404,13 @@ impl Tracker {
                         Presence {
                             since: t,
                             last: t,
+                            name: name_hash(u),
                             recorded: generation,
                             listed: listing,
                             counted,
                         },
                     );
+                    Self::write_name(u, at, batch);
                     batch.presence.insert((ch.key, u.id, at), None);
                     batch.channel_user(ch.key, u.id, at, 0);
                     true
@@ -453,8 +462,6 @@ impl Tracker {
         broadcaster: Option<UserId>,
         batch: &mut Batch,
     ) {
-        self.generations = self.generations.wrapping_add(1).max(1);
-        let generation = self.generations;
         let Some(ch) = self.channels.get_mut(channel) else {
             return;
         };
@@ -475,6 +482,7 @@ impl Tracker {
             Some(_) => Self::end_stream(ch, started_at, batch),
             None => {}
         }
+        let generation = Self::next_stream(ch);
         ch.live = Some(Live {
             key,
             started_at,
@@ -482,6 +490,11 @@ impl Tracker {
             peak: 0,
         });
         ch.live_present = 0;
+    }
+
+    fn next_stream(ch: &mut ChannelState) -> u16 {
+        ch.streams = if ch.streams == u16::MAX { 1 } else { ch.streams + 1 };
+        ch.streams
     }
 
     /// The first poll that finds the channel offline.
@@ -511,7 +524,7 @@ impl Tracker {
         if self.opted_out.contains(&from.id) {
             return;
         }
-        self.remember_name(from, at, batch);
+        Self::write_name(from, at, batch);
         if let Some(ch) = self.channels.get(channel) {
             batch.raids.push(RaidRow {
                 channel: ch.key,
@@ -527,14 +540,14 @@ impl Tracker {
     /// A user's name changed (recorded in name history by the store).
     pub fn rename(&mut self, user: &UserRef, at: Timestamp, batch: &mut Batch) {
         if !self.opted_out.contains(&user.id) {
-            self.remember_name(user, at, batch);
+            Self::write_name(user, at, batch);
         }
     }
 
     /// An account's creation time (Helix Get Users).
     pub fn account(&mut self, user: &UserRef, created_at: Timestamp, at: Timestamp, batch: &mut Batch) {
         if !self.opted_out.contains(&user.id) {
-            self.remember_name(user, at, batch);
+            Self::write_name(user, at, batch);
             batch.accounts.insert(user.id, created_at);
         }
     }
@@ -543,7 +556,6 @@ impl Tracker {
     /// later events.
     pub fn opt_out(&mut self, user: UserId) {
         self.opted_out.insert(user);
-        self.names.remove(&user);
         for ch in self.channels.values_mut() {
             if let Some(p) = ch.present.remove(&user) {
                 Self::leave(ch, &p);
@@ -635,9 +647,8 @@ impl Tracker {
 
     /// Resumes a stream that was live before a restart.
     pub fn resume_stream(&mut self, channel: &Login, key: StreamKey, started_at: Timestamp, irc_peak: i64) {
-        self.generations = self.generations.wrapping_add(1).max(1);
-        let generation = self.generations;
         if let Some(ch) = self.channels.get_mut(channel) {
+            let generation = Self::next_stream(ch);
             ch.live = Some(Live {
                 key,
                 started_at,
