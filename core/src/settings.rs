@@ -175,106 +175,44 @@ const DEFAULT_WEB_ADDR: &str = "127.0.0.1:8080";
 impl Settings {
     /// Parses and validates the settings from environment-like pairs. Unknown names are
     /// ignored; a value that is empty (or only whitespace) counts as unset; surrounding
-    /// whitespace is trimmed. The first bad variable, in the SPEC's order, is reported.
+    /// whitespace is trimmed. The first bad variable found is reported.
     pub fn from_vars(
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Settings, SettingsError> {
         let vars = Vars(vars.into_iter().collect());
-
-        let database_url = database_url(vars.get("DATABASE_URL").unwrap_or(DEFAULT_DATABASE_URL))?;
-        let redis_url = vars.get("REDIS_URL").map(redis_url).transpose()?;
-        let channels = vars.get("CHATTERS_CHANNELS").map(channels).transpose()?;
-        let twitch_client_id = vars
-            .get("TWITCH_CLIENT_ID")
-            .map(|v| plain_token("TWITCH_CLIENT_ID", v))
-            .transpose()?;
-        let twitch_client_secret = vars
-            .get("TWITCH_CLIENT_SECRET")
-            .map(|v| secret_token("TWITCH_CLIENT_SECRET", v))
-            .transpose()?;
-        let twitch_bot_login = vars
-            .get("TWITCH_BOT_LOGIN")
-            .map(|v| {
-                login(
-                    "TWITCH_BOT_LOGIN",
-                    v,
-                    "use 1-25 characters of a-z, 0-9 or _",
-                )
-            })
-            .transpose()?;
-        let twitch_bot_token = vars.get("TWITCH_BOT_TOKEN").map(bot_token).transpose()?;
-        match (&twitch_bot_login, &twitch_bot_token) {
-            (Some(_), None) => {
-                return Err(SettingsError::Required {
-                    var: "TWITCH_BOT_TOKEN",
-                    because: "TWITCH_BOT_LOGIN",
-                });
-            }
-            (None, Some(_)) => {
-                return Err(SettingsError::Required {
-                    var: "TWITCH_BOT_LOGIN",
-                    because: "TWITCH_BOT_TOKEN",
-                });
-            }
-            _ => {}
-        }
-        let twitch_bot_refresh_token = vars
-            .get("TWITCH_BOT_REFRESH_TOKEN")
-            .map(|v| secret_token("TWITCH_BOT_REFRESH_TOKEN", v))
-            .transpose()?;
-        let twitch_irc_url = irc_url(vars.get("TWITCH_IRC_URL").unwrap_or(DEFAULT_IRC_URL))?;
-        let twitch_helix_url = base_url(
-            "TWITCH_HELIX_URL",
-            vars.get("TWITCH_HELIX_URL").unwrap_or(DEFAULT_HELIX_URL),
-            DEFAULT_HELIX_URL,
-        )?;
-        let twitch_oauth2_url = base_url(
-            "TWITCH_OAUTH2_URL",
-            vars.get("TWITCH_OAUTH2_URL").unwrap_or(DEFAULT_OAUTH2_URL),
-            DEFAULT_OAUTH2_URL,
-        )?;
+        let (twitch_bot_login, twitch_bot_token) = bot_account(&vars)?;
         let web_addr = web_addr(vars.get("WEB_ADDR").unwrap_or(DEFAULT_WEB_ADDR))?;
-        let public_base_url = match vars.get("PUBLIC_BASE_URL") {
-            Some(v) => public_base_url(v)?,
-            None => format!("http://{web_addr}"),
-        };
-        let discord_webhook_url = vars
-            .get("DISCORD_WEBHOOK_URL")
-            .map(|v| {
+        Ok(Settings {
+            database_url: database_url(vars.get("DATABASE_URL").unwrap_or(DEFAULT_DATABASE_URL))?,
+            redis_url: vars.get("REDIS_URL").map(redis_url).transpose()?,
+            channels: vars
+                .get("CHATTERS_CHANNELS")
+                .map(channels)
+                .transpose()?
+                .unwrap_or_default(),
+            twitch_client_id: vars.opt("TWITCH_CLIENT_ID", plain_token)?,
+            twitch_client_secret: vars.opt("TWITCH_CLIENT_SECRET", secret_token)?,
+            twitch_bot_login,
+            twitch_bot_token,
+            twitch_bot_refresh_token: vars.opt("TWITCH_BOT_REFRESH_TOKEN", secret_token)?,
+            twitch_irc_url: irc_url(vars.get("TWITCH_IRC_URL").unwrap_or(DEFAULT_IRC_URL))?,
+            twitch_helix_url: vars.base_url("TWITCH_HELIX_URL", DEFAULT_HELIX_URL)?,
+            twitch_oauth2_url: vars.base_url("TWITCH_OAUTH2_URL", DEFAULT_OAUTH2_URL)?,
+            web_addr,
+            public_base_url: match vars.get("PUBLIC_BASE_URL") {
+                Some(v) => public_base_url(v)?,
+                None => format!("http://{web_addr}"),
+            },
+            discord_webhook_url: vars.opt("DISCORD_WEBHOOK_URL", |var, v| {
+                webhook_url(var, v, "https://discord.com/api/webhooks/<id>/<token>")
+            })?,
+            slack_webhook_url: vars.opt("SLACK_WEBHOOK_URL", |var, v| {
                 webhook_url(
-                    "DISCORD_WEBHOOK_URL",
-                    v,
-                    "https://discord.com/api/webhooks/<id>/<token>",
-                )
-            })
-            .transpose()?;
-        let slack_webhook_url = vars
-            .get("SLACK_WEBHOOK_URL")
-            .map(|v| {
-                webhook_url(
-                    "SLACK_WEBHOOK_URL",
+                    var,
                     v,
                     "https://hooks.slack.com/services/<team>/<bot>/<token>",
                 )
-            })
-            .transpose()?;
-
-        Ok(Settings {
-            database_url,
-            redis_url,
-            channels: channels.unwrap_or_default(),
-            twitch_client_id,
-            twitch_client_secret,
-            twitch_bot_login,
-            twitch_bot_token,
-            twitch_bot_refresh_token,
-            twitch_irc_url,
-            twitch_helix_url,
-            twitch_oauth2_url,
-            web_addr,
-            public_base_url,
-            discord_webhook_url,
-            slack_webhook_url,
+            })?,
             snapshot_interval: vars.duration("SNAPSHOT_INTERVAL", Duration::from_secs(5 * 60))?,
             stream_poll_interval: vars.duration("STREAM_POLL_INTERVAL", Duration::from_secs(60))?,
             offline_snapshot_interval: vars
@@ -297,6 +235,20 @@ struct Vars(HashMap<String, String>);
 impl Vars {
     fn get(&self, var: &str) -> Option<&str> {
         self.0.get(var).map(|v| v.trim()).filter(|v| !v.is_empty())
+    }
+
+    /// An optional variable, parsed by `parse(var, value)` when set.
+    fn opt<T>(
+        &self,
+        var: &'static str,
+        parse: impl FnOnce(&'static str, &str) -> Result<T, SettingsError>,
+    ) -> Result<Option<T>, SettingsError> {
+        self.get(var).map(|v| parse(var, v)).transpose()
+    }
+
+    /// A base URL variable; its default is also the example shown in errors.
+    fn base_url(&self, var: &'static str, default: &str) -> Result<Url, SettingsError> {
+        base_url(var, self.get(var).unwrap_or(default), default)
     }
 
     fn duration(&self, var: &'static str, default: Duration) -> Result<Duration, SettingsError> {
@@ -455,6 +407,25 @@ fn secret_token(var: &'static str, value: &str) -> Result<SecretString, Settings
     }
 }
 
+/// `TWITCH_BOT_LOGIN` and `TWITCH_BOT_TOKEN`: both or neither.
+fn bot_account(vars: &Vars) -> Result<(Option<Login>, Option<SecretString>), SettingsError> {
+    let login = vars.opt("TWITCH_BOT_LOGIN", |var, v| {
+        login(var, v, "use 1-25 characters of a-z, 0-9 or _")
+    })?;
+    let token = vars.get("TWITCH_BOT_TOKEN").map(bot_token).transpose()?;
+    match (&login, &token) {
+        (Some(_), None) => Err(SettingsError::Required {
+            var: "TWITCH_BOT_TOKEN",
+            because: "TWITCH_BOT_LOGIN",
+        }),
+        (None, Some(_)) => Err(SettingsError::Required {
+            var: "TWITCH_BOT_LOGIN",
+            because: "TWITCH_BOT_TOKEN",
+        }),
+        _ => Ok((login, token)),
+    }
+}
+
 fn bot_token(value: &str) -> Result<SecretString, SettingsError> {
     const VAR: &str = "TWITCH_BOT_TOKEN";
     let token = value.strip_prefix("oauth:").unwrap_or(value);
@@ -474,18 +445,31 @@ fn bot_token(value: &str) -> Result<SecretString, SettingsError> {
     Ok(SecretString::from(token))
 }
 
+/// Rejects a URL carrying credentials without repeating it: these URLs are shown in errors
+/// and `Debug` output, so they must not hold a password.
+fn no_credentials(var: &'static str, value: &str, accepted: &str) -> Result<(), SettingsError> {
+    match Url::parse(value) {
+        Ok(url) if !url.username().is_empty() || url.password().is_some() => {
+            Err(SettingsError::secret(
+                var,
+                format!("must not contain a user or password ({accepted})"),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn irc_url(value: &str) -> Result<IrcUrl, SettingsError> {
+    const ACCEPTED: &str = "use irc://host:port for plain TCP or ircs://host:port for TLS";
+    no_credentials("TWITCH_IRC_URL", value, ACCEPTED)?;
     let parsed = Url::parse(value).ok().and_then(|url| {
         let tls = match url.scheme() {
             "ircs" => true,
             "irc" => false,
             _ => return None,
         };
-        let plain = url.username().is_empty()
-            && url.password().is_none()
-            && matches!(url.path(), "" | "/")
-            && url.query().is_none()
-            && url.fragment().is_none();
+        let plain =
+            matches!(url.path(), "" | "/") && url.query().is_none() && url.fragment().is_none();
         let host = match url.host()? {
             Host::Domain(d) if !d.is_empty() => d.to_owned(),
             Host::Domain(_) => return None,
@@ -499,7 +483,7 @@ fn irc_url(value: &str) -> Result<IrcUrl, SettingsError> {
         SettingsError::invalid(
             "TWITCH_IRC_URL",
             value,
-            "is not an IRC URL (use irc://host:port for plain TCP or ircs://host:port for TLS)",
+            format!("is not an IRC URL ({ACCEPTED})"),
         )
     })
 }
@@ -516,6 +500,7 @@ fn http_url(value: &str) -> Option<Url> {
 
 /// A base URL that relative paths are joined to: always ends with `/`.
 fn base_url(var: &'static str, value: &str, example: &str) -> Result<Url, SettingsError> {
+    no_credentials(var, value, &format!("use e.g. {example}"))?;
     let mut url = http_url(value).ok_or_else(|| {
         SettingsError::invalid(
             var,
@@ -541,6 +526,11 @@ fn web_addr(value: &str) -> Result<SocketAddr, SettingsError> {
 }
 
 fn public_base_url(value: &str) -> Result<String, SettingsError> {
+    no_credentials(
+        "PUBLIC_BASE_URL",
+        value,
+        "use e.g. https://chatters.example.com",
+    )?;
     let url = http_url(value).ok_or_else(|| {
         SettingsError::invalid(
             "PUBLIC_BASE_URL",
@@ -897,6 +887,21 @@ mod tests {
                 "TWITCH_OAUTH2_URL",
                 "id.twitch.tv/oauth2",
                 "TWITCH_OAUTH2_URL: \"id.twitch.tv/oauth2\" is not an http(s) base URL (use e.g. https://id.twitch.tv/oauth2/)",
+            ),
+            (
+                "TWITCH_IRC_URL",
+                "ircs://bot:hunter2@irc.example.net",
+                "TWITCH_IRC_URL: must not contain a user or password (use irc://host:port for plain TCP or ircs://host:port for TLS)",
+            ),
+            (
+                "TWITCH_HELIX_URL",
+                "https://user:hunter2@api.twitch.tv/helix/",
+                "TWITCH_HELIX_URL: must not contain a user or password (use e.g. https://api.twitch.tv/helix/)",
+            ),
+            (
+                "PUBLIC_BASE_URL",
+                "https://admin:hunter2@example.com",
+                "PUBLIC_BASE_URL: must not contain a user or password (use e.g. https://chatters.example.com)",
             ),
             (
                 "WEB_ADDR",

@@ -11,7 +11,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::bots::KnownBots;
 use crate::domain::{Login, Timestamp, UserId};
 use crate::event::{Message, UserRef};
-use crate::store::{Batch, BotRule, ChannelKey, RaidRow, SeriesRow, StreamKey, UserRow};
+use crate::store::{Batch, BotRule, ChannelKey, RaidRow, SeriesRow, Sighting, StreamKey, StreamRef, UserRow};
 
 /// What the tracker needs to know that is not in the events.
 #[derive(Debug, Clone)]
@@ -75,6 +75,24 @@ struct Live {
     /// Largest number of counted users present at once while live.
     peak: i64,
 }
+
+impl Live {
+    fn at(self, channel: ChannelKey) -> StreamRef {
+        StreamRef {
+            stream: self.key,
+            channel,
+            started: self.started_at,
+        }
+    }
+}
+
+/// The closing sighting of a user already recorded in the stream: refreshes `last_seen`.
+const LAST_SIGHTING: Sighting = Sighting {
+    messages: 0,
+    first_msg: false,
+    active: true,
+    maybe_first: false,
+};
 
 /// State of one channel.
 #[derive(Debug)]
@@ -265,16 +283,14 @@ impl Tracker {
         batch.channel_user(ch.key, user.id, at, messages);
         let generation = ch.live.map_or(0, |l| l.generation);
         if let Some(live) = ch.live {
-            batch.stream_user(
-                live.key,
-                ch.key,
-                live.started_at,
-                user.id,
-                at,
+            let recorded = ch.present.get(&user.id).is_some_and(|p| p.recorded == generation);
+            let seen = Sighting {
                 messages,
                 first_msg,
-                obs != Obs::Part,
-            );
+                active: obs != Obs::Part,
+                maybe_first: !recorded,
+            };
+            batch.stream_user(live.at(ch.key), user.id, at, seen);
         }
         let t = secs(at);
         match obs {
@@ -418,7 +434,12 @@ impl Tracker {
             };
             counted_in_list += usize::from(counted);
             if fresh && let Some(live) = live {
-                batch.stream_user(live.key, ch.key, live.started_at, u.id, at, 0, false, true);
+                let seen = Sighting {
+                    active: true,
+                    maybe_first: true,
+                    ..Sighting::default()
+                };
+                batch.stream_user(live.at(ch.key), u.id, at, seen);
             }
         }
         // Everyone not listed has left: close their interval and record their last sighting.
@@ -436,7 +457,7 @@ impl Tracker {
                 && p.recorded == live.generation
                 && last >= live.started_at
             {
-                batch.stream_user(live.key, key, live.started_at, *id, last, 0, false, true);
+                batch.stream_user(live.at(key), *id, last, LAST_SIGHTING);
             }
             false
         });
@@ -513,7 +534,7 @@ impl Tracker {
         for (id, p) in &ch.present {
             let last = Timestamp(i64::from(p.last));
             if p.recorded == live.generation && last >= live.started_at {
-                batch.stream_user(live.key, ch.key, live.started_at, *id, last, 0, false, true);
+                batch.stream_user(live.at(ch.key), *id, last, LAST_SIGHTING);
             }
         }
         batch.stream_ends.push((live.key, at));
@@ -618,7 +639,7 @@ impl Tracker {
                 && p.recorded == live.generation
                 && last >= live.started_at
             {
-                batch.stream_user(live.key, key, live.started_at, *id, last, 0, false, true);
+                batch.stream_user(live.at(key), *id, last, LAST_SIGHTING);
             }
             left.push(*p);
             false
@@ -639,7 +660,7 @@ impl Tracker {
                     && p.recorded == live.generation
                     && last >= live.started_at
                 {
-                    batch.stream_user(live.key, ch.key, live.started_at, *id, last, 0, false, true);
+                    batch.stream_user(live.at(ch.key), *id, last, LAST_SIGHTING);
                 }
             }
         }

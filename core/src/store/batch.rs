@@ -47,6 +47,33 @@ pub struct StreamUserDelta {
     pub first_msg: bool,
     /// An observation other than a part.
     pub active: bool,
+    /// The row may not exist yet (the user's first sighting in the stream as far as the
+    /// tracker knows): the store decides whether they are new to the channel.
+    pub maybe_first: bool,
+}
+
+/// The stream an observation belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamRef {
+    /// Stream row.
+    pub stream: StreamKey,
+    /// Its channel.
+    pub channel: ChannelKey,
+    /// Its `started_at`.
+    pub started: Timestamp,
+}
+
+/// What one observation adds to a (stream, user) row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Sighting {
+    /// Messages to add.
+    pub messages: i64,
+    /// The message carried `first-msg=1`.
+    pub first_msg: bool,
+    /// Not a part.
+    pub active: bool,
+    /// See [`StreamUserDelta::maybe_first`].
+    pub maybe_first: bool,
 }
 
 /// A point of the chatter-count series.
@@ -152,35 +179,26 @@ impl Batch {
     }
 
     /// Records an observation of `user` in a stream.
-    #[allow(clippy::too_many_arguments)]
-    pub fn stream_user(
-        &mut self,
-        stream: StreamKey,
-        channel: ChannelKey,
-        stream_started: Timestamp,
-        user: UserId,
-        at: Timestamp,
-        messages: i64,
-        first_msg: bool,
-        active: bool,
-    ) {
+    pub fn stream_user(&mut self, live: StreamRef, user: UserId, at: Timestamp, seen: Sighting) {
         self.stream_users
-            .entry((stream, user))
+            .entry((live.stream, user))
             .and_modify(|d| {
                 d.first_seen = d.first_seen.min(at);
                 d.last_seen = d.last_seen.max(at);
-                d.messages += messages;
-                d.first_msg |= first_msg;
-                d.active |= active;
+                d.messages += seen.messages;
+                d.first_msg |= seen.first_msg;
+                d.active |= seen.active;
+                d.maybe_first |= seen.maybe_first;
             })
             .or_insert(StreamUserDelta {
-                channel,
-                stream_started,
+                channel: live.channel,
+                stream_started: live.started,
                 first_seen: at,
                 last_seen: at,
-                messages,
-                first_msg,
-                active,
+                messages: seen.messages,
+                first_msg: seen.first_msg,
+                active: seen.active,
+                maybe_first: seen.maybe_first,
             });
     }
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-pub use batch::{Batch, ChannelUserDelta, RaidRow, SeriesRow, StreamUserDelta, UserRow};
+pub use batch::{Batch, ChannelUserDelta, RaidRow, SeriesRow, Sighting, StreamRef, StreamUserDelta, UserRow};
 pub use sql::{MySqlStore, PostgresStore, SqliteStore};
 
 use crate::domain::{Login, StreamId, Timestamp, UserId};

@@ -399,7 +399,7 @@ macro_rules! store_impl {
                 let rows: Vec<_> = batch.stream_users.iter().collect();
                 for chunk in rows.chunks(CHUNK) {
                     let mut qb = QueryBuilder::<$db>::new(
-                        "INSERT INTO stream_users (stream_id, user_id, first_seen, last_seen, messages, first_msg, active, is_new) ",
+                        "INSERT INTO stream_users (stream_id, user_id, first_seen, last_seen, messages, first_msg, active) ",
                     );
                     qb.push_values(chunk, |mut b, ((s, u), delta)| {
                         b.push_bind(s.0)
@@ -409,15 +409,6 @@ macro_rules! store_impl {
                             .push_bind(delta.messages)
                             .push_bind(i64::from(delta.first_msg))
                             .push_bind(i64::from(delta.active));
-                        // New = no observation in the channel before the stream started. Only
-                        // read when the row is inserted; an update keeps the first answer.
-                        b.push("CASE WHEN EXISTS (SELECT 1 FROM channel_users c WHERE c.channel_id = ")
-                            .push_bind_unseparated(delta.channel.0)
-                            .push_unseparated(" AND c.user_id = ")
-                            .push_bind_unseparated(u.0)
-                            .push_unseparated(" AND c.first_seen < ")
-                            .push_bind_unseparated(delta.stream_started.0)
-                            .push_unseparated(") THEN 0 ELSE 1 END");
                     });
                     qb.push(d.upsert("stream_id, user_id"));
                     qb.push(format!(
@@ -435,6 +426,29 @@ macro_rules! store_impl {
                         a = d.ex("active"),
                     ));
                     qb.build().execute(&mut **tx).await?;
+                }
+                // New = no observation in the channel before the stream started. It only
+                // depends on channel_users (just written), so rows that may have been inserted
+                // by this batch are (re)evaluated in one statement per stream.
+                let mut first: FxHashMap<(StreamKey, ChannelKey, Timestamp), Vec<UserId>> = FxHashMap::default();
+                for ((s, u), delta) in &batch.stream_users {
+                    if delta.maybe_first {
+                        first.entry((*s, delta.channel, delta.stream_started)).or_default().push(*u);
+                    }
+                }
+                for ((stream, channel, started), users) in first {
+                    for chunk in users.chunks(10_000) {
+                        let sql = format!(
+                            "UPDATE stream_users SET is_new = CASE WHEN EXISTS (SELECT 1 FROM channel_users c \
+                             WHERE c.channel_id = {c} AND c.user_id = stream_users.user_id AND c.first_seen < {t}) \
+                             THEN 0 ELSE 1 END WHERE stream_id = {s} AND user_id IN {ids}",
+                            c = channel.0,
+                            t = started.0,
+                            s = stream.0,
+                            ids = id_list(chunk),
+                        );
+                        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut **tx).await?;
+                    }
                 }
                 let rows: Vec<_> = batch.presence.iter().collect();
                 for chunk in rows.chunks(CHUNK) {
