@@ -85,7 +85,17 @@ mod tests {
     fn shipped_list_names_the_common_service_bots() {
         let bots = KnownBots::shipped();
         let rules = FxHashMap::default();
-        for name in ["nightbot", "streamelements", "moobot", "fossabot", "streamlabs", "soundalerts", "sery_bot", "wizebot", "commanderroot"] {
+        for name in [
+            "nightbot",
+            "streamelements",
+            "moobot",
+            "fossabot",
+            "streamlabs",
+            "soundalerts",
+            "sery_bot",
+            "wizebot",
+            "commanderroot",
+        ] {
             assert!(bots.is_bot(&rules, &login(name)), "{name}");
         }
         assert!(!bots.is_bot(&rules, &login("forsen")));

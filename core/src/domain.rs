@@ -102,7 +102,8 @@ impl StreamId {
     pub fn parse(s: &str) -> Result<Self, DomainError> {
         let valid = !s.is_empty()
             && s.len() <= 64
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
         if valid {
             Ok(Self(s.into()))
         } else {
@@ -166,7 +167,8 @@ impl Timestamp {
 
     /// RFC 3339 in UTC with a `Z` suffix, the one format chatters prints.
     pub fn to_rfc3339(self) -> String {
-        self.to_datetime().to_rfc3339_opts(SecondsFormat::Secs, true)
+        self.to_datetime()
+            .to_rfc3339_opts(SecondsFormat::Secs, true)
     }
 
     /// The UTC calendar day, `YYYY-MM-DD`.
@@ -205,14 +207,32 @@ mod tests {
 
     #[test]
     fn logins_are_lower_cased_and_stripped_of_one_sigil() {
-        assert_eq!(Login::parse("#Forsen").map(|l| l.to_string()), Ok("forsen".into()));
-        assert_eq!(Login::parse("@a_b_9").map(|l| l.to_string()), Ok("a_b_9".into()));
+        assert_eq!(
+            Login::parse("#Forsen").map(|l| l.to_string()),
+            Ok("forsen".into())
+        );
+        assert_eq!(
+            Login::parse("@a_b_9").map(|l| l.to_string()),
+            Ok("a_b_9".into())
+        );
     }
 
     #[test]
     fn bad_logins_are_rejected() {
-        for bad in ["", "#", "with space", "ünicode", "a-b", &"x".repeat(26), "##two"] {
-            assert_eq!(Login::parse(bad), Err(DomainError::Login(bad.to_owned())), "{bad:?}");
+        for bad in [
+            "",
+            "#",
+            "with space",
+            "ünicode",
+            "a-b",
+            &"x".repeat(26),
+            "##two",
+        ] {
+            assert_eq!(
+                Login::parse(bad),
+                Err(DomainError::Login(bad.to_owned())),
+                "{bad:?}"
+            );
         }
     }
 

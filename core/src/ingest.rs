@@ -20,10 +20,33 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::domain::{Login, Timestamp};
+use crate::domain::{Login, Timestamp, UserId};
 use crate::event::Event;
-use crate::store::{Batch, Store, StoreError};
+use crate::store::{Batch, Store, StoreError, UserRow};
 use crate::tracker::{Tracker, TrackerConfig};
+
+impl IngestConfig {
+    /// The pipeline as the settings ask for it.
+    pub fn from_settings(settings: &crate::settings::Settings) -> Self {
+        let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+        Self {
+            tracker: TrackerConfig {
+                bot_user: None,
+                bot_login: settings.twitch_bot_login.clone(),
+                presence_timeout: secs(settings.presence_timeout),
+                // Two missed offline snapshots and the channel is tracked by IRC alone.
+                snapshot_stale_after: secs(
+                    settings
+                        .offline_snapshot_interval
+                        .max(settings.snapshot_interval),
+                ) * 2
+                    + 60,
+                bots: crate::bots::KnownBots::shipped(),
+            },
+            ..Self::default()
+        }
+    }
+}
 
 /// Tuning of the ingestion pipeline.
 #[derive(Debug, Clone)]
@@ -44,8 +67,8 @@ impl Default for IngestConfig {
     fn default() -> Self {
         Self {
             queue_capacity: 65_536,
-            batch_events: 200_000,
-            flush_interval: Duration::from_millis(500),
+            batch_events: 500_000,
+            flush_interval: Duration::from_secs(1),
             rules_reload: Duration::from_secs(10),
             tracker: TrackerConfig::default(),
         }
@@ -128,19 +151,30 @@ impl std::fmt::Debug for Command {
 impl IngestHandle {
     /// Queues one event, waiting while the queue is full.
     pub async fn send(&self, event: Event) -> Result<(), IngestClosed> {
-        self.tx.send(Command::Event(event)).await.map_err(|_| IngestClosed)
+        self.tx
+            .send(Command::Event(event))
+            .await
+            .map_err(|_| IngestClosed)
     }
 
     /// Queues many events in one queue slot.
     pub async fn send_all(&self, events: Vec<Event>) -> Result<(), IngestClosed> {
-        self.tx.send(Command::Events(events)).await.map_err(|_| IngestClosed)
+        self.tx
+            .send(Command::Events(events))
+            .await
+            .map_err(|_| IngestClosed)
     }
 
     /// Waits until every event sent before this call is committed.
     pub async fn flush(&self) -> Result<(), IngestError> {
         let (tx, rx) = oneshot::channel();
-        self.tx.send(Command::Flush(tx)).await.map_err(|_| IngestError::Closed)?;
-        rx.await.map_err(|_| IngestError::Closed)?.map_err(IngestError::Commit)
+        self.tx
+            .send(Command::Flush(tx))
+            .await
+            .map_err(|_| IngestError::Closed)?;
+        rx.await
+            .map_err(|_| IngestError::Closed)?
+            .map_err(IngestError::Commit)
     }
 
     /// Counted users present in a channel now (`None`: channel not seen).
@@ -190,7 +224,10 @@ impl Ingest {
     ) -> Result<(IngestHandle, JoinHandle<Result<(), StoreError>>), StoreError> {
         let dangling = store.close_dangling_presence().await?;
         if dangling > 0 {
-            tracing::info!(intervals = dangling, "closed presence left open by the previous run");
+            tracing::info!(
+                intervals = dangling,
+                "closed presence left open by the previous run"
+            );
         }
         let mut tracker = Tracker::new(config.tracker.clone());
         tracker.set_opted_out(store.opted_out().await?);
@@ -211,7 +248,12 @@ impl Ingest {
             metrics: metrics.clone(),
         };
         let (jobs_tx, jobs_rx) = mpsc::channel(1);
-        let writer = tokio::spawn(write_batches(store.clone(), jobs_rx, metrics.clone(), cancel.clone()));
+        let writer = tokio::spawn(write_batches(
+            store.clone(),
+            jobs_rx,
+            metrics.clone(),
+            cancel.clone(),
+        ));
         let pipeline = Pipeline {
             store,
             config,
@@ -222,6 +264,7 @@ impl Ingest {
             metrics,
             clock: i64::MIN,
             last_tick: i64::MIN,
+            names: FxHashMap::default(),
         };
         let task = tokio::spawn(pipeline.run(rx, writer, cancel));
         Ok((handle, task))
@@ -249,7 +292,9 @@ async fn write_batches(
                 Ok(()) => {
                     let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
                     metrics.last_commit_micros.store(micros, Ordering::Relaxed);
-                    metrics.commit_micros_total.fetch_add(micros, Ordering::Relaxed);
+                    metrics
+                        .commit_micros_total
+                        .fetch_add(micros, Ordering::Relaxed);
                     metrics.batches.fetch_add(1, Ordering::Relaxed);
                     metrics.committed.fetch_add(batch.events, Ordering::Relaxed);
                     break Ok(());
@@ -295,6 +340,19 @@ struct Pipeline {
     clock: i64,
     /// Clock value of the latest tracker tick.
     last_tick: i64,
+    /// Hash of each user's name as last handed to the writer (bounded by [`NAME_CACHE_LIMIT`]).
+    names: FxHashMap<UserId, u64>,
+}
+
+/// Names remembered by the pipeline before the cache starts over (about 40 MB).
+const NAME_CACHE_LIMIT: usize = 1_000_000;
+
+fn name_hash(row: &UserRow) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    row.login.hash(&mut h);
+    row.display_name.hash(&mut h);
+    h.finish()
 }
 
 impl Pipeline {
@@ -395,6 +453,15 @@ impl Pipeline {
         if self.batch.is_empty() && self.acks.is_empty() {
             return Ok(());
         }
+        // Names the writer stored already (and unchanged since) need no second write.
+        let names = &mut self.names;
+        if names.len() + self.batch.users.len() > NAME_CACHE_LIMIT {
+            names.clear();
+        }
+        self.batch.users.retain(|id, row| {
+            let h = name_hash(row);
+            names.insert(*id, h) != Some(h)
+        });
         let job = Job {
             batch: std::mem::take(&mut self.batch),
             acks: std::mem::take(&mut self.acks),
@@ -424,7 +491,8 @@ impl Pipeline {
         }
         let row = self.store.ensure_channel(channel).await?;
         let rules = self.store.bot_rules(row.key).await?.into_iter().collect();
-        self.tracker.add_channel(row.login, row.key, row.twitch_id, rules);
+        self.tracker
+            .add_channel(row.login, row.key, row.twitch_id, rules);
         Ok(())
     }
 
@@ -468,7 +536,8 @@ impl Pipeline {
                 total,
             } => {
                 self.ensure_channel(&channel).await?;
-                self.tracker.snapshot(&channel, &users, total, at, &mut self.batch);
+                self.tracker
+                    .snapshot(&channel, &users, total, at, &mut self.batch);
             }
             Event::StreamOnline {
                 channel,
@@ -478,11 +547,23 @@ impl Pipeline {
                 title,
             } => {
                 self.ensure_channel(&channel).await?;
-                let key = self.tracker.channel_keys().find(|(l, _)| **l == channel).map(|(_, k)| k);
+                let key = self
+                    .tracker
+                    .channel_keys()
+                    .find(|(l, _)| **l == channel)
+                    .map(|(_, k)| k);
                 if let Some(key) = key {
-                    let stream_key = self.store.open_stream(key, &stream, started_at, &title).await?;
-                    self.tracker
-                        .stream_online(&channel, stream_key, started_at, broadcaster, &mut self.batch);
+                    let stream_key = self
+                        .store
+                        .open_stream(key, &stream, started_at, &title)
+                        .await?;
+                    self.tracker.stream_online(
+                        &channel,
+                        stream_key,
+                        started_at,
+                        broadcaster,
+                        &mut self.batch,
+                    );
                 }
             }
             Event::StreamOffline { channel, at } => {
@@ -495,11 +576,13 @@ impl Pipeline {
                 at,
             } => {
                 self.ensure_channel(&channel).await?;
-                self.tracker.raid(&channel, &from, viewers, at, &mut self.batch);
+                self.tracker
+                    .raid(&channel, &from, viewers, at, &mut self.batch);
             }
             Event::OptOut { user, at } => {
                 // Earlier batches may hold the user's rows: commit them, then delete.
                 self.tracker.opt_out(user);
+                self.names.remove(&user);
                 self.settle().await?;
                 self.store.opt_out(user, at).await?;
             }
@@ -509,7 +592,8 @@ impl Pipeline {
             }
             Event::Rename { user, at } => self.tracker.rename(&user, at, batch),
             Event::Account { user, created_at } => {
-                self.tracker.account(&user, created_at, Timestamp::now(), batch);
+                self.tracker
+                    .account(&user, created_at, Timestamp::now(), batch);
             }
         }
         Ok(())

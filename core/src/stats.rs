@@ -13,7 +13,9 @@ use serde::Serialize;
 
 use crate::bots::KnownBots;
 use crate::domain::{Login, StreamId, Timestamp, UserId};
-use crate::store::{Channel, ChannelUser, NameRecord, NewChatter, SeriesPoint, Store, StoreError, Stream, UserCount};
+use crate::store::{
+    Channel, ChannelUser, NameRecord, NewChatter, SeriesPoint, Store, StoreError, Stream, UserCount,
+};
 
 /// Raid arrivals: first observed within this many seconds after the raid.
 pub const RAID_ARRIVAL_WINDOW: i64 = 5 * 60;
@@ -149,9 +151,20 @@ impl Figures {
 
     /// Ids of known bots in a channel (shipped and added, minus allowed).
     pub async fn bot_ids(&self, channel: &Channel) -> Result<Vec<UserId>, StoreError> {
-        let rules: FxHashMap<_, _> = self.store.bot_rules(channel.key).await?.into_iter().collect();
+        let rules: FxHashMap<_, _> = self
+            .store
+            .bot_rules(channel.key)
+            .await?
+            .into_iter()
+            .collect();
         let logins = self.bots.channel_bots(&rules);
-        let mut ids: Vec<UserId> = self.store.user_ids(&logins).await?.into_iter().map(|(_, id)| id).collect();
+        let mut ids: Vec<UserId> = self
+            .store
+            .user_ids(&logins)
+            .await?
+            .into_iter()
+            .map(|(_, id)| id)
+            .collect();
         ids.sort();
         Ok(ids)
     }
@@ -185,7 +198,10 @@ impl Figures {
     }
 
     /// The live stream of a channel, or its latest one.
-    pub async fn current_or_last_stream(&self, channel: &Channel) -> Result<Option<Stream>, StoreError> {
+    pub async fn current_or_last_stream(
+        &self,
+        channel: &Channel,
+    ) -> Result<Option<Stream>, StoreError> {
         Ok(self.store.streams(channel.key, 1).await?.into_iter().next())
     }
 
@@ -195,14 +211,21 @@ impl Figures {
         let excluded = self.excluded(&channel).await?;
         let counts = self.store.stream_counts(stream, &excluded).await?;
         let end = stream.ended_at.unwrap_or(Timestamp(i64::MAX));
-        let peak = match self.store.snapshot_peak(stream.channel, stream.started_at, end).await? {
+        let peak = match self
+            .store
+            .snapshot_peak(stream.channel, stream.started_at, end)
+            .await?
+        {
             Some(p) => p,
             None => stream.irc_peak,
         };
         let retention = match self.store.previous_stream(stream).await? {
             Some(prev) => {
                 let prev_unique = self.store.stream_counts(&prev, &excluded).await?.unique;
-                let shared = self.store.shared_unique(stream.key, prev.key, &excluded).await?;
+                let shared = self
+                    .store
+                    .shared_unique(stream.key, prev.key, &excluded)
+                    .await?;
                 share(shared, prev_unique)
             }
             None => None,
@@ -227,14 +250,22 @@ impl Figures {
     }
 
     /// Top chatters of a stream by messages.
-    pub async fn top_chatters(&self, stream: &Stream, n: i64) -> Result<Vec<UserCount>, StoreError> {
+    pub async fn top_chatters(
+        &self,
+        stream: &Stream,
+        n: i64,
+    ) -> Result<Vec<UserCount>, StoreError> {
         let channel = self.channel_of(stream).await?;
         let excluded = self.excluded(&channel).await?;
         self.store.top_chatters(stream.key, &excluded, n).await
     }
 
     /// The newest new chatters of a stream, first-time chatters marked.
-    pub async fn new_chatters(&self, stream: &Stream, n: i64) -> Result<Vec<NewChatter>, StoreError> {
+    pub async fn new_chatters(
+        &self,
+        stream: &Stream,
+        n: i64,
+    ) -> Result<Vec<NewChatter>, StoreError> {
         let channel = self.channel_of(stream).await?;
         let excluded = self.excluded(&channel).await?;
         self.store.new_chatters(stream, &excluded, n).await
@@ -245,7 +276,10 @@ impl Figures {
         let channel = self.channel_of(stream).await?;
         let excluded = self.excluded(&channel).await?;
         let end = stream.ended_at.unwrap_or(Timestamp(i64::MAX));
-        let raids = self.store.raids(stream.channel, stream.started_at, end).await?;
+        let raids = self
+            .store
+            .raids(stream.channel, stream.started_at, end)
+            .await?;
         let mut out = Vec::with_capacity(raids.len());
         for raid in raids {
             let mut excluded = excluded.clone();
@@ -273,7 +307,10 @@ impl Figures {
 
     /// The latest raid of a channel (`!raid`), in whichever stream it fell.
     pub async fn last_raid(&self, channel: &Channel) -> Result<Option<RaidFigures>, StoreError> {
-        let raids = self.store.raids(channel.key, Timestamp(i64::MIN), Timestamp(i64::MAX)).await?;
+        let raids = self
+            .store
+            .raids(channel.key, Timestamp(i64::MIN), Timestamp(i64::MAX))
+            .await?;
         let Some(last) = raids.last() else {
             return Ok(None);
         };
@@ -282,7 +319,12 @@ impl Figures {
             None => None,
         };
         match stream {
-            Some(stream) => Ok(self.raids(&stream).await?.into_iter().rev().find(|r| r.at == last.at)),
+            Some(stream) => Ok(self
+                .raids(&stream)
+                .await?
+                .into_iter()
+                .rev()
+                .find(|r| r.at == last.at)),
             None => Ok(Some(RaidFigures {
                 from_login: last.from_login.clone(),
                 viewers: last.viewers,
@@ -323,7 +365,10 @@ impl Figures {
         until: Timestamp,
     ) -> Result<AccountClusters, StoreError> {
         let excluded = self.excluded(channel).await?;
-        let ids = self.store.window_chatters(channel.key, since, until, &excluded).await?;
+        let ids = self
+            .store
+            .window_chatters(channel.key, since, until, &excluded)
+            .await?;
         self.clusters(&ids, since, until).await
     }
 
@@ -336,14 +381,25 @@ impl Figures {
         self.clusters(&ids, stream.started_at, until).await
     }
 
-    async fn clusters(&self, ids: &[UserId], since: Timestamp, until: Timestamp) -> Result<AccountClusters, StoreError> {
+    async fn clusters(
+        &self,
+        ids: &[UserId],
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<AccountClusters, StoreError> {
         let accounts = self.store.accounts(ids).await?;
         Ok(cluster_accounts(ids.len(), &accounts, since, until))
     }
 
     /// What `!seen` shows: the user's record in the channel, account age, former names.
     pub async fn seen(&self, channel: &Channel, login: &Login) -> Result<Option<Seen>, StoreError> {
-        let Some((_, id)) = self.store.user_ids(std::slice::from_ref(login)).await?.into_iter().next() else {
+        let Some((_, id)) = self
+            .store
+            .user_ids(std::slice::from_ref(login))
+            .await?
+            .into_iter()
+            .next()
+        else {
             return Ok(None);
         };
         let user = self.store.user(id).await?;
@@ -357,7 +413,12 @@ impl Figures {
     }
 
     /// The chatter-count series of a channel in `[from, to]`.
-    pub async fn series(&self, channel: &Channel, from: Timestamp, to: Timestamp) -> Result<Vec<SeriesPoint>, StoreError> {
+    pub async fn series(
+        &self,
+        channel: &Channel,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<SeriesPoint>, StoreError> {
         self.store.series(channel.key, from, to).await
     }
 }
@@ -387,7 +448,11 @@ pub fn cluster_accounts(
                 date,
                 count,
                 flagged,
-                logins: if flagged { logins.into_iter().cloned().collect() } else { Vec::new() },
+                logins: if flagged {
+                    logins.into_iter().cloned().collect()
+                } else {
+                    Vec::new()
+                },
             }
         })
         .collect();
@@ -413,7 +478,9 @@ mod tests {
     fn days_with_at_least_ten_accounts_are_flagged_in_small_windows() {
         let day = Timestamp::parse_rfc3339("2026-01-05T10:00:00Z").expect("valid");
         let other = Timestamp::parse_rfc3339("2020-03-01T00:00:00Z").expect("valid");
-        let mut accounts: Vec<_> = (0..10).map(|i| (UserId(i + 1), login(&format!("farm{i}")), day.plus(i * 60))).collect();
+        let mut accounts: Vec<_> = (0..10)
+            .map(|i| (UserId(i + 1), login(&format!("farm{i}")), day.plus(i * 60)))
+            .collect();
         accounts.push((UserId(100), login("old"), other));
         let c = cluster_accounts(12, &accounts, Timestamp(0), Timestamp(1));
         assert_eq!(c.threshold, 10);
@@ -423,14 +490,34 @@ mod tests {
         assert_eq!(c.days[0].count, 10);
         assert!(c.days[0].flagged);
         assert_eq!(c.days[0].logins.len(), 10);
-        assert_eq!(c.days[1], AccountDay { date: "2020-03-01".into(), count: 1, flagged: false, logins: vec![] });
+        assert_eq!(
+            c.days[1],
+            AccountDay {
+                date: "2020-03-01".into(),
+                count: 1,
+                flagged: false,
+                logins: vec![]
+            }
+        );
     }
 
     #[test]
     fn threshold_is_two_percent_rounded_up_above_five_hundred_chatters() {
-        assert_eq!(cluster_accounts(500, &[], Timestamp(0), Timestamp(0)).threshold, 10);
-        assert_eq!(cluster_accounts(501, &[], Timestamp(0), Timestamp(0)).threshold, 11);
-        assert_eq!(cluster_accounts(1000, &[], Timestamp(0), Timestamp(0)).threshold, 20);
-        assert_eq!(cluster_accounts(0, &[], Timestamp(0), Timestamp(0)).threshold, 10);
+        assert_eq!(
+            cluster_accounts(500, &[], Timestamp(0), Timestamp(0)).threshold,
+            10
+        );
+        assert_eq!(
+            cluster_accounts(501, &[], Timestamp(0), Timestamp(0)).threshold,
+            11
+        );
+        assert_eq!(
+            cluster_accounts(1000, &[], Timestamp(0), Timestamp(0)).threshold,
+            20
+        );
+        assert_eq!(
+            cluster_accounts(0, &[], Timestamp(0), Timestamp(0)).threshold,
+            10
+        );
     }
 }

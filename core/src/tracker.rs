@@ -11,7 +11,9 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::bots::KnownBots;
 use crate::domain::{Login, Timestamp, UserId};
 use crate::event::{Message, UserRef};
-use crate::store::{Batch, BotRule, ChannelKey, RaidRow, SeriesRow, Sighting, StreamKey, StreamRef, UserRow};
+use crate::store::{
+    Batch, BotRule, ChannelKey, RaidRow, SeriesRow, Sighting, StreamKey, StreamRef, UserRow,
+};
 
 /// What the tracker needs to know that is not in the events.
 #[derive(Debug, Clone)]
@@ -231,7 +233,9 @@ impl Tracker {
 
     /// The live stream of a channel, if any.
     pub fn live_stream(&self, channel: &Login) -> Option<StreamKey> {
-        self.channels.get(channel).and_then(|c| c.live.map(|l| l.key))
+        self.channels
+            .get(channel)
+            .and_then(|c| c.live.map(|l| l.key))
     }
 
     /// Hands a user's name to the writer (which records renames).
@@ -267,7 +271,14 @@ impl Tracker {
         self.observe(&msg.channel, &msg.user, msg.at, obs, batch);
     }
 
-    fn observe(&mut self, channel: &Login, user: &UserRef, at: Timestamp, obs: Obs, batch: &mut Batch) {
+    fn observe(
+        &mut self,
+        channel: &Login,
+        user: &UserRef,
+        at: Timestamp,
+        obs: Obs,
+        batch: &mut Batch,
+    ) {
         if self.opted_out.contains(&user.id) || !self.channels.contains_key(channel) {
             return;
         }
@@ -280,10 +291,21 @@ impl Tracker {
             Obs::Message { counts, first_msg } => (i64::from(counts), first_msg),
             _ => (0, false),
         };
-        batch.channel_user(ch.key, user.id, at, messages);
+        // While live, messages are counted per stream only (a channel's total adds its
+        // streams'), and the channel row changes only when the user arrives or parts: that
+        // halves the rows a busy chat writes.
+        let arriving = !ch.present.contains_key(&user.id);
+        if ch.live.is_none() {
+            batch.channel_user(ch.key, user.id, at, messages);
+        } else if arriving || obs == Obs::Part {
+            batch.channel_user(ch.key, user.id, at, 0);
+        }
         let generation = ch.live.map_or(0, |l| l.generation);
         if let Some(live) = ch.live {
-            let recorded = ch.present.get(&user.id).is_some_and(|p| p.recorded == generation);
+            let recorded = ch
+                .present
+                .get(&user.id)
+                .is_some_and(|p| p.recorded == generation);
             let seen = Sighting {
                 messages,
                 first_msg,
@@ -379,7 +401,14 @@ impl Tracker {
     }
 
     /// Applies a complete Helix chatter list: presence becomes exactly this list.
-    pub fn snapshot(&mut self, channel: &Login, users: &[UserRef], total: u64, at: Timestamp, batch: &mut Batch) {
+    pub fn snapshot(
+        &mut self,
+        channel: &Login,
+        users: &[UserRef],
+        total: u64,
+        at: Timestamp,
+        batch: &mut Batch,
+    ) {
         if !self.channels.contains_key(channel) {
             return;
         }
@@ -388,7 +417,11 @@ impl Tracker {
         let Some(ch) = self.channels.get_mut(channel) else {
             return;
         };
-        ch.snapshots = if ch.snapshots == u8::MAX { 1 } else { ch.snapshots + 1 };
+        ch.snapshots = if ch.snapshots == u8::MAX {
+            1
+        } else {
+            ch.snapshots + 1
+        };
         let listing = ch.snapshots;
         let t = secs(at);
         let live = ch.live;
@@ -463,7 +496,11 @@ impl Tracker {
         });
         // Presence is now exactly the list; while live, everyone listed is observed in the stream.
         ch.counted_present = counted_in_list;
-        ch.live_present = if live.is_some() { i64::try_from(counted_in_list).unwrap_or(i64::MAX) } else { 0 };
+        ch.live_present = if live.is_some() {
+            i64::try_from(counted_in_list).unwrap_or(i64::MAX)
+        } else {
+            0
+        };
         ch.last_snapshot = Some(at);
         batch.series.push(SeriesRow {
             channel: key,
@@ -514,7 +551,11 @@ impl Tracker {
     }
 
     fn next_stream(ch: &mut ChannelState) -> u16 {
-        ch.streams = if ch.streams == u16::MAX { 1 } else { ch.streams + 1 };
+        ch.streams = if ch.streams == u16::MAX {
+            1
+        } else {
+            ch.streams + 1
+        };
         ch.streams
     }
 
@@ -541,7 +582,14 @@ impl Tracker {
     }
 
     /// A raid into `channel`.
-    pub fn raid(&mut self, channel: &Login, from: &UserRef, viewers: u64, at: Timestamp, batch: &mut Batch) {
+    pub fn raid(
+        &mut self,
+        channel: &Login,
+        from: &UserRef,
+        viewers: u64,
+        at: Timestamp,
+        batch: &mut Batch,
+    ) {
         if self.opted_out.contains(&from.id) {
             return;
         }
@@ -566,7 +614,13 @@ impl Tracker {
     }
 
     /// An account's creation time (Helix Get Users).
-    pub fn account(&mut self, user: &UserRef, created_at: Timestamp, at: Timestamp, batch: &mut Batch) {
+    pub fn account(
+        &mut self,
+        user: &UserRef,
+        created_at: Timestamp,
+        at: Timestamp,
+        batch: &mut Batch,
+    ) {
         if !self.opted_out.contains(&user.id) {
             Self::write_name(user, at, batch);
             batch.accounts.insert(user.id, created_at);
@@ -632,9 +686,10 @@ impl Tracker {
             if now.0 - last.0 < timeout {
                 return true;
             }
-            batch
-                .presence
-                .insert((key, *id, Timestamp(i64::from(p.since))), Some(last.plus(timeout)));
+            batch.presence.insert(
+                (key, *id, Timestamp(i64::from(p.since))),
+                Some(last.plus(timeout)),
+            );
             if let Some(live) = live
                 && p.recorded == live.generation
                 && last >= live.started_at
@@ -667,7 +722,13 @@ impl Tracker {
     }
 
     /// Resumes a stream that was live before a restart.
-    pub fn resume_stream(&mut self, channel: &Login, key: StreamKey, started_at: Timestamp, irc_peak: i64) {
+    pub fn resume_stream(
+        &mut self,
+        channel: &Login,
+        key: StreamKey,
+        started_at: Timestamp,
+        irc_peak: i64,
+    ) {
         if let Some(ch) = self.channels.get_mut(channel) {
             let generation = Self::next_stream(ch);
             ch.live = Some(Live {

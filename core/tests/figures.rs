@@ -39,9 +39,17 @@ async fn harness(store: Arc<dyn Store>) -> Harness {
         ..IngestConfig::default()
     };
     let cancel = CancellationToken::new();
-    let (ingest, task) = Ingest::start(store.clone(), config, cancel.clone()).await.expect("start ingestion");
+    let (ingest, task) = Ingest::start(store.clone(), config, cancel.clone())
+        .await
+        .expect("start ingestion");
     let figures = Figures::new(store.clone(), KnownBots::shipped(), Some(UserId(BOT)));
-    Harness { store, ingest, cancel, task, figures }
+    Harness {
+        store,
+        ingest,
+        cancel,
+        task,
+        figures,
+    }
 }
 
 impl Harness {
@@ -53,7 +61,11 @@ impl Harness {
     }
 
     async fn stream(&self, id: &str) -> Stream {
-        self.store.stream(&StreamId::parse(id).expect("id")).await.expect("read stream").expect("stream exists")
+        self.store
+            .stream(&StreamId::parse(id).expect("id"))
+            .await
+            .expect("read stream")
+            .expect("stream exists")
     }
 
     async fn figures(&self, id: &str) -> StreamFigures {
@@ -62,7 +74,11 @@ impl Harness {
     }
 
     async fn channel(&self, name: &str) -> Channel {
-        self.store.channel(&login(name)).await.expect("read channel").expect("channel exists")
+        self.store
+            .channel(&login(name))
+            .await
+            .expect("read channel")
+            .expect("channel exists")
     }
 
     async fn stop(self) {
@@ -102,7 +118,11 @@ async fn scripted_streams(h: &Harness) {
     h.send(vec![
         snapshot(CHAN, &[&alice, &bob], -600),
         online(CHAN, ROOM, "1001", 0),
-        snapshot(CHAN, &[&alice, &bob, &carol, &nightbot, &broadcaster, &me], 60),
+        snapshot(
+            CHAN,
+            &[&alice, &bob, &carol, &nightbot, &broadcaster, &me],
+            60,
+        ),
         first_msg(CHAN, ROOM, &carol, 120),
         msg(CHAN, ROOM, &alice, 130),
         msg(CHAN, ROOM, &alice, 131),
@@ -127,7 +147,10 @@ async fn stream_figures_follow_the_definitions(store: Arc<dyn Store>) {
     // new: carol, dave, frank (alice and bob were first seen offline before the stream).
     // first-time: carol. peak: 4 at the 300 s snapshot. messages: 2 + 1 + 1. lurkers: bob, dave.
     assert_eq!(counts(&s1), [5, 3, 2, 1, 4, 4, 2, 1]);
-    assert_eq!(s1.retention, None, "a channel's first stream has no retention");
+    assert_eq!(
+        s1.retention, None,
+        "a channel's first stream has no retention"
+    );
     assert_eq!(s1.started_at, t(0));
     assert_eq!(s1.ended_at, Some(t(600)));
     assert_eq!(s1.title, "stream 1001");
@@ -135,13 +158,27 @@ async fn stream_figures_follow_the_definitions(store: Arc<dyn Store>) {
     let stream = h.stream("1001").await;
     let top = h.figures.top_chatters(&stream, 5).await.expect("top");
     let top: Vec<_> = top.iter().map(|u| (u.login.to_string(), u.count)).collect();
-    assert_eq!(top, vec![("alice".into(), 2), ("carol".into(), 1), ("frank".into(), 1)]);
+    assert_eq!(
+        top,
+        vec![
+            ("alice".into(), 2),
+            ("carol".into(), 1),
+            ("frank".into(), 1)
+        ]
+    );
 
     let new = h.figures.new_chatters(&stream, 10).await.expect("new");
-    let new: Vec<_> = new.iter().map(|n| (n.login.to_string(), n.first_seen, n.first_time)).collect();
+    let new: Vec<_> = new
+        .iter()
+        .map(|n| (n.login.to_string(), n.first_seen, n.first_time))
+        .collect();
     assert_eq!(
         new,
-        vec![("frank".into(), t(300), false), ("dave".into(), t(150), false), ("carol".into(), t(60), true)]
+        vec![
+            ("frank".into(), t(300), false),
+            ("dave".into(), t(150), false),
+            ("carol".into(), t(60), true)
+        ]
     );
     let newest = h.figures.new_chatters(&stream, 1).await.expect("new 1");
     assert_eq!(newest.len(), 1);
@@ -152,11 +189,28 @@ async fn user_seen_only_by_part_is_no_chatter(store: Arc<dyn Store>) {
     let h = harness(store).await;
     scripted_streams(&h).await;
     let chan = h.channel(CHAN).await;
-    let seen = h.figures.seen(&chan, &login("erin")).await.expect("seen").expect("erin is known");
+    let seen = h
+        .figures
+        .seen(&chan, &login("erin"))
+        .await
+        .expect("seen")
+        .expect("erin is known");
     let record = seen.record.expect("erin was observed in the channel");
-    assert_eq!((record.first_seen, record.last_seen, record.messages, record.streams_attended), (t(200), t(200), 0, 0));
+    assert_eq!(
+        (
+            record.first_seen,
+            record.last_seen,
+            record.messages,
+            record.streams_attended
+        ),
+        (t(200), t(200), 0, 0)
+    );
     let s1 = h.stream("1001").await;
-    let chatters = h.store.stream_chatters(s1.key, &[]).await.expect("chatters");
+    let chatters = h
+        .store
+        .stream_chatters(s1.key, &[])
+        .await
+        .expect("chatters");
     assert!(!chatters.contains(&UserId(5)));
     h.stop().await;
 }
@@ -196,7 +250,12 @@ async fn second_stream_has_retention_raid_retention_and_rename(store: Arc<dyn St
         snapshot(CHAN, &[&alice, &dave], 1000),
         online(CHAN, ROOM, "1002", 2000),
         snapshot(CHAN, &[&alice, &dave, &henry], 2100),
-        Event::Raid { channel: login(CHAN), from: raider.clone(), viewers: 50, at: t(2200) },
+        Event::Raid {
+            channel: login(CHAN),
+            from: raider.clone(),
+            viewers: 50,
+            at: t(2200),
+        },
         msg(CHAN, ROOM, &raider, 2210),
         join(CHAN, &ivan, 2250),
         msg(CHAN, ROOM, &judy, 2300),
@@ -217,21 +276,54 @@ async fn second_stream_has_retention_raid_retention_and_rename(store: Arc<dyn St
     let stream = h.stream("1002").await;
     let raids = h.figures.raids(&stream).await.expect("raids");
     assert_eq!(raids.len(), 1);
-    assert_eq!((raids[0].from_login.as_str(), raids[0].viewers, raids[0].at), ("raidguy", 50, t(2200)));
+    assert_eq!(
+        (raids[0].from_login.as_str(), raids[0].viewers, raids[0].at),
+        ("raidguy", 50, t(2200))
+    );
     // Arrivals within 5 min: ivan (2250), judy (2300); the raider is not an arrival.
     // Seen 30 min or more after the raid: ivan (4100 snapshot). Judy was last seen at 2300.
     assert_eq!(raids[0].arrivals, 2);
     assert_eq!(raids[0].retention, Some(0.5));
     let chan = h.channel(CHAN).await;
-    let last = h.figures.last_raid(&chan).await.expect("last raid").expect("a raid");
+    let last = h
+        .figures
+        .last_raid(&chan)
+        .await
+        .expect("last raid")
+        .expect("a raid");
     assert_eq!(last.retention, Some(0.5));
 
-    let seen = h.figures.seen(&chan, &login("alicia")).await.expect("seen").expect("known");
-    let names: Vec<_> = seen.names.iter().map(|n| (n.login.to_string(), n.first_seen, n.last_seen)).collect();
-    assert_eq!(names, vec![("alice".into(), t(-600), Some(t(2400))), ("alicia".into(), t(2400), None)]);
+    let seen = h
+        .figures
+        .seen(&chan, &login("alicia"))
+        .await
+        .expect("seen")
+        .expect("known");
+    let names: Vec<_> = seen
+        .names
+        .iter()
+        .map(|n| (n.login.to_string(), n.first_seen, n.last_seen))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            ("alice".into(), t(-600), Some(t(2400))),
+            ("alicia".into(), t(2400), None)
+        ]
+    );
     let record = seen.record.expect("record");
-    assert_eq!((record.first_seen, record.messages, record.streams_attended), (t(-600), 3, 2));
-    assert!(h.figures.seen(&chan, &login("alice")).await.expect("seen").is_none(), "old login no longer resolves");
+    assert_eq!(
+        (record.first_seen, record.messages, record.streams_attended),
+        (t(-600), 3, 2)
+    );
+    assert!(
+        h.figures
+            .seen(&chan, &login("alice"))
+            .await
+            .expect("seen")
+            .is_none(),
+        "old login no longer resolves"
+    );
     h.stop().await;
 }
 
@@ -246,7 +338,10 @@ async fn opt_out_mid_stream_removes_the_user_from_every_figure(store: Arc<dyn St
         online(CHAN, ROOM, "1002", 2000),
         snapshot(CHAN, &[&alice, &dave, &henry], 2100),
         msg(CHAN, ROOM, &dave, 2150),
-        Event::OptOut { user: UserId(4), at: t(2200) },
+        Event::OptOut {
+            user: UserId(4),
+            at: t(2200),
+        },
         msg(CHAN, ROOM, &dave, 2300),
         join(CHAN, &dave, 2310),
         snapshot(CHAN, &[&alice, &dave, &henry], 2400),
@@ -261,16 +356,44 @@ async fn opt_out_mid_stream_removes_the_user_from_every_figure(store: Arc<dyn St
     assert_eq!(counts(&s2), [2, 1, 1, 0, 2, 0, 2, 0]);
     assert_eq!(s2.retention, Some(0.25));
     let chan = h.channel(CHAN).await;
-    assert!(h.figures.seen(&chan, &login("dave")).await.expect("seen").is_none());
+    assert!(
+        h.figures
+            .seen(&chan, &login("dave"))
+            .await
+            .expect("seen")
+            .is_none()
+    );
     assert_eq!(h.store.user(UserId(4)).await.expect("user"), None);
-    assert!(h.store.channel_user(chan.key, UserId(4)).await.expect("row").is_none());
-    let everyone = h.store.channel_users(chan.key, Timestamp(i64::MIN), Timestamp(i64::MAX), &[]).await.expect("users");
+    assert!(
+        h.store
+            .channel_user(chan.key, UserId(4))
+            .await
+            .expect("row")
+            .is_none()
+    );
+    let everyone = h
+        .store
+        .channel_users(chan.key, Timestamp(i64::MIN), Timestamp(i64::MAX), &[])
+        .await
+        .expect("users");
     assert!(everyone.iter().all(|u| u.user_id != UserId(4)));
-    assert_eq!(h.store.opted_out().await.expect("opt-outs"), vec![UserId(4)]);
+    assert_eq!(
+        h.store.opted_out().await.expect("opt-outs"),
+        vec![UserId(4)]
+    );
 
     // Opting back in records later observations again (history stays deleted).
-    h.send(vec![Event::OptIn { user: UserId(4) }, join(CHAN, &dave, 3000)]).await;
-    let back = h.store.channel_user(chan.key, UserId(4)).await.expect("row").expect("recorded again");
+    h.send(vec![
+        Event::OptIn { user: UserId(4) },
+        join(CHAN, &dave, 3000),
+    ])
+    .await;
+    let back = h
+        .store
+        .channel_user(chan.key, UserId(4))
+        .await
+        .expect("row")
+        .expect("recorded again");
     assert_eq!(back.first_seen, t(3000));
     h.stop().await;
 }
@@ -278,7 +401,8 @@ async fn opt_out_mid_stream_removes_the_user_from_every_figure(store: Arc<dyn St
 async fn empty_stream_has_zero_figures(store: Arc<dyn Store>) {
     let h = harness(store).await;
     scripted_streams(&h).await;
-    h.send(vec![online(CHAN, ROOM, "1003", 5000), offline(CHAN, 5100)]).await;
+    h.send(vec![online(CHAN, ROOM, "1003", 5000), offline(CHAN, 5100)])
+        .await;
     let s3 = h.figures("1003").await;
     assert_eq!(counts(&s3), [0, 0, 0, 0, 0, 0, 0, 0]);
     assert_eq!(s3.retention, Some(0.0));
@@ -309,10 +433,17 @@ async fn irc_only_peak_follows_joins_parts_and_timeouts(store: Arc<dyn Store>) {
     // unique a, b, c, d, e; all new; peak 3 (a, b, c at 30 s; a, c, d at 50 s).
     assert_eq!(counts(&f), [5, 5, 0, 0, 3, 2, 3, 0]);
     let chan = h.channel("quiet").await;
-    let series = h.figures.series(&chan, t(0), t(3000)).await.expect("series");
+    let series = h
+        .figures
+        .series(&chan, t(0), t(3000))
+        .await
+        .expect("series");
     // One IRC-only point per minute boundary while live or anyone is present: a, c, d until
     // they time out at 910-950 s, nobody until e and a arrive at 2000 s, and those two after.
-    let points: Vec<_> = series.iter().map(|p| (p.at.0 - T0, p.chatters, p.total)).collect();
+    let points: Vec<_> = series
+        .iter()
+        .map(|p| (p.at.0 - T0, p.chatters, p.total))
+        .collect();
     let mut expected = vec![(0, 0, None)];
     expected.extend((60..=900).step_by(60).map(|m| (m, 3, None)));
     expected.extend((960..=1980).step_by(60).map(|m| (m, 0, None)));
@@ -323,12 +454,33 @@ async fn irc_only_peak_follows_joins_parts_and_timeouts(store: Arc<dyn Store>) {
 
 async fn overlap_and_account_clusters(store: Arc<dyn Store>) {
     let h = harness(store).await;
-    let users: Vec<_> = (0..14).map(|i| user(100 + i, &format!("viewer{i}"))).collect();
+    let users: Vec<_> = (0..14)
+        .map(|i| user(100 + i, &format!("viewer{i}")))
+        .collect();
     let farm_day = Timestamp::parse_rfc3339("2023-06-01T12:00:00Z").expect("time");
-    let mut events = vec![online(CHAN, ROOM, "4001", 0), online("other", 600, "4002", 0)];
+    let mut events = vec![
+        online(CHAN, ROOM, "4001", 0),
+        online("other", 600, "4002", 0),
+    ];
     for (i, u) in users.iter().enumerate() {
-        let created = if i < 11 { farm_day.plus(i as i64) } else { Timestamp::parse_rfc3339("2019-01-0{}T00:00:00Z".replace("{}", &i.to_string()).as_str()).unwrap_or(farm_day) };
-        events.push(Event::Account { user: u.clone(), created_at: if i < 11 { created } else { Timestamp(1_546_300_800 + (i as i64) * 86_400) } });
+        let created = if i < 11 {
+            farm_day.plus(i as i64)
+        } else {
+            Timestamp::parse_rfc3339(
+                "2019-01-0{}T00:00:00Z"
+                    .replace("{}", &i.to_string())
+                    .as_str(),
+            )
+            .unwrap_or(farm_day)
+        };
+        events.push(Event::Account {
+            user: u.clone(),
+            created_at: if i < 11 {
+                created
+            } else {
+                Timestamp(1_546_300_800 + (i as i64) * 86_400)
+            },
+        });
         events.push(msg(CHAN, ROOM, u, 10 + i as i64));
         if i % 2 == 0 {
             events.push(msg("other", 600, u, 20 + i as i64));
@@ -339,9 +491,17 @@ async fn overlap_and_account_clusters(store: Arc<dyn Store>) {
     h.send(events).await;
     let chan = h.channel(CHAN).await;
     let other = h.channel("other").await;
-    let o = h.figures.overlap(&chan, &other, t(-100), t(2000)).await.expect("overlap");
+    let o = h
+        .figures
+        .overlap(&chan, &other, t(-100), t(2000))
+        .await
+        .expect("overlap");
     assert_eq!((o.a, o.b, o.shared), (14, 7, 7));
-    let none = h.figures.overlap(&chan, &other, t(5000), t(6000)).await.expect("overlap");
+    let none = h
+        .figures
+        .overlap(&chan, &other, t(5000), t(6000))
+        .await
+        .expect("overlap");
     assert_eq!((none.a, none.b, none.shared), (0, 0, 0));
 
     let stream = h.stream("4001").await;
@@ -352,8 +512,16 @@ async fn overlap_and_account_clusters(store: Arc<dyn Store>) {
     assert!(c.days[0].flagged);
     assert_eq!(c.days[0].logins.len(), 11);
     assert_eq!(c.days.len(), 4);
-    assert!(c.days[1..].iter().all(|d| d.count == 1 && !d.flagged && d.logins.is_empty()));
-    let w = h.figures.accounts_window(&chan, t(-100), t(2000)).await.expect("window");
+    assert!(
+        c.days[1..]
+            .iter()
+            .all(|d| d.count == 1 && !d.flagged && d.logins.is_empty())
+    );
+    let w = h
+        .figures
+        .accounts_window(&chan, t(-100), t(2000))
+        .await
+        .expect("window");
     assert_eq!(w.days, c.days);
     h.stop().await;
 }

@@ -163,7 +163,13 @@ impl Batch {
     }
 
     /// Records an observation of `user` in `channel`.
-    pub fn channel_user(&mut self, channel: ChannelKey, user: UserId, at: Timestamp, messages: i64) {
+    pub fn channel_user(
+        &mut self,
+        channel: ChannelKey,
+        user: UserId,
+        at: Timestamp,
+        messages: i64,
+    ) {
         self.channel_users
             .entry((channel, user))
             .and_modify(|d| {

@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-pub use batch::{Batch, ChannelUserDelta, RaidRow, SeriesRow, Sighting, StreamRef, StreamUserDelta, UserRow};
+pub use batch::{
+    Batch, ChannelUserDelta, RaidRow, SeriesRow, Sighting, StreamRef, StreamUserDelta, UserRow,
+};
 pub use sql::{MySqlStore, PostgresStore, SqliteStore};
 
 use crate::domain::{Login, StreamId, Timestamp, UserId};
@@ -58,20 +60,19 @@ pub enum StoreError {
     #[error("unsupported database URL scheme {0:?} (expected sqlite://, mysql:// or postgres://)")]
     UnsupportedUrl(String),
     /// The database could not be reached within the start-up grace period.
-    #[error("database at {host} unreachable: {source}")]
+    #[error("database at {host} unreachable: {reason}")]
     Unreachable {
         /// Host (never the password).
         host: String,
-        /// Last connection error.
-        #[source]
-        source: sqlx::Error,
+        /// Last connection error (its text; sqlx never puts the password in it).
+        reason: sqlx::Error,
     },
     /// A migration failed to apply.
     #[error("migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(sqlx::migrate::MigrateError),
     /// A query failed.
     #[error("database error: {0}")]
-    Sql(#[from] sqlx::Error),
+    Sql(sqlx::Error),
     /// A channel that was never added.
     #[error("channel {0} is not tracked (add it first)")]
     UnknownChannel(Login),
@@ -83,6 +84,20 @@ pub enum StoreError {
         /// What was found.
         value: String,
     },
+}
+
+// The cause is part of each message above, so it is not also exposed as `source()`: error
+// chains print it once.
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Sql(e)
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        Self::Migrate(e)
+    }
 }
 
 /// A channel row.
@@ -350,7 +365,11 @@ pub trait Store: Send + Sync + fmt::Debug {
         excluded: &[UserId],
     ) -> Result<i64, StoreError>;
     /// Unique chatters of `stream` among `excluded` (the known bots counted separately).
-    async fn count_unique_among(&self, stream: StreamKey, ids: &[UserId]) -> Result<i64, StoreError>;
+    async fn count_unique_among(
+        &self,
+        stream: StreamKey,
+        ids: &[UserId],
+    ) -> Result<i64, StoreError>;
     /// Top chatters of a stream by messages (ties by login).
     async fn top_chatters(
         &self,
@@ -391,7 +410,8 @@ pub trait Store: Send + Sync + fmt::Debug {
         excluded: &[UserId],
     ) -> Result<Vec<UserId>, StoreError>;
     /// Account creation days of the given users: `(user, login, created_at)` for known ones.
-    async fn accounts(&self, ids: &[UserId]) -> Result<Vec<(UserId, Login, Timestamp)>, StoreError>;
+    async fn accounts(&self, ids: &[UserId])
+    -> Result<Vec<(UserId, Login, Timestamp)>, StoreError>;
     /// Unique chatters of one stream, as ids.
     async fn stream_chatters(
         &self,

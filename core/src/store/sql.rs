@@ -11,7 +11,7 @@ use rustc_hash::FxHashMap;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{MySql, MySqlPool, PgPool, Postgres, QueryBuilder, Sqlite, SqlitePool};
+use sqlx::{MySql, MySqlPool, PgPool, Postgres, QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::{
     Backend, Batch, BotRule, Channel, ChannelKey, ChannelUser, ConnectOptions, NameRecord,
@@ -22,6 +22,27 @@ use crate::domain::{Login, StreamId, Timestamp, UserId};
 
 /// Rows per multi-row statement (SQLite allows 32,766 bound values; the widest row binds 12).
 const CHUNK: usize = 2_000;
+
+/// Splits rows into chunks of a few fixed sizes (`CHUNK`, then smaller powers of five), so a
+/// multi-row statement has one of a handful of shapes and stays in the prepared-statement
+/// cache instead of evicting it (MariaDB answers an eviction's close late over TCP).
+fn fixed_chunks<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
+    const SIZES: [usize; 6] = [CHUNK, 400, 80, 16, 4, 1];
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let size = SIZES
+            .iter()
+            .copied()
+            .find(|s| *s <= rest.len())
+            .unwrap_or(1);
+        let (head, tail) = rest.split_at(size);
+        rest = tail;
+        Some(head)
+    })
+}
 
 /// SQL that differs between backends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,7 +158,9 @@ fn bot_rule(value: String) -> Result<BotRule, StoreError> {
 
 type ChannelTuple = (i64, String, Option<i64>, i64, i64);
 
-fn channel_row((key, name, twitch_id, wanted, added_at): ChannelTuple) -> Result<Channel, StoreError> {
+fn channel_row(
+    (key, name, twitch_id, wanted, added_at): ChannelTuple,
+) -> Result<Channel, StoreError> {
     Ok(Channel {
         key: ChannelKey(key),
         login: login(name)?,
@@ -151,7 +174,9 @@ type StreamTuple = (i64, String, i64, i64, Option<i64>, String, i64);
 
 const STREAM_COLS: &str = "id, twitch_id, channel_id, started_at, ended_at, title, irc_peak";
 
-fn stream_row((key, id, channel, started, ended, title, peak): StreamTuple) -> Result<Stream, StoreError> {
+fn stream_row(
+    (key, id, channel, started, ended, title, peak): StreamTuple,
+) -> Result<Stream, StoreError> {
     Ok(Stream {
         key: StreamKey(key),
         id: stream_id(id)?,
@@ -180,13 +205,42 @@ fn channel_user_row(
     })
 }
 
+/// Users of a channel with their totals: the channel row holds first sighting, offline
+/// messages and the last sighting written at departure; live messages and sightings are in the
+/// stream rows, added here. `one_user` narrows the aggregate to one id (empty: everyone).
+fn channel_user_query(d: Dialect, channel: ChannelKey, filter: &str, one_user: &str) -> String {
+    let narrow = if one_user.is_empty() {
+        String::new()
+    } else {
+        format!(" AND su.user_id = {one_user}")
+    };
+    format!(
+        "SELECT cu.user_id, u.login, u.display_name, cu.first_seen, \
+         {g}(cu.last_seen, COALESCE(agg.last_seen, cu.last_seen)), \
+         {messages}, {streams} \
+         FROM channel_users cu JOIN users u ON u.id = cu.user_id \
+         LEFT JOIN (SELECT su.user_id, MAX(su.last_seen) AS last_seen, SUM(su.messages) AS messages, \
+         SUM(su.active) AS streams FROM stream_users su JOIN streams s ON s.id = su.stream_id \
+         WHERE s.channel_id = {c}{narrow} GROUP BY su.user_id) agg ON agg.user_id = cu.user_id \
+         WHERE cu.channel_id = {c}{filter} ORDER BY cu.user_id",
+        g = d.greatest(),
+        messages = d.int("cu.messages + COALESCE(agg.messages, 0)"),
+        streams = d.int("COALESCE(agg.streams, 0)"),
+        c = channel.0,
+    )
+}
+
 /// A display name worth storing: `None` when it is the login in another case.
 fn display_to_store<'a>(login: &Login, display: Option<&'a str>) -> Option<&'a str> {
     display.filter(|d| !d.eq_ignore_ascii_case(login.as_str()))
 }
 
 /// Retries connecting until `retry_for` has passed (the server may still be starting).
-async fn connect_with_retry<T, F, Fut>(url: &str, retry_for: Duration, mut connect: F) -> Result<T, StoreError>
+async fn connect_with_retry<T, F, Fut>(
+    url: &str,
+    retry_for: Duration,
+    mut connect: F,
+) -> Result<T, StoreError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
@@ -206,7 +260,7 @@ where
             Err(e @ (sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_))) => {
                 return Err(StoreError::Unreachable {
                     host: url_host(url),
-                    source: e,
+                    reason: e,
                 });
             }
             Err(e) => return Err(StoreError::Sql(e)),
@@ -300,16 +354,18 @@ macro_rules! store_impl {
                 batch: &Batch,
             ) -> Result<(), StoreError> {
                 let d = Self::D;
-                let rows: Vec<_> = batch.users.iter().collect();
-                for chunk in rows.chunks(CHUNK) {
+                // Key order: each b-tree page is visited once, in order.
+                let mut rows: Vec<_> = batch.users.iter().collect();
+                rows.sort_unstable_by_key(|(k, _)| **k);
+                for chunk in fixed_chunks(&rows) {
                     // Which of these users are stored under another login: their old name
                     // goes to the history before the row is overwritten.
                     let ids: Vec<UserId> = chunk.iter().map(|(id, _)| **id).collect();
                     let sql = format!("SELECT id, login, login_since FROM users WHERE id IN {}", id_list(&ids));
-                    let stored: Vec<(i64, String, i64)> =
-                        sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(&mut **tx).await?;
-                    let stored: FxHashMap<i64, (String, i64)> =
-                        stored.into_iter().map(|(id, l, s)| (id, (l, s))).collect();
+                    let mut stored: FxHashMap<i64, (String, i64)> = FxHashMap::default();
+                    for row in sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).fetch_all(&mut **tx).await? {
+                        stored.insert(row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?));
+                    }
                     let renamed: Vec<_> = chunk
                         .iter()
                         .filter_map(|(id, row)| {
@@ -369,10 +425,13 @@ macro_rules! store_impl {
                 batch: &Batch,
             ) -> Result<(), StoreError> {
                 let d = Self::D;
+                let step = std::time::Instant::now();
                 // channel_users first: stream_users.is_new compares against the earliest
                 // observation in the channel, this batch's included.
-                let rows: Vec<_> = batch.channel_users.iter().collect();
-                for chunk in rows.chunks(CHUNK) {
+                // Key order: each b-tree page is visited once, in order.
+                let mut rows: Vec<_> = batch.channel_users.iter().collect();
+                rows.sort_unstable_by_key(|(k, _)| **k);
+                for chunk in fixed_chunks(&rows) {
                     let mut qb = QueryBuilder::<$db>::new(
                         "INSERT INTO channel_users (channel_id, user_id, first_seen, last_seen, messages) ",
                     );
@@ -396,8 +455,10 @@ macro_rules! store_impl {
                     ));
                     qb.build().execute(&mut **tx).await?;
                 }
-                let rows: Vec<_> = batch.stream_users.iter().collect();
-                for chunk in rows.chunks(CHUNK) {
+                // Key order: each b-tree page is visited once, in order.
+                let mut rows: Vec<_> = batch.stream_users.iter().collect();
+                rows.sort_unstable_by_key(|(k, _)| **k);
+                for chunk in fixed_chunks(&rows) {
                     let mut qb = QueryBuilder::<$db>::new(
                         "INSERT INTO stream_users (stream_id, user_id, first_seen, last_seen, messages, first_msg, active) ",
                     );
@@ -427,6 +488,7 @@ macro_rules! store_impl {
                     ));
                     qb.build().execute(&mut **tx).await?;
                 }
+                let t_upserts = step.elapsed();
                 // New = no observation in the channel before the stream started. It only
                 // depends on channel_users (just written), so rows that may have been inserted
                 // by this batch are (re)evaluated in one statement per stream.
@@ -436,22 +498,35 @@ macro_rules! store_impl {
                         first.entry((*s, delta.channel, delta.stream_started)).or_default().push(*u);
                     }
                 }
-                for ((stream, channel, started), users) in first {
+                for ((stream, channel, started), mut users) in first {
+                    users.sort_unstable();
                     for chunk in users.chunks(10_000) {
                         let sql = format!(
-                            "UPDATE stream_users SET is_new = CASE WHEN EXISTS (SELECT 1 FROM channel_users c \
-                             WHERE c.channel_id = {c} AND c.user_id = stream_users.user_id AND c.first_seen < {t}) \
-                             THEN 0 ELSE 1 END WHERE stream_id = {s} AND user_id IN {ids}",
+                            "SELECT user_id FROM channel_users WHERE channel_id = {c} AND first_seen < {t} AND user_id IN {ids}",
                             c = channel.0,
                             t = started.0,
-                            s = stream.0,
                             ids = id_list(chunk),
                         );
-                        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut **tx).await?;
+                        let mut known = rustc_hash::FxHashSet::default();
+                        for row in sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).fetch_all(&mut **tx).await? {
+                            known.insert(row.try_get::<i64, _>(0)?);
+                        }
+                        let new: Vec<UserId> = chunk.iter().copied().filter(|u| !known.contains(&u.0)).collect();
+                        if new.is_empty() {
+                            continue;
+                        }
+                        let sql = format!(
+                            "UPDATE stream_users SET is_new = 1 WHERE stream_id = {s} AND is_new = 0 AND user_id IN {ids}",
+                            s = stream.0,
+                            ids = id_list(&new),
+                        );
+                        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut **tx).await?;
                     }
                 }
-                let rows: Vec<_> = batch.presence.iter().collect();
-                for chunk in rows.chunks(CHUNK) {
+                let t_new = step.elapsed();
+                let mut rows: Vec<_> = batch.presence.iter().collect();
+                rows.sort_unstable_by_key(|(k, _)| **k);
+                for chunk in fixed_chunks(&rows) {
                     let mut qb = QueryBuilder::<$db>::new(
                         "INSERT INTO presence (channel_id, user_id, since, until) ",
                     );
@@ -465,7 +540,19 @@ macro_rules! store_impl {
                     qb.push(format!("until = {}", d.ex("until")));
                     qb.build().execute(&mut **tx).await?;
                 }
-                for chunk in batch.series.chunks(CHUNK) {
+                tracing::trace!(
+                    upserts_ms = t_upserts.as_millis() as u64,
+                    is_new_ms = (t_new - t_upserts).as_millis() as u64,
+                    presence_ms = (step.elapsed() - t_new).as_millis() as u64,
+                    "observation steps"
+                );
+                // One row per (channel, at), the latest: PostgreSQL refuses a multi-row upsert
+                // that touches a row twice, and an IRC-only tick can share its second with the
+                // channel's first snapshot.
+                let mut kept = rustc_hash::FxHashSet::default();
+                let mut series: Vec<_> = batch.series.iter().rev().filter(|p| kept.insert((p.channel, p.at))).collect();
+                series.reverse();
+                for chunk in fixed_chunks(&series) {
                     let mut qb = QueryBuilder::<$db>::new(
                         "INSERT INTO series (channel_id, at, chatters, total) ",
                     );
@@ -692,19 +779,39 @@ macro_rules! store_impl {
                 if batch.is_empty() {
                     return Ok(());
                 }
+                let started = std::time::Instant::now();
                 let mut tx = self.pool.begin().await?;
                 Self::commit_users(&mut tx, batch).await?;
+                let users = started.elapsed();
                 Self::commit_observations(&mut tx, batch).await?;
+                let observations = started.elapsed();
                 Self::commit_rest(&mut tx, batch).await?;
                 tx.commit().await?;
+                tracing::debug!(
+                    events = batch.events,
+                    users = batch.users.len(),
+                    channel_users = batch.channel_users.len(),
+                    stream_users = batch.stream_users.len(),
+                    presence = batch.presence.len(),
+                    users_ms = users.as_millis() as u64,
+                    observations_ms = (observations - users).as_millis() as u64,
+                    total_ms = started.elapsed().as_millis() as u64,
+                    "batch committed"
+                );
                 Ok(())
             }
 
             async fn close_dangling_presence(&self) -> Result<u64, StoreError> {
                 let d = Self::D;
+                // The last sighting is in the channel row, or (for messages while live) in the
+                // stream rows of streams that ran during the interval.
                 let sql = format!(
-                    "UPDATE presence SET until = {g}(presence.since, COALESCE((SELECT cu.last_seen FROM channel_users cu \
-                     WHERE cu.channel_id = presence.channel_id AND cu.user_id = presence.user_id), presence.since)) + 1 \
+                    "UPDATE presence SET until = {g}(presence.since, \
+                     COALESCE((SELECT cu.last_seen FROM channel_users cu \
+                     WHERE cu.channel_id = presence.channel_id AND cu.user_id = presence.user_id), presence.since), \
+                     COALESCE((SELECT MAX(su.last_seen) FROM stream_users su JOIN streams s ON s.id = su.stream_id \
+                     WHERE s.channel_id = presence.channel_id AND su.user_id = presence.user_id \
+                     AND (s.ended_at IS NULL OR s.ended_at >= presence.since)), presence.since)) + 1 \
                      WHERE until IS NULL",
                     g = d.greatest()
                 );
@@ -1083,16 +1190,7 @@ macro_rules! store_impl {
             }
 
             async fn channel_user(&self, channel: ChannelKey, user: UserId) -> Result<Option<ChannelUser>, StoreError> {
-                let sql = format!(
-                    "SELECT cu.user_id, u.login, u.display_name, cu.first_seen, cu.last_seen, cu.messages, \
-                     (SELECT {c} FROM stream_users su JOIN streams s ON s.id = su.stream_id \
-                      WHERE s.channel_id = cu.channel_id AND su.user_id = cu.user_id AND su.active = 1) \
-                     FROM channel_users cu JOIN users u ON u.id = cu.user_id \
-                     WHERE cu.channel_id = {ch} AND cu.user_id = {u}",
-                    c = Self::D.int("COUNT(*)"),
-                    ch = channel.0,
-                    u = user.0,
-                );
+                let sql = channel_user_query(Self::D, channel, &format!(" AND cu.user_id = {}", user.0), user.0.to_string().as_str());
                 let row: Option<ChannelUserTuple> =
                     sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_optional(&self.pool).await?;
                 row.map(channel_user_row).transpose()
@@ -1105,19 +1203,14 @@ macro_rules! store_impl {
                 until: Timestamp,
                 excluded: &[UserId],
             ) -> Result<Vec<ChannelUser>, StoreError> {
-                let sql = format!(
-                    "SELECT cu.user_id, u.login, u.display_name, cu.first_seen, cu.last_seen, cu.messages, \
-                     (SELECT {c} FROM stream_users su JOIN streams s ON s.id = su.stream_id \
-                      WHERE s.channel_id = cu.channel_id AND su.user_id = cu.user_id AND su.active = 1) \
-                     FROM channel_users cu JOIN users u ON u.id = cu.user_id \
-                     WHERE cu.channel_id = {ch} AND cu.last_seen >= {since} AND cu.first_seen <= {until}{x} \
-                     ORDER BY cu.user_id",
-                    c = Self::D.int("COUNT(*)"),
-                    ch = channel.0,
+                let filter = format!(
+                    " AND {g}(cu.last_seen, COALESCE(agg.last_seen, cu.last_seen)) >= {since} AND cu.first_seen <= {until}{x}",
+                    g = Self::D.greatest(),
                     since = since.0,
                     until = until.0,
                     x = not_in("cu.user_id", excluded),
                 );
+                let sql = channel_user_query(Self::D, channel, &filter, "");
                 let rows: Vec<ChannelUserTuple> =
                     sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
                 rows.into_iter().map(channel_user_row).collect()
@@ -1141,6 +1234,24 @@ macro_rules! store_impl {
     };
 }
 
-store_impl!(SqliteStore, Sqlite, Dialect::Sqlite, Backend::Sqlite, SQLITE_MIGRATOR);
-store_impl!(MySqlStore, MySql, Dialect::MySql, Backend::MySql, MYSQL_MIGRATOR);
-store_impl!(PostgresStore, Postgres, Dialect::Postgres, Backend::Postgres, POSTGRES_MIGRATOR);
+store_impl!(
+    SqliteStore,
+    Sqlite,
+    Dialect::Sqlite,
+    Backend::Sqlite,
+    SQLITE_MIGRATOR
+);
+store_impl!(
+    MySqlStore,
+    MySql,
+    Dialect::MySql,
+    Backend::MySql,
+    MYSQL_MIGRATOR
+);
+store_impl!(
+    PostgresStore,
+    Postgres,
+    Dialect::Postgres,
+    Backend::Postgres,
+    POSTGRES_MIGRATOR
+);

@@ -25,7 +25,11 @@ pub struct TestDb {
 }
 
 fn unique_name() -> String {
-    format!("chatters_t_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "chatters_t_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 fn server_url(var: &str) -> Option<String> {
@@ -49,19 +53,30 @@ impl TestDb {
     pub async fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}/chatters.db", dir.path().display());
-        let store = store::open(&url, &ConnectOptions::default()).await.expect("open sqlite");
+        let store = store::open(&url, &ConnectOptions::default())
+            .await
+            .expect("open sqlite");
         store.migrate().await.expect("migrate sqlite");
-        Self { store, url, drop_with: None, _dir: Some(dir) }
+        Self {
+            store,
+            url,
+            drop_with: None,
+            _dir: Some(dir),
+        }
     }
 
     pub async fn mysql() -> Option<Self> {
         let admin = server_url("TEST_MYSQL_URL")?;
         let name = unique_name();
-        let mut conn = sqlx::MySqlConnection::connect(&admin).await.expect("connect to TEST_MYSQL_URL");
-        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name} CHARACTER SET utf8mb4")))
-            .execute(&mut conn)
+        let mut conn = sqlx::MySqlConnection::connect(&admin)
             .await
-            .expect("create test database");
+            .expect("connect to TEST_MYSQL_URL");
+        sqlx::query(AssertSqlSafe(format!(
+            "CREATE DATABASE {name} CHARACTER SET utf8mb4"
+        )))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
         conn.close().await.ok();
         Some(Self::server(&admin, name).await)
     }
@@ -69,7 +84,9 @@ impl TestDb {
     pub async fn postgres() -> Option<Self> {
         let admin = server_url("TEST_POSTGRES_URL")?;
         let name = unique_name();
-        let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to TEST_POSTGRES_URL");
+        let mut conn = sqlx::PgConnection::connect(&admin)
+            .await
+            .expect("connect to TEST_POSTGRES_URL");
         sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&mut conn)
             .await
@@ -80,9 +97,74 @@ impl TestDb {
 
     async fn server(admin: &str, name: String) -> Self {
         let url = with_database(admin, &name);
-        let store = store::open(&url, &ConnectOptions::default()).await.expect("open test database");
+        let store = store::open(&url, &ConnectOptions::default())
+            .await
+            .expect("open test database");
         store.migrate().await.expect("migrate");
-        Self { store, url, drop_with: Some((admin.to_owned(), name)), _dir: None }
+        Self {
+            store,
+            url,
+            drop_with: Some((admin.to_owned(), name)),
+            _dir: None,
+        }
+    }
+
+    /// Runs a query on a separate connection and returns every row as nullable integers
+    /// (every column must be an integer). For checks the [`Store`] API does not expose.
+    pub async fn rows(&self, sql: &str) -> Vec<Vec<Option<i64>>> {
+        fn decode<R: sqlx::Row>(rows: Vec<R>) -> Vec<Vec<Option<i64>>>
+        where
+            usize: sqlx::ColumnIndex<R>,
+            Option<i64>: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+        {
+            rows.iter()
+                .map(|r| {
+                    (0..r.len())
+                        .map(|i| r.try_get::<Option<i64>, _>(i).expect("an integer column"))
+                        .collect()
+                })
+                .collect()
+        }
+        let sql = AssertSqlSafe(sql.to_owned());
+        match store::Backend::from_url(&self.url).expect("test URL") {
+            store::Backend::Sqlite => {
+                let mut c = sqlx::SqliteConnection::connect(&self.url)
+                    .await
+                    .expect("connect");
+                decode(sqlx::query(sql).fetch_all(&mut c).await.expect("query"))
+            }
+            store::Backend::MySql => {
+                let mut c = sqlx::MySqlConnection::connect(&self.url)
+                    .await
+                    .expect("connect");
+                decode(sqlx::query(sql).fetch_all(&mut c).await.expect("query"))
+            }
+            store::Backend::Postgres => {
+                let mut c = sqlx::PgConnection::connect(&self.url)
+                    .await
+                    .expect("connect");
+                decode(sqlx::query(sql).fetch_all(&mut c).await.expect("query"))
+            }
+        }
+    }
+
+    /// One integer: the first column of the first row of `query`, cast to a 64-bit integer
+    /// (SUM is NUMERIC/DECIMAL on the servers); `None` for SQL NULL.
+    pub async fn int(&self, query: &str) -> Option<i64> {
+        let ty = match store::Backend::from_url(&self.url).expect("test URL") {
+            store::Backend::Sqlite => "INTEGER",
+            store::Backend::MySql => "SIGNED",
+            store::Backend::Postgres => "BIGINT",
+        };
+        let rows = self.rows(&format!("SELECT CAST(({query}) AS {ty})")).await;
+        rows[0][0]
+    }
+
+    /// Rows of `table` matching `filter` (`"1=1"` for all).
+    pub async fn count(&self, table: &str, filter: &str) -> i64 {
+        self.int(&format!("SELECT COUNT(*) FROM {table} WHERE {filter}"))
+            .await
+            .expect("a count")
     }
 
     /// Closes the pool and drops a server database.
@@ -102,35 +184,36 @@ impl TestDb {
 }
 
 /// Declares each listed `async fn name(store: Arc<dyn Store>)` as a test on all three backends.
+/// Tests that also need SQL access to the database (row counts) follow `; with_db:` and take
+/// `db: &TestDb` instead: `on_every_backend!(a, b; with_db: c)`.
 #[macro_export]
 macro_rules! on_every_backend {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
+    ($($name:ident),* $(,)? $(; with_db: $($db_name:ident),+ $(,)?)?) => {
+        $crate::backend_tests!(sqlite, Some($crate::common::TestDb::sqlite().await); $($name),*; $($($db_name),+)?);
+        $crate::backend_tests!(mysql, $crate::common::TestDb::mysql().await; $($name),*; $($($db_name),+)?);
+        $crate::backend_tests!(postgres, $crate::common::TestDb::postgres().await; $($name),*; $($($db_name),+)?);
+    };
+}
+
+/// One backend's module of [`on_every_backend!`] (an unset server URL skips its tests).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! backend_tests {
+    ($backend:ident, $open:expr; $($name:ident),*; $($db_name:ident),*) => {
+        mod $backend {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let db = $crate::common::TestDb::sqlite().await;
+                    let Some(db) = $open else { return };
                     super::$name(db.store.clone()).await;
                     db.cleanup().await;
                 }
             )*
-        }
-        mod mysql {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some(db) = $crate::common::TestDb::mysql().await else { return };
-                    super::$name(db.store.clone()).await;
-                    db.cleanup().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some(db) = $crate::common::TestDb::postgres().await else { return };
-                    super::$name(db.store.clone()).await;
+                async fn $db_name() {
+                    let Some(db) = $open else { return };
+                    super::$db_name(&db).await;
                     db.cleanup().await;
                 }
             )*
@@ -156,11 +239,19 @@ pub fn user(id: i64, name: &str) -> UserRef {
 }
 
 pub fn join(channel: &str, u: &UserRef, at: i64) -> Event {
-    Event::Join { channel: login(channel), user: u.clone(), at: t(at) }
+    Event::Join {
+        channel: login(channel),
+        user: u.clone(),
+        at: t(at),
+    }
 }
 
 pub fn part(channel: &str, u: &UserRef, at: i64) -> Event {
-    Event::Part { channel: login(channel), user: u.clone(), at: t(at) }
+    Event::Part {
+        channel: login(channel),
+        user: u.clone(),
+        at: t(at),
+    }
 }
 
 pub fn message_in(channel: &str, room: i64, u: &UserRef, at: i64) -> Message {
@@ -208,5 +299,8 @@ pub fn online(channel: &str, broadcaster: i64, id: &str, at: i64) -> Event {
 }
 
 pub fn offline(channel: &str, at: i64) -> Event {
-    Event::StreamOffline { channel: login(channel), at: t(at) }
+    Event::StreamOffline {
+        channel: login(channel),
+        at: t(at),
+    }
 }

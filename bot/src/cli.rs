@@ -1,0 +1,242 @@
+//! The command line (clap derive): every subcommand of the SPEC, parsed and validated. Logins
+//! and durations are parsed here, so a bad one is a usage error (exit 2) before anything starts.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chatters_core::domain::Login;
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// chatters: a Twitch chat bot with embedded analytics.
+///
+/// Settings come from the environment (and `.env` when present); see README.md.
+#[derive(Debug, Parser)]
+#[command(name = "chatters", version, about, long_about)]
+pub struct Cli {
+    /// What to do; `run` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// A subcommand.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the bot and the web endpoint in one process (the default).
+    Run,
+    /// Run the bot half only: chat ingestion (for scaling out).
+    Bot,
+    /// Run the web half only (for scaling out).
+    Web,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage the tracked channels.
+    #[command(subcommand)]
+    Channel(ChannelCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Apikey(ApikeyCommand),
+    /// Export a channel's chatters.
+    Export(ExportArgs),
+    /// Backfill from raw Twitch IRC logs (one raw line per line).
+    Import(ImportArgs),
+}
+
+/// `chatters channel …`.
+#[derive(Debug, Subcommand)]
+pub enum ChannelCommand {
+    /// Track a channel (joined on every start).
+    Add {
+        /// Channel login, e.g. forsen.
+        #[arg(value_parser = parse_login)]
+        login: Login,
+    },
+    /// Stop tracking a channel (its history stays).
+    Remove {
+        /// Channel login.
+        #[arg(value_parser = parse_login)]
+        login: Login,
+    },
+    /// List the tracked channels: login, Twitch id (or -), date added.
+    List,
+    /// Set a per-channel setting (commands, webhooks, public page, known bots).
+    Set {
+        /// Channel login.
+        #[arg(value_parser = parse_login)]
+        login: Login,
+        /// Setting name, e.g. bots.add.
+        key: String,
+        /// New value.
+        value: String,
+    },
+}
+
+/// `chatters apikey …`.
+#[derive(Debug, Subcommand)]
+pub enum ApikeyCommand {
+    /// Create a key scoped to a channel; the key is printed alone on the last line.
+    Create {
+        /// Channel the key may read.
+        #[arg(long, value_parser = parse_login)]
+        channel: Login,
+    },
+    /// Revoke a key.
+    Revoke {
+        /// Key id, as listed.
+        id: String,
+    },
+    /// List keys (never the keys themselves).
+    List,
+}
+
+/// `chatters export`.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// Channel login.
+    #[arg(long, value_parser = parse_login)]
+    pub channel: Login,
+    /// Start: RFC 3339, or a duration back from now (7d).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// End: RFC 3339, or a duration back from now.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// Write to this file instead of stdout.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// Comma-separated values with a header row.
+    Csv,
+    /// JSON `{"chatters": [...]}`.
+    Json,
+}
+
+/// `chatters import`.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// Log files: `<raw IRC>`, `<RFC 3339> <raw IRC>` or `[<RFC 3339>] <raw IRC>` per line.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Infer streams: a silence of at least this long (e.g. 30m) separates two streams.
+    #[arg(long, value_name = "GAP", value_parser = parse_duration)]
+    pub infer_streams: Option<Duration>,
+}
+
+impl Command {
+    /// The name of a subcommand this version does not implement yet, if this is one.
+    pub fn not_yet_available(&self) -> Option<&'static str> {
+        match self {
+            Command::Channel(ChannelCommand::Set { .. }) => Some("channel set"),
+            Command::Apikey(ApikeyCommand::Create { .. }) => Some("apikey create"),
+            Command::Apikey(ApikeyCommand::Revoke { .. }) => Some("apikey revoke"),
+            Command::Apikey(ApikeyCommand::List) => Some("apikey list"),
+            Command::Export(_) => Some("export"),
+            Command::Import(_) => Some("import"),
+            Command::Run | Command::Bot | Command::Web | Command::Migrate | Command::Channel(_) => {
+                None
+            }
+        }
+    }
+}
+
+fn parse_login(s: &str) -> Result<Login, String> {
+    Login::parse(s).map_err(|_| "expected 1-25 characters of a-z, 0-9 or _".to_owned())
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(s) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => Err("expected a duration greater than zero, e.g. 30m or 2h".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("chatters").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_subcommand_means_run() {
+        assert!(parse(&[]).expect("parses").command.is_none());
+    }
+
+    #[test]
+    fn channel_logins_are_normalised() {
+        let cli = parse(&["channel", "add", "#Forsen"]).expect("parses");
+
+        match cli.command {
+            Some(Command::Channel(ChannelCommand::Add { login })) => {
+                assert_eq!(login.as_str(), "forsen");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_logins_and_durations_are_usage_errors() {
+        for args in [
+            &["channel", "add", "bad login"][..],
+            &["channel", "remove", "a-b"],
+            &["apikey", "create", "--channel", "x y"],
+            &["import", "log.txt", "--infer-streams", "soon"],
+            &["export", "--channel", "forsen", "--format", "xml"],
+        ] {
+            let error = parse(args).expect_err("rejected");
+            assert_eq!(error.exit_code(), 2, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn later_subcommands_are_recognised_but_not_available() {
+        let cases: [(&[&str], Option<&str>); 8] = [
+            (
+                &["channel", "set", "forsen", "bots.add", "x"],
+                Some("channel set"),
+            ),
+            (
+                &["apikey", "create", "--channel", "forsen"],
+                Some("apikey create"),
+            ),
+            (&["apikey", "revoke", "3"], Some("apikey revoke")),
+            (&["apikey", "list"], Some("apikey list")),
+            (
+                &[
+                    "export",
+                    "--channel",
+                    "forsen",
+                    "--format",
+                    "csv",
+                    "-o",
+                    "f.csv",
+                ],
+                Some("export"),
+            ),
+            (
+                &["import", "a.log", "b.log", "--infer-streams", "30m"],
+                Some("import"),
+            ),
+            (&["channel", "list"], None),
+            (&["migrate"], None),
+        ];
+        for (args, expected) in cases {
+            let command = parse(args).expect("parses").command.expect("subcommand");
+            assert_eq!(command.not_yet_available(), expected, "{args:?}");
+        }
+    }
+}

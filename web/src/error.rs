@@ -1,0 +1,139 @@
+//! [`ApiError`]: every failure answered by the web endpoint, as JSON
+//! `{"error": "<code>", "message": "<human text>"}` with the right status. Internals are logged
+//! once where they happen and never put in the message.
+
+use std::any::Any;
+
+use axum::Json;
+use axum::body::Body;
+use axum::http::{Response, StatusCode};
+use axum::response::IntoResponse;
+use serde_json::json;
+
+/// An error answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Machine-readable code, e.g. `not_found`.
+    pub code: &'static str,
+    /// Human-readable message, safe to show to anyone.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with the given status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The HTTP status of this answer.
+    pub fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    /// 404 for a path no route serves.
+    pub fn not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such page (see /healthz)",
+        )
+    }
+
+    /// 503 when the database does not answer.
+    pub fn database_unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_unavailable",
+            "the database is not answering; try again later",
+        )
+    }
+
+    /// 500 for a failure that is ours; the caller has logged the details.
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "something went wrong on our side; try again later",
+        )
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> axum::response::Response {
+        let body = json!({"error": self.code, "message": self.message});
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// The fallback for unknown routes.
+pub(crate) async fn not_found() -> ApiError {
+    ApiError::not_found()
+}
+
+/// What [`tower_http::catch_panic::CatchPanicLayer`] answers when a handler panics.
+pub(crate) fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    tracing::error!(panic = %detail, "handler panicked");
+    ApiError::internal().into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn json_of(response: axum::response::Response) -> (StatusCode, serde_json::Value) {
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .expect("body");
+        (status, serde_json::from_slice(&bytes).expect("JSON"))
+    }
+
+    #[tokio::test]
+    async fn errors_answer_json_with_code_and_message() {
+        let error = ApiError::new(StatusCode::BAD_REQUEST, "bad_parameter", "w: use 200-2400");
+
+        let (status, body) = json_of(error.into_response()).await;
+
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            body,
+            json!({"error": "bad_parameter", "message": "w: use 200-2400"})
+        );
+    }
+
+    #[tokio::test]
+    async fn a_panic_answers_500_without_its_message() {
+        let response = panic_response(Box::new("secret detail".to_owned()));
+
+        let (status, body) = json_of(response).await;
+
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["error"], "internal");
+        assert!(!body.to_string().contains("secret detail"));
+    }
+}
