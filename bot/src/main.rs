@@ -1,14 +1,4 @@
-//! The `chatters` binary.
-//!
-//! Layout: [`cli`] parses the command line; [`startup`] loads `.env` and the settings, sets up
-//! logging and maps failures to exit codes; [`app`] dispatches a subcommand; [`run`] runs the
-//! long-lived halves (ingestion, web) until a signal; [`channel`] manages tracked channels.
-
-mod app;
-mod channel;
-mod cli;
-mod run;
-mod startup;
+//! The `chatters` binary: everything lives in the `chatters_bot` library.
 
 use std::process::ExitCode;
 
@@ -16,5 +6,5 @@ fn main() -> ExitCode {
     // Crates in the tree enable both rustls providers; without a process default TLS panics.
     // A second install fails harmlessly, hence the ignored result.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    startup::main()
+    chatters_bot::startup::main()
 }

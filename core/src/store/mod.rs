@@ -329,6 +329,11 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Every opted-out user.
     async fn opted_out(&self) -> Result<Vec<UserId>, StoreError>;
 
+    /// A small piece of process state (e.g. the rotated refresh token), by name.
+    async fn state(&self, name: &str) -> Result<Option<String>, StoreError>;
+    /// Sets a piece of process state.
+    async fn set_state(&self, name: &str, value: &str) -> Result<(), StoreError>;
+
     // ---- reads for the figures ----
     /// Users' ids by current login (unknown logins are left out).
     async fn user_ids(&self, logins: &[Login]) -> Result<Vec<(Login, UserId)>, StoreError>;

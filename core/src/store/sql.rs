@@ -861,6 +861,22 @@ macro_rules! store_impl {
                 Ok(rows.into_iter().map(|(u,)| UserId(u)).collect())
             }
 
+            async fn state(&self, name: &str) -> Result<Option<String>, StoreError> {
+                let mut qb = QueryBuilder::<$db>::new("SELECT value FROM bot_state WHERE name = ");
+                qb.push_bind(name.to_owned());
+                let row: Option<(String,)> = qb.build_query_as().fetch_optional(&self.pool).await?;
+                Ok(row.map(|(v,)| v))
+            }
+
+            async fn set_state(&self, name: &str, value: &str) -> Result<(), StoreError> {
+                let d = Self::D;
+                let mut qb = QueryBuilder::<$db>::new("INSERT INTO bot_state (name, value) VALUES (");
+                qb.push_bind(name.to_owned()).push(", ").push_bind(value.to_owned()).push(")");
+                qb.push(d.upsert("name")).push(format!("value = {}", d.ex("value")));
+                qb.build().execute(&self.pool).await?;
+                Ok(())
+            }
+
             async fn user_ids(&self, logins: &[Login]) -> Result<Vec<(Login, UserId)>, StoreError> {
                 let mut out = Vec::new();
                 for chunk in logins.chunks(CHUNK) {
