@@ -21,10 +21,15 @@ use chatters_core::domain::{Login, StreamId, Timestamp, UserId};
 use chatters_core::event::{Event, Message, UserRef};
 use chatters_core::ingest::{Ingest, IngestConfig};
 use chatters_core::stats::Figures;
-use chatters_core::store::{self, Batch, ConnectOptions, Store};
+use chatters_core::store::{self, Batch, Store};
 use chatters_core::tracker::{Tracker, TrackerConfig};
-use sqlx::{AssertSqlSafe, Connection};
+use sqlx::Connection;
 use tokio_util::sync::CancellationToken;
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::TestDb as Db;
 
 /// Counts live heap bytes, to measure the tracker's memory.
 struct Counting;
@@ -147,86 +152,6 @@ fn mixed_events(total: usize, channels: u64, users: u64, rate: u64) -> Vec<Vec<E
     chunks
 }
 
-struct Db {
-    store: Arc<dyn Store>,
-    url: String,
-    drop_with: Option<(String, String)>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-async fn sqlite_db() -> Db {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}/bench.db", dir.path().display());
-    let store = store::open(&url, &ConnectOptions::default())
-        .await
-        .expect("open");
-    store.migrate().await.expect("migrate");
-    Db {
-        store,
-        url,
-        drop_with: None,
-        _dir: Some(dir),
-    }
-}
-
-async fn server_db(var: &str) -> Option<Db> {
-    let admin = std::env::var(var).ok().filter(|u| !u.is_empty())?;
-    let name = format!("chatters_bench_{}", std::process::id());
-    let create = format!("CREATE DATABASE {name}");
-    if admin.starts_with("postgres") {
-        let mut c = sqlx::PgConnection::connect(&admin).await.expect("connect");
-        sqlx::query(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
-            .execute(&mut c)
-            .await
-            .ok();
-        sqlx::query(AssertSqlSafe(create))
-            .execute(&mut c)
-            .await
-            .expect("create db");
-    } else {
-        let mut c = sqlx::MySqlConnection::connect(&admin)
-            .await
-            .expect("connect");
-        sqlx::query(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
-            .execute(&mut c)
-            .await
-            .ok();
-        sqlx::query(AssertSqlSafe(create))
-            .execute(&mut c)
-            .await
-            .expect("create db");
-    }
-    let mut u = url::Url::parse(&admin).expect("url");
-    u.set_path(&format!("/{name}"));
-    let url = u.to_string();
-    let store = store::open(&url, &ConnectOptions::default())
-        .await
-        .expect("open");
-    store.migrate().await.expect("migrate");
-    Some(Db {
-        store,
-        url,
-        drop_with: Some((admin, name)),
-        _dir: None,
-    })
-}
-
-impl Db {
-    async fn cleanup(self) {
-        self.store.close().await;
-        if let Some((admin, name)) = self.drop_with {
-            let sql = format!("DROP DATABASE IF EXISTS {name}");
-            if admin.starts_with("postgres") {
-                if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
-                    sqlx::query(AssertSqlSafe(sql)).execute(&mut c).await.ok();
-                }
-            } else if let Ok(mut c) = sqlx::MySqlConnection::connect(&admin).await {
-                sqlx::query(AssertSqlSafe(sql)).execute(&mut c).await.ok();
-            }
-        }
-    }
-}
-
 fn tracker_config() -> TrackerConfig {
     TrackerConfig {
         bot_user: None,
@@ -281,25 +206,36 @@ async fn ingest(db: &Db, label: &str, total: usize) {
     );
 }
 
-async fn snapshot_diff() {
-    let db = sqlite_db().await;
-    let store = &db.store;
-    let chan = login("bigchannel");
+/// A channel with a live stream, its row written, and a tracker that knows both.
+async fn live_channel(
+    store: &Arc<dyn Store>,
+    name: &str,
+    stream: &str,
+    broadcaster: Option<UserId>,
+) -> (Tracker, Login) {
+    let chan = login(name);
     let row = store.ensure_channel(&chan).await.expect("channel");
-    let stream = store
+    let key = store
         .open_stream(
             row.key,
-            &StreamId::parse("777").expect("id"),
+            &StreamId::parse(stream).expect("id"),
             Timestamp(T0),
-            "big",
+            name,
         )
         .await
         .expect("stream");
     let mut tracker = Tracker::new(tracker_config());
-    tracker.add_channel(chan.clone(), row.key, None, Default::default());
+    tracker.add_channel(chan.clone(), row.key, broadcaster, Default::default());
     let mut batch = Batch::default();
-    tracker.stream_online(&chan, stream, Timestamp(T0), None, &mut batch);
+    tracker.stream_online(&chan, key, Timestamp(T0), broadcaster, &mut batch);
     store.commit(&batch).await.expect("commit");
+    (tracker, chan)
+}
+
+async fn snapshot_diff() {
+    let db = Db::sqlite().await;
+    let store = &db.store;
+    let (mut tracker, chan) = live_channel(store, "bigchannel", "777", None).await;
     let mut users: Vec<UserRef> = (0..100_000).map(user).collect();
     let mut next = 100_000;
     let mut times = Vec::new();
@@ -400,24 +336,9 @@ fn tracker_memory() {
 
 async fn storage() {
     const USERS: u64 = 10_000;
-    let db = sqlite_db().await;
+    let db = Db::sqlite().await;
     let store = &db.store;
-    let chan = login("steady");
-    let row = store.ensure_channel(&chan).await.expect("channel");
-    let stream = store
-        .open_stream(
-            row.key,
-            &StreamId::parse("888").expect("id"),
-            Timestamp(T0),
-            "steady",
-        )
-        .await
-        .expect("stream");
-    let mut tracker = Tracker::new(tracker_config());
-    tracker.add_channel(chan.clone(), row.key, None, Default::default());
-    let mut batch = Batch::default();
-    tracker.stream_online(&chan, stream, Timestamp(T0), None, &mut batch);
-    store.commit(&batch).await.expect("commit");
+    let (mut tracker, chan) = live_channel(store, "steady", "888", None).await;
     let users: Vec<UserRef> = (0..USERS).map(user).collect();
     let path = db.url.trim_start_matches("sqlite://").to_owned();
     let mut sizes = Vec::new();
@@ -467,24 +388,9 @@ async fn file_size(db: &Db, path: &str) -> u64 {
 }
 
 async fn figures_100k() {
-    let db = sqlite_db().await;
+    let db = Db::sqlite().await;
     let store = &db.store;
-    let chan = login("huge");
-    let row = store.ensure_channel(&chan).await.expect("channel");
-    let stream = store
-        .open_stream(
-            row.key,
-            &StreamId::parse("999").expect("id"),
-            Timestamp(T0),
-            "huge",
-        )
-        .await
-        .expect("stream");
-    let mut tracker = Tracker::new(tracker_config());
-    tracker.add_channel(chan.clone(), row.key, Some(UserId(1)), Default::default());
-    let mut batch = Batch::default();
-    tracker.stream_online(&chan, stream, Timestamp(T0), Some(UserId(1)), &mut batch);
-    store.commit(&batch).await.expect("commit");
+    let (mut tracker, chan) = live_channel(store, "huge", "999", Some(UserId(1))).await;
     let users: Vec<UserRef> = (0..100_000).map(user).collect();
     // Two snapshots of 60k and 80k users, plus messages from 50k users: 100k unique.
     for (i, slice) in [&users[..60_000], &users[20_000..]].into_iter().enumerate() {
@@ -561,14 +467,19 @@ fn main() {
     }
     rt.block_on(async {
         if run("ingest") {
-            let db = sqlite_db().await;
+            let db = Db::sqlite().await;
             ingest(&db, "sqlite", 3_000_000).await;
             db.cleanup().await;
             for (label, var) in [
                 ("mariadb", "TEST_MYSQL_URL"),
                 ("postgres", "TEST_POSTGRES_URL"),
             ] {
-                match server_db(var).await {
+                let db = if label == "mariadb" {
+                    Db::mysql().await
+                } else {
+                    Db::postgres().await
+                };
+                match db {
                     Some(db) => {
                         ingest(&db, label, 1_000_000).await;
                         db.cleanup().await;

@@ -12,7 +12,7 @@ use crate::bots::KnownBots;
 use crate::domain::{Login, Timestamp, UserId};
 use crate::event::{Message, UserRef};
 use crate::store::{
-    Batch, BotRule, ChannelKey, RaidRow, SeriesRow, Sighting, StreamKey, StreamRef, UserRow,
+    Batch, BotRule, ChannelKey, Raid, SeriesRow, Sighting, StreamKey, StreamRef, UserRow,
 };
 
 /// What the tracker needs to know that is not in the events.
@@ -595,7 +595,7 @@ impl Tracker {
         }
         Self::write_name(from, at, batch);
         if let Some(ch) = self.channels.get(channel) {
-            batch.raids.push(RaidRow {
+            batch.raids.push(Raid {
                 channel: ch.key,
                 stream: ch.live.map(|l| l.key),
                 from: from.id,

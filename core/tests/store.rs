@@ -12,7 +12,7 @@ use chatters_core::event::{Event, UserRef};
 use chatters_core::ingest::{Ingest, IngestConfig, IngestHandle};
 use chatters_core::stats::{Figures, StreamFigures};
 use chatters_core::store::{
-    Batch, BotRule, Channel, ChannelKey, ChannelUserDelta, RaidRow, SeriesRow, Store, StoreError,
+    Batch, BotRule, Channel, ChannelKey, ChannelUserDelta, Raid, SeriesRow, Store, StoreError,
     Stream, StreamKey, StreamUserDelta, UserRow,
 };
 use chatters_core::tracker::TrackerConfig;
@@ -683,7 +683,7 @@ async fn opt_out_deletes_every_row_about_the_user_and_opt_in_lifts_it(db: &TestD
             total: Some(chatters),
         });
     }
-    b.raids.push(RaidRow {
+    b.raids.push(Raid {
         channel: chan.key,
         stream: Some(s),
         from: UserId(1),

@@ -5,7 +5,7 @@
 
 use rustc_hash::FxHashMap;
 
-use super::{ChannelKey, StreamKey};
+use super::{ChannelKey, Raid, StreamKey};
 use crate::domain::{Login, Timestamp, UserId};
 
 /// A user's name as last seen (written only when new to the writer or changed).
@@ -89,23 +89,6 @@ pub struct SeriesRow {
     pub total: Option<i64>,
 }
 
-/// A raid to store.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RaidRow {
-    /// Raided channel.
-    pub channel: ChannelKey,
-    /// Live stream, if any.
-    pub stream: Option<StreamKey>,
-    /// Raider.
-    pub from: UserId,
-    /// Raider's login.
-    pub from_login: Login,
-    /// Viewers announced.
-    pub viewers: i64,
-    /// When.
-    pub at: Timestamp,
-}
-
 /// Row changes of many events, applied in one transaction by [`super::Store::commit`].
 #[derive(Debug, Default)]
 pub struct Batch {
@@ -126,7 +109,7 @@ pub struct Batch {
     /// New IRC-tracked peaks of live streams.
     pub stream_peaks: FxHashMap<StreamKey, i64>,
     /// Raids.
-    pub raids: Vec<RaidRow>,
+    pub raids: Vec<Raid>,
     /// Broadcaster ids learnt for channels.
     pub channel_ids: FxHashMap<ChannelKey, UserId>,
     /// How many events went into this batch.

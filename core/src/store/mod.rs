@@ -15,7 +15,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub use batch::{
-    Batch, ChannelUserDelta, RaidRow, SeriesRow, Sighting, StreamRef, StreamUserDelta, UserRow,
+    Batch, ChannelUserDelta, SeriesRow, Sighting, StreamRef, StreamUserDelta, UserRow,
 };
 pub use sql::{MySqlStore, PostgresStore, SqliteStore};
 
