@@ -1,0 +1,25 @@
+//! The `chatters` bot: Twitch connectivity, scheduling, chat commands and recaps, and the
+//! process around them. The binary (`src/main.rs`) only calls [`startup::main`].
+//!
+//! # Layout
+//! - [`startup`]: `.env`, settings, logging, exit codes; [`cli`]: the command line;
+//!   [`app`]: dispatches a subcommand; [`run`]: the long-lived tasks until a signal;
+//!   [`channel`]: `chatters channel ...`.
+//! - [`helix`]: Helix over our own `twitch_api::HttpClient` (base URLs, rate-limit budget,
+//!   retries); [`auth`]: token validation, refresh, app tokens.
+//! - [`irc`]: the twitch-irc client (custom connector, membership, reconnects) and the
+//!   translation of IRC lines into core events.
+//! - [`identity`]: login → user id resolution (Helix Get Users, cached).
+//! - [`scheduler`]: wanted channels, snapshots, stream polling.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod channel;
+pub mod cli;
+pub mod helix;
+pub mod identity;
+pub mod irc;
+pub mod run;
+pub mod scheduler;
+pub mod startup;

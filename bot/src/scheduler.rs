@@ -1,0 +1,359 @@
+//! The scheduler: which channels to be in, when each is live, and when to take its snapshot.
+//!
+//! - Wanted channels = `CHATTERS_CHANNELS` ∪ channels added in the store ∪ channels the bot
+//!   account moderates (Helix, re-read every 10 minutes). The store is re-read every 10 s so
+//!   `chatters channel add` takes effect quickly. The set is published to the IRC task.
+//! - Streams: Helix Get Streams (100 channels a call) every `STREAM_POLL_INTERVAL`; a channel
+//!   found live gets `StreamOnline` (Twitch's id and `started_at`), a live one found offline
+//!   gets `StreamOffline` at the poll's time. A failed poll ends nothing.
+//! - Snapshots: Get Chatters per channel every `SNAPSHOT_INTERVAL` while live and
+//!   `OFFLINE_SNAPSHOT_INTERVAL` while offline, each channel at its own phase so the calls
+//!   spread over the interval. A 403 switches the channel to IRC-only until the next read of
+//!   the moderated channels; a failed snapshot is counted and logged, never stored as empty.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use chatters_core::domain::{Login, StreamId, Timestamp, UserId};
+use chatters_core::event::Event;
+use chatters_core::ingest::IngestHandle;
+use chatters_core::store::Store;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{Api, ApiError, ChatterList};
+
+/// Timing and scope of the scheduler.
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    /// Snapshot period while live.
+    pub snapshot_interval: Duration,
+    /// Snapshot period while offline.
+    pub offline_snapshot_interval: Duration,
+    /// Get Streams period.
+    pub stream_poll_interval: Duration,
+    /// How often the moderated channels are re-read.
+    pub moderated_refresh: Duration,
+    /// How often the store's channels are re-read.
+    pub store_refresh: Duration,
+    /// `CHATTERS_CHANNELS`.
+    pub extra_channels: Vec<Login>,
+    /// Snapshots are possible (bot token with `moderator:read:chatters`).
+    pub snapshots: bool,
+    /// Moderated channels can be read (`user:read:moderated_channels`).
+    pub moderated: bool,
+    /// Snapshot calls in flight at most.
+    pub concurrency: usize,
+}
+
+/// Counters of the scheduler.
+#[derive(Debug, Default)]
+pub struct SchedulerMetrics {
+    /// Snapshots stored.
+    pub snapshots_ok: AtomicU64,
+    /// Snapshots that failed after the client's retries.
+    pub snapshots_failed: AtomicU64,
+    /// Stream polls that failed.
+    pub polls_failed: AtomicU64,
+}
+
+/// One wanted channel.
+#[derive(Debug, Clone)]
+struct Tracked {
+    /// Broadcaster id, once resolved.
+    id: Option<UserId>,
+    /// Live stream id.
+    live: Option<StreamId>,
+    /// 403 on Get Chatters: no snapshots until the moderated channels are read again.
+    irc_only: bool,
+    /// When the next snapshot is due.
+    next_snapshot: Instant,
+    /// A snapshot call is in flight.
+    in_flight: bool,
+}
+
+/// The scheduler task's state.
+#[derive(Debug)]
+pub struct Scheduler {
+    api: Option<Arc<dyn Api>>,
+    store: Arc<dyn Store>,
+    ingest: IngestHandle,
+    wanted: watch::Sender<BTreeSet<Login>>,
+    config: SchedulerConfig,
+    channels: BTreeMap<Login, Tracked>,
+    moderated: Vec<(UserId, Login)>,
+    metrics: Arc<SchedulerMetrics>,
+}
+
+/// A snapshot's outcome, from a spawned call back to the loop.
+type SnapshotResult = (Login, Timestamp, Result<ChatterList, ApiError>);
+
+/// A deterministic phase in `[0, period)` for a channel, so snapshots spread evenly.
+fn phase(login: &Login, period: Duration) -> Duration {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    login.hash(&mut h);
+    let millis = u64::try_from(period.as_millis()).unwrap_or(u64::MAX).max(1);
+    Duration::from_millis(h.finish() % millis)
+}
+
+impl Scheduler {
+    /// A scheduler; `wanted` is what the IRC task joins.
+    pub fn new(
+        api: Option<Arc<dyn Api>>,
+        store: Arc<dyn Store>,
+        ingest: IngestHandle,
+        wanted: watch::Sender<BTreeSet<Login>>,
+        config: SchedulerConfig,
+    ) -> Self {
+        Self {
+            api,
+            store,
+            ingest,
+            wanted,
+            config,
+            channels: BTreeMap::new(),
+            moderated: Vec::new(),
+            metrics: Arc::new(SchedulerMetrics::default()),
+        }
+    }
+
+    /// The scheduler's counters.
+    pub fn metrics(&self) -> Arc<SchedulerMetrics> {
+        self.metrics.clone()
+    }
+
+    /// Runs until cancelled.
+    pub async fn run(mut self, cancel: CancellationToken) -> anyhow::Result<()> {
+        self.resume().await?;
+        self.read_moderated().await;
+        self.refresh_channels().await?;
+        let mut store_tick = tokio::time::interval(self.config.store_refresh);
+        let mut moderated_tick = tokio::time::interval(self.config.moderated_refresh);
+        let mut poll_tick = tokio::time::interval(self.config.stream_poll_interval);
+        let mut snapshot_tick = tokio::time::interval(Duration::from_millis(250));
+        for t in [&mut store_tick, &mut moderated_tick, &mut poll_tick, &mut snapshot_tick] {
+            t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        }
+        moderated_tick.reset();
+        let mut calls: JoinSet<SnapshotResult> = JoinSet::new();
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => break,
+                _ = store_tick.tick() => self.refresh_channels().await?,
+                _ = moderated_tick.tick() => {
+                    self.read_moderated().await;
+                    self.refresh_channels().await?;
+                }
+                _ = poll_tick.tick() => self.poll_streams().await?,
+                _ = snapshot_tick.tick() => self.start_snapshots(&mut calls),
+                Some(done) = calls.join_next() => match done {
+                    Ok(result) => self.finish_snapshot(result).await?,
+                    Err(e) => tracing::error!(error = %e, "snapshot task failed"),
+                },
+            }
+        }
+        calls.abort_all();
+        Ok(())
+    }
+
+    /// Streams live before a restart are live until a poll says otherwise.
+    async fn resume(&mut self) -> anyhow::Result<()> {
+        let channels = self.store.channels().await?;
+        for stream in self.store.live_streams().await? {
+            if let Some(c) = channels.iter().find(|c| c.key == stream.channel) {
+                let t = self.track(&c.login);
+                t.live = Some(stream.id.clone());
+                t.id = t.id.or(c.twitch_id);
+            }
+        }
+        Ok(())
+    }
+
+    fn track(&mut self, login: &Login) -> &mut Tracked {
+        let first = Instant::now() + phase(login, self.config.offline_snapshot_interval.min(Duration::from_secs(60)));
+        self.channels.entry(login.clone()).or_insert(Tracked {
+            id: None,
+            live: None,
+            irc_only: false,
+            next_snapshot: first,
+            in_flight: false,
+        })
+    }
+
+    async fn read_moderated(&mut self) {
+        let Some(api) = self.api.clone().filter(|_| self.config.moderated) else {
+            return;
+        };
+        match api.moderated_channels().await {
+            Ok(list) => {
+                self.moderated = list;
+                // A 403 is retried after each read of the moderated channels.
+                for t in self.channels.values_mut() {
+                    t.irc_only = false;
+                }
+            }
+            Err(error) => tracing::warn!(%error, "reading the moderated channels failed; keeping the last list"),
+        }
+    }
+
+    /// Recomputes the wanted set, publishes it, and resolves new channels' ids.
+    async fn refresh_channels(&mut self) -> anyhow::Result<()> {
+        let stored = self.store.channels().await?;
+        let mut wanted: BTreeSet<Login> = self.config.extra_channels.iter().cloned().collect();
+        wanted.extend(stored.iter().filter(|c| c.wanted).map(|c| c.login.clone()));
+        wanted.extend(self.moderated.iter().map(|(_, l)| l.clone()));
+        let known_ids: BTreeMap<Login, UserId> = stored
+            .iter()
+            .filter_map(|c| c.twitch_id.map(|id| (c.login.clone(), id)))
+            .chain(self.moderated.iter().map(|(id, l)| (l.clone(), *id)))
+            .collect();
+        self.channels.retain(|l, _| wanted.contains(l));
+        for login in &wanted {
+            let id = known_ids.get(login).copied();
+            let t = self.track(login);
+            t.id = t.id.or(id);
+        }
+        let unresolved: Vec<Login> = self
+            .channels
+            .iter()
+            .filter(|(_, t)| t.id.is_none())
+            .map(|(l, _)| l.clone())
+            .collect();
+        if let (Some(api), false) = (&self.api, unresolved.is_empty()) {
+            match api.users_by_login(&unresolved).await {
+                Ok(found) => {
+                    for account in found {
+                        if let Some(t) = self.channels.get_mut(&account.user.login) {
+                            t.id = Some(account.user.id);
+                            let row = self.store.ensure_channel(&account.user.login).await?;
+                            self.store.set_channel_twitch_id(row.key, account.user.id).await?;
+                        }
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "resolving channel ids failed; retrying later"),
+            }
+        }
+        self.wanted.send_if_modified(|current| {
+            if *current == wanted {
+                false
+            } else {
+                *current = wanted;
+                true
+            }
+        });
+        Ok(())
+    }
+
+    /// Get Streams for every channel with a known id; online/offline transitions become events.
+    async fn poll_streams(&mut self) -> anyhow::Result<()> {
+        let Some(api) = self.api.clone() else {
+            return Ok(());
+        };
+        let ids: Vec<UserId> = self.channels.values().filter_map(|t| t.id).collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let at = Timestamp::now();
+        let live = match api.streams(&ids).await {
+            Ok(live) => live,
+            Err(error) => {
+                self.metrics.polls_failed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(%error, "stream poll failed; nothing ends on a failed poll");
+                return Ok(());
+            }
+        };
+        let by_id: BTreeMap<UserId, _> = live.into_iter().map(|s| (s.user_id, s)).collect();
+        let mut events = Vec::new();
+        for (login, t) in &mut self.channels {
+            let Some(id) = t.id else { continue };
+            match (by_id.get(&id), &t.live) {
+                (Some(s), current) if current.as_ref() != Some(&s.id) => {
+                    if current.is_some() {
+                        events.push(Event::StreamOffline { channel: login.clone(), at: s.started_at });
+                    }
+                    t.live = Some(s.id.clone());
+                    // A fresh stream gets its first snapshot right away.
+                    t.next_snapshot = Instant::now();
+                    events.push(Event::StreamOnline {
+                        channel: login.clone(),
+                        broadcaster: Some(id),
+                        stream: s.id.clone(),
+                        started_at: s.started_at,
+                        title: s.title.clone(),
+                    });
+                }
+                (None, Some(_)) => {
+                    t.live = None;
+                    events.push(Event::StreamOffline { channel: login.clone(), at });
+                }
+                _ => {}
+            }
+        }
+        if !events.is_empty() {
+            self.ingest.send_all(events).await?;
+        }
+        Ok(())
+    }
+
+    /// Starts the snapshots that are due, within the concurrency limit.
+    fn start_snapshots(&mut self, calls: &mut JoinSet<SnapshotResult>) {
+        let Some(api) = self.api.clone().filter(|_| self.config.snapshots) else {
+            return;
+        };
+        let now = Instant::now();
+        for (login, t) in &mut self.channels {
+            if calls.len() >= self.config.concurrency {
+                break;
+            }
+            let (Some(id), false, false) = (t.id, t.irc_only, t.in_flight) else {
+                continue;
+            };
+            if t.next_snapshot > now {
+                continue;
+            }
+            t.in_flight = true;
+            let period = if t.live.is_some() {
+                self.config.snapshot_interval
+            } else {
+                self.config.offline_snapshot_interval
+            };
+            // Keep the channel's phase: the next one is due a period after this one was.
+            t.next_snapshot = (t.next_snapshot + period).max(now + period / 2);
+            let api = api.clone();
+            let login = login.clone();
+            calls.spawn(async move {
+                let result = api.chatters(id).await;
+                (login, Timestamp::now(), result)
+            });
+        }
+    }
+
+    async fn finish_snapshot(&mut self, (login, at, result): SnapshotResult) -> anyhow::Result<()> {
+        let Some(t) = self.channels.get_mut(&login) else {
+            return Ok(());
+        };
+        t.in_flight = false;
+        match result {
+            Ok(list) => {
+                self.metrics.snapshots_ok.fetch_add(1, Ordering::Relaxed);
+                self.ingest
+                    .send(Event::Snapshot { channel: login, at, users: list.users, total: list.total })
+                    .await?;
+            }
+            Err(ApiError::Forbidden) => {
+                t.irc_only = true;
+                tracing::warn!(channel = %login, "Get Chatters answered 403 (not a moderator?): IRC-only until the moderated channels are read again");
+            }
+            Err(error) => {
+                self.metrics.snapshots_failed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(channel = %login, %error, "snapshot failed");
+            }
+        }
+        Ok(())
+    }
+}
