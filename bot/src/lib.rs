@@ -14,12 +14,9 @@
 
 pub mod api;
 pub mod app;
-pub mod auth;
 pub mod channel;
 pub mod cli;
-pub mod helix;
 pub mod identity;
-pub mod irc;
 pub mod run;
 pub mod scheduler;
 pub mod startup;
