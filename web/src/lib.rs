@@ -5,7 +5,9 @@
 //! [`CancellationToken`] asks it to stop; `routes/` holds one file per group of routes; [`error`]
 //! turns failures into JSON `{"error", "message"}` answers.
 
+pub mod cache;
 pub mod error;
+pub mod metrics;
 mod routes;
 
 use std::fmt;
@@ -14,6 +16,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderName, Request, StatusCode};
+use chatters_core::bots::KnownBots;
+use chatters_core::stats::Figures;
 use chatters_core::store::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -30,11 +34,40 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// The header carrying each request's id (set when the client sent none, echoed back).
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// Settings the web side needs.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Base of public links (`PUBLIC_BASE_URL`, no trailing slash).
+    pub public_base_url: String,
+    /// `REDIS_URL`, when set (shared chart cache).
+    pub redis_url: Option<secrecy::SecretString>,
+    /// The bot account's id (never counted in figures).
+    pub bot_user: Option<chatters_core::domain::UserId>,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            public_base_url: "http://127.0.0.1:8080".to_owned(),
+            redis_url: None,
+            bot_user: None,
+        }
+    }
+}
+
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     /// The database.
     pub store: Arc<dyn Store>,
+    /// The SPEC figures over the store.
+    pub figures: Figures,
+    /// Settings.
+    pub config: Arc<WebConfig>,
+    /// Rendered charts, until new data arrives for their channel.
+    pub charts: Arc<cache::ChartCache>,
+    /// Counters rendered by `/metrics`.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl fmt::Debug for AppState {
@@ -46,9 +79,21 @@ impl fmt::Debug for AppState {
 }
 
 impl AppState {
-    /// State over a store.
+    /// State over a store with default settings.
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+        Self::with_config(store, WebConfig::default())
+    }
+
+    /// State over a store with the given settings.
+    pub fn with_config(store: Arc<dyn Store>, config: WebConfig) -> Self {
+        let figures = Figures::new(store.clone(), KnownBots::shipped(), config.bot_user);
+        Self {
+            store,
+            figures,
+            config: Arc::new(config),
+            charts: Arc::new(cache::ChartCache::default()),
+            metrics: Arc::new(metrics::Metrics::default()),
+        }
     }
 }
 

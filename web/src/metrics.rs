@@ -1,0 +1,5 @@
+//! Counters rendered as Prometheus text by `GET /metrics`.
+
+/// The process's counters.
+#[derive(Debug, Default)]
+pub struct Metrics;
