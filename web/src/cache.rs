@@ -3,4 +3,6 @@
 
 /// Rendered charts by key.
 #[derive(Debug, Default)]
-pub struct ChartCache;
+pub struct ChartCache {
+    _private: (),
+}

@@ -2,4 +2,6 @@
 
 /// The process's counters.
 #[derive(Debug, Default)]
-pub struct Metrics;
+pub struct Metrics {
+    _private: (),
+}
