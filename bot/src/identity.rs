@@ -105,12 +105,12 @@ impl Identity {
 
     /// Learns from an observation that carries an id: the login now belongs to this id.
     fn learn(&mut self, user: &UserRef) {
-        let fresh = self
-            .cache
-            .get(&user.login)
-            .is_none_or(|(known, _)| known.id != user.id || known.display_name != user.display_name);
+        let fresh = self.cache.get(&user.login).is_none_or(|(known, _)| {
+            known.id != user.id || known.display_name != user.display_name
+        });
         if fresh {
-            self.cache.insert(user.login.clone(), (user.clone(), Instant::now()));
+            self.cache
+                .insert(user.login.clone(), (user.clone(), Instant::now()));
         }
         if self.api.is_some() && !self.accounts_known.contains(&user.id) {
             if self.accounts_known.len() >= ACCOUNTS_LIMIT {
@@ -143,9 +143,15 @@ impl Identity {
                     for account in found {
                         missing.remove(&account.user.login);
                         self.metrics.resolved_helix.fetch_add(1, Ordering::Relaxed);
-                        self.cache.insert(account.user.login.clone(), (account.user.clone(), Instant::now()));
+                        self.cache.insert(
+                            account.user.login.clone(),
+                            (account.user.clone(), Instant::now()),
+                        );
                         if self.accounts_known.insert(account.user.id) {
-                            accounts.push(Event::Account { user: account.user, created_at: account.created_at });
+                            accounts.push(Event::Account {
+                                user: account.user,
+                                created_at: account.created_at,
+                            });
                         }
                     }
                 }
@@ -162,9 +168,11 @@ impl Identity {
                     for (login, id) in found {
                         self.metrics.resolved_store.fetch_add(1, Ordering::Relaxed);
                         // Short-lived: a stored login may belong to someone else by now.
-                        let stale = Instant::now().checked_sub(LOGIN_TTL - Duration::from_secs(600));
+                        let stale =
+                            Instant::now().checked_sub(LOGIN_TTL - Duration::from_secs(600));
                         let user = UserRef::new(id, login.clone());
-                        self.cache.insert(login, (user, stale.unwrap_or_else(Instant::now)));
+                        self.cache
+                            .insert(login, (user, stale.unwrap_or_else(Instant::now)));
                     }
                 }
                 Err(error) => tracing::warn!(%error, "reading stored logins failed"),
@@ -228,7 +236,10 @@ impl Identity {
         match api.users_by_id(&ids).await {
             Ok(found) => found
                 .into_iter()
-                .map(|a| Event::Account { user: a.user, created_at: a.created_at })
+                .map(|a| Event::Account {
+                    user: a.user,
+                    created_at: a.created_at,
+                })
                 .collect(),
             Err(error) => {
                 self.metrics.lookup_errors.fetch_add(1, Ordering::Relaxed);
@@ -246,7 +257,9 @@ impl Identity {
 fn users_of(event: &Event) -> Vec<&UserRef> {
     match event {
         Event::Message(m) => vec![&m.user],
-        Event::Join { user, .. } | Event::Part { user, .. } | Event::Rename { user, .. } => vec![user],
+        Event::Join { user, .. } | Event::Part { user, .. } | Event::Rename { user, .. } => {
+            vec![user]
+        }
         Event::Raid { from, .. } => vec![from],
         _ => Vec::new(),
     }

@@ -136,7 +136,12 @@ impl Scheduler {
         let mut moderated_tick = tokio::time::interval(self.config.moderated_refresh);
         let mut poll_tick = tokio::time::interval(self.config.stream_poll_interval);
         let mut snapshot_tick = tokio::time::interval(Duration::from_millis(250));
-        for t in [&mut store_tick, &mut moderated_tick, &mut poll_tick, &mut snapshot_tick] {
+        for t in [
+            &mut store_tick,
+            &mut moderated_tick,
+            &mut poll_tick,
+            &mut snapshot_tick,
+        ] {
             t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         }
         moderated_tick.reset();
@@ -175,7 +180,13 @@ impl Scheduler {
     }
 
     fn track(&mut self, login: &Login) -> &mut Tracked {
-        let first = Instant::now() + phase(login, self.config.offline_snapshot_interval.min(Duration::from_secs(60)));
+        let first = Instant::now()
+            + phase(
+                login,
+                self.config
+                    .offline_snapshot_interval
+                    .min(Duration::from_secs(60)),
+            );
         self.channels.entry(login.clone()).or_insert(Tracked {
             id: None,
             live: None,
@@ -197,7 +208,9 @@ impl Scheduler {
                     t.irc_only = false;
                 }
             }
-            Err(error) => tracing::warn!(%error, "reading the moderated channels failed; keeping the last list"),
+            Err(error) => {
+                tracing::warn!(%error, "reading the moderated channels failed; keeping the last list")
+            }
         }
     }
 
@@ -231,11 +244,15 @@ impl Scheduler {
                         if let Some(t) = self.channels.get_mut(&account.user.login) {
                             t.id = Some(account.user.id);
                             let row = self.store.ensure_channel(&account.user.login).await?;
-                            self.store.set_channel_twitch_id(row.key, account.user.id).await?;
+                            self.store
+                                .set_channel_twitch_id(row.key, account.user.id)
+                                .await?;
                         }
                     }
                 }
-                Err(error) => tracing::warn!(%error, "resolving channel ids failed; retrying later"),
+                Err(error) => {
+                    tracing::warn!(%error, "resolving channel ids failed; retrying later")
+                }
             }
         }
         self.wanted.send_if_modified(|current| {
@@ -274,7 +291,10 @@ impl Scheduler {
             match (by_id.get(&id), &t.live) {
                 (Some(s), current) if current.as_ref() != Some(&s.id) => {
                     if current.is_some() {
-                        events.push(Event::StreamOffline { channel: login.clone(), at: s.started_at });
+                        events.push(Event::StreamOffline {
+                            channel: login.clone(),
+                            at: s.started_at,
+                        });
                     }
                     t.live = Some(s.id.clone());
                     // A fresh stream gets its first snapshot right away.
@@ -289,7 +309,10 @@ impl Scheduler {
                 }
                 (None, Some(_)) => {
                     t.live = None;
-                    events.push(Event::StreamOffline { channel: login.clone(), at });
+                    events.push(Event::StreamOffline {
+                        channel: login.clone(),
+                        at,
+                    });
                 }
                 _ => {}
             }
@@ -342,7 +365,12 @@ impl Scheduler {
             Ok(list) => {
                 self.metrics.snapshots_ok.fetch_add(1, Ordering::Relaxed);
                 self.ingest
-                    .send(Event::Snapshot { channel: login, at, users: list.users, total: list.total })
+                    .send(Event::Snapshot {
+                        channel: login,
+                        at,
+                        users: list.users,
+                        total: list.total,
+                    })
                     .await?;
             }
             Err(ApiError::Forbidden) => {
@@ -350,7 +378,9 @@ impl Scheduler {
                 tracing::warn!(channel = %login, "Get Chatters answered 403 (not a moderator?): IRC-only until the moderated channels are read again");
             }
             Err(error) => {
-                self.metrics.snapshots_failed.fetch_add(1, Ordering::Relaxed);
+                self.metrics
+                    .snapshots_failed
+                    .fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(channel = %login, %error, "snapshot failed");
             }
         }
