@@ -19,6 +19,8 @@ pub async fn execute(command: Command, settings: Settings) -> anyhow::Result<()>
         Command::Web => crate::run::run(settings, Halves::Web).await,
         Command::Migrate => migrate(&settings).await,
         Command::Channel(command) => crate::channel::execute(command, &settings).await,
+        Command::Apikey(command) => crate::apikey::execute(command, &settings).await,
+        Command::Export(args) => crate::export::execute(args, &settings).await,
         other => anyhow::bail!(
             "'{}' is not available in this version yet",
             other.not_yet_available().unwrap_or("this subcommand")

@@ -75,14 +75,18 @@ pub enum ChannelCommand {
 pub enum ApikeyCommand {
     /// Create a key scoped to a channel; the key is printed alone on the last line.
     Create {
-        /// Channel the key may read.
-        #[arg(long, value_parser = parse_login)]
-        channel: Login,
+        /// Channel the key may read (repeat for several).
+        #[arg(long, value_parser = parse_login, required = true)]
+        channel: Vec<Login>,
+        /// A note to recognise the key by in `apikey list`.
+        #[arg(long)]
+        label: Option<String>,
     },
     /// Revoke a key.
     Revoke {
         /// Key id, as listed.
-        id: String,
+        #[arg(value_parser = parse_key_id)]
+        id: i64,
     },
     /// List keys (never the keys themselves).
     List,
@@ -95,10 +99,10 @@ pub struct ExportArgs {
     #[arg(long, value_parser = parse_login)]
     pub channel: Login,
     /// Start: RFC 3339, or a duration back from now (7d).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_time_arg)]
     pub since: Option<String>,
     /// End: RFC 3339, or a duration back from now.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_time_arg)]
     pub until: Option<String>,
     /// Output format.
     #[arg(long, value_enum)]
@@ -133,20 +137,35 @@ impl Command {
     pub fn not_yet_available(&self) -> Option<&'static str> {
         match self {
             Command::Channel(ChannelCommand::Set { .. }) => Some("channel set"),
-            Command::Apikey(ApikeyCommand::Create { .. }) => Some("apikey create"),
-            Command::Apikey(ApikeyCommand::Revoke { .. }) => Some("apikey revoke"),
-            Command::Apikey(ApikeyCommand::List) => Some("apikey list"),
-            Command::Export(_) => Some("export"),
             Command::Import(_) => Some("import"),
-            Command::Run | Command::Bot | Command::Web | Command::Migrate | Command::Channel(_) => {
-                None
-            }
+            Command::Run
+            | Command::Bot
+            | Command::Web
+            | Command::Migrate
+            | Command::Channel(_)
+            | Command::Apikey(_)
+            | Command::Export(_) => None,
         }
     }
 }
 
 fn parse_login(s: &str) -> Result<Login, String> {
     Login::parse(s).map_err(|_| "expected 1-25 characters of a-z, 0-9 or _".to_owned())
+}
+
+/// Checks a `--since`/`--until` value now (a usage error); it is read again, against the
+/// clock, when the export starts.
+fn parse_time_arg(s: &str) -> Result<String, String> {
+    chatters_core::export::parse_time(s, chatters_core::domain::Timestamp::now())
+        .map(|_| s.to_owned())
+        .map_err(|e| e.to_string())
+}
+
+fn parse_key_id(s: &str) -> Result<i64, String> {
+    match s.parse::<i64>() {
+        Ok(id) if id > 0 => Ok(id),
+        _ => Err("expected a key id as shown by `chatters apikey list`".to_owned()),
+    }
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -194,11 +213,33 @@ mod tests {
             &["channel", "add", "bad login"][..],
             &["channel", "remove", "a-b"],
             &["apikey", "create", "--channel", "x y"],
+            &["apikey", "create"],
+            &["apikey", "revoke", "abc"],
+            &["apikey", "revoke", "0"],
             &["import", "log.txt", "--infer-streams", "soon"],
             &["export", "--channel", "forsen", "--format", "xml"],
+            &["export", "--channel", "forsen", "--format", "csv", "--since", "soon"],
+            &["export", "--channel", "forsen", "--format", "csv", "--until", "7"],
         ] {
             let error = parse(args).expect_err("rejected");
             assert_eq!(error.exit_code(), 2, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn apikey_create_takes_several_channels_and_a_label() {
+        let cli = parse(&[
+            "apikey", "create", "--channel", "#Forsen", "--channel", "xqc", "--label", "ci",
+        ])
+        .expect("parses");
+
+        match cli.command {
+            Some(Command::Apikey(ApikeyCommand::Create { channel, label })) => {
+                let names: Vec<&str> = channel.iter().map(Login::as_str).collect();
+                assert_eq!(names, ["forsen", "xqc"]);
+                assert_eq!(label.as_deref(), Some("ci"));
+            }
+            other => panic!("unexpected {other:?}"),
         }
     }
 
@@ -209,12 +250,9 @@ mod tests {
                 &["channel", "set", "forsen", "bots.add", "x"],
                 Some("channel set"),
             ),
-            (
-                &["apikey", "create", "--channel", "forsen"],
-                Some("apikey create"),
-            ),
-            (&["apikey", "revoke", "3"], Some("apikey revoke")),
-            (&["apikey", "list"], Some("apikey list")),
+            (&["apikey", "create", "--channel", "forsen"], None),
+            (&["apikey", "revoke", "3"], None),
+            (&["apikey", "list"], None),
             (
                 &[
                     "export",
@@ -225,7 +263,7 @@ mod tests {
                     "-o",
                     "f.csv",
                 ],
-                Some("export"),
+                None,
             ),
             (
                 &["import", "a.log", "b.log", "--infer-streams", "30m"],

@@ -4,19 +4,31 @@
 //! # Layout
 //! - [`startup`]: `.env`, settings, logging, exit codes; [`cli`]: the command line;
 //!   [`app`]: dispatches a subcommand; [`run`]: the long-lived tasks until a signal;
-//!   [`channel`]: `chatters channel ...`.
+//!   [`channel`]: `chatters channel ...`; [`apikey`]: `chatters apikey ...`; [`export`]:
+//!   `chatters export`.
 //! - [`helix`]: Helix over our own `twitch_api::HttpClient` (base URLs, rate-limit budget,
 //!   retries); [`auth`]: token validation, refresh, app tokens.
 //! - [`irc`]: the twitch-irc client (custom connector, membership, reconnects) and the
 //!   translation of IRC lines into core events.
 //! - [`identity`]: login → user id resolution (Helix Get Users, cached).
 //! - [`scheduler`]: wanted channels, snapshots, stream polling.
+//! - `testing` (feature `fake`): a fake Twitch Helix/OAuth server for tests and examples.
 
 pub mod api;
+pub mod apikey;
 pub mod app;
+pub mod auth;
 pub mod channel;
 pub mod cli;
+pub mod commands;
+pub mod export;
+pub mod helix;
 pub mod identity;
+pub mod irc;
 pub mod run;
 pub mod scheduler;
 pub mod startup;
+pub mod twitch;
+#[cfg(feature = "fake")]
+#[doc(hidden)]
+pub mod testing;

@@ -104,10 +104,22 @@ async fn start(
     };
     let mut ingest_handle = None;
     if halves.bot() {
-        let config = IngestConfig::from_settings(settings);
+        // Credentials first: an invalid token stops start-up, and the bot account's id is
+        // needed so it never counts as a chatter.
+        let twitch = crate::twitch::connect(settings, store).await?;
+        let mut config = IngestConfig::from_settings(settings);
+        config.tracker.bot_user = twitch.bot.as_ref().map(|b| b.id);
         let (handle, writer) = Ingest::start(store.clone(), config, cancel.clone())
             .await
             .context("starting ingestion")?;
+        crate::twitch::spawn(
+            twitch,
+            settings,
+            store.clone(),
+            handle.clone(),
+            cancel,
+            &mut tasks,
+        );
         ingest_handle = Some(handle);
         tasks.spawn("ingest", async move {
             match writer.await {
@@ -173,12 +185,21 @@ impl Signals {
     }
 }
 
-/// The named long-lived tasks.
+/// The named long-lived tasks: one that ends unasked stops the process.
 #[derive(Default)]
-struct Tasks(JoinSet<(&'static str, anyhow::Result<()>)>);
+pub struct Tasks(JoinSet<(&'static str, anyhow::Result<()>)>);
+
+impl std::fmt::Debug for Tasks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tasks")
+            .field("running", &self.0.len())
+            .finish()
+    }
+}
 
 impl Tasks {
-    fn spawn(
+    /// Starts a task under `name`.
+    pub fn spawn(
         &mut self,
         name: &'static str,
         task: impl Future<Output = anyhow::Result<()>> + Send + 'static,

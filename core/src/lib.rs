@@ -10,10 +10,15 @@
 //! - [`bots`]: the shipped known-bot list and per-channel rules.
 //! - [`stats`]: every SPEC definition, computed over the store.
 //! - [`settings`]: the validated configuration.
+//! - [`apikey`]: API keys (generation, stored hash, constant-time check).
+//! - [`export`]: CSV/JSON exports of a channel's chatters, streamed in chunks.
 
+pub mod apikey;
 pub mod bots;
+pub mod charts;
 pub mod domain;
 pub mod event;
+pub mod export;
 pub mod ingest;
 pub mod settings;
 pub mod stats;

@@ -1,10 +1,12 @@
 //! The HTTP side of chatters (axum).
 //!
 //! Layout: [`router`] builds every route over an [`AppState`] with the shared middleware (request
-//! ids, tracing, panic catching, timeouts); [`serve`] runs it on a listener until a
-//! [`CancellationToken`] asks it to stop; `routes/` holds one file per group of routes; [`error`]
-//! turns failures into JSON `{"error", "message"}` answers.
+//! ids, tracing, panic catching, timeouts, body limit, gzip of JSON/CSV); [`serve`] runs it on a
+//! listener until a [`CancellationToken`] asks it to stop; `routes/` holds one file per group of
+//! routes; [`error`] turns failures into JSON `{"error", "message"}` answers; [`auth`] checks
+//! API keys; [`metrics`] is the registry behind `/metrics`.
 
+pub mod auth;
 pub mod cache;
 pub mod error;
 pub mod metrics;
@@ -22,6 +24,9 @@ use chatters_core::store::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{Predicate as _, SizeAbove};
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -30,6 +35,23 @@ pub use error::ApiError;
 
 /// How long one request may take before it is answered 503.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Largest request body accepted (the API takes none; forms are small): 413 above.
+const MAX_REQUEST_BODY: usize = 64 * 1024;
+
+/// Gzip only JSON and CSV answers (API, exports) of some size; never images, whose bytes are
+/// already compressed.
+fn compressible(
+    _: StatusCode,
+    _: axum::http::Version,
+    headers: &axum::http::HeaderMap,
+    _: &axum::http::Extensions,
+) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json") || t.starts_with("text/csv"))
+}
 
 /// The header carrying each request's id (set when the client sent none, echoed back).
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -107,6 +129,8 @@ pub fn router(state: AppState) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             REQUEST_TIMEOUT,
         ))
+        .layer(CompressionLayer::new().compress_when(SizeAbove::new(256).and(compressible)))
+        .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BODY))
         .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::stream::BoxStream;
 
 pub use batch::{
     Batch, ChannelUserDelta, SeriesRow, Sighting, StreamRef, StreamUserDelta, UserRow,
@@ -262,6 +263,35 @@ pub struct SeriesPoint {
     pub total: Option<i64>,
 }
 
+// ---- API keys and exports (issue 5) ----
+
+/// Id of an API key row (what `chatters apikey list` shows and `revoke` takes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ApiKeyId(pub i64);
+
+impl fmt::Display for ApiKeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A stored API key: its hash and scope, never the key itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    /// Row id.
+    pub id: ApiKeyId,
+    /// Lower-case hex SHA-256 of the key (see `crate::apikey`).
+    pub key_hash: String,
+    /// Free text given at creation (may be empty).
+    pub label: String,
+    /// Channels the key may read, by login.
+    pub channels: Vec<(ChannelKey, Login)>,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it was revoked (`None`: valid).
+    pub revoked_at: Option<Timestamp>,
+}
+
 /// The database behind chatters. One implementation per backend; every method is one
 /// transaction or one read.
 #[async_trait]
@@ -444,6 +474,31 @@ pub trait Store: Send + Sync + fmt::Debug {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<SeriesPoint>, StoreError>;
+
+    // ---- API keys and exports (issue 5) ----
+    /// Stores a new API key (its hash) scoped to `channels`, in one transaction; returns its id.
+    async fn create_api_key(
+        &self,
+        key_hash: &str,
+        label: &str,
+        channels: &[ChannelKey],
+        at: Timestamp,
+    ) -> Result<ApiKeyId, StoreError>;
+    /// The key with this hash, revoked or not, with its channels.
+    async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, StoreError>;
+    /// Every key, revoked ones included, by id.
+    async fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError>;
+    /// Revokes a key at `at`. False when no key has this id or it was already revoked.
+    async fn revoke_api_key(&self, id: ApiKeyId, at: Timestamp) -> Result<bool, StoreError>;
+    /// The rows of [`Store::channel_users`], by user id, read from the database as they are
+    /// consumed (an export of a million users never holds them all in memory).
+    fn channel_users_stream<'a>(
+        &'a self,
+        channel: ChannelKey,
+        since: Timestamp,
+        until: Timestamp,
+        excluded: &'a [UserId],
+    ) -> BoxStream<'a, Result<ChannelUser, StoreError>>;
 }
 
 /// Connection options common to every backend.

@@ -7,6 +7,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::StreamExt as _;
+use futures::stream::BoxStream;
 use rustc_hash::FxHashMap;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -14,9 +16,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{MySql, MySqlPool, PgPool, Postgres, QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::{
-    Backend, Batch, BotRule, Channel, ChannelKey, ChannelUser, ConnectOptions, NameRecord,
-    NewChatter, Raid, SeriesPoint, Store, StoreError, Stream, StreamCounts, StreamKey, User,
-    UserCount, url_host,
+    ApiKeyId, ApiKeyRecord, Backend, Batch, BotRule, Channel, ChannelKey, ChannelUser,
+    ConnectOptions, NameRecord, NewChatter, Raid, SeriesPoint, Store, StoreError, Stream,
+    StreamCounts, StreamKey, User, UserCount, url_host,
 };
 use crate::domain::{Login, StreamId, Timestamp, UserId};
 
@@ -235,6 +237,120 @@ fn display_to_store<'a>(login: &Login, display: Option<&'a str>) -> Option<&'a s
     display.filter(|d| !d.eq_ignore_ascii_case(login.as_str()))
 }
 
+// ---- API keys and exports (issue 5) ----
+
+type ApiKeyTuple = (i64, String, String, i64, Option<i64>);
+
+const API_KEY_COLS: &str = "id, key_hash, label, created_at, revoked_at";
+
+/// Joins key rows with their `(key id, channel key, channel login)` rows (sorted by key id).
+fn api_key_records(
+    rows: Vec<ApiKeyTuple>,
+    channels: Vec<(i64, i64, String)>,
+) -> Result<Vec<ApiKeyRecord>, StoreError> {
+    let mut scopes: FxHashMap<i64, Vec<(ChannelKey, Login)>> = FxHashMap::default();
+    for (key, channel, name) in channels {
+        scopes
+            .entry(key)
+            .or_default()
+            .push((ChannelKey(channel), login(name)?));
+    }
+    Ok(rows
+        .into_iter()
+        .map(|(id, key_hash, label, created, revoked)| ApiKeyRecord {
+            id: ApiKeyId(id),
+            key_hash,
+            label,
+            channels: scopes.remove(&id).unwrap_or_default(),
+            created_at: Timestamp(created),
+            revoked_at: revoked.map(Timestamp),
+        })
+        .collect())
+}
+
+/// A channel row with its user: id, login, display name, first seen, last seen, messages.
+type PersonTuple = (i64, String, Option<String>, i64, i64, i64);
+
+/// A user's sums over the channel's stream rows: id, latest sighting, messages, streams.
+type TotalsTuple = (i64, i64, i64, i64);
+
+/// The two queries of an export, both ordered by user id: the channel rows of users first seen
+/// by `until` (outside `excluded`), and the per-user sums of the channel's stream rows.
+///
+/// [`channel_user_query`] joins the same data in one statement, but SQLite answers that join
+/// through an automatic index built over the whole aggregate, which doubles the time of a
+/// large export; two ordered scans merged as they stream need neither the index nor memory.
+fn export_queries(d: Dialect, channel: ChannelKey, until: Timestamp, excluded: &[UserId]) -> (String, String) {
+    let people = format!(
+        "SELECT cu.user_id, u.login, u.display_name, cu.first_seen, cu.last_seen, cu.messages \
+         FROM channel_users cu JOIN users u ON u.id = cu.user_id \
+         WHERE cu.channel_id = {c} AND cu.first_seen <= {until}{x} ORDER BY cu.user_id",
+        c = channel.0,
+        until = until.0,
+        x = not_in("cu.user_id", excluded),
+    );
+    let totals = format!(
+        "SELECT su.user_id, MAX(su.last_seen), {m}, {a} FROM stream_users su JOIN streams s ON s.id = su.stream_id \
+         WHERE s.channel_id = {c}{x} GROUP BY su.user_id ORDER BY su.user_id",
+        m = d.int("SUM(su.messages)"),
+        a = d.int("SUM(su.active)"),
+        c = channel.0,
+        x = not_in("su.user_id", excluded),
+    );
+    (people, totals)
+}
+
+/// Merges the two ordered streams of [`export_queries`] into [`ChannelUser`] rows (the same
+/// values [`channel_user_query`] gives), keeping users whose last sighting is at or after
+/// `since`.
+fn merge_people_totals<'a>(
+    people: BoxStream<'a, Result<PersonTuple, sqlx::Error>>,
+    totals: BoxStream<'a, Result<TotalsTuple, sqlx::Error>>,
+    since: Timestamp,
+) -> BoxStream<'a, Result<ChannelUser, StoreError>> {
+    struct Merge<'a> {
+        people: BoxStream<'a, Result<PersonTuple, sqlx::Error>>,
+        totals: futures::stream::Peekable<BoxStream<'a, Result<TotalsTuple, sqlx::Error>>>,
+    }
+    let start = Merge {
+        people,
+        totals: totals.peekable(),
+    };
+    futures::stream::try_unfold(start, move |mut m| async move {
+        loop {
+            let Some((id, name, display, first, last, messages)) = m.people.next().await.transpose()? else {
+                return Ok(None);
+            };
+            let mut sums: Option<TotalsTuple> = None;
+            loop {
+                let ahead = match std::pin::Pin::new(&mut m.totals).peek().await {
+                    None => break,
+                    Some(Ok(t)) => t.0,
+                    Some(Err(_)) => match m.totals.next().await {
+                        Some(Err(e)) => return Err(StoreError::from(e)),
+                        _ => break,
+                    },
+                };
+                if ahead > id {
+                    break;
+                }
+                let t = m.totals.next().await.transpose()?;
+                if ahead == id {
+                    sums = t;
+                    break;
+                }
+            }
+            let (stream_last, stream_messages, streams) = sums.map_or((last, 0, 0), |(_, l, n, s)| (l, n, s));
+            let row = channel_user_row((id, name, display, first, last.max(stream_last), messages + stream_messages, streams))?;
+            if row.last_seen >= since {
+                return Ok(Some((row, m)));
+            }
+        }
+    })
+    .fuse()
+    .boxed()
+}
+
 /// Retries connecting until `retry_for` has passed (the server may still be starting).
 async fn connect_with_retry<T, F, Fut>(
     url: &str,
@@ -348,6 +464,22 @@ macro_rules! store_impl {
     ($store:ty, $db:ty, $dialect:expr, $backend:expr, $migrator:expr) => {
         impl $store {
             const D: Dialect = $dialect;
+
+            /// Channels of the keys in `rows` (issue 5: API keys).
+            async fn scoped(&self, rows: Vec<ApiKeyTuple>) -> Result<Vec<ApiKeyRecord>, StoreError> {
+                if rows.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let ids: Vec<UserId> = rows.iter().map(|r| UserId(r.0)).collect();
+                let sql = format!(
+                    "SELECT kc.key_id, c.id, c.login FROM api_key_channels kc JOIN channels c ON c.id = kc.channel_id \
+                     WHERE kc.key_id IN {} ORDER BY kc.key_id, c.login",
+                    id_list(&ids)
+                );
+                let channels: Vec<(i64, i64, String)> =
+                    sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+                api_key_records(rows, channels)
+            }
 
             async fn commit_users(
                 tx: &mut sqlx::Transaction<'static, $db>,
@@ -1245,6 +1377,78 @@ macro_rules! store_impl {
                     .into_iter()
                     .map(|(at, chatters, total)| SeriesPoint { at: Timestamp(at), chatters, total })
                     .collect())
+            }
+
+            // ---- API keys and exports (issue 5) ----
+
+            async fn create_api_key(
+                &self,
+                key_hash: &str,
+                label: &str,
+                channels: &[ChannelKey],
+                at: Timestamp,
+            ) -> Result<ApiKeyId, StoreError> {
+                let mut channels = channels.to_vec();
+                channels.sort_unstable();
+                channels.dedup();
+                let mut tx = self.pool.begin().await?;
+                let mut qb = QueryBuilder::<$db>::new("INSERT INTO api_keys (key_hash, label, created_at) VALUES (");
+                qb.push_bind(key_hash.to_owned())
+                    .push(", ")
+                    .push_bind(label.to_owned())
+                    .push(", ")
+                    .push_bind(at.0)
+                    .push(")");
+                qb.build().execute(&mut *tx).await?;
+                // No portable RETURNING (MySQL 8 lacks it); the hash is unique.
+                let mut qb = QueryBuilder::<$db>::new("SELECT id FROM api_keys WHERE key_hash = ");
+                qb.push_bind(key_hash.to_owned());
+                let (id,): (i64,) = qb.build_query_as().fetch_one(&mut *tx).await?;
+                if !channels.is_empty() {
+                    let mut qb = QueryBuilder::<$db>::new("INSERT INTO api_key_channels (key_id, channel_id) ");
+                    qb.push_values(&channels, |mut b, c| {
+                        b.push_bind(id).push_bind(c.0);
+                    });
+                    qb.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(ApiKeyId(id))
+            }
+
+            async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+                let mut qb = QueryBuilder::<$db>::new(format!("SELECT {API_KEY_COLS} FROM api_keys WHERE key_hash = "));
+                qb.push_bind(key_hash.to_owned());
+                let row: Option<ApiKeyTuple> = qb.build_query_as().fetch_optional(&self.pool).await?;
+                Ok(self.scoped(row.into_iter().collect()).await?.pop())
+            }
+
+            async fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+                let sql = format!("SELECT {API_KEY_COLS} FROM api_keys ORDER BY id");
+                let rows: Vec<ApiKeyTuple> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+                self.scoped(rows).await
+            }
+
+            async fn revoke_api_key(&self, id: ApiKeyId, at: Timestamp) -> Result<bool, StoreError> {
+                let mut qb = QueryBuilder::<$db>::new("UPDATE api_keys SET revoked_at = ");
+                qb.push_bind(at.0)
+                    .push(" WHERE revoked_at IS NULL AND id = ")
+                    .push_bind(id.0);
+                Ok(qb.build().execute(&self.pool).await?.rows_affected() > 0)
+            }
+
+            fn channel_users_stream<'a>(
+                &'a self,
+                channel: ChannelKey,
+                since: Timestamp,
+                until: Timestamp,
+                excluded: &'a [UserId],
+            ) -> BoxStream<'a, Result<ChannelUser, StoreError>> {
+                let (people, totals) = export_queries(Self::D, channel, until, excluded);
+                let people = sqlx::query_as::<_, PersonTuple>(sqlx::AssertSqlSafe(people))
+                    .fetch(&self.pool);
+                let totals = sqlx::query_as::<_, TotalsTuple>(sqlx::AssertSqlSafe(totals))
+                    .fetch(&self.pool);
+                merge_people_totals(people, totals, since)
             }
         }
     };

@@ -1,6 +1,12 @@
 //! Every route of the web endpoint, one file per group.
 
+mod api;
+mod charts;
+mod export;
 mod health;
+mod metrics;
+mod params;
+mod share;
 
 use axum::Router;
 use axum::routing::get;
@@ -9,5 +15,28 @@ use crate::AppState;
 
 /// The routes, before the middleware and the fallback are added.
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route("/healthz", get(health::healthz))
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .merge(api_routes())
+        .merge(chart_routes())
+}
+
+/// The keyed JSON API, exports and `/metrics` (issue 5).
+fn api_routes() -> Router<AppState> {
+    Router::new()
+        .route("/metrics", get(metrics::metrics))
+        .route("/api/v1/channels/{login}/streams", get(api::streams))
+        .route("/api/v1/channels/{login}/streams/{id}", get(api::stream))
+        .route("/api/v1/channels/{login}/chatters", get(export::chatters))
+        .route("/api/v1/channels/{login}/series", get(api::series))
+        .route("/api/v1/channels/{login}/accounts", get(api::accounts))
+        .route("/api/v1/users/{login}", get(api::user))
+}
+
+/// Chart images and the public share page (issue 5).
+fn chart_routes() -> Router<AppState> {
+    Router::new()
+        .route("/c/{login}", get(share::page))
+        .route("/c/{login}/chatters.png", get(charts::chatters))
+        .route("/c/{login}/streams/{file}", get(charts::stream))
 }

@@ -1,0 +1,446 @@
+//! Load test of the IRC path: the fake Twitch IRC server pushes PRIVMSG lines (real tag set,
+//! ~50k distinct users) across many channels at a fixed rate into the real twitch-irc client,
+//! our translation, and `Ingest` on a temporary SQLite store. Reports end-to-end ingested
+//! messages/s (everything committed), peak RSS, process CPU and the single-core cost per line of
+//! each stage of the bot's own parsing path.
+//!
+//! ```sh
+//! cargo run --release -p chatters-bot --features fake --example irc_load -- \
+//!     --rate 100000 --channels 1000 --seconds 20
+//! ```
+//!
+//! For the CPU split between parsing, tracking and storage, run the binary under
+//! `perf record -g` (see BENCHMARKS.md).
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use bytes::{BufMut, BytesMut};
+use chatters_bot::irc::fake::{ConnSender, FakeIrc};
+use chatters_bot::irc::{self, IrcConfig, IrcEvent};
+use chatters_core::bots::KnownBots;
+use chatters_core::domain::{Login, StreamId, Timestamp, UserId};
+use chatters_core::event::Event;
+use chatters_core::ingest::{Ingest, IngestConfig, IngestHandle};
+use chatters_core::store::{self, ConnectOptions};
+use chatters_core::tracker::TrackerConfig;
+use clap::Parser;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use twitch_irc::message::{IRCMessage, ServerMessage};
+
+/// Drive the IRC client at a fixed message rate.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Chat messages per second, over all channels.
+    #[arg(long, default_value_t = 100_000)]
+    rate: u64,
+    /// Channels.
+    #[arg(long, default_value_t = 1_000)]
+    channels: u64,
+    /// Seconds of sending.
+    #[arg(long, default_value_t = 20)]
+    seconds: u64,
+    /// Distinct chatters.
+    #[arg(long, default_value_t = 50_000)]
+    users: u64,
+    /// Count translated messages without ingesting them (isolates the IRC path).
+    #[arg(long)]
+    no_store: bool,
+    /// Channels per IRC connection (twitch-irc's default: 90).
+    #[arg(long, default_value_t = 90)]
+    per_connection: usize,
+    /// Tokio worker threads.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+}
+
+fn channel_name(c: u64) -> String {
+    format!("chan{c:04}")
+}
+
+fn login(s: &str) -> anyhow::Result<Login> {
+    Login::parse(s).context("login")
+}
+
+/// Renders PRIVMSG lines with the tags Twitch sends today.
+struct Lines {
+    args: (u64, u64),
+    seq: u64,
+    rng: u64,
+}
+
+impl Lines {
+    fn new(channels: u64, users: u64) -> Self {
+        Self {
+            args: (channels, users),
+            seq: 0,
+            rng: 0x9E37_79B9_7F4A_7C15,
+        }
+    }
+
+    fn next_rand(&mut self) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng
+    }
+
+    /// Picks the next chatter and channel (a few heavy chatters, most in their home channel).
+    fn pick(&mut self) -> (u64, u64) {
+        let (channels, users) = self.args;
+        let r = (self.next_rand() % 1_000_000) as f64 / 1_000_000.0;
+        let u = ((r * r) * users as f64) as u64 % users;
+        let home = u.wrapping_mul(2_654_435_761) % channels;
+        let c = if self.next_rand() % 100 < 85 {
+            home
+        } else {
+            (home + 1 + u % 7) % channels
+        };
+        (u, c)
+    }
+
+    /// The PRIVMSG of user `u` in channel `c`, appended to `out`.
+    fn render(&mut self, (u, c): (u64, u64), now_ms: u64, out: &mut BytesMut) {
+        use std::fmt::Write as _;
+        self.seq += 1;
+        let (sub, first) = (u % 5 == 0, self.next_rand() % 1000 == 0);
+        let mut w = Writer(out);
+        let _ = write!(
+            w,
+            "@badge-info={bi};badges={b};client-nonce={n:032x};color=#1E90FF;display-name=User{u};\
+             emotes=;first-msg={f};flags=;id={s:08x}-aaaa-4bbb-8ccc-{s:012x};mod=0;\
+             returning-chatter=0;room-id={room};subscriber={sb};tmi-sent-ts={now_ms};turbo=0;\
+             user-id={uid};user-type= :user{u}!user{u}@user{u}.tmi.twitch.tv PRIVMSG #chan{c:04} \
+             :message number {s} in the load test Kappa\r\n",
+            bi = if sub { "subscriber/14" } else { "" },
+            b = if sub { "subscriber/12,premium/1" } else { "" },
+            n = self.seq.wrapping_mul(0x2545_F491_4F6C_DD1D),
+            f = u8::from(first),
+            s = self.seq,
+            room = 1_000_000 + c,
+            sb = u8::from(sub),
+            uid = 10_000_000 + u,
+        );
+    }
+}
+
+struct Writer<'a>(&'a mut BytesMut);
+
+impl std::fmt::Write for Writer<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.put_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// Sends `rate` lines a second for `seconds`, batched per connection every millisecond.
+async fn generate(args: &Args, routes: &[usize], senders: &[ConnSender], bytes: &AtomicU64) -> u64 {
+    let mut lines = Lines::new(args.channels, args.users);
+    let mut buffers: Vec<BytesMut> = senders.iter().map(|_| BytesMut::new()).collect();
+    let started = Instant::now();
+    let total = args.rate * args.seconds;
+    let mut sent = 0u64;
+    let mut tick = tokio::time::interval(Duration::from_millis(1));
+    while sent < total {
+        tick.tick().await;
+        let due = ((started.elapsed().as_secs_f64() * args.rate as f64) as u64).min(total);
+        let now_ms = u64::try_from(Timestamp::now().0).unwrap_or(0) * 1000;
+        while sent < due {
+            let (u, c) = lines.pick();
+            lines.render((u, c), now_ms, &mut buffers[routes[c as usize]]);
+            sent += 1;
+        }
+        for (buf, sender) in buffers.iter_mut().zip(senders) {
+            if !buf.is_empty() {
+                bytes.fetch_add(buf.len() as u64, Ordering::Relaxed);
+                sender.send(buf.split().freeze());
+            }
+        }
+    }
+    sent
+}
+
+/// Forwards translated messages to ingestion in batches; counts them.
+async fn forward(
+    mut events: mpsc::Receiver<IrcEvent>,
+    ingest: Option<IngestHandle>,
+    count: Arc<AtomicU64>,
+) {
+    let mut batch = Vec::with_capacity(1024);
+    while events.recv_many(&mut batch, 1024).await > 0 {
+        let list: Vec<Event> = batch
+            .drain(..)
+            .filter_map(|e| match e {
+                IrcEvent::Message(e) => Some(e),
+                _ => None,
+            })
+            .collect();
+        let n = list.len() as u64;
+        if let Some(ingest) = &ingest
+            && ingest.send_all(list).await.is_err()
+        {
+            return;
+        }
+        count.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// Prints, every second, where the messages are: not yet written by the fake server, inside
+/// the bot (twitch-irc and our task), or queued for ingestion.
+async fn progress(
+    fake: Arc<FakeIrc>,
+    generated: Arc<AtomicU64>,
+    forwarded: Arc<AtomicU64>,
+    ingest: IngestHandle,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let g = generated.load(Ordering::Relaxed);
+        let w = fake.bytes_written();
+        println!(
+            "  t: fake queue {:.1} MB, forwarded {}, ingest queue {} commands, RSS {:.0} MiB",
+            g.saturating_sub(w) as f64 / 1e6,
+            forwarded.load(Ordering::Relaxed),
+            ingest.queue_depth(),
+            rss_mib("VmRSS:")
+        );
+    }
+}
+
+/// Peak resident set size (VmHWM), in MiB.
+fn peak_rss_mib() -> f64 {
+    rss_mib("VmHWM:")
+}
+
+/// A `/proc/self/status` memory line, in MiB.
+fn rss_mib(field: &str) -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// User + system CPU seconds of this process.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Single-core cost per line, in microseconds, of twitch-irc's work on a line (parse, typed
+/// message, the clone it makes) and of our translation.
+fn stage_costs(args: &Args) -> (f64, f64) {
+    let mut lines = Lines::new(args.channels, args.users);
+    let raw: Vec<String> = (0..100_000)
+        .map(|_| {
+            let mut b = BytesMut::new();
+            let pick = lines.pick();
+            lines.render(pick, 1_700_000_000_000, &mut b);
+            String::from_utf8_lossy(&b).trim_end().to_owned()
+        })
+        .collect();
+    let started = Instant::now();
+    let parsed: Vec<ServerMessage> = raw
+        .iter()
+        .filter_map(|l| IRCMessage::parse(l).ok())
+        .filter_map(|m| ServerMessage::try_from(m).ok())
+        .map(|m| m.clone())
+        .collect();
+    let parse = started.elapsed().as_secs_f64() * 1e6 / raw.len() as f64;
+    let own = Login::parse("justinfan1").expect("a valid login");
+    let started = Instant::now();
+    let events: usize = parsed
+        .iter()
+        .map(|m| irc::translate(m, Timestamp(0), &own).len())
+        .sum();
+    let translate = started.elapsed().as_secs_f64() * 1e6 / raw.len() as f64;
+    assert_eq!(events, raw.len());
+    (parse, translate)
+}
+
+/// As in the `chatters` binary: twitch-irc allocates on the connection tasks and the bot frees
+/// on its own, and glibc malloc serializes such cross-thread frees (measured: 35k vs 84k
+/// messages/s).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.workers.max(1))
+        .enable_all()
+        .build()?
+        .block_on(load(args))
+}
+
+async fn load(args: Args) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite://{}/load.db", dir.path().display());
+    let store = store::open(&url, &ConnectOptions::default()).await?;
+    store.migrate().await?;
+    let cancel = CancellationToken::new();
+    let config = IngestConfig {
+        tracker: TrackerConfig {
+            bot_user: None,
+            bot_login: None,
+            presence_timeout: 900,
+            snapshot_stale_after: 3600,
+            bots: KnownBots::shipped(),
+        },
+        ..IngestConfig::default()
+    };
+    let (ingest, ingest_task) = Ingest::start(store.clone(), config, cancel.clone()).await?;
+    let names: Vec<String> = (0..args.channels).map(channel_name).collect();
+    let mut online = Vec::new();
+    for (c, name) in names.iter().enumerate() {
+        online.push(Event::StreamOnline {
+            channel: login(name)?,
+            broadcaster: Some(UserId(1_000_000 + c as i64)),
+            stream: StreamId::parse(&format!("{}", 500_000 + c))?,
+            started_at: Timestamp::now().plus(-60),
+            title: "load".into(),
+        });
+    }
+    ingest.send_all(online).await?;
+    ingest.flush().await?;
+
+    let fake = FakeIrc::start().await?;
+    let irc_config = IrcConfig {
+        new_connection_every: Duration::from_millis(20),
+        max_channels_per_connection: args.per_connection,
+        ..IrcConfig::new(fake.url())
+    };
+    let wanted: BTreeSet<Login> = names.iter().map(|n| login(n)).collect::<Result<_, _>>()?;
+    let (_wanted_tx, wanted_rx) = watch::channel(wanted);
+    let (events_tx, events_rx) = mpsc::channel(65_536);
+    let irc_task = tokio::spawn(irc::run(
+        irc_config,
+        irc::anonymous(),
+        wanted_rx,
+        events_tx,
+        cancel.clone(),
+    ));
+    let forwarded = Arc::new(AtomicU64::new(0));
+    let forward_task = tokio::spawn(forward(
+        events_rx,
+        (!args.no_store).then(|| ingest.clone()),
+        forwarded.clone(),
+    ));
+
+    let all_joined = fake
+        .wait_for(Duration::from_secs(120), |s| {
+            names.iter().all(|n| s.joined(n).len() == 1)
+        })
+        .await;
+    if !all_joined {
+        bail!("not every channel was joined within 2 minutes");
+    }
+    let (routes, senders) = {
+        let state = fake.state();
+        let mut index = HashMap::new();
+        let mut senders = Vec::new();
+        let mut routes = Vec::new();
+        for n in &names {
+            let conn = state.joined(n)[0];
+            let i = *index.entry(conn).or_insert_with(|| {
+                senders.push(conn);
+                senders.len() - 1
+            });
+            routes.push(i);
+        }
+        (routes, senders)
+    };
+    let senders: Vec<ConnSender> = senders.iter().filter_map(|c| fake.sender(*c)).collect();
+    println!(
+        "joined {} channels over {} connections; sending {} msg/s for {} s ({} users)",
+        args.channels,
+        senders.len(),
+        args.rate,
+        args.seconds,
+        args.users
+    );
+
+    let cpu0 = cpu_seconds();
+    let started = Instant::now();
+    let committed0 = ingest.metrics().committed.load(Ordering::Relaxed);
+    let generated = Arc::new(AtomicU64::new(0));
+    let fake = Arc::new(fake);
+    let probe = tokio::spawn(progress(
+        fake.clone(),
+        generated.clone(),
+        forwarded.clone(),
+        ingest.clone(),
+    ));
+    let sent = generate(&args, &routes, &senders, &generated).await;
+    let send_secs = started.elapsed().as_secs_f64();
+    while forwarded.load(Ordering::Relaxed) < sent {
+        if started.elapsed() > Duration::from_secs(args.seconds * 10 + 60) {
+            bail!(
+                "only {} of {sent} messages arrived",
+                forwarded.load(Ordering::Relaxed)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    ingest.flush().await?;
+    let total_secs = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu0;
+    let m = ingest.metrics();
+    let committed = m.committed.load(Ordering::Relaxed) - committed0;
+    let commit_secs = m.commit_micros_total.load(Ordering::Relaxed) as f64 / 1e6;
+    let batches = m.batches.load(Ordering::Relaxed);
+
+    probe.abort();
+    cancel.cancel();
+    irc_task.await?.context("irc task")?;
+    forward_task.await?;
+    ingest_task.await?.context("ingestion")?;
+    store.close().await;
+
+    let peak_rss = peak_rss_mib();
+    let (parse_us, translate_us) = stage_costs(&args);
+    let rate = committed as f64 / total_secs;
+    println!(
+        "sent       {sent} messages in {send_secs:.2} s ({:.0}/s offered)",
+        sent as f64 / send_secs
+    );
+    println!(
+        "ingested   {committed} events committed in {total_secs:.2} s = {rate:.0} messages/s end to end"
+    );
+    println!(
+        "drain      {:.2} s after the last line was sent",
+        total_secs - send_secs
+    );
+    println!(
+        "storage    {batches} batches, {commit_secs:.2} s in commits ({:.0}% of wall time)",
+        100.0 * commit_secs / total_secs
+    );
+    println!("peak RSS   {peak_rss:.0} MiB (VmHWM, fake server and generator included)");
+    println!(
+        "CPU        {cpu:.1} s = {:.2} cores on average (generator + fake server included)",
+        cpu / total_secs
+    );
+    println!(
+        "per line   twitch-irc parse {parse_us:.2} us, translate {translate_us:.2} us (one core) = {:.2} cores at {rate:.0}/s",
+        (parse_us + translate_us) * rate / 1e6
+    );
+    Ok(())
+}

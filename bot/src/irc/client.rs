@@ -1,0 +1,300 @@
+//! The IRC task: one twitch-irc client (a pool of connections), the wanted channels kept joined,
+//! every received line translated once and handed on.
+//!
+//! Reconnects (RECONNECT, a dropped socket, a missed PONG) are twitch-irc's: it opens a new
+//! connection and rejoins that connection's channels, and delivers each line exactly once, so
+//! nothing is replayed or de-duplicated here. What the crate gets wrong — its join bookkeeping
+//! after other users' PARTs, and reconnecting forever after a rejected login — is handled here
+//! (see [`super::membership`]).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chatters_core::domain::{Login, Timestamp};
+use chatters_core::settings::IrcUrl;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+use twitch_irc::ClientConfig;
+use twitch_irc::login::{LoginCredentials, StaticLoginCredentials};
+use twitch_irc::message::{IRCMessage, IRCPrefix, ServerMessage};
+
+use super::connector::{self, Client};
+use super::membership::{Membership, MembershipConfig, Plan};
+use super::sender::IrcSender;
+use super::{IrcError, IrcEvent, translate};
+
+/// Settings of the IRC client.
+#[derive(Debug, Clone)]
+pub struct IrcConfig {
+    /// `TWITCH_IRC_URL`.
+    pub url: IrcUrl,
+    /// How often the wanted channels are checked and, where needed, re-joined.
+    pub reassert_every: Duration,
+    /// When a channel counts as possibly not joined (see [`Membership`]).
+    pub membership: MembershipConfig,
+    /// Channels per pooled connection (twitch-irc's default: 90).
+    pub max_channels_per_connection: usize,
+    /// At most one new connection this often (twitch-irc's default: 2 s).
+    pub new_connection_every: Duration,
+    /// Give up a connection attempt after this long.
+    pub connect_timeout: Duration,
+}
+
+impl IrcConfig {
+    /// Twitch's defaults for the given address.
+    pub fn new(url: IrcUrl) -> Self {
+        Self {
+            url,
+            reassert_every: Duration::from_secs(30),
+            membership: MembershipConfig::default(),
+            max_channels_per_connection: 90,
+            new_connection_every: Duration::from_secs(2),
+            connect_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+/// Read-only anonymous credentials: a random `justinfanNNNNN` nick and no token.
+pub fn anonymous() -> StaticLoginCredentials {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let n = 10_000 + (nanos ^ std::process::id().wrapping_mul(2_654_435_761)) % 89_999;
+    StaticLoginCredentials::new(format!("justinfan{n}"), None)
+}
+
+/// Starts the client with `credentials` and runs it until `cancel` fires (Ok) or the login is
+/// rejected ([`IrcError::LoginFailed`]). See [`IrcSession::run`].
+pub async fn run<L: LoginCredentials>(
+    config: IrcConfig,
+    credentials: L,
+    wanted: watch::Receiver<BTreeSet<Login>>,
+    events: mpsc::Sender<IrcEvent>,
+    cancel: CancellationToken,
+) -> Result<(), IrcError> {
+    IrcSession::start(config, credentials)
+        .await?
+        .run(wanted, events, cancel)
+        .await
+}
+
+/// A started client whose task has not run yet; [`IrcSession::sender`] gives the handle for
+/// chat replies before [`IrcSession::run`] takes it over.
+#[derive(Debug)]
+pub struct IrcSession<L: LoginCredentials> {
+    /// The only strong reference: dropping it stops every connection.
+    client: Arc<Client<L>>,
+    incoming: mpsc::UnboundedReceiver<ServerMessage>,
+    /// The bot's own login (its JOIN/PART echoes are not events).
+    own: Login,
+    /// Clears the connector's target when the session ends.
+    target: TargetGuard,
+    config: IrcConfig,
+}
+
+impl<L: LoginCredentials> IrcSession<L> {
+    /// Points the connector at `config.url`, creates the client and opens its first connection.
+    pub async fn start(config: IrcConfig, credentials: L) -> Result<Self, IrcError> {
+        let pair = credentials
+            .get_credentials()
+            .await
+            .map_err(|e| IrcError::Credentials(e.to_string()))?;
+        let own = Login::parse(&pair.login)
+            .map_err(|_| IrcError::Credentials(format!("invalid login {:?}", pair.login)))?;
+        let target = TargetGuard(connector::set_target(&config.url)?);
+        let mut client_config = ClientConfig::new_simple(credentials);
+        client_config.max_channels_per_connection = config.max_channels_per_connection.max(1);
+        client_config.new_connection_every = config.new_connection_every;
+        client_config.connect_timeout = config.connect_timeout;
+        let (incoming, client) = Client::<L>::new(client_config);
+        client.connect().await;
+        info!(url = %config.url, login = %own, "IRC client started");
+        Ok(Self {
+            client: Arc::new(client),
+            incoming,
+            own,
+            target,
+            config,
+        })
+    }
+
+    /// The login the client is logged in as.
+    pub fn login(&self) -> &Login {
+        &self.own
+    }
+
+    /// A handle for sending chat messages while the session runs.
+    pub fn sender(&self) -> IrcSender<L> {
+        IrcSender::new(Arc::downgrade(&self.client))
+    }
+
+    /// Joins every channel in `wanted` (and follows its changes), sends every translated line to
+    /// `events`, and re-joins channels that went quiet without twitch-irc confirming them. Ends
+    /// with `Ok` when `cancel` fires, [`IrcError::LoginFailed`] when Twitch rejects the login,
+    /// [`IrcError::ConsumerGone`] when `events` is closed. Dropping the session on return
+    /// closes every connection, and no new one is attempted.
+    pub async fn run(
+        self,
+        mut wanted: watch::Receiver<BTreeSet<Login>>,
+        events: mpsc::Sender<IrcEvent>,
+        cancel: CancellationToken,
+    ) -> Result<(), IrcError> {
+        let Self {
+            client,
+            mut incoming,
+            own,
+            target: _target,
+            config,
+        } = self;
+        let mut task = Task {
+            client,
+            own,
+            membership: Membership::new(config.membership),
+        };
+        let first = wanted.borrow_and_update().clone();
+        task.apply_wanted(first);
+        let mut wanted_open = true;
+        let start = tokio::time::Instant::now() + config.reassert_every;
+        let mut reassert = tokio::time::interval_at(start, config.reassert_every);
+        reassert.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut batch = Vec::with_capacity(BATCH);
+        loop {
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => return Ok(()),
+                n = incoming.recv_many(&mut batch, BATCH) => {
+                    if n == 0 {
+                        return Err(IrcError::Closed);
+                    }
+                    tokio::select! {
+                        () = cancel.cancelled() => return Ok(()),
+                        delivered = task.deliver(&mut batch, &events) => delivered?,
+                    }
+                }
+                changed = wanted.changed(), if wanted_open => match changed {
+                    Ok(()) => {
+                        let set = wanted.borrow_and_update().clone();
+                        task.apply_wanted(set);
+                    }
+                    Err(_) => wanted_open = false,
+                },
+                _ = reassert.tick() => task.reassert().await,
+            }
+        }
+    }
+}
+
+/// Messages taken from twitch-irc at once.
+const BATCH: usize = 512;
+
+/// The state of a running session.
+struct Task<L: LoginCredentials> {
+    client: Arc<Client<L>>,
+    own: Login,
+    membership: Membership,
+}
+
+impl<L: LoginCredentials> Task<L> {
+    fn apply_wanted(&mut self, wanted: BTreeSet<Login>) {
+        let Plan { join, part } = self.membership.set_wanted(wanted, Instant::now());
+        for channel in part {
+            info!(%channel, "leaving channel");
+            self.client.part(channel.to_string());
+        }
+        if !join.is_empty() {
+            info!(channels = join.len(), "joining channels");
+        }
+        for channel in join {
+            if let Err(e) = self.client.join(channel.to_string()) {
+                warn!(%channel, error = %e, "cannot join channel");
+            }
+        }
+    }
+
+    /// Re-joins wanted channels that went quiet and that twitch-irc does not confirm.
+    async fn reassert(&mut self) {
+        let now = Instant::now();
+        for channel in self.membership.suspects(now, connector::last_closure()) {
+            let (_, joined) = self.client.get_channel_status(channel.to_string()).await;
+            if joined {
+                continue;
+            }
+            info!(%channel, "channel silent and not confirmed: joining again");
+            self.membership.rejoining(&channel, now);
+            if let Err(e) = self.client.join(channel.to_string()) {
+                warn!(%channel, error = %e, "cannot join channel");
+            }
+        }
+    }
+
+    /// Translates and sends one batch of received messages, in order.
+    async fn deliver(
+        &mut self,
+        batch: &mut Vec<ServerMessage>,
+        events: &mpsc::Sender<IrcEvent>,
+    ) -> Result<(), IrcError> {
+        let now = Instant::now();
+        let received = Timestamp::now();
+        for msg in batch.drain(..) {
+            self.observe(msg.source(), now);
+            for event in translate(&msg, received, &self.own) {
+                match event {
+                    IrcEvent::LoginFailed { text } => {
+                        warn!(login = %self.own, notice = %text, "Twitch IRC rejected the login");
+                        return Err(IrcError::LoginFailed {
+                            login: self.own.to_string(),
+                            notice: text,
+                        });
+                    }
+                    IrcEvent::Reconnect => info!("Twitch asked to reconnect"),
+                    IrcEvent::Notice {
+                        ref channel,
+                        ref msg_id,
+                        ref text,
+                    } => debug!(?channel, ?msg_id, %text, "notice"),
+                    _ => {}
+                }
+                // try_send first: a full budget of awaited sends would make this task yield
+                // every 128 events, while twitch-irc's many connection tasks keep producing.
+                match events.try_send(event) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(event)) => events
+                        .send(event)
+                        .await
+                        .map_err(|_| IrcError::ConsumerGone)?,
+                    Err(mpsc::error::TrySendError::Closed(_)) => {
+                        return Err(IrcError::ConsumerGone);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Evidence for [`Membership`]: any line from a channel shows we are in it, except our own
+    /// PART echo.
+    fn observe(&mut self, msg: &IRCMessage, now: Instant) {
+        let Some(channel) = msg.params.first().and_then(|p| p.strip_prefix('#')) else {
+            return;
+        };
+        let own_part = msg.command == "PART"
+            && matches!(&msg.prefix, Some(IRCPrefix::Full { nick, .. }) if nick == self.own.as_str());
+        if own_part {
+            self.membership.parted(channel);
+        } else {
+            self.membership.seen(channel, now);
+        }
+    }
+}
+
+/// Clears the connector's target (if still ours) when dropped.
+#[derive(Debug)]
+struct TargetGuard(u64);
+
+impl Drop for TargetGuard {
+    fn drop(&mut self) {
+        connector::clear_target(self.0);
+    }
+}

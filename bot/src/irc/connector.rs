@@ -1,0 +1,238 @@
+//! The socket factory twitch-irc uses for every pooled connection and every reconnect.
+//!
+//! twitch-irc's own connectors dial `irc.chat.twitch.tv` (a private constant), so ours reads the
+//! address from a process-global set by [`set_target`] (the client's `run` does that), speaks
+//! plain TCP for `irc://` and TLS (rustls, webpki roots, aws-lc-rs) for `ircs://`, and writes
+//! `CAP REQ :twitch.tv/membership` itself: the crate only asks for tags and commands, and without
+//! membership Twitch sends no JOIN/PART of other users.
+//!
+//! It also counts closed sockets ([`closures`]): the membership logic needs to know that a
+//! connection was lost, which twitch-irc does not tell its user.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use chatters_core::settings::IrcUrl;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::rustls::pki_types::ServerName;
+use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
+use twitch_irc::TwitchIRCClient;
+use twitch_irc::transport::tcp::{MakeConnection, TCPTransport, TCPTransportConnectError};
+
+use super::IrcError;
+
+/// The line written first on every socket.
+pub const MEMBERSHIP_CAP: &[u8] = b"CAP REQ :twitch.tv/membership\r\n";
+
+/// twitch-irc's transport over our connector.
+pub type IrcTransport = TCPTransport<Connector>;
+
+/// The twitch-irc client type chatters uses.
+pub type Client<L> = TwitchIRCClient<IrcTransport, L>;
+
+/// Where new sockets go.
+struct Target {
+    /// Incremented by every [`set_target`], so that a stale client cannot clear a newer target.
+    generation: u64,
+    host: String,
+    port: u16,
+    tls: Option<(TlsConnector, ServerName<'static>)>,
+}
+
+static TARGET: RwLock<Option<Arc<Target>>> = RwLock::new(None);
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+static CLOSURES: AtomicU64 = AtomicU64::new(0);
+/// Nanoseconds after [`origin`] of the latest socket closure (0: none yet).
+static LAST_CLOSURE: AtomicU64 = AtomicU64::new(0);
+
+fn origin() -> Instant {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    *ORIGIN.get_or_init(Instant::now)
+}
+
+/// Points every future socket at `url`, trusting the webpki roots for `ircs://`. Returns the
+/// target's generation, for [`clear_target`].
+pub fn set_target(url: &IrcUrl) -> Result<u64, IrcError> {
+    let roots = RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    set_target_with_roots(url, roots)
+}
+
+/// [`set_target`] with other TLS roots (tests trust their own certificate).
+pub fn set_target_with_roots(url: &IrcUrl, roots: RootCertStore) -> Result<u64, IrcError> {
+    let invalid = |reason: String| IrcError::Address {
+        url: url.to_string(),
+        reason,
+    };
+    let tls = if url.tls {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| invalid(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let name = ServerName::try_from(url.host.clone())
+            .map_err(|_| invalid("not a valid TLS server name".into()))?;
+        Some((TlsConnector::from(Arc::new(config)), name))
+    } else {
+        None
+    };
+    let generation = GENERATION.fetch_add(1, Ordering::Relaxed) + 1;
+    let target = Target {
+        generation,
+        host: url.host.clone(),
+        port: url.port,
+        tls,
+    };
+    *TARGET.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(target));
+    Ok(generation)
+}
+
+/// Refuses new sockets from now on, if the target is still the one of `generation`: a stopped
+/// client's pending reconnect then fails at once instead of reaching the server.
+pub fn clear_target(generation: u64) {
+    let mut target = TARGET.write().unwrap_or_else(|e| e.into_inner());
+    if target.as_ref().is_some_and(|t| t.generation == generation) {
+        *target = None;
+    }
+}
+
+fn current_target() -> Option<Arc<Target>> {
+    TARGET.read().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// How many sockets made by [`Connector`] have been closed in this process.
+pub fn closures() -> u64 {
+    CLOSURES.load(Ordering::Acquire)
+}
+
+/// When the latest socket was closed, if any was.
+pub fn last_closure() -> Option<Instant> {
+    match LAST_CLOSURE.load(Ordering::Acquire) {
+        0 => None,
+        nanos => Some(origin() + Duration::from_nanos(nanos)),
+    }
+}
+
+/// twitch-irc's `MakeConnection` over the process-global target.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Connector;
+
+#[async_trait::async_trait]
+impl MakeConnection for Connector {
+    type Socket = IrcSocket;
+
+    async fn new_socket() -> Result<IrcSocket, TCPTransportConnectError> {
+        let target = current_target().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::NotConnected, "the IRC client has stopped")
+        })?;
+        let tcp = TcpStream::connect((target.host.as_str(), target.port)).await?;
+        tcp.set_nodelay(true)?;
+        let mut stream = match &target.tls {
+            None => Stream::Plain(tcp),
+            Some((connector, name)) => {
+                Stream::Tls(Box::new(connector.connect(name.clone(), tcp).await?))
+            }
+        };
+        stream.write_all(MEMBERSHIP_CAP).await?;
+        stream.flush().await?;
+        tracing::debug!(host = %target.host, port = target.port, "IRC socket opened");
+        Ok(IrcSocket {
+            stream,
+            _closed: ClosureGuard,
+        })
+    }
+}
+
+/// Counts the closure when the socket is dropped (twitch-irc drops both halves on close).
+#[derive(Debug)]
+struct ClosureGuard;
+
+impl Drop for ClosureGuard {
+    fn drop(&mut self) {
+        let nanos = u64::try_from(origin().elapsed().as_nanos()).unwrap_or(u64::MAX);
+        LAST_CLOSURE.store(nanos.max(1), Ordering::Release);
+        CLOSURES.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+#[derive(Debug)]
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+/// A socket made by [`Connector`]: plain TCP or TLS.
+#[derive(Debug)]
+pub struct IrcSocket {
+    stream: Stream,
+    _closed: ClosureGuard,
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, b: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, b),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, b),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+impl AsyncRead for IrcSocket {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for IrcSocket {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, b: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, b)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+}

@@ -1,0 +1,338 @@
+//! Table tests on real captured lines (`../shared/corpus/twitch-irc-real.txt`, by line number).
+
+use super::*;
+
+const CORPUS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/corpus/twitch-irc-real.txt"
+);
+
+fn corpus() -> Vec<String> {
+    std::fs::read_to_string(CORPUS)
+        .expect("the corpus beside the repository (../shared/corpus)")
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Line `n` (1-based) of the corpus.
+fn line(n: usize) -> String {
+    corpus()[n - 1].clone()
+}
+
+const RECEIVED: Timestamp = Timestamp(1_700_000_000);
+
+fn own() -> Login {
+    login("chattersbot")
+}
+
+fn login(s: &str) -> Login {
+    Login::parse(s).expect("login")
+}
+
+fn run(raw: &str) -> Vec<IrcEvent> {
+    let msg = IRCMessage::parse(raw).expect("an IRC line");
+    translate_irc(&msg, RECEIVED, &own())
+}
+
+fn user(id: i64, name: &str, display: &str) -> UserRef {
+    UserRef {
+        id: UserId(id),
+        login: login(name),
+        display_name: Some(display.to_owned()),
+    }
+}
+
+fn badge(name: &str, version: &str) -> Badge {
+    Badge {
+        name: name.into(),
+        version: version.into(),
+    }
+}
+
+fn message(m: Message) -> IrcEvent {
+    IrcEvent::Message(Event::Message(Box::new(m)))
+}
+
+#[test]
+fn privmsg_becomes_a_message_with_its_tags() {
+    assert_eq!(
+        run(&line(20)),
+        vec![message(Message {
+            channel: login("pajlada"),
+            user: user(29803735, "jun1orrrr", "JuN1oRRRR"),
+            at: Timestamp(1594545155),
+            room_id: Some(UserId(11148817)),
+            source_room_id: None,
+            first_msg: false,
+            returning_chatter: false,
+            badges: vec![],
+            has_text: true,
+            id: Some("e9d998c3-36f1-430f-89ec-6b887c28af36".into()),
+        })]
+    );
+}
+
+#[test]
+fn privmsg_badges_are_kept_in_order() {
+    let events = run(&line(21));
+    let [IrcEvent::Message(Event::Message(m))] = events.as_slice() else {
+        panic!("one message expected: {events:?}");
+    };
+    assert_eq!(
+        m.badges,
+        vec![badge("moderator", "1"), badge("subscriber", "12")]
+    );
+    assert_eq!(m.user, user(40286300, "randers", "randers"));
+}
+
+#[test]
+fn privmsg_without_badges_tag_still_counts() {
+    // twitch-irc rejects this line (no `badges`) and hands it over as a generic message.
+    assert!(ServerMessage::try_from(IRCMessage::parse(&line(62)).expect("irc")).is_err());
+    assert_eq!(
+        run(&line(62)),
+        vec![message(Message {
+            channel: login("anny"),
+            user: user(73714767, "dixtor334", "Dixtor334"),
+            at: Timestamp(1686049636),
+            room_id: Some(UserId(56418014)),
+            source_room_id: None,
+            first_msg: false,
+            returning_chatter: false,
+            badges: vec![],
+            has_text: true,
+            id: Some("0b4c70e4-9a47-4ce1-9c3e-8f78111cdc19".into()),
+        })]
+    );
+}
+
+#[test]
+fn first_msg_returning_chatter_and_shared_chat_tags() {
+    // Line 20 with the tags Twitch adds for a first message in shared chat.
+    let raw = line(20).replacen(
+        "@badge-info=;",
+        "@badge-info=;first-msg=1;returning-chatter=1;source-room-id=99;",
+        1,
+    );
+    let events = run(&raw);
+    let [IrcEvent::Message(Event::Message(m))] = events.as_slice() else {
+        panic!("one message expected: {events:?}");
+    };
+    assert!(m.first_msg && m.returning_chatter);
+    assert_eq!(m.source_room_id, Some(UserId(99)));
+    assert!(m.is_foreign_shared_chat());
+}
+
+#[test]
+fn usernotice_with_text_is_a_message() {
+    let events = run(&line(191));
+    assert_eq!(
+        events,
+        vec![message(Message {
+            channel: login("schmoopiie"),
+            user: user(20624989, "schmoopiie", "Schmoopiie"),
+            at: RECEIVED,
+            room_id: Some(UserId(20624989)),
+            source_room_id: None,
+            first_msg: false,
+            returning_chatter: false,
+            badges: vec![
+                badge("staff", "1"),
+                badge("subscriber", "1"),
+                badge("turbo", "1")
+            ],
+            has_text: true,
+            id: None,
+        })]
+    );
+}
+
+#[test]
+fn usernotice_without_text_is_an_observation_only() {
+    let events = run(&line(37));
+    let [IrcEvent::Message(Event::Message(m))] = events.as_slice() else {
+        panic!("one message expected: {events:?}");
+    };
+    assert!(!m.has_text);
+    assert_eq!(m.user.login, login("whoopiix"));
+    assert_eq!(m.at, Timestamp(1594520403));
+}
+
+#[test]
+fn raid_gives_the_raider_observation_then_the_raid() {
+    let raider = user(155874595, "iamelisabete", "iamelisabete");
+    assert_eq!(
+        run(&line(41)),
+        vec![
+            message(Message {
+                channel: login("xqcow"),
+                user: raider.clone(),
+                at: Timestamp(1594517796),
+                room_id: Some(UserId(71092938)),
+                source_room_id: None,
+                first_msg: false,
+                returning_chatter: false,
+                badges: vec![badge("glhf-pledge", "1")],
+                has_text: false,
+                id: Some("bb99dda7-3736-4583-9114-52aa11b23d17".into()),
+            }),
+            IrcEvent::Message(Event::Raid {
+                channel: login("xqcow"),
+                from: raider,
+                viewers: 430,
+                at: Timestamp(1594517796),
+            }),
+        ]
+    );
+}
+
+#[test]
+fn other_users_join_and_part() {
+    let at = RECEIVED;
+    assert_eq!(
+        run(&line(10)),
+        vec![IrcEvent::Join {
+            channel: login("pajlada"),
+            login: login("randers811"),
+            at
+        }]
+    );
+    assert_eq!(
+        run(&line(14)),
+        vec![IrcEvent::Part {
+            channel: login("pajlada"),
+            login: login("randers811"),
+            at
+        }]
+    );
+}
+
+#[test]
+fn own_join_echo_is_not_an_event() {
+    let msg = IRCMessage::parse(&line(61)).expect("irc");
+    assert!(translate_irc(&msg, RECEIVED, &login("justinfan57624")).is_empty());
+}
+
+#[test]
+fn clearchat_with_a_target_is_a_ban_or_timeout() {
+    assert_eq!(
+        run(&line(2)),
+        vec![IrcEvent::Ban {
+            channel: login("pajlada"),
+            user_id: UserId(148973258),
+            login: login("fabzeef"),
+            at: Timestamp(1594553828),
+            duration_secs: Some(1),
+        }]
+    );
+    assert_eq!(
+        run(&line(168)),
+        vec![IrcEvent::Ban {
+            channel: login("schmoopiie"),
+            user_id: UserId(20624989),
+            login: login("schmoopiie"),
+            at: RECEIVED,
+            duration_secs: None,
+        }]
+    );
+    assert!(run(&line(4)).is_empty(), "a whole-chat clear is no ban");
+}
+
+#[test]
+fn notices_and_login_failures() {
+    assert_eq!(
+        run(&line(12)),
+        vec![IrcEvent::Notice {
+            channel: Some(login("forsen")),
+            msg_id: Some("msg_banned".into()),
+            text: "You are permanently banned from talking in forsen.".into(),
+        }]
+    );
+    assert_eq!(
+        run(&line(13)),
+        vec![IrcEvent::LoginFailed {
+            text: "Improperly formatted auth".into()
+        }]
+    );
+    assert_eq!(
+        run(":tmi.twitch.tv NOTICE * :Login authentication failed"),
+        vec![IrcEvent::LoginFailed {
+            text: "Login authentication failed".into()
+        }]
+    );
+    assert_eq!(
+        run(&line(78)),
+        vec![IrcEvent::LoginFailed {
+            text: "Login unsuccessful.".into()
+        }]
+    );
+}
+
+#[test]
+fn reconnect_and_protocol_noise() {
+    assert_eq!(run(&line(29)), vec![IrcEvent::Reconnect]);
+    for n in [1, 11, 17, 30, 51, 64, 66, 7, 53, 5, 148] {
+        assert_eq!(run(&line(n)), vec![], "line {n}");
+    }
+}
+
+#[test]
+fn privmsg_without_a_user_id_is_skipped() {
+    // tmi.js fixtures in the pre-2017 format (no user-id), and server-sent ones.
+    for n in [55, 163, 164, 165, 169, 171, 172] {
+        assert_eq!(run(&line(n)), vec![], "line {n}");
+    }
+}
+
+#[test]
+fn malformed_values_are_skipped_not_panicked_on() {
+    let bad = [
+        line(20).replace("user-id=29803735", "user-id=abc"),
+        line(20).replace("#pajlada", "#pa-jlada"),
+        line(20).replace("tmi-sent-ts=1594545155039", "tmi-sent-ts=soon"),
+        line(41).replace("msg-param-viewerCount=430", "msg-param-viewerCount=many"),
+        line(2).replace("target-user-id=148973258", "target-user-id=-1"),
+        ":a!a@a.tmi.twitch.tv JOIN".to_owned(),
+        ":tmi.twitch.tv CLEARCHAT #x :not-a-login!".to_owned(),
+    ];
+    let counts: Vec<usize> = bad.iter().map(|l| run(l).len()).collect();
+    // A bad timestamp falls back to the receive time; a bad viewer count keeps the observation.
+    assert_eq!(counts, vec![0, 0, 1, 1, 0, 0, 0]);
+    assert_eq!(run(&bad[2])[0].clone(), {
+        let IrcEvent::Message(Event::Message(mut m)) = run(&line(20)).remove(0) else {
+            panic!("message");
+        };
+        m.at = RECEIVED;
+        IrcEvent::Message(Event::Message(m))
+    });
+}
+
+#[test]
+fn the_whole_corpus_replays_and_every_attributable_privmsg_counts() {
+    let lines = corpus();
+    let privmsg_lines = lines.iter().filter(|l| l.contains(" PRIVMSG #")).count();
+    assert_eq!(privmsg_lines, 30, "the corpus has 30 PRIVMSG lines");
+    let (mut messages, mut skipped_privmsg) = (0, 0);
+    for raw in &lines {
+        let Ok(msg) = IRCMessage::parse(raw) else {
+            continue;
+        };
+        // The path the client takes: twitch-irc's ServerMessage (or its generic fallback).
+        let events = match ServerMessage::try_from(msg.clone()) {
+            Ok(server) => translate(&server, RECEIVED, &own()),
+            Err(_) => translate_irc(&msg, RECEIVED, &own()),
+        };
+        let texts = events
+            .iter()
+            .filter(|e| matches!(e, IrcEvent::Message(Event::Message(m)) if m.has_text))
+            .count();
+        if msg.command == "PRIVMSG" {
+            messages += texts;
+            skipped_privmsg += usize::from(texts == 0);
+        }
+    }
+    // 23 PRIVMSGs carry Twitch's user-id; 7 (tmi.js fixtures: 3 sent by the server itself,
+    // 4 in the pre-2017 tag format) name no user id and cannot be attributed.
+    assert_eq!((messages, skipped_privmsg), (23, 7));
+}

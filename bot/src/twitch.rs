@@ -1,0 +1,275 @@
+//! The Twitch side of `chatters run | bot`: credentials and Helix ([`connect`]), then the IRC
+//! client, identity resolution, the scheduler and token upkeep as named tasks ([`spawn`]).
+//!
+//! Data flow: IRC lines → [`IrcEvent`] → [`Observed`] (here) → identity (ids resolved, in
+//! order) → ingestion. The scheduler publishes the wanted channels to IRC and feeds snapshots
+//! and stream transitions to ingestion directly.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chatters_core::domain::{Login, UserId};
+use chatters_core::ingest::IngestHandle;
+use chatters_core::settings::Settings;
+use chatters_core::store::Store;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+use twitch_irc::login::LoginCredentials;
+
+use crate::api::{Account, Api, ApiError, ChatterList, LiveInfo};
+use crate::auth::{Auth, AuthConfig, AuthMode, BotAccount};
+use crate::helix::http::{HttpConfig, TwitchHttp};
+use crate::helix::{Helix, HelixError, HelixUser};
+use crate::identity::{self, Identity, Observed};
+use crate::irc::{self, IrcConfig, IrcEvent};
+use crate::run::Tasks;
+use crate::scheduler::{Scheduler, SchedulerConfig};
+use crate::startup::ConfigError;
+
+/// Helix scope needed for snapshots.
+pub const SCOPE_CHATTERS: &str = "moderator:read:chatters";
+/// Helix scope needed to read the moderated channels.
+pub const SCOPE_MODERATED: &str = "user:read:moderated_channels";
+
+/// Credentials and Helix, ready before ingestion starts (the bot account is never counted).
+#[derive(Debug, Clone)]
+pub struct Twitch {
+    /// Credentials.
+    pub auth: Auth,
+    /// Helix, unless anonymous.
+    pub helix: Option<Helix>,
+    /// The bot account of the user token.
+    pub bot: Option<BotAccount>,
+}
+
+/// Validates the credentials of `settings` (an invalid token is a [`ConfigError`]: exit 2).
+pub async fn connect(settings: &Settings, store: &Arc<dyn Store>) -> anyhow::Result<Twitch> {
+    let http = TwitchHttp::new(HttpConfig::from_settings(settings))?;
+    let auth = match Auth::start(
+        AuthConfig::from_settings(settings),
+        http,
+        Some(store.clone()),
+    )
+    .await
+    {
+        Ok(auth) => auth,
+        Err(e) if e.is_config() => return Err(ConfigError(e.to_string()).into()),
+        Err(e) => return Err(anyhow::Error::new(e).context("checking the Twitch credentials")),
+    };
+    let helix = (auth.mode() != AuthMode::Anonymous).then(|| Helix::new(auth.clone()));
+    let bot = auth.bot_account();
+    for scope in auth.missing_scopes() {
+        warn!(
+            scope,
+            "the bot token lacks this scope: the features needing it are off"
+        );
+    }
+    Ok(Twitch { auth, helix, bot })
+}
+
+/// [`Api`] over Helix, with the bot account as the moderator of Get Chatters.
+#[derive(Debug, Clone)]
+pub struct HelixApi {
+    helix: Helix,
+    bot: Option<UserId>,
+}
+
+fn api_error(e: HelixError) -> ApiError {
+    match e {
+        HelixError::Forbidden { .. } => ApiError::Forbidden,
+        other => ApiError::Unavailable(other.to_string()),
+    }
+}
+
+fn account(u: HelixUser) -> Account {
+    Account {
+        user: chatters_core::event::UserRef {
+            id: u.id,
+            login: u.login,
+            display_name: Some(u.display_name),
+        },
+        created_at: u.created_at,
+    }
+}
+
+#[async_trait]
+impl Api for HelixApi {
+    async fn users_by_login(&self, logins: &[Login]) -> Result<Vec<Account>, ApiError> {
+        let users = self.helix.users_by_login(logins).await.map_err(api_error)?;
+        Ok(users.into_iter().map(account).collect())
+    }
+
+    async fn users_by_id(&self, ids: &[UserId]) -> Result<Vec<Account>, ApiError> {
+        let users = self.helix.users_by_id(ids).await.map_err(api_error)?;
+        Ok(users.into_iter().map(account).collect())
+    }
+
+    async fn chatters(&self, broadcaster: UserId) -> Result<ChatterList, ApiError> {
+        let moderator = self.bot.ok_or(ApiError::Forbidden)?;
+        let c = self
+            .helix
+            .chatters(broadcaster, moderator)
+            .await
+            .map_err(api_error)?;
+        Ok(ChatterList {
+            users: c.users,
+            total: c.total,
+        })
+    }
+
+    async fn streams(&self, broadcasters: &[UserId]) -> Result<Vec<LiveInfo>, ApiError> {
+        let live = self.helix.streams(broadcasters).await.map_err(api_error)?;
+        Ok(live
+            .into_iter()
+            .map(|s| LiveInfo {
+                user_id: s.user_id,
+                login: s.login,
+                id: s.id,
+                started_at: s.started_at,
+                title: s.title,
+            })
+            .collect())
+    }
+
+    async fn moderated_channels(&self) -> Result<Vec<(UserId, Login)>, ApiError> {
+        let bot = self.bot.ok_or(ApiError::Forbidden)?;
+        self.helix.moderated_channels(bot).await.map_err(api_error)
+    }
+}
+
+/// Observations queued between IRC and identity resolution.
+const OBSERVED_QUEUE: usize = 65_536;
+
+/// Starts IRC, identity, the scheduler and token upkeep as tasks of `tasks`.
+pub fn spawn(
+    twitch: Twitch,
+    settings: &Settings,
+    store: Arc<dyn Store>,
+    ingest: IngestHandle,
+    cancel: &CancellationToken,
+    tasks: &mut Tasks,
+) {
+    let user_token = twitch.auth.mode() == AuthMode::User;
+    let api: Option<Arc<dyn Api>> = twitch.helix.clone().map(|helix| {
+        Arc::new(HelixApi {
+            helix,
+            bot: twitch.bot.as_ref().map(|b| b.id),
+        }) as Arc<dyn Api>
+    });
+    let (wanted_tx, wanted_rx) = watch::channel(BTreeSet::new());
+    let (irc_tx, irc_rx) = mpsc::channel(OBSERVED_QUEUE);
+    let (observed_tx, observed_rx) = mpsc::channel(OBSERVED_QUEUE);
+
+    let irc_config = IrcConfig::new(settings.twitch_irc_url.clone());
+    let irc_cancel = cancel.clone();
+    if user_token {
+        let credentials = twitch.auth.irc_credentials();
+        tasks.spawn(
+            "irc",
+            run_irc(irc_config, credentials, wanted_rx, irc_tx, irc_cancel),
+        );
+    } else {
+        let credentials = irc::anonymous();
+        tasks.spawn(
+            "irc",
+            run_irc(irc_config, credentials, wanted_rx, irc_tx, irc_cancel),
+        );
+    }
+    tasks.spawn("irc-events", forward(irc_rx, observed_tx, cancel.clone()));
+
+    let identity = Identity::new(api.clone(), store.clone());
+    tasks.spawn(
+        "identity",
+        identity::run(identity, observed_rx, ingest.clone(), cancel.clone()),
+    );
+
+    let config = SchedulerConfig {
+        snapshot_interval: settings.snapshot_interval,
+        offline_snapshot_interval: settings.offline_snapshot_interval,
+        stream_poll_interval: settings.stream_poll_interval,
+        moderated_refresh: Duration::from_secs(600),
+        store_refresh: Duration::from_secs(10),
+        extra_channels: settings.channels.clone(),
+        snapshots: user_token && twitch.auth.has_scope(SCOPE_CHATTERS),
+        moderated: user_token && twitch.auth.has_scope(SCOPE_MODERATED),
+        concurrency: 8,
+    };
+    if !config.snapshots {
+        info!("no snapshots (needs a bot token with {SCOPE_CHATTERS}): presence follows IRC only");
+    }
+    let scheduler = Scheduler::new(api, store, ingest, wanted_tx, config);
+    tasks.spawn("scheduler", scheduler.run(cancel.clone()));
+
+    let auth = twitch.auth.clone();
+    let upkeep = cancel.clone();
+    tasks.spawn("token", async move {
+        auth.maintain(upkeep).await;
+        Ok(())
+    });
+}
+
+async fn run_irc<L: LoginCredentials>(
+    config: IrcConfig,
+    credentials: L,
+    wanted: watch::Receiver<BTreeSet<Login>>,
+    events: mpsc::Sender<IrcEvent>,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
+    match irc::run(config, credentials, wanted, events, cancel).await {
+        Ok(()) => Ok(()),
+        Err(e @ irc::IrcError::LoginFailed { .. }) => Err(ConfigError(e.to_string()).into()),
+        Err(e) => Err(anyhow::Error::new(e).context("Twitch IRC")),
+    }
+}
+
+/// IRC events → observations for identity resolution; notices are logged.
+async fn forward(
+    mut events: mpsc::Receiver<IrcEvent>,
+    observed: mpsc::Sender<Observed>,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
+    loop {
+        let event = tokio::select! {
+            () = cancel.cancelled() => break,
+            e = events.recv() => match e {
+                Some(e) => e,
+                None => break,
+            },
+        };
+        let o = match event {
+            IrcEvent::Message(e) => Observed::Event(e),
+            IrcEvent::Join { channel, login, at } => Observed::Join { channel, login, at },
+            IrcEvent::Part { channel, login, at } => Observed::Part { channel, login, at },
+            IrcEvent::Ban {
+                channel,
+                login,
+                at,
+                duration_secs: None,
+                ..
+            } => {
+                // A permanent ban ends the user's presence; a timeout does not.
+                Observed::Part { channel, login, at }
+            }
+            IrcEvent::Ban { .. } => continue,
+            IrcEvent::Notice {
+                channel,
+                msg_id,
+                text,
+            } => {
+                info!(channel = ?channel.map(|c| c.to_string()), msg_id = ?msg_id, %text, "Twitch notice");
+                continue;
+            }
+            IrcEvent::LoginFailed { .. } | IrcEvent::Reconnect => {
+                debug!(?event, "IRC connection event");
+                continue;
+            }
+        };
+        if observed.send(o).await.is_err() {
+            break;
+        }
+    }
+    Ok(())
+}

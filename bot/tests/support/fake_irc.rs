@@ -1,0 +1,41 @@
+//! Fake Twitch IRC for the integration tests.
+//!
+//! The server itself lives in the library (`chatters_bot::irc::fake`, feature `fake`, which the
+//! crate's dev-dependency on itself turns on) so that the `irc_load` example can drive it too.
+//! This module adds what only tests need:
+//!
+//! - [`exclusive`]: **hold it for the whole test** whenever a test starts an IRC client. The
+//!   twitch-irc connector reads its address from a process-global (the crate's `new_socket()`
+//!   takes no arguments), so two clients in one test binary at once would reach each other's
+//!   fake server.
+//! - real corpus lines (`../shared/corpus/twitch-irc-real.txt`), moved to the test's channel.
+
+#[allow(unused_imports)]
+pub use chatters_bot::irc::fake::{Conn, FakeIrc, Sent, State};
+use tokio::sync::{Mutex, MutexGuard};
+
+static IRC_CLIENT: Mutex<()> = Mutex::const_new(());
+
+/// Serializes the tests that start an IRC client (see the module docs).
+pub async fn exclusive() -> MutexGuard<'static, ()> {
+    IRC_CLIENT.lock().await
+}
+
+const CORPUS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/corpus/twitch-irc-real.txt"
+);
+
+/// Line `n` (1-based) of the real corpus.
+pub fn corpus_line(n: usize) -> String {
+    let text = std::fs::read_to_string(CORPUS).expect("the corpus beside the repository");
+    text.lines()
+        .nth(n - 1)
+        .expect("a line of the corpus")
+        .to_owned()
+}
+
+/// Corpus line `n` with its channel `#from` replaced by `#to`.
+pub fn corpus_line_in(n: usize, from: &str, to: &str) -> String {
+    corpus_line(n).replacen(&format!(" #{from}"), &format!(" #{to}"), 1)
+}

@@ -1,0 +1,261 @@
+//! Rendering tests: every chart decodes as a PNG of the requested size, in both themes, with
+//! and without data.
+
+use plotters::style::Color;
+
+use super::*;
+use crate::stats::{AccountClusters, AccountDay};
+use crate::store::SeriesPoint;
+
+const T0: i64 = 1_704_067_200;
+
+fn point(offset: i64, chatters: i64) -> SeriesPoint {
+    SeriesPoint {
+        at: Timestamp(T0 + offset),
+        chatters,
+        total: Some(chatters),
+    }
+}
+
+/// Width, height and RGB pixels of a PNG.
+fn decode(png_bytes: &[u8]) -> (u32, u32, Vec<u8>) {
+    let decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
+    let mut reader = decoder.read_info().expect("a PNG header");
+    let mut buf = vec![0; reader.output_buffer_size().expect("buffer size")];
+    let info = reader.next_frame(&mut buf).expect("a PNG frame");
+    assert_eq!(info.color_type, png::ColorType::Rgb);
+    buf.truncate(info.buffer_size());
+    (info.width, info.height, buf)
+}
+
+fn has_colour(rgb: &[u8], colour: (u8, u8, u8)) -> bool {
+    rgb.chunks_exact(3).any(|p| (p[0], p[1], p[2]) == colour)
+}
+
+fn day_of_points() -> ChannelSeries {
+    let points = (0..288)
+        .map(|i| point(i * 300, 50 + (i % 40) * 3))
+        .collect();
+    ChannelSeries {
+        title: "chan: chatters, last 24 hours".into(),
+        from: Timestamp(T0),
+        to: Timestamp(T0 + 86_400),
+        points,
+        streams: vec![
+            LiveSpan {
+                start: Timestamp(T0 + 3_600),
+                end: Some(Timestamp(T0 + 4 * 3_600)),
+            },
+            LiveSpan {
+                start: Timestamp(T0 + 20 * 3_600),
+                end: None,
+            },
+        ],
+        raids: vec![RaidMark {
+            at: Timestamp(T0 + 2 * 3_600),
+            from_login: Login::parse("raider").expect("valid"),
+            viewers: 120,
+        }],
+    }
+}
+
+fn a_stream() -> StreamSeries {
+    StreamSeries {
+        title: "chan: stream of 2024-01-01 00:00 UTC".into(),
+        started_at: Timestamp(T0),
+        ended_at: Some(Timestamp(T0 + 3 * 3_600)),
+        points: (0..36).map(|i| point(i * 300, 10 + i * 2)).collect(),
+        arrivals: (0..90).map(|i| Timestamp(T0 + i * 113)).collect(),
+    }
+}
+
+fn clusters(flagged: bool) -> AccountClusters {
+    let days = ["2024-01-03", "2019-05-01", "2016-02-29"]
+        .iter()
+        .enumerate()
+        .map(|(i, date)| {
+            let count = if i == 0 && flagged { 14 } else { 3 - i as i64 };
+            AccountDay {
+                date: (*date).to_owned(),
+                count,
+                flagged: count >= 10,
+                logins: Vec::new(),
+            }
+        })
+        .collect();
+    AccountClusters {
+        since: Timestamp(T0),
+        until: Timestamp(T0 + 86_400),
+        total: 40,
+        threshold: 10,
+        days,
+    }
+}
+
+#[test]
+fn every_chart_decodes_with_the_requested_size() {
+    for (w, h) in [(200, 150), (1200, 600), (2400, 1600), (333, 777)] {
+        for theme in [Theme::Light, Theme::Dark] {
+            let spec = ChartSpec::new(w, h, theme).expect("valid spec");
+            let images = [
+                channel(&day_of_points(), &spec).expect("channel chart"),
+                stream(&a_stream(), &spec).expect("stream chart"),
+                accounts(&clusters(true), "accounts", &spec).expect("accounts chart"),
+            ];
+            for png_bytes in images {
+                let (width, height, _) = decode(&png_bytes);
+                assert_eq!((width, height), (w, h), "{theme}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_channel_chart_draws_its_line_live_periods_and_raids() {
+    let palette = canvas::Palette::of(Theme::Light);
+
+    let (_, _, rgb) = decode(&channel(&day_of_points(), &ChartSpec::default()).expect("chart"));
+
+    assert!(has_colour(&rgb, palette.line.rgb()), "line");
+    assert!(has_colour(&rgb, palette.live.rgb()), "live shading");
+    assert!(has_colour(&rgb, palette.raid.rgb()), "raid mark");
+}
+
+#[test]
+fn an_empty_series_renders_a_no_data_chart() {
+    let mut empty = day_of_points();
+    empty.points.clear();
+    let palette = canvas::Palette::of(Theme::Light);
+
+    let png_bytes = channel(&empty, &ChartSpec::default()).expect("chart");
+
+    let (w, h, rgb) = decode(&png_bytes);
+    assert_eq!((w, h), (1200, 600));
+    assert!(!has_colour(&rgb, palette.line.rgb()), "no line");
+    // The "no data yet" text sits across the middle row band.
+    let row = (w * 3) as usize;
+    let middle = &rgb[row * (h as usize / 2 - 8)..row * (h as usize / 2 + 8)];
+    assert!(
+        middle
+            .chunks_exact(3)
+            .any(|p| (p[0], p[1], p[2]) != palette.background.rgb())
+    );
+
+    let mut no_stream = a_stream();
+    no_stream.points.clear();
+    no_stream.arrivals.clear();
+    let (_, _, rgb) = decode(&stream(&no_stream, &ChartSpec::default()).expect("chart"));
+    assert!(!has_colour(&rgb, palette.line.rgb()));
+
+    let mut no_days = clusters(false);
+    no_days.days.clear();
+    let (_, _, rgb) =
+        decode(&accounts(&no_days, "accounts", &ChartSpec::default()).expect("chart"));
+    assert!(!has_colour(&rgb, palette.bars.rgb()));
+}
+
+#[test]
+fn the_dark_theme_differs_from_the_light_one() {
+    let light = ChartSpec::new(600, 300, Theme::Light).expect("valid");
+    let dark = ChartSpec::new(600, 300, Theme::Dark).expect("valid");
+
+    let (_, _, a) = decode(&channel(&day_of_points(), &light).expect("light"));
+    let (_, _, b) = decode(&channel(&day_of_points(), &dark).expect("dark"));
+
+    assert_ne!(a, b);
+    assert_eq!(
+        (a[0], a[1], a[2]),
+        canvas::Palette::of(Theme::Light).background.rgb()
+    );
+    assert_eq!(
+        (b[0], b[1], b[2]),
+        canvas::Palette::of(Theme::Dark).background.rgb()
+    );
+}
+
+#[test]
+fn a_stream_chart_draws_arrivals_and_its_peak() {
+    let palette = canvas::Palette::of(Theme::Dark);
+    let spec = ChartSpec::new(1200, 600, Theme::Dark).expect("valid");
+
+    let (_, _, rgb) = decode(&stream(&a_stream(), &spec).expect("chart"));
+
+    assert!(has_colour(&rgb, palette.bars.rgb()), "arrival bars");
+    assert!(has_colour(&rgb, palette.line.rgb()), "present line");
+    assert!(has_colour(&rgb, palette.peak.rgb()), "peak mark");
+}
+
+#[test]
+fn a_live_stream_ends_at_its_latest_data() {
+    let mut live = a_stream();
+    live.ended_at = None;
+
+    let (w, h, _) = decode(&stream(&live, &ChartSpec::default()).expect("chart"));
+
+    assert_eq!((w, h), (1200, 600));
+}
+
+#[test]
+fn flagged_account_days_are_highlighted() {
+    let palette = canvas::Palette::of(Theme::Light);
+
+    let (_, _, with_flag) =
+        decode(&accounts(&clusters(true), "a", &ChartSpec::default()).expect("chart"));
+    let (_, _, without) =
+        decode(&accounts(&clusters(false), "a", &ChartSpec::default()).expect("chart"));
+
+    assert!(has_colour(&with_flag, palette.flagged.rgb()));
+    assert!(has_colour(&with_flag, palette.bars.rgb()));
+    assert!(has_colour(&without, palette.bars.rgb()));
+}
+
+#[test]
+fn rendering_is_deterministic() {
+    let spec = ChartSpec::default();
+
+    assert_eq!(
+        channel(&day_of_points(), &spec).expect("first"),
+        channel(&day_of_points(), &spec).expect("second")
+    );
+}
+
+#[test]
+fn dump_for_eyes() {
+    let Some(dir) = std::env::var_os("CHART_DUMP") else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let spec = ChartSpec::default();
+    let dark = ChartSpec::new(1200, 600, Theme::Dark).expect("valid");
+    let small = ChartSpec::new(200, 150, Theme::Light).expect("valid");
+    std::fs::write(
+        dir.join("channel.png"),
+        channel(&day_of_points(), &spec).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("channel_dark.png"),
+        channel(&day_of_points(), &dark).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("channel_small.png"),
+        channel(&day_of_points(), &small).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(dir.join("stream.png"), stream(&a_stream(), &spec).unwrap()).unwrap();
+    std::fs::write(
+        dir.join("accounts.png"),
+        accounts(&clusters(true), "chan: account ages", &spec).unwrap(),
+    )
+    .unwrap();
+    let mut empty = day_of_points();
+    empty.points.clear();
+    std::fs::write(dir.join("empty.png"), channel(&empty, &spec).unwrap()).unwrap();
+    let mut week = day_of_points();
+    week.from = Timestamp(T0 - 6 * 86_400);
+    week.points = (0..2016)
+        .map(|i| point(i * 300 - 6 * 86_400, 50 + (i % 97)))
+        .collect();
+    std::fs::write(dir.join("week.png"), channel(&week, &spec).unwrap()).unwrap();
+}

@@ -1,0 +1,317 @@
+//! `GET /c/{login}/chatters.png?range=&w=&h=&theme=` and `GET /c/{login}/streams/{id}.png`:
+//! chart images, cached until new data arrives for the channel (see [`crate::cache`]), with a
+//! strong `ETag`, `Cache-Control: public, max-age=60` and 304 answers to `If-None-Match`.
+//!
+//! Parameters are checked before anything is read, so a bad one costs nothing; an unknown
+//! channel, a channel whose public page is off and an unknown stream are all 404.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use chatters_core::charts::{
+    self, ChannelSeries, ChartSpec, LiveSpan, RaidMark, Range, SpecError, StreamSeries,
+};
+use chatters_core::domain::{Login, StreamId, Timestamp};
+use chatters_core::store::{Channel, StoreError};
+
+use crate::AppState;
+use crate::cache::{Cached, ProbeLookup, version};
+use crate::error::ApiError;
+
+/// How long a rendered chart is served without new data (its window moves with the clock).
+pub(super) const CHART_MAX_AGE: Duration = Duration::from_secs(10 * 60);
+
+/// What clients and proxies may do with a chart or page.
+pub(super) const CACHE_CONTROL_VALUE: HeaderValue = HeaderValue::from_static("public, max-age=60");
+
+/// Streams considered for the shading of a 30-day chart (a channel streams a few times a day
+/// at most).
+const STREAMS_IN_WINDOW: i64 = 500;
+
+/// `GET /c/{login}/chatters.png`.
+pub(crate) async fn chatters(
+    State(state): State<AppState>,
+    login: Result<Path<String>, PathRejection>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let params = Params::parse(query.as_deref());
+    let spec = params.spec()?;
+    let range = match params.range.as_deref() {
+        Some(s) => Range::parse(s).map_err(bad_parameter)?,
+        None => Range::default(),
+    };
+    let Path(login) = login.map_err(|_| unknown_channel())?;
+    let (login, version, channel) = public_channel(&state, &login).await?;
+    let key = format!(
+        "{login}/chatters/{range}/{}x{}/{}",
+        spec.width(),
+        spec.height(),
+        spec.theme()
+    );
+    let cached = state
+        .charts
+        .get_or_render(
+            state.config.redis_url.as_ref(),
+            &key,
+            version,
+            CHART_MAX_AGE,
+            || render_channel(&state, channel, range, spec),
+        )
+        .await?;
+    Ok(respond(&headers, &cached, "image/png"))
+}
+
+/// `GET /c/{login}/streams/{id}.png`.
+pub(crate) async fn stream(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let spec = Params::parse(query.as_deref()).spec()?;
+    let Path((login, file)) = path.map_err(|_| unknown_channel())?;
+    let id = file
+        .strip_suffix(".png")
+        .and_then(|id| StreamId::parse(id).ok())
+        .ok_or_else(unknown_stream)?;
+    let (login, version, channel) = public_channel(&state, &login).await?;
+    let key = format!(
+        "{login}/stream/{id}/{}x{}/{}",
+        spec.width(),
+        spec.height(),
+        spec.theme()
+    );
+    let cached = state
+        .charts
+        .get_or_render(
+            state.config.redis_url.as_ref(),
+            &key,
+            version,
+            CHART_MAX_AGE,
+            || render_stream(&state, channel, id, spec),
+        )
+        .await?;
+    Ok(respond(&headers, &cached, "image/png"))
+}
+
+/// The chart query parameters (the last of repeated ones wins; others are ignored, e.g. cache
+/// busters).
+#[derive(Debug, Default)]
+struct Params {
+    w: Option<String>,
+    h: Option<String>,
+    theme: Option<String>,
+    range: Option<String>,
+}
+
+impl Params {
+    fn parse(query: Option<&str>) -> Self {
+        let mut params = Self::default();
+        for (name, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+            let slot = match name.as_ref() {
+                "w" => &mut params.w,
+                "h" => &mut params.h,
+                "theme" => &mut params.theme,
+                "range" => &mut params.range,
+                _ => continue,
+            };
+            *slot = Some(value.into_owned());
+        }
+        params
+    }
+
+    fn spec(&self) -> Result<ChartSpec, ApiError> {
+        ChartSpec::parse(self.w.as_deref(), self.h.as_deref(), self.theme.as_deref())
+            .map_err(bad_parameter)
+    }
+}
+
+/// The channel behind `/c/{login}` when it exists and its public page is on, with its login and
+/// data version.
+pub(super) async fn public_channel(
+    state: &AppState,
+    raw: &str,
+) -> Result<(Login, u64, Channel), ApiError> {
+    let login = Login::parse(raw).map_err(|_| unknown_channel())?;
+    let probe = match state.charts.probe_lookup(&login) {
+        ProbeLookup::Use(probe) => probe,
+        ProbeLookup::Refresh(previous) => {
+            match version::probe(&*state.store, &login, previous.as_ref(), Timestamp::now()).await {
+                Ok(probe) => {
+                    state.charts.set_probe(login.clone(), probe.clone());
+                    probe
+                }
+                Err(error) => {
+                    state.charts.probe_failed(&login);
+                    return Err(store_error(&error));
+                }
+            }
+        }
+    };
+    match probe.channel {
+        Some(channel) if probe.public => Ok((login, probe.version, channel)),
+        _ => Err(unknown_channel()),
+    }
+}
+
+/// The answer for a cached body: 304 when `If-None-Match` names it, else 200 with the body.
+pub(super) fn respond(
+    headers: &HeaderMap,
+    cached: &Cached,
+    content_type: &'static str,
+) -> Response {
+    let not_modified = headers
+        .get_all(IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| cached.matches(v));
+    let mut response = if not_modified {
+        let mut r = Response::new(Body::empty());
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        r
+    } else {
+        let mut r = Response::new(Body::from(cached.body.clone()));
+        r.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        r
+    };
+    let headers = response.headers_mut();
+    headers.insert(CACHE_CONTROL, CACHE_CONTROL_VALUE);
+    if let Ok(etag) = HeaderValue::from_str(&cached.etag) {
+        headers.insert(ETAG, etag);
+    }
+    response
+}
+
+async fn render_channel(
+    state: &AppState,
+    channel: Channel,
+    range: Range,
+    spec: ChartSpec,
+) -> Result<Vec<u8>, ApiError> {
+    let to = Timestamp::now();
+    let from = to.plus(-range.seconds());
+    let store = &state.store;
+    let points = store
+        .series(channel.key, from, to)
+        .await
+        .map_err(|e| store_error(&e))?;
+    let streams = store
+        .streams(channel.key, STREAMS_IN_WINDOW)
+        .await
+        .map_err(|e| store_error(&e))?
+        .into_iter()
+        .filter(|s| s.started_at <= to && s.ended_at.is_none_or(|end| end >= from))
+        .map(|s| LiveSpan {
+            start: s.started_at,
+            end: s.ended_at,
+        })
+        .collect();
+    let raids = store
+        .raids(channel.key, from, to)
+        .await
+        .map_err(|e| store_error(&e))?
+        .into_iter()
+        .map(|r| RaidMark {
+            at: r.at,
+            from_login: r.from_login,
+            viewers: r.viewers,
+        })
+        .collect();
+    let data = ChannelSeries {
+        title: format!("{}: chatters, {}", channel.login, range.describe()),
+        from,
+        to,
+        points,
+        streams,
+        raids,
+    };
+    draw(move || charts::channel(&data, &spec)).await
+}
+
+async fn render_stream(
+    state: &AppState,
+    channel: Channel,
+    id: StreamId,
+    spec: ChartSpec,
+) -> Result<Vec<u8>, ApiError> {
+    let stream = state
+        .store
+        .stream(&id)
+        .await
+        .map_err(|e| store_error(&e))?
+        .filter(|s| s.channel == channel.key)
+        .ok_or_else(unknown_stream)?;
+    let end = stream.ended_at.unwrap_or_else(Timestamp::now);
+    let points = state
+        .store
+        .series(channel.key, stream.started_at, end)
+        .await
+        .map_err(|e| store_error(&e))?;
+    let arrivals = state
+        .figures
+        .new_chatters(&stream, i64::MAX)
+        .await
+        .map_err(|e| store_error(&e))?
+        .into_iter()
+        .map(|c| c.first_seen)
+        .collect();
+    let started = stream.started_at.to_datetime().format("%Y-%m-%d %H:%M");
+    let data = StreamSeries {
+        title: format!("{}: stream of {started} UTC", channel.login),
+        started_at: stream.started_at,
+        ended_at: stream.ended_at,
+        points,
+        arrivals,
+    };
+    draw(move || charts::stream(&data, &spec)).await
+}
+
+/// Runs a render on the blocking pool (a full-size chart takes milliseconds of CPU).
+async fn draw(
+    render: impl FnOnce() -> Result<Vec<u8>, charts::ChartError> + Send + 'static,
+) -> Result<Vec<u8>, ApiError> {
+    match tokio::task::spawn_blocking(render).await {
+        Ok(Ok(png)) => Ok(png),
+        Ok(Err(error)) => {
+            tracing::error!(%error, "chart render failed");
+            Err(ApiError::internal())
+        }
+        Err(error) => {
+            tracing::error!(%error, "chart render task failed");
+            Err(ApiError::internal())
+        }
+    }
+}
+
+pub(super) fn bad_parameter(e: SpecError) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "bad_parameter", e.to_string())
+}
+
+pub(super) fn unknown_channel() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such channel (or its public page is off)",
+    )
+}
+
+fn unknown_stream() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such stream in this channel",
+    )
+}
+
+/// A database failure: logged here, answered 503 without details.
+pub(super) fn store_error(error: &StoreError) -> ApiError {
+    tracing::warn!(%error, "chart data unavailable");
+    ApiError::database_unavailable()
+}

@@ -1,0 +1,278 @@
+//! `GET /c/{login}`: the public share page. Server-rendered HTML from
+//! `assets/templates/share.html` (minijinja, HTML auto-escaping), no script: the chatter
+//! chart, the latest stream's chart, the last streams' figures, account-age clusters, and Open
+//! Graph / Twitter tags so a pasted link unfurls with the chart. Cached like the charts, for at
+//! most a minute (message counts move without new series points).
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use chatters_core::domain::Timestamp;
+use chatters_core::stats::{AccountClusters, StreamFigures};
+use chatters_core::store::{Channel, Stream};
+use minijinja::Environment;
+use serde::Serialize;
+
+use super::charts::{public_channel, respond, store_error, unknown_channel};
+use crate::AppState;
+use crate::error::ApiError;
+
+/// Streams listed in the table.
+const STREAMS_LISTED: i64 = 10;
+/// Account-creation days listed.
+const ACCOUNT_DAYS_LISTED: usize = 10;
+/// Window of the account-age clusters (the API's default too).
+const ACCOUNTS_WINDOW: i64 = 7 * 24 * 3600;
+/// How long a rendered page is served without new series data.
+const PAGE_MAX_AGE: Duration = Duration::from_secs(60);
+/// Width of the longest account bar, in `em`.
+const BAR_EM: f64 = 16.0;
+
+const TEMPLATE: &str = "share.html";
+
+/// `GET /c/{login}`.
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    login: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Path(login) = login.map_err(|_| unknown_channel())?;
+    let (login, version, channel) = public_channel(&state, &login).await?;
+    let cached = state
+        .charts
+        .get_or_render(
+            state.config.redis_url.as_ref(),
+            &format!("{login}/page"),
+            version,
+            PAGE_MAX_AGE,
+            || render(&state, channel),
+        )
+        .await?;
+    Ok(respond(&headers, &cached, "text/html; charset=utf-8"))
+}
+
+/// The page's template context.
+#[derive(Debug, Serialize)]
+struct Page {
+    login: String,
+    page_url: String,
+    image_url: String,
+    description: String,
+    latest: Option<StreamRow>,
+    streams: Vec<StreamRow>,
+    accounts: AccountsView,
+}
+
+/// One row of the streams table.
+#[derive(Debug, Clone, Serialize)]
+struct StreamRow {
+    id: String,
+    started: String,
+    live: bool,
+    title: String,
+    unique_chatters: i64,
+    new_chatters: i64,
+    returning_chatters: i64,
+    peak_chatters: i64,
+    messages: i64,
+    lurkers: i64,
+    /// The JSON API's value (empty when `null`), for machines.
+    retention_value: String,
+    /// `42%` or `–`, for people.
+    retention_text: String,
+}
+
+impl From<StreamFigures> for StreamRow {
+    fn from(f: StreamFigures) -> Self {
+        Self {
+            id: f.id.to_string(),
+            started: format!(
+                "{} UTC",
+                f.started_at.to_datetime().format("%Y-%m-%d %H:%M")
+            ),
+            live: f.ended_at.is_none(),
+            title: f.title,
+            unique_chatters: f.unique_chatters,
+            new_chatters: f.new_chatters,
+            returning_chatters: f.returning_chatters,
+            peak_chatters: f.peak_chatters,
+            messages: f.messages,
+            lurkers: f.lurkers,
+            retention_value: f.retention.map(|r| r.to_string()).unwrap_or_default(),
+            retention_text: f
+                .retention
+                .map_or_else(|| "–".to_owned(), |r| format!("{:.0}%", r * 100.0)),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct AccountsView {
+    total: i64,
+    threshold: i64,
+    days: Vec<DayView>,
+}
+
+#[derive(Debug, Serialize)]
+struct DayView {
+    date: String,
+    count: i64,
+    flagged: bool,
+    /// Bar width in `em`, relative to the largest day.
+    width: f64,
+}
+
+impl From<AccountClusters> for AccountsView {
+    fn from(c: AccountClusters) -> Self {
+        let max = c.days.iter().map(|d| d.count).max().unwrap_or(1).max(1);
+        let days = c
+            .days
+            .into_iter()
+            .take(ACCOUNT_DAYS_LISTED)
+            .map(|d| {
+                #[allow(clippy::cast_precision_loss)]
+                let width = (BAR_EM * d.count as f64 / max as f64 * 10.0).round() / 10.0;
+                DayView {
+                    date: d.date,
+                    count: d.count,
+                    flagged: d.flagged,
+                    width,
+                }
+            })
+            .collect();
+        Self {
+            total: c.total,
+            threshold: c.threshold,
+            days,
+        }
+    }
+}
+
+async fn render(state: &AppState, channel: Channel) -> Result<Vec<u8>, ApiError> {
+    let streams: Vec<Stream> = state
+        .store
+        .streams(channel.key, STREAMS_LISTED)
+        .await
+        .map_err(|e| store_error(&e))?;
+    let mut rows = Vec::with_capacity(streams.len());
+    for stream in &streams {
+        let figures = state
+            .figures
+            .stream(stream)
+            .await
+            .map_err(|e| store_error(&e))?;
+        rows.push(StreamRow::from(figures));
+    }
+    let now = Timestamp::now();
+    let accounts = state
+        .figures
+        .accounts_window(&channel, now.plus(-ACCOUNTS_WINDOW), now)
+        .await
+        .map_err(|e| store_error(&e))?;
+    let login = channel.login.to_string();
+    let base = state.config.public_base_url.trim_end_matches('/');
+    let description = match rows.first() {
+        Some(s) => format!(
+            "{} stream: {} chatters ({} new), peak {}, {} messages.",
+            if s.live { "Live" } else { "Latest" },
+            s.unique_chatters,
+            s.new_chatters,
+            s.peak_chatters,
+            s.messages
+        ),
+        None => format!("Who is in {login}'s Twitch chat: chatters over time, new and returning."),
+    };
+    let page = Page {
+        page_url: format!("{base}/c/{login}"),
+        image_url: format!("{base}/c/{login}/chatters.png"),
+        description,
+        latest: rows.first().cloned(),
+        streams: rows,
+        accounts: AccountsView::from(accounts),
+        login,
+    };
+    let html = template()?
+        .render(minijinja::Value::from_serialize(&page))
+        .map_err(|error| {
+            tracing::error!(%error, "share page template failed");
+            ApiError::internal()
+        })?;
+    Ok(html.into_bytes())
+}
+
+/// The compiled template (HTML auto-escaping follows from its `.html` name).
+fn template() -> Result<minijinja::Template<'static, 'static>, ApiError> {
+    static ENV: OnceLock<Result<Environment<'static>, String>> = OnceLock::new();
+    let env = ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        env.add_template(
+            TEMPLATE,
+            include_str!("../../../assets/templates/share.html"),
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(env)
+    });
+    match env {
+        Ok(env) => env.get_template(TEMPLATE).map_err(|error| {
+            tracing::error!(%error, "share page template missing");
+            ApiError::internal()
+        }),
+        Err(error) => {
+            tracing::error!(%error, "share page template does not compile");
+            Err(ApiError::internal())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_template_compiles_and_escapes_titles() {
+        let row = StreamRow {
+            id: "1".into(),
+            started: "2024-01-01 00:00 UTC".into(),
+            live: false,
+            title: "<script>alert(1)</script> & \"quotes\"".into(),
+            unique_chatters: 1,
+            new_chatters: 1,
+            returning_chatters: 0,
+            peak_chatters: 1,
+            messages: 0,
+            lurkers: 1,
+            retention_value: String::new(),
+            retention_text: "–".into(),
+        };
+        let page = Page {
+            login: "chan".into(),
+            page_url: "http://x/c/chan".into(),
+            image_url: "http://x/c/chan/chatters.png".into(),
+            description: "d".into(),
+            latest: Some(row.clone()),
+            streams: vec![row],
+            accounts: AccountsView {
+                total: 0,
+                threshold: 10,
+                days: vec![],
+            },
+        };
+
+        let html = template()
+            .expect("template")
+            .render(minijinja::Value::from_serialize(&page))
+            .expect("render");
+
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt; &amp; &quot;quotes&quot;"),
+            "{html}"
+        );
+        assert!(html.contains(r#"<meta property="og:image" content="http:&#x2f;&#x2f;x&#x2f;c&#x2f;chan&#x2f;chatters.png">"#) || html.contains(r#"<meta property="og:image" content="http://x/c/chan/chatters.png">"#), "{html}");
+        assert!(html.contains(r#"<meta name="twitter:card" content="summary_large_image">"#));
+    }
+}
