@@ -267,8 +267,16 @@ async fn forward(
                 continue;
             }
         };
-        if observed.send(o).await.is_err() {
-            break;
+        // try_send first: awaiting on every line would yield to twitch-irc's reader tasks and
+        // let its unbounded queues grow under load.
+        match observed.try_send(o) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(o)) => {
+                if observed.send(o).await.is_err() {
+                    break;
+                }
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => break,
         }
     }
     Ok(())

@@ -149,16 +149,17 @@ async fn membership_capability_is_requested_on_every_connection() {
         joined(&fake, c).await;
     }
 
-    let state = fake.state();
-    assert_eq!(state.logins(), 3, "5 channels, 2 per connection");
-    for (id, conn) in state.conns.iter().filter(|(_, c)| c.nick.is_some()) {
-        let lines = state.sent_on(*id);
-        assert_eq!(lines[0], "CAP REQ :twitch.tv/membership", "connection {id}");
-        assert!(lines.contains(&"CAP REQ :twitch.tv/tags twitch.tv/commands"));
-        assert!(lines.contains(&"PASS oauth:secret-token"));
-        assert_eq!(conn.nick.as_deref(), Some(BOT));
+    {
+        let state = fake.state();
+        assert_eq!(state.logins(), 3, "5 channels, 2 per connection");
+        for (id, conn) in state.conns.iter().filter(|(_, c)| c.nick.is_some()) {
+            let lines = state.sent_on(*id);
+            assert_eq!(lines[0], "CAP REQ :twitch.tv/membership", "connection {id}");
+            assert!(lines.contains(&"CAP REQ :twitch.tv/tags twitch.tv/commands"));
+            assert!(lines.contains(&"PASS oauth:secret-token"));
+            assert_eq!(conn.nick.as_deref(), Some(BOT));
+        }
     }
-    drop(state);
     bot.stop().await;
 }
 
@@ -175,13 +176,14 @@ async fn joins_every_wanted_channel_and_leaves_removed_ones() {
 
     joined(&fake, "d").await;
     assert!(fake.wait_for(WAIT, |s| s.joined("a").is_empty()).await);
-    let state = fake.state();
-    assert_eq!(state.count_sent(|l| l == "PART #a"), 1);
-    for c in ["b", "c", "d"] {
-        let join = format!("JOIN #{c}");
-        assert_eq!(state.count_sent(|l| l == join), 1, "{join} once");
+    {
+        let state = fake.state();
+        assert_eq!(state.count_sent(|l| l == "PART #a"), 1);
+        for c in ["b", "c", "d"] {
+            let join = format!("JOIN #{c}");
+            assert_eq!(state.count_sent(|l| l == join), 1, "{join} once");
+        }
     }
-    drop(state);
     bot.stop().await;
 }
 
@@ -342,13 +344,14 @@ async fn anonymous_login_uses_a_justinfan_nick_and_no_password() {
     let bot = start(config(&fake), irc::anonymous(), &["pajlada"]).await;
     joined(&fake, "pajlada").await;
 
-    let state = fake.state();
-    let nick = state.conns[&0].nick.clone().expect("nick");
-    let digits = nick.strip_prefix("justinfan").expect("justinfan nick");
-    assert!(!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()));
-    assert_eq!(state.count_sent(|l| l.starts_with("PASS")), 0);
-    assert_eq!(state.sent_on(0)[0], "CAP REQ :twitch.tv/membership");
-    drop(state);
+    {
+        let state = fake.state();
+        let nick = state.conns[&0].nick.clone().expect("nick");
+        let digits = nick.strip_prefix("justinfan").expect("justinfan nick");
+        assert!(!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()));
+        assert_eq!(state.count_sent(|l| l.starts_with("PASS")), 0);
+        assert_eq!(state.sent_on(0)[0], "CAP REQ :twitch.tv/membership");
+    }
     bot.stop().await;
 }
 

@@ -189,6 +189,13 @@ impl<L: LoginCredentials> IrcSession<L> {
 /// Messages taken from twitch-irc at once.
 const BATCH: usize = 512;
 
+static LINES_RECEIVED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// IRC messages received from twitch-irc by every session of this process (for metrics).
+pub fn lines_received() -> u64 {
+    LINES_RECEIVED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The state of a running session.
 struct Task<L: LoginCredentials> {
     client: Arc<Client<L>>,
@@ -237,6 +244,7 @@ impl<L: LoginCredentials> Task<L> {
     ) -> Result<(), IrcError> {
         let now = Instant::now();
         let received = Timestamp::now();
+        LINES_RECEIVED.fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
         for msg in batch.drain(..) {
             self.observe(msg.source(), now);
             for event in translate(&msg, received, &self.own) {

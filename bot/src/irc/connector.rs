@@ -236,3 +236,29 @@ impl AsyncWrite for IrcSocket {
         Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(tls: bool, host: &str) -> IrcUrl {
+        IrcUrl {
+            tls,
+            host: host.into(),
+            port: 6697,
+        }
+    }
+
+    #[test]
+    fn targets_are_validated_and_cleared_only_by_their_owner() {
+        let first = set_target(&url(true, "irc.chat.twitch.tv")).expect("a TLS target");
+        assert!(current_target().is_some_and(|t| t.tls.is_some()));
+        let second = set_target(&url(false, "127.0.0.1")).expect("a plain target");
+        clear_target(first);
+        assert!(current_target().is_some(), "a stale owner cannot clear it");
+        clear_target(second);
+        assert!(current_target().is_none());
+        let bad = set_target(&url(true, "not a host name"));
+        assert!(matches!(bad, Err(IrcError::Address { .. })), "{bad:?}");
+    }
+}

@@ -214,7 +214,7 @@ mod tests {
             m.suspects(t0 + Duration::from_secs(602), None),
             vec![login("a")]
         );
-        assert!(m.evidence.get("unwanted").is_none());
+        assert!(!m.evidence.contains_key("unwanted"));
     }
 
     #[test]

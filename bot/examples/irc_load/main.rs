@@ -1,16 +1,19 @@
-//! Load test of the IRC path: the fake Twitch IRC server pushes PRIVMSG lines (real tag set,
-//! ~50k distinct users) across many channels at a fixed rate into the real twitch-irc client,
-//! our translation, and `Ingest` on a temporary SQLite store. Reports end-to-end ingested
-//! messages/s (everything committed), peak RSS, process CPU and the single-core cost per line of
-//! each stage of the bot's own parsing path.
+//! Load test of the IRC path: the fake Twitch IRC server (own thread and runtime) pushes
+//! PRIVMSG lines (real tag set, ~50k distinct users) across many channels at a fixed rate into
+//! the real twitch-irc client, our translation, and `Ingest` on a temporary SQLite store.
+//! Reports end-to-end ingested messages/s (everything committed), peak RSS, process CPU, where
+//! the backlog sits each second, and the single-core cost per line of twitch-irc's parsing and
+//! of our translation.
 //!
 //! ```sh
-//! cargo run --release -p chatters-bot --features fake --example irc_load -- \
+//! cargo run --release -p chatters-bot --example irc_load -- \
 //!     --rate 100000 --channels 1000 --seconds 20
 //! ```
 //!
-//! For the CPU split between parsing, tracking and storage, run the binary under
-//! `perf record -g` (see BENCHMARKS.md).
+//! (The `fake` feature comes from the package's dev-dependency on itself.) For the CPU split
+//! between parsing, tracking and storage, run the built binary under
+//! `perf record -F 199 --call-graph dwarf` and group the samples by the innermost frame of
+//! `twitch_irc`, `chatters_bot::irc`, `chatters_core::{ingest,tracker}` and `sqlx`/`sqlite3`.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -18,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 use chatters_bot::irc::fake::{ConnSender, FakeIrc};
 use chatters_bot::irc::{self, IrcConfig, IrcEvent};
 use chatters_core::bots::KnownBots;
@@ -31,6 +34,9 @@ use clap::Parser;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use twitch_irc::message::{IRCMessage, ServerMessage};
+
+mod lines;
+use lines::Lines;
 
 /// Drive the IRC client at a fixed message rate.
 #[derive(Debug, Parser)]
@@ -66,95 +72,30 @@ fn login(s: &str) -> anyhow::Result<Login> {
     Login::parse(s).context("login")
 }
 
-/// Renders PRIVMSG lines with the tags Twitch sends today.
-struct Lines {
-    args: (u64, u64),
-    seq: u64,
-    rng: u64,
-}
-
-impl Lines {
-    fn new(channels: u64, users: u64) -> Self {
-        Self {
-            args: (channels, users),
-            seq: 0,
-            rng: 0x9E37_79B9_7F4A_7C15,
-        }
-    }
-
-    fn next_rand(&mut self) -> u64 {
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        self.rng
-    }
-
-    /// Picks the next chatter and channel (a few heavy chatters, most in their home channel).
-    fn pick(&mut self) -> (u64, u64) {
-        let (channels, users) = self.args;
-        let r = (self.next_rand() % 1_000_000) as f64 / 1_000_000.0;
-        let u = ((r * r) * users as f64) as u64 % users;
-        let home = u.wrapping_mul(2_654_435_761) % channels;
-        let c = if self.next_rand() % 100 < 85 {
-            home
-        } else {
-            (home + 1 + u % 7) % channels
-        };
-        (u, c)
-    }
-
-    /// The PRIVMSG of user `u` in channel `c`, appended to `out`.
-    fn render(&mut self, (u, c): (u64, u64), now_ms: u64, out: &mut BytesMut) {
-        use std::fmt::Write as _;
-        self.seq += 1;
-        let (sub, first) = (u % 5 == 0, self.next_rand() % 1000 == 0);
-        let mut w = Writer(out);
-        let _ = write!(
-            w,
-            "@badge-info={bi};badges={b};client-nonce={n:032x};color=#1E90FF;display-name=User{u};\
-             emotes=;first-msg={f};flags=;id={s:08x}-aaaa-4bbb-8ccc-{s:012x};mod=0;\
-             returning-chatter=0;room-id={room};subscriber={sb};tmi-sent-ts={now_ms};turbo=0;\
-             user-id={uid};user-type= :user{u}!user{u}@user{u}.tmi.twitch.tv PRIVMSG #chan{c:04} \
-             :message number {s} in the load test Kappa\r\n",
-            bi = if sub { "subscriber/14" } else { "" },
-            b = if sub { "subscriber/12,premium/1" } else { "" },
-            n = self.seq.wrapping_mul(0x2545_F491_4F6C_DD1D),
-            f = u8::from(first),
-            s = self.seq,
-            room = 1_000_000 + c,
-            sb = u8::from(sub),
-            uid = 10_000_000 + u,
-        );
-    }
-}
-
-struct Writer<'a>(&'a mut BytesMut);
-
-impl std::fmt::Write for Writer<'_> {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        self.0.put_slice(s.as_bytes());
-        Ok(())
-    }
-}
-
 /// Sends `rate` lines a second for `seconds`, batched per connection every millisecond.
-async fn generate(args: &Args, routes: &[usize], senders: &[ConnSender], bytes: &AtomicU64) -> u64 {
-    let mut lines = Lines::new(args.channels, args.users);
+async fn generate(
+    args: (u64, u64, u64, u64),
+    routes: Vec<usize>,
+    senders: Vec<ConnSender>,
+    bytes: Arc<AtomicU64>,
+) -> u64 {
+    let (rate, seconds, channels, users) = args;
+    let mut lines = Lines::new(channels, users);
     let mut buffers: Vec<BytesMut> = senders.iter().map(|_| BytesMut::new()).collect();
     let started = Instant::now();
-    let total = args.rate * args.seconds;
+    let total = rate * seconds;
     let mut sent = 0u64;
     let mut tick = tokio::time::interval(Duration::from_millis(1));
     while sent < total {
         tick.tick().await;
-        let due = ((started.elapsed().as_secs_f64() * args.rate as f64) as u64).min(total);
+        let due = ((started.elapsed().as_secs_f64() * rate as f64) as u64).min(total);
         let now_ms = u64::try_from(Timestamp::now().0).unwrap_or(0) * 1000;
         while sent < due {
             let (u, c) = lines.pick();
             lines.render((u, c), now_ms, &mut buffers[routes[c as usize]]);
             sent += 1;
         }
-        for (buf, sender) in buffers.iter_mut().zip(senders) {
+        for (buf, sender) in buffers.iter_mut().zip(&senders) {
             if !buf.is_empty() {
                 bytes.fetch_add(buf.len() as u64, Ordering::Relaxed);
                 sender.send(buf.split().freeze());
@@ -204,8 +145,9 @@ async fn progress(
         let g = generated.load(Ordering::Relaxed);
         let w = fake.bytes_written();
         println!(
-            "  t: fake queue {:.1} MB, forwarded {}, ingest queue {} commands, RSS {:.0} MiB",
+            "  t: fake queue {:.1} MB, bot received {}, forwarded {}, ingest queue {} commands, RSS {:.0} MiB",
             g.saturating_sub(w) as f64 / 1e6,
+            irc::client::lines_received(),
             forwarded.load(Ordering::Relaxed),
             ingest.queue_depth(),
             rss_mib("VmRSS:")
@@ -262,7 +204,12 @@ fn stage_costs(args: &Args) -> (f64, f64) {
         .iter()
         .filter_map(|l| IRCMessage::parse(l).ok())
         .filter_map(|m| ServerMessage::try_from(m).ok())
-        .map(|m| m.clone())
+        .map(|m| {
+            // twitch-irc hands on a clone and drops its own copy.
+            let delivered = m.clone();
+            drop(m);
+            delivered
+        })
         .collect();
     let parse = started.elapsed().as_secs_f64() * 1e6 / raw.len() as f64;
     let own = Login::parse("justinfan1").expect("a valid login");
@@ -322,7 +269,13 @@ async fn load(args: Args) -> anyhow::Result<()> {
     ingest.send_all(online).await?;
     ingest.flush().await?;
 
-    let fake = FakeIrc::start().await?;
+    // The fake Twitch runs on its own thread and runtime, as a remote server would.
+    let server = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("fake-twitch")
+        .enable_all()
+        .build()?;
+    let fake = Arc::new(server.spawn(FakeIrc::start()).await??);
     let irc_config = IrcConfig {
         new_connection_every: Duration::from_millis(20),
         max_channels_per_connection: args.per_connection,
@@ -382,14 +335,16 @@ async fn load(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
     let committed0 = ingest.metrics().committed.load(Ordering::Relaxed);
     let generated = Arc::new(AtomicU64::new(0));
-    let fake = Arc::new(fake);
     let probe = tokio::spawn(progress(
         fake.clone(),
         generated.clone(),
         forwarded.clone(),
         ingest.clone(),
     ));
-    let sent = generate(&args, &routes, &senders, &generated).await;
+    let shape = (args.rate, args.seconds, args.channels, args.users);
+    let sent = server
+        .spawn(generate(shape, routes, senders, generated.clone()))
+        .await?;
     let send_secs = started.elapsed().as_secs_f64();
     while forwarded.load(Ordering::Relaxed) < sent {
         if started.elapsed() > Duration::from_secs(args.seconds * 10 + 60) {
@@ -414,6 +369,8 @@ async fn load(args: Args) -> anyhow::Result<()> {
     forward_task.await?;
     ingest_task.await?.context("ingestion")?;
     store.close().await;
+    drop(fake);
+    server.shutdown_background();
 
     let peak_rss = peak_rss_mib();
     let (parse_us, translate_us) = stage_costs(&args);

@@ -1,0 +1,75 @@
+//! The load's chat lines: PRIVMSGs with the tag set Twitch sends today, from a skewed
+//! population of chatters (a few very active), mostly in their home channel.
+
+use bytes::{BufMut, BytesMut};
+
+/// Renders PRIVMSG lines with the tags Twitch sends today.
+pub struct Lines {
+    args: (u64, u64),
+    seq: u64,
+    rng: u64,
+}
+
+impl Lines {
+    pub fn new(channels: u64, users: u64) -> Self {
+        Self {
+            args: (channels, users),
+            seq: 0,
+            rng: 0x9E37_79B9_7F4A_7C15,
+        }
+    }
+
+    fn next_rand(&mut self) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng
+    }
+
+    /// Picks the next chatter and channel (a few heavy chatters, most in their home channel).
+    pub fn pick(&mut self) -> (u64, u64) {
+        let (channels, users) = self.args;
+        let r = (self.next_rand() % 1_000_000) as f64 / 1_000_000.0;
+        let u = ((r * r) * users as f64) as u64 % users;
+        let home = u.wrapping_mul(2_654_435_761) % channels;
+        let c = if self.next_rand() % 100 < 85 {
+            home
+        } else {
+            (home + 1 + u % 7) % channels
+        };
+        (u, c)
+    }
+
+    /// The PRIVMSG of user `u` in channel `c`, appended to `out`.
+    pub fn render(&mut self, (u, c): (u64, u64), now_ms: u64, out: &mut BytesMut) {
+        use std::fmt::Write as _;
+        self.seq += 1;
+        let (sub, first) = (u.is_multiple_of(5), self.next_rand().is_multiple_of(1000));
+        let mut w = Writer(out);
+        let _ = write!(
+            w,
+            "@badge-info={bi};badges={b};client-nonce={n:032x};color=#1E90FF;display-name=User{u};\
+             emotes=;first-msg={f};flags=;id={s:08x}-aaaa-4bbb-8ccc-{s:012x};mod=0;\
+             returning-chatter=0;room-id={room};subscriber={sb};tmi-sent-ts={now_ms};turbo=0;\
+             user-id={uid};user-type= :user{u}!user{u}@user{u}.tmi.twitch.tv PRIVMSG #chan{c:04} \
+             :message number {s} in the load test Kappa\r\n",
+            bi = if sub { "subscriber/14" } else { "" },
+            b = if sub { "subscriber/12,premium/1" } else { "" },
+            n = self.seq.wrapping_mul(0x2545_F491_4F6C_DD1D),
+            f = u8::from(first),
+            s = self.seq,
+            room = 1_000_000 + c,
+            sb = u8::from(sub),
+            uid = 10_000_000 + u,
+        );
+    }
+}
+
+struct Writer<'a>(&'a mut BytesMut);
+
+impl std::fmt::Write for Writer<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.put_slice(s.as_bytes());
+        Ok(())
+    }
+}
