@@ -74,7 +74,9 @@ async fn create(
             .await
             .with_context(|| format!("reading channel {login}"))?
             .with_context(|| {
-                format!("channel {login} is not tracked (add it first: chatters channel add {login})")
+                format!(
+                    "channel {login} is not tracked (add it first: chatters channel add {login})"
+                )
             })?;
         keys.push(channel.key);
     }

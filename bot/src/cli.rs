@@ -218,8 +218,24 @@ mod tests {
             &["apikey", "revoke", "0"],
             &["import", "log.txt", "--infer-streams", "soon"],
             &["export", "--channel", "forsen", "--format", "xml"],
-            &["export", "--channel", "forsen", "--format", "csv", "--since", "soon"],
-            &["export", "--channel", "forsen", "--format", "csv", "--until", "7"],
+            &[
+                "export",
+                "--channel",
+                "forsen",
+                "--format",
+                "csv",
+                "--since",
+                "soon",
+            ],
+            &[
+                "export",
+                "--channel",
+                "forsen",
+                "--format",
+                "csv",
+                "--until",
+                "7",
+            ],
         ] {
             let error = parse(args).expect_err("rejected");
             assert_eq!(error.exit_code(), 2, "{args:?}");
@@ -229,7 +245,14 @@ mod tests {
     #[test]
     fn apikey_create_takes_several_channels_and_a_label() {
         let cli = parse(&[
-            "apikey", "create", "--channel", "#Forsen", "--channel", "xqc", "--label", "ci",
+            "apikey",
+            "create",
+            "--channel",
+            "#Forsen",
+            "--channel",
+            "xqc",
+            "--label",
+            "ci",
         ])
         .expect("parses");
 

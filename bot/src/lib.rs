@@ -28,7 +28,7 @@ pub mod irc;
 pub mod run;
 pub mod scheduler;
 pub mod startup;
-pub mod twitch;
 #[cfg(feature = "fake")]
 #[doc(hidden)]
 pub mod testing;
+pub mod twitch;

@@ -129,7 +129,15 @@ async fn start(
         });
     }
     if let Some(listener) = listener {
-        let state = AppState::new(store.clone());
+        let config = chatters_web::WebConfig {
+            public_base_url: settings.public_base_url.clone(),
+            redis_url: settings.redis_url.clone(),
+            bot_user: None,
+        };
+        let state = AppState::with_config(store.clone(), config);
+        if let Some(handle) = &ingest_handle {
+            state.metrics.register_ingest(handle.clone());
+        }
         let shutdown = cancel.clone();
         tasks.spawn("web", async move {
             chatters_web::serve(listener, state, shutdown)

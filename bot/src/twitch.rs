@@ -206,7 +206,9 @@ pub fn spawn(
     let auth = twitch.auth.clone();
     let upkeep = cancel.clone();
     tasks.spawn("token", async move {
-        auth.maintain(upkeep).await;
+        // Nothing to maintain when anonymous: the task then just waits for the stop.
+        auth.maintain(upkeep.clone()).await;
+        upkeep.cancelled().await;
         Ok(())
     });
 }

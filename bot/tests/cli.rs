@@ -295,11 +295,6 @@ fn later_subcommands_say_they_are_not_available_yet() {
             &["channel", "set", "forsen", "bots.add", "nightbot"][..],
             "channel set",
         ),
-        (&["apikey", "list"], "apikey list"),
-        (
-            &["export", "--channel", "forsen", "--format", "csv"],
-            "export",
-        ),
         (&["import", "chat.log"], "import"),
     ] {
         let finished = run_to_end(dir.path(), args, &[]);

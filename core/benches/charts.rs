@@ -175,6 +175,9 @@ fn p90(t: &[Duration]) -> f64 {
     t.get(t.len() * 9 / 10).map_or(f64::NAN, |d| ms(*d))
 }
 
+/// One chart's render, boxed so the cases fit in one list.
+type Render<'a> = Box<dyn Fn() -> Vec<u8> + 'a>;
+
 fn main() {
     let spec = ChartSpec::default();
     let dark = ChartSpec::new(1200, 600, Theme::Dark).expect("valid");
@@ -182,7 +185,7 @@ fn main() {
     let day = day_series();
     let stream = stream_series();
     let accounts = clusters();
-    let cases: Vec<(&str, Box<dyn Fn() -> Vec<u8>>)> = vec![
+    let cases: Vec<(&str, Render<'_>)> = vec![
         (
             "30-day chatters chart, 43,200 points, 60 streams, 20 raids",
             Box::new(|| charts::channel(&month, &spec).expect("render")),

@@ -6,7 +6,8 @@
 //! to the first chunk, and the resident memory: the peak during each export (the high-water
 //! mark is reset before it, Linux `clear_refs`) and the RSS sampled every 100,000 rows, to
 //! show it stays flat. `EXPORT_BENCH_DB=/path/db.sqlite` keeps the database for measuring the
-//! binary (`/usr/bin/time -v chatters export ...`, see BENCHMARKS.md).
+//! binary (`/usr/bin/time -v chatters export ...`, see BENCHMARKS.md), and with
+//! `EXPORT_BENCH_REUSE=1` a later run uses it instead of building it again.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,6 +39,23 @@ fn rss() -> (f64, f64) {
             .map_or(0.0, |kb| kb / 1024.0)
     };
     (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// CPU time used by the process so far (user + system), in seconds (Linux `/proc/self/stat`,
+/// 100 ticks a second): on a shared machine it says what the export costs whatever the load.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// Resets the high-water mark to the current RSS (Linux 4.0+).
@@ -114,6 +132,7 @@ async fn build(store: &Arc<dyn Store>, users: u64) {
 }
 
 struct Run {
+    cpu: f64,
     rows: u64,
     bytes: u64,
     first_chunk: Duration,
@@ -137,6 +156,7 @@ async fn run(store: &Arc<dyn Store>, format: Option<ExportFormat>) -> Run {
         rss_min = rss_min.min(now);
         rss_max = rss_max.max(now);
     };
+    let cpu = cpu_seconds();
     let started = Instant::now();
     let mut first_chunk = Duration::ZERO;
     let (mut rows, mut bytes) = (0_u64, 0_u64);
@@ -179,8 +199,10 @@ async fn run(store: &Arc<dyn Store>, format: Option<ExportFormat>) -> Run {
         }
     }
     let total = started.elapsed();
+    let cpu = cpu_seconds() - cpu;
     sample();
     Run {
+        cpu,
         rows,
         bytes,
         first_chunk,
@@ -196,9 +218,10 @@ fn report(label: &str, users: u64, r: &Run) {
     assert_eq!(rows, users, "{label}: every user exported");
     let secs = r.total.as_secs_f64();
     println!(
-        "{label:<5} {rows} rows in {secs:.2} s = {:>9.0} rows/s, {:>6.1} MB/s, first chunk after {:.0} ms, \
+        "{label:<5} {rows} rows in {secs:.2} s = {:>9.0} rows/s ({:.2} s CPU), {:>6.1} MB/s, first chunk after {:.0} ms, \
          RSS {:.1}-{:.1} MiB while streaming, peak {:.1} MiB",
         rows as f64 / secs,
+        r.cpu,
         r.bytes as f64 / 1e6 / secs,
         r.first_chunk.as_secs_f64() * 1000.0,
         r.rss_min,
@@ -223,13 +246,20 @@ fn main() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = std::env::var("EXPORT_BENCH_DB")
             .unwrap_or_else(|_| format!("{}/export.db", dir.path().display()));
-        let _ = std::fs::remove_file(&path);
+        // EXPORT_BENCH_REUSE=1 keeps a database built by an earlier run.
+        let reuse = std::env::var_os("EXPORT_BENCH_REUSE").is_some()
+            && std::path::Path::new(&path).exists();
+        if !reuse {
+            let _ = std::fs::remove_file(&path);
+        }
         let url = format!("sqlite://{path}");
         let store = store::open(&url, &ConnectOptions::default())
             .await
             .expect("open");
         store.migrate().await.expect("migrate");
-        build(&store, users).await;
+        if !reuse {
+            build(&store, users).await;
+        }
         println!("RSS after building: {:.1} MiB", rss().0);
         for _ in 0..2 {
             report("rows", users, &run(&store, None).await);

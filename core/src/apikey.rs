@@ -214,7 +214,11 @@ mod tests {
         let other = ApiKey::generate().expect("random");
         let stored = key.hash().to_hex();
         let mut one_digit_off = stored.clone().into_bytes();
-        one_digit_off[63] = if one_digit_off[63] == b'0' { b'1' } else { b'0' };
+        one_digit_off[63] = if one_digit_off[63] == b'0' {
+            b'1'
+        } else {
+            b'0'
+        };
 
         assert!(verify(&key, &stored));
         assert!(verify(&key, &stored.to_uppercase()));

@@ -1,6 +1,8 @@
 //! Known bots: the list shipped in `assets/known_bots.txt` plus per-channel rules
 //! (`bots.add`, `bots.remove`, `bots.allow`). Known bots are excluded from every figure.
 
+use std::sync::Arc;
+
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::domain::Login;
@@ -8,10 +10,11 @@ use crate::store::BotRule;
 
 const SHIPPED: &str = include_str!("../../assets/known_bots.txt");
 
-/// The shipped list, parsed once.
+/// The shipped list, parsed once. Cheap to clone (shared): the web state holding it is cloned
+/// for every request.
 #[derive(Debug, Clone)]
 pub struct KnownBots {
-    shipped: FxHashSet<Login>,
+    shipped: Arc<FxHashSet<Login>>,
 }
 
 impl Default for KnownBots {
@@ -29,13 +32,15 @@ impl KnownBots {
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
             .filter_map(|l| Login::parse(l).ok())
             .collect();
-        Self { shipped }
+        Self {
+            shipped: Arc::new(shipped),
+        }
     }
 
     /// An empty list (tests that want every user counted).
     pub fn none() -> Self {
         Self {
-            shipped: FxHashSet::default(),
+            shipped: Arc::new(FxHashSet::default()),
         }
     }
 

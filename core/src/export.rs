@@ -514,7 +514,14 @@ mod tests {
         assert_eq!(parse_time("7d", now), Ok(Timestamp(now.0 - 7 * 86_400)));
         assert_eq!(parse_time("36h", now), Ok(Timestamp(now.0 - 36 * 3600)));
         assert_eq!(parse_time("1w 2d", now), Ok(Timestamp(now.0 - 9 * 86_400)));
-        for bad in ["", "yesterday", "7", "-7d", "2026-11-25", "2026-13-01T00:00:00Z"] {
+        for bad in [
+            "",
+            "yesterday",
+            "7",
+            "-7d",
+            "2026-11-25",
+            "2026-13-01T00:00:00Z",
+        ] {
             assert_eq!(parse_time(bad, now), Err(TimeArgError), "{bad:?}");
         }
     }

@@ -9,6 +9,7 @@
 //! - [`ingest`]: the bounded queue and batched writer around the tracker.
 //! - [`bots`]: the shipped known-bot list and per-channel rules.
 //! - [`stats`]: every SPEC definition, computed over the store.
+//! - [`charts`]: series, streams and account clusters as PNG (plotters, embedded font).
 //! - [`settings`]: the validated configuration.
 //! - [`apikey`]: API keys (generation, stored hash, constant-time check).
 //! - [`export`]: CSV/JSON exports of a channel's chatters, streamed in chunks.

@@ -149,7 +149,11 @@ async fn api_keys_are_stored_hashed_with_their_channels_and_revoked_once(store: 
         .await
         .expect("lookup")
         .expect("still found");
-    assert_eq!(revoked.revoked_at, Some(t(100)), "the first revocation stays");
+    assert_eq!(
+        revoked.revoked_at,
+        Some(t(100)),
+        "the first revocation stays"
+    );
     assert_eq!(store.api_keys().await.expect("list")[1].revoked_at, None);
 }
 
@@ -176,7 +180,10 @@ async fn streamed_rows_equal_channel_users(store: Arc<dyn Store>) {
                 .map(|r| r.expect("row"))
                 .collect()
                 .await;
-            assert_eq!(streamed, listed, "{since:?}..{until:?} without {excluded:?}");
+            assert_eq!(
+                streamed, listed,
+                "{since:?}..{until:?} without {excluded:?}"
+            );
         }
     }
 
@@ -290,7 +297,8 @@ async fn exports_parse_back_to_the_rows(store: Arc<dyn Store>) {
 }
 
 async fn large_exports_stream_every_row_in_id_order(store: Arc<dyn Store>) {
-    let crowd: Vec<_> = (0..5000)
+    // Two pages of 10,000 users (the export reads by pages of user ids).
+    let crowd: Vec<_> = (0..12_000)
         .map(|i| user(10_000 + i, &format!("viewer{i}")))
         .collect();
     let refs: Vec<_> = crowd.iter().collect();
@@ -315,7 +323,7 @@ async fn large_exports_stream_every_row_in_id_order(store: Arc<dyn Store>) {
         count += 1;
     }
 
-    assert_eq!(count, 5000);
+    assert_eq!(count, 12_000);
     let chunks: Vec<Vec<u8>> = export::export(
         store.as_ref(),
         chan,
@@ -329,7 +337,32 @@ async fn large_exports_stream_every_row_in_id_order(store: Arc<dyn Store>) {
     .await;
     assert!(chunks.len() >= 4, "{} chunks", chunks.len());
     let lines = chunks.concat().split(|b| *b == b'\n').count();
-    assert_eq!(lines, 5000 + 2, "header, rows, and the empty tail after the last CRLF");
+    assert_eq!(
+        lines,
+        12_000 + 2,
+        "header, rows, and the empty tail after the last CRLF"
+    );
+}
+
+async fn many_concurrent_exports_all_finish(store: Arc<dyn Store>) {
+    ingest(&store, two_streams()).await;
+    let chan = channel_key(&store, CHAN).await;
+
+    // Twice the pool size: each export needs two connections while it streams.
+    let exports = (0..16).map(|_| {
+        store
+            .channel_users_stream(chan, Timestamp(0), Timestamp(i64::MAX), &[])
+            .map(|r| r.expect("row"))
+            .collect::<Vec<_>>()
+    });
+    let all = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        futures::future::join_all(exports),
+    )
+    .await
+    .expect("no export waits forever for a connection");
+
+    assert!(all.iter().all(|rows| rows.len() == 6), "{:?}", all[0].len());
 }
 
 on_every_backend!(
@@ -337,4 +370,5 @@ on_every_backend!(
     streamed_rows_equal_channel_users,
     exports_parse_back_to_the_rows,
     large_exports_stream_every_row_in_id_order,
+    many_concurrent_exports_all_finish,
 );

@@ -93,8 +93,8 @@ impl FromRequestParts<AppState> for ApiKeyAuth {
                 "an API key is required: send Authorization: Bearer <key>",
             ));
         };
-        let presented = bearer(header)
-            .ok_or_else(|| unauthorized("use Authorization: Bearer <key>"))?;
+        let presented =
+            bearer(header).ok_or_else(|| unauthorized("use Authorization: Bearer <key>"))?;
         let key = ApiKey::parse(presented).map_err(|_| unauthorized("unknown API key"))?;
         let record = state
             .store

@@ -1,7 +1,7 @@
 //! The chart cache: rendered PNGs (and share pages) kept until new data arrives for their
 //! channel, in process and, when `REDIS_URL` is set, in Redis for the other web instances.
 //!
-//! Each channel has a *data version* (see [`version`]): a hash of its latest series point,
+//! Each channel has a *data version* (see [`ChannelProbe`]): a hash of its latest series point,
 //! latest stream and latest raid, read with a few small queries at most once per
 //! [`ChartCache::probe_ttl`] per channel. A cached body is served while its channel's version is
 //! unchanged and it is younger than its maximum age (a chart's window moves with the clock even
@@ -9,6 +9,7 @@
 //! used body; concurrent misses of one key render once. Renders and hits are counted for
 //! `/metrics`.
 
+mod lru;
 mod remote;
 pub(crate) mod version;
 
@@ -19,6 +20,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
+use axum::http::HeaderValue;
 use chatters_core::domain::Login;
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
@@ -36,7 +38,7 @@ pub struct Cached {
     /// The bytes served (a PNG, or an HTML page).
     pub body: Bytes,
     /// Strong `ETag`, quoted: the first 128 bits of the body's SHA-256 in hex.
-    pub etag: String,
+    pub etag: HeaderValue,
 }
 
 impl Cached {
@@ -49,16 +51,17 @@ impl Cached {
             etag.push_str(&format!("{byte:02x}"));
         }
         etag.push('"');
+        // Quotes and hex digits only: always a valid header value.
+        let etag = HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"\""));
         Self { body, etag }
     }
 
     /// True when an `If-None-Match` header value names this body (`*`, or a list of tags
     /// compared weakly, as RFC 9110 asks for this header).
     pub fn matches(&self, if_none_match: &str) -> bool {
-        if_none_match
-            .split(',')
-            .map(str::trim)
-            .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == self.etag)
+        if_none_match.split(',').map(str::trim).any(|tag| {
+            tag == "*" || tag.strip_prefix("W/").unwrap_or(tag).as_bytes() == self.etag.as_bytes()
+        })
     }
 }
 
@@ -66,85 +69,27 @@ impl Cached {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ProbeLookup {
     /// Use this probe.
-    Use(ChannelProbe),
+    Use(Arc<ChannelProbe>),
     /// Read a new probe; the last one known is given.
-    Refresh(Option<ChannelProbe>),
+    Refresh(Option<Arc<ChannelProbe>>),
 }
 
+/// A channel's probe as held between requests.
 #[derive(Debug)]
 struct HeldProbe {
+    /// When it was read.
     checked_at: Instant,
-    probe: ChannelProbe,
+    /// What was read.
+    probe: Arc<ChannelProbe>,
     /// A request is reading a new probe.
     refreshing: bool,
-}
-
-#[derive(Debug)]
-struct Entry {
-    version: u64,
-    cached: Cached,
-    expires: Instant,
-    last_used: u64,
-}
-
-/// Bodies by key, least recently used evicted first once over budget.
-#[derive(Debug, Default)]
-struct Lru {
-    map: HashMap<String, Entry>,
-    bytes: usize,
-    clock: u64,
-}
-
-impl Lru {
-    fn get(&mut self, key: &str, version: u64, now: Instant) -> Option<Cached> {
-        self.clock += 1;
-        let clock = self.clock;
-        let entry = self.map.get_mut(key)?;
-        if entry.version != version || entry.expires <= now {
-            return None;
-        }
-        entry.last_used = clock;
-        Some(entry.cached.clone())
-    }
-
-    fn put(&mut self, key: String, version: u64, cached: Cached, expires: Instant, budget: usize) {
-        self.clock += 1;
-        let size = cached.body.len() + key.len();
-        if size > budget {
-            return;
-        }
-        let entry = Entry {
-            version,
-            cached,
-            expires,
-            last_used: self.clock,
-        };
-        if let Some(old) = self.map.insert(key.clone(), entry) {
-            self.bytes -= old.cached.body.len() + key.len();
-        }
-        self.bytes += size;
-        // Linear scan: eviction follows a render (milliseconds), and the map holds hundreds.
-        while self.bytes > budget {
-            let Some(oldest) = self
-                .map
-                .iter()
-                .min_by_key(|(_, e)| e.last_used)
-                .map(|(k, _)| k.clone())
-            else {
-                break;
-            };
-            if let Some(e) = self.map.remove(&oldest) {
-                self.bytes -= e.cached.body.len() + oldest.len();
-            }
-        }
-    }
 }
 
 /// Rendered charts and pages by key, until new data arrives for their channel.
 #[derive(Debug)]
 pub struct ChartCache {
     /// In-process bodies.
-    entries: Mutex<Lru>,
+    entries: Mutex<lru::Lru>,
     /// Byte budget of `entries`.
     budget: usize,
     /// Channel probes by login, each trusted for `probe_ttl`.
@@ -174,7 +119,7 @@ impl ChartCache {
     /// `probe_ttl` (zero: checked on every request).
     pub fn new(budget: usize, probe_ttl: Duration) -> Self {
         Self {
-            entries: Mutex::new(Lru::default()),
+            entries: Mutex::new(lru::Lru::default()),
             budget,
             probes: Mutex::new(HashMap::new()),
             probe_ttl,
@@ -233,7 +178,7 @@ impl ChartCache {
     }
 
     /// Records a new probe of a channel.
-    pub(crate) fn set_probe(&self, login: Login, probe: ChannelProbe) {
+    pub(crate) fn set_probe(&self, login: Login, probe: Arc<ChannelProbe>) {
         let mut probes = lock(&self.probes);
         // Bounded by the logins people ask about.
         if probes.len() >= 100_000 {
@@ -356,8 +301,9 @@ mod tests {
     #[test]
     fn etags_are_strong_quoted_hashes_of_the_body() {
         let a = body(10);
-        assert_eq!(a.etag.len(), 34);
-        assert!(a.etag.starts_with('"') && a.etag.ends_with('"'));
+        let etag = a.etag.to_str().expect("ASCII");
+        assert_eq!(etag.len(), 34);
+        assert!(etag.starts_with('"') && etag.ends_with('"'));
         assert_eq!(a, body(10));
         assert_ne!(a.etag, body(11).etag);
     }
@@ -365,57 +311,13 @@ mod tests {
     #[test]
     fn if_none_match_accepts_lists_weak_tags_and_star() {
         let a = body(1);
-        assert!(a.matches(&a.etag));
-        assert!(a.matches(&format!("\"x\", {}", a.etag)));
-        assert!(a.matches(&format!("W/{}", a.etag)));
+        let etag = a.etag.to_str().expect("ASCII");
+        assert!(a.matches(etag));
+        assert!(a.matches(&format!("\"x\", {etag}")));
+        assert!(a.matches(&format!("W/{etag}")));
         assert!(a.matches("*"));
         assert!(!a.matches("\"other\""));
         assert!(!a.matches(""));
-    }
-
-    #[test]
-    fn a_new_version_or_an_expired_entry_misses() {
-        let mut lru = Lru::default();
-        let now = Instant::now();
-        lru.put("k".into(), 1, body(10), now + Duration::from_secs(60), 1000);
-
-        assert!(lru.get("k", 1, now).is_some());
-        assert!(lru.get("k", 2, now).is_none());
-        assert!(lru.get("k", 1, now + Duration::from_secs(61)).is_none());
-    }
-
-    #[test]
-    fn the_least_recently_used_body_is_evicted_over_budget() {
-        let mut lru = Lru::default();
-        let now = Instant::now();
-        let later = now + Duration::from_secs(60);
-        lru.put("a".into(), 1, body(400), later, 1000);
-        lru.put("b".into(), 1, body(400), later, 1000);
-        assert!(lru.get("a", 1, now).is_some());
-
-        lru.put("c".into(), 1, body(400), later, 1000);
-
-        assert!(lru.get("a", 1, now).is_some());
-        assert!(lru.get("b", 1, now).is_none());
-        assert!(lru.get("c", 1, now).is_some());
-        assert_eq!(lru.bytes, 802);
-    }
-
-    #[test]
-    fn a_body_larger_than_the_budget_is_not_kept() {
-        let mut lru = Lru::default();
-        let now = Instant::now();
-
-        lru.put(
-            "big".into(),
-            1,
-            body(2000),
-            now + Duration::from_secs(1),
-            1000,
-        );
-
-        assert!(lru.get("big", 1, now).is_none());
-        assert_eq!(lru.bytes, 0);
     }
 
     #[tokio::test]

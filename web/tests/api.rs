@@ -232,9 +232,8 @@ struct Answer {
 
 impl Answer {
     fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!("{e}: not JSON: {}", String::from_utf8_lossy(&self.body))
-        })
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: not JSON: {}", String::from_utf8_lossy(&self.body)))
     }
 
     fn header(&self, name: header::HeaderName) -> &str {
@@ -369,7 +368,10 @@ async fn streams_are_listed_newest_first_with_the_spec_fields() {
     assert_eq!(answer.header(header::CONTENT_TYPE), "application/json");
     let body = answer.json();
     let streams = body["streams"].as_array().expect("streams");
-    let ids: Vec<&str> = streams.iter().map(|s| s["id"].as_str().expect("id")).collect();
+    let ids: Vec<&str> = streams
+        .iter()
+        .map(|s| s["id"].as_str().expect("id"))
+        .collect();
     assert_eq!(ids, ["1002", "1001"]);
     let first = &streams[1];
     let at = |offset: i64| Timestamp(app.base + offset).to_rfc3339();
@@ -403,7 +405,12 @@ async fn streams_are_listed_newest_first_with_the_spec_fields() {
 async fn streams_limit_is_checked() {
     let app = spawn_app().await;
 
-    let one = get(&app, "/api/v1/channels/chan/streams?limit=1", Some(&app.chan_key)).await;
+    let one = get(
+        &app,
+        "/api/v1/channels/chan/streams?limit=1",
+        Some(&app.chan_key),
+    )
+    .await;
     assert_eq!(one.json()["streams"].as_array().map(Vec::len), Some(1));
 
     for bad in ["0", "1001", "ten", "-1"] {
@@ -413,7 +420,11 @@ async fn streams_limit_is_checked() {
             Some(&app.chan_key),
         )
         .await
-        .assert_error(StatusCode::BAD_REQUEST, "bad_parameter", "`limit` must be an integer from 1 to 1000");
+        .assert_error(
+            StatusCode::BAD_REQUEST,
+            "bad_parameter",
+            "`limit` must be an integer from 1 to 1000",
+        );
     }
 }
 
@@ -421,8 +432,18 @@ async fn streams_limit_is_checked() {
 async fn one_stream_has_top_chatters_and_raids() {
     let app = spawn_app().await;
 
-    let first = get(&app, "/api/v1/channels/chan/streams/1001", Some(&app.chan_key)).await;
-    let second = get(&app, "/api/v1/channels/chan/streams/1002", Some(&app.chan_key)).await;
+    let first = get(
+        &app,
+        "/api/v1/channels/chan/streams/1001",
+        Some(&app.chan_key),
+    )
+    .await;
+    let second = get(
+        &app,
+        "/api/v1/channels/chan/streams/1002",
+        Some(&app.chan_key),
+    )
+    .await;
 
     assert_eq!(first.status, StatusCode::OK);
     let first = first.json();
@@ -463,7 +484,11 @@ async fn unknown_or_foreign_stream_ids_are_404_in_scope() {
             Some(&app.both_key),
         )
         .await
-        .assert_error(StatusCode::NOT_FOUND, "not_found", "channel chan has no stream");
+        .assert_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "channel chan has no stream",
+        );
     }
 }
 
@@ -628,7 +653,10 @@ async fn chatters_bad_parameters_are_400_naming_them() {
     let app = spawn_app().await;
     let cases = [
         ("since=yesterday", "`since` must be an RFC 3339 time"),
-        ("until=2026-13-45T00:00:00Z", "`until` must be an RFC 3339 time"),
+        (
+            "until=2026-13-45T00:00:00Z",
+            "`until` must be an RFC 3339 time",
+        ),
         ("since=7", "duration back from now like 7d"),
         ("format=xml", "`format` must be one of json, csv"),
         ("format=CSV", "`format` must be one of json, csv"),
@@ -724,7 +752,11 @@ async fn series_range_is_checked() {
             Some(&app.chan_key),
         )
         .await
-        .assert_error(StatusCode::BAD_REQUEST, "bad_parameter", "`range` must be one of 24h, 7d, 30d");
+        .assert_error(
+            StatusCode::BAD_REQUEST,
+            "bad_parameter",
+            "`range` must be one of 24h, 7d, 30d",
+        );
     }
 }
 
@@ -910,7 +942,10 @@ fn parse_prometheus(text: &str) -> Vec<(String, String)> {
         let (series, value) = line.rsplit_once(' ').expect("name value");
         let name = series.split('{').next().expect("name");
         assert!(
-            name == family || name.strip_prefix(family).is_some_and(|s| s == "_sum" || s == "_count"),
+            name == family
+                || name
+                    .strip_prefix(family)
+                    .is_some_and(|s| s == "_sum" || s == "_count"),
             "{name} outside {family}"
         );
         assert!(
@@ -943,8 +978,14 @@ async fn metrics_are_prometheus_text_with_ingestion_counters() {
             .map(|(_, v)| v.as_str())
             .unwrap_or_else(|| panic!("{series} missing"))
     };
-    assert_eq!(value("chatters_events_ingested_total{kind=\"snapshot\"}"), "4");
-    assert_eq!(value("chatters_events_ingested_total{kind=\"message\"}"), "7");
+    assert_eq!(
+        value("chatters_events_ingested_total{kind=\"snapshot\"}"),
+        "4"
+    );
+    assert_eq!(
+        value("chatters_events_ingested_total{kind=\"message\"}"),
+        "7"
+    );
     assert_eq!(value("chatters_events_ingested_total{kind=\"raid\"}"), "1");
     assert_eq!(value("chatters_events_committed_total"), "24");
     assert_eq!(value("chatters_ingest_queue_depth"), "0");
@@ -956,9 +997,23 @@ async fn metrics_are_prometheus_text_with_ingestion_counters() {
     );
     assert_eq!(value("chatters_chart_renders_total"), "0");
     assert_eq!(value("chatters_chart_cache_hits_total"), "0");
-    assert!(value("chatters_ingest_batches_total").parse::<u64>().expect("int") >= 1);
-    assert!(value("chatters_ingest_commit_seconds_count").parse::<u64>().expect("int") >= 1);
-    assert!(samples.iter().any(|(s, _)| s.starts_with("chatters_build_info{version=")));
+    assert!(
+        value("chatters_ingest_batches_total")
+            .parse::<u64>()
+            .expect("int")
+            >= 1
+    );
+    assert!(
+        value("chatters_ingest_commit_seconds_count")
+            .parse::<u64>()
+            .expect("int")
+            >= 1
+    );
+    assert!(
+        samples
+            .iter()
+            .any(|(s, _)| s.starts_with("chatters_build_info{version="))
+    );
 }
 
 // ---- over a real socket ----
@@ -966,9 +1021,8 @@ async fn metrics_are_prometheus_text_with_ingestion_counters() {
 /// Sends one HTTP/1.0 request (the answer ends when the server closes) and splits the answer.
 async fn raw_get(addr: std::net::SocketAddr, path: &str, key: &str) -> (String, Vec<u8>) {
     let mut stream = TcpStream::connect(addr).await.expect("connect");
-    let request = format!(
-        "GET {path} HTTP/1.0\r\nHost: test\r\nAuthorization: Bearer {key}\r\n\r\n"
-    );
+    let request =
+        format!("GET {path} HTTP/1.0\r\nHost: test\r\nAuthorization: Bearer {key}\r\n\r\n");
     stream.write_all(request.as_bytes()).await.expect("write");
     let mut answer = Vec::new();
     stream.read_to_end(&mut answer).await.expect("read");
@@ -1040,7 +1094,11 @@ async fn a_large_export_streams_over_a_socket() {
         .expect("send");
     app.ingest.flush().await.expect("flush");
     let store = app.state.store.clone();
-    let big = store.channel(&login("big")).await.expect("read").expect("channel");
+    let big = store
+        .channel(&login("big"))
+        .await
+        .expect("read")
+        .expect("channel");
     let key = ApiKey::generate().expect("random");
     store
         .create_api_key(&key.hash().to_hex(), "", &[big.key], Timestamp(now))
@@ -1051,10 +1109,18 @@ async fn a_large_export_streams_over_a_socket() {
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(serve(listener, app.state.clone(), shutdown.clone()));
 
-    let (head, body) = raw_get(addr, "/api/v1/channels/big/chatters?format=csv", key.expose()).await;
+    let (head, body) = raw_get(
+        addr,
+        "/api/v1/channels/big/chatters?format=csv",
+        key.expose(),
+    )
+    .await;
 
     assert!(head.starts_with("HTTP/1.0 200"), "{head}");
-    assert!(!head.to_ascii_lowercase().contains("content-length"), "streamed: {head}");
+    assert!(
+        !head.to_ascii_lowercase().contains("content-length"),
+        "streamed: {head}"
+    );
     let rows = csv_rows(&body);
     assert_eq!(rows.len(), 30_000);
     assert_eq!(rows[0][1], "viewer0");

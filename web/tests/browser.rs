@@ -96,7 +96,7 @@ impl Browser {
             .expect("start chromium");
         // Chromium writes its port and browser endpoint here once listening.
         let active = profile.path().join("DevToolsActivePort");
-        let endpoint = tokio::time::timeout(Duration::from_secs(30), async {
+        let endpoint = tokio::time::timeout(Duration::from_secs(60), async {
             loop {
                 if let Ok(text) = std::fs::read_to_string(&active) {
                     let mut lines = text.lines();
@@ -108,7 +108,7 @@ impl Browser {
             }
         })
         .await
-        .expect("chromium opens its DevTools port within 30 s");
+        .expect("chromium opens its DevTools port within 60 s");
         let (ws, _) = tokio_tungstenite::connect_async(endpoint.as_str())
             .await
             .expect("connect to DevTools");

@@ -66,6 +66,7 @@ async fn every_range_size_and_theme_renders_at_the_requested_size() {
         ("range=7d&w=2400&h=1600&theme=dark", (2400, 1600)),
         ("range=30d&w=640&h=320&theme=light", (640, 320)),
         ("w=333&h=777&theme=dark&cachebuster=1", (333, 777)),
+        ("w=300&w=5&h=200", (300, 200)),
     ] {
         let answer = get(&state, &format!("/c/chan/chatters.png?{query}"), &[]).await;
         assert_png(&answer, size);

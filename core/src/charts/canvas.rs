@@ -163,7 +163,6 @@ pub(super) fn render(
     });
     // Every pixel is painted by the background fill below, so stale content does not matter.
     rgb.resize(len, 0);
-    rgb.truncate(len);
     let drawn = paint(&mut rgb, spec, draw).and_then(|()| encode(&rgb, w, h));
     if rgb.capacity() <= KEPT_BUFFER {
         BUFFER.with(|b| {

@@ -234,9 +234,17 @@ mod tests {
         assert_eq!((large.width(), large.height()), (2400, 1600));
     }
 
+    /// `w`, `h`, `theme` as given in a query, and the error expected.
+    type Case = (
+        Option<&'static str>,
+        Option<&'static str>,
+        Option<&'static str>,
+        SpecError,
+    );
+
     #[test]
     fn each_bad_value_names_its_parameter() {
-        let cases: &[(Option<&str>, Option<&str>, Option<&str>, SpecError)] = &[
+        let cases: &[Case] = &[
             (Some("199"), None, None, SpecError::Width),
             (Some("2401"), None, None, SpecError::Width),
             (Some(""), None, None, SpecError::Width),

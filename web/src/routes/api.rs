@@ -322,9 +322,7 @@ pub(crate) async fn user(
         .map_err(|e| store_error("reading name history", &e))?;
     Ok(Json(Dossier {
         user_id: user.id,
-        display_name: user
-            .display_name
-            .unwrap_or_else(|| user.login.to_string()),
+        display_name: user.display_name.unwrap_or_else(|| user.login.to_string()),
         login: user.login,
         created_at: user.created_at,
         names: names.into_iter().map(Name::from).collect(),

@@ -5,6 +5,7 @@
 //! Parameters are checked before anything is read, so a bad one costs nothing; an unknown
 //! channel, a channel whose public page is off and an unknown stream are all 404.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -20,7 +21,7 @@ use chatters_core::domain::{Login, StreamId, Timestamp};
 use chatters_core::store::{Channel, StoreError};
 
 use crate::AppState;
-use crate::cache::{Cached, ProbeLookup, version};
+use crate::cache::{Cached, ChannelProbe, ProbeLookup, version};
 use crate::error::ApiError;
 
 /// How long a rendered chart is served without new data (its window moves with the clock).
@@ -47,9 +48,10 @@ pub(crate) async fn chatters(
         None => Range::default(),
     };
     let Path(login) = login.map_err(|_| unknown_channel())?;
-    let (login, version, channel) = public_channel(&state, &login).await?;
+    let public = public_channel(&state, &login).await?;
     let key = format!(
-        "{login}/chatters/{range}/{}x{}/{}",
+        "{}/chatters/{range}/{}x{}/{}",
+        public.login,
         spec.width(),
         spec.height(),
         spec.theme()
@@ -59,9 +61,9 @@ pub(crate) async fn chatters(
         .get_or_render(
             state.config.redis_url.as_ref(),
             &key,
-            version,
+            public.version(),
             CHART_MAX_AGE,
-            || render_channel(&state, channel, range, spec),
+            || async { render_channel(&state, public.channel()?, range, spec).await },
         )
         .await?;
     Ok(respond(&headers, &cached, "image/png"))
@@ -80,9 +82,10 @@ pub(crate) async fn stream(
         .strip_suffix(".png")
         .and_then(|id| StreamId::parse(id).ok())
         .ok_or_else(unknown_stream)?;
-    let (login, version, channel) = public_channel(&state, &login).await?;
+    let public = public_channel(&state, &login).await?;
     let key = format!(
-        "{login}/stream/{id}/{}x{}/{}",
+        "{}/stream/{id}/{}x{}/{}",
+        public.login,
         spec.width(),
         spec.height(),
         spec.theme()
@@ -92,16 +95,16 @@ pub(crate) async fn stream(
         .get_or_render(
             state.config.redis_url.as_ref(),
             &key,
-            version,
+            public.version(),
             CHART_MAX_AGE,
-            || render_stream(&state, channel, id, spec),
+            || async { render_stream(&state, public.channel()?, id, spec).await },
         )
         .await?;
     Ok(respond(&headers, &cached, "image/png"))
 }
 
-/// The chart query parameters (the last of repeated ones wins; others are ignored, e.g. cache
-/// busters).
+/// The chart query parameters (the first of repeated ones wins, as in the JSON API; others
+/// are ignored, e.g. cache busters).
 #[derive(Debug, Default)]
 struct Params {
     w: Option<String>,
@@ -121,7 +124,9 @@ impl Params {
                 "range" => &mut params.range,
                 _ => continue,
             };
-            *slot = Some(value.into_owned());
+            if slot.is_none() {
+                *slot = Some(value.into_owned());
+            }
         }
         params
     }
@@ -132,18 +137,36 @@ impl Params {
     }
 }
 
-/// The channel behind `/c/{login}` when it exists and its public page is on, with its login and
-/// data version.
-pub(super) async fn public_channel(
-    state: &AppState,
-    raw: &str,
-) -> Result<(Login, u64, Channel), ApiError> {
+/// A channel whose public page is on, as a request found it.
+pub(super) struct PublicChannel {
+    /// The login asked for.
+    pub login: Login,
+    /// Its probe (the channel is known to exist).
+    probe: Arc<ChannelProbe>,
+}
+
+impl PublicChannel {
+    /// The channel's data version.
+    pub fn version(&self) -> u64 {
+        self.probe.version
+    }
+
+    /// The channel row (read only when rendering: cache hits need no copy of it).
+    pub fn channel(&self) -> Result<&Channel, ApiError> {
+        self.probe.channel.as_ref().ok_or_else(unknown_channel)
+    }
+}
+
+/// The channel behind `/c/{login}` when it exists and its public page is on.
+pub(super) async fn public_channel(state: &AppState, raw: &str) -> Result<PublicChannel, ApiError> {
     let login = Login::parse(raw).map_err(|_| unknown_channel())?;
     let probe = match state.charts.probe_lookup(&login) {
         ProbeLookup::Use(probe) => probe,
         ProbeLookup::Refresh(previous) => {
-            match version::probe(&*state.store, &login, previous.as_ref(), Timestamp::now()).await {
+            match version::probe(&*state.store, &login, previous.as_deref(), Timestamp::now()).await
+            {
                 Ok(probe) => {
+                    let probe = Arc::new(probe);
                     state.charts.set_probe(login.clone(), probe.clone());
                     probe
                 }
@@ -154,9 +177,10 @@ pub(super) async fn public_channel(
             }
         }
     };
-    match probe.channel {
-        Some(channel) if probe.public => Ok((login, probe.version, channel)),
-        _ => Err(unknown_channel()),
+    if probe.channel.is_some() && probe.public {
+        Ok(PublicChannel { login, probe })
+    } else {
+        Err(unknown_channel())
     }
 }
 
@@ -183,15 +207,13 @@ pub(super) fn respond(
     };
     let headers = response.headers_mut();
     headers.insert(CACHE_CONTROL, CACHE_CONTROL_VALUE);
-    if let Ok(etag) = HeaderValue::from_str(&cached.etag) {
-        headers.insert(ETAG, etag);
-    }
+    headers.insert(ETAG, cached.etag.clone());
     response
 }
 
 async fn render_channel(
     state: &AppState,
-    channel: Channel,
+    channel: &Channel,
     range: Range,
     spec: ChartSpec,
 ) -> Result<Vec<u8>, ApiError> {
@@ -237,7 +259,7 @@ async fn render_channel(
 
 async fn render_stream(
     state: &AppState,
-    channel: Channel,
+    channel: &Channel,
     id: StreamId,
     spec: ChartSpec,
 ) -> Result<Vec<u8>, ApiError> {

@@ -26,12 +26,9 @@ pub(crate) fn login(raw: &str) -> Result<Login, ApiError> {
 /// A store failure: logged here with what we were doing, answered without details.
 pub(crate) fn store_error(doing: &str, error: &StoreError) -> ApiError {
     match error {
-        StoreError::Sql(sqlx_error)
-            if matches!(
-                sqlx_error,
-                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
-            ) =>
-        {
+        StoreError::Sql(
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_),
+        ) => {
             tracing::warn!(%error, "{doing}: database unavailable");
             ApiError::database_unavailable()
         }
@@ -98,11 +95,7 @@ impl Params {
     }
 
     /// One of `allowed` (the first is the default when absent).
-    pub(crate) fn one_of<'a>(
-        &self,
-        name: &str,
-        allowed: &[&'a str],
-    ) -> Result<&'a str, ApiError> {
+    pub(crate) fn one_of<'a>(&self, name: &str, allowed: &[&'a str]) -> Result<&'a str, ApiError> {
         let Some(value) = self.get(name) else {
             return Ok(allowed.first().copied().unwrap_or_default());
         };
@@ -114,7 +107,13 @@ impl Params {
     }
 
     /// An integer in `min..=max`, `default` when absent.
-    pub(crate) fn int(&self, name: &str, min: i64, max: i64, default: i64) -> Result<i64, ApiError> {
+    pub(crate) fn int(
+        &self,
+        name: &str,
+        min: i64,
+        max: i64,
+        default: i64,
+    ) -> Result<i64, ApiError> {
         match self.get(name) {
             None => Ok(default),
             Some(value) => value
@@ -132,7 +131,9 @@ mod tests {
 
     #[test]
     fn values_are_decoded_and_the_first_occurrence_wins() {
-        let p = Params::parse(Some("since=2026-11-25T18%3A00%3A00%2B01%3A00&format=csv&format=json"));
+        let p = Params::parse(Some(
+            "since=2026-11-25T18%3A00%3A00%2B01%3A00&format=csv&format=json",
+        ));
 
         assert_eq!(p.get("since"), Some("2026-11-25T18:00:00+01:00"));
         assert_eq!(p.get("format"), Some("csv"));
@@ -145,7 +146,9 @@ mod tests {
         let now = Timestamp(1_800_000_000);
 
         let since = p.time("since", now).expect_err("bad since");
-        let format = p.one_of("format", &["json", "csv"]).expect_err("bad format");
+        let format = p
+            .one_of("format", &["json", "csv"])
+            .expect_err("bad format");
         let limit = p.int("limit", 1, 1000, 100).expect_err("bad limit");
 
         assert_eq!(since.status, StatusCode::BAD_REQUEST);

@@ -41,15 +41,15 @@ pub(crate) async fn page(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let Path(login) = login.map_err(|_| unknown_channel())?;
-    let (login, version, channel) = public_channel(&state, &login).await?;
+    let public = public_channel(&state, &login).await?;
     let cached = state
         .charts
         .get_or_render(
             state.config.redis_url.as_ref(),
-            &format!("{login}/page"),
-            version,
+            &format!("{}/page", public.login),
+            public.version(),
             PAGE_MAX_AGE,
-            || render(&state, channel),
+            || async { render(&state, public.channel()?).await },
         )
         .await?;
     Ok(respond(&headers, &cached, "text/html; charset=utf-8"))
@@ -59,8 +59,10 @@ pub(crate) async fn page(
 #[derive(Debug, Serialize)]
 struct Page {
     login: String,
-    page_url: String,
-    image_url: String,
+    /// Already escaped for an attribute (see [`url_attribute`]).
+    page_url: minijinja::Value,
+    /// Already escaped for an attribute.
+    image_url: minijinja::Value,
     description: String,
     latest: Option<StreamRow>,
     streams: Vec<StreamRow>,
@@ -152,7 +154,7 @@ impl From<AccountClusters> for AccountsView {
     }
 }
 
-async fn render(state: &AppState, channel: Channel) -> Result<Vec<u8>, ApiError> {
+async fn render(state: &AppState, channel: &Channel) -> Result<Vec<u8>, ApiError> {
     let streams: Vec<Stream> = state
         .store
         .streams(channel.key, STREAMS_LISTED)
@@ -170,7 +172,7 @@ async fn render(state: &AppState, channel: Channel) -> Result<Vec<u8>, ApiError>
     let now = Timestamp::now();
     let accounts = state
         .figures
-        .accounts_window(&channel, now.plus(-ACCOUNTS_WINDOW), now)
+        .accounts_window(channel, now.plus(-ACCOUNTS_WINDOW), now)
         .await
         .map_err(|e| store_error(&e))?;
     let login = channel.login.to_string();
@@ -187,8 +189,8 @@ async fn render(state: &AppState, channel: Channel) -> Result<Vec<u8>, ApiError>
         None => format!("Who is in {login}'s Twitch chat: chatters over time, new and returning."),
     };
     let page = Page {
-        page_url: format!("{base}/c/{login}"),
-        image_url: format!("{base}/c/{login}/chatters.png"),
+        page_url: url_attribute(&format!("{base}/c/{login}")),
+        image_url: url_attribute(&format!("{base}/c/{login}/chatters.png")),
         description,
         latest: rows.first().cloned(),
         streams: rows,
@@ -202,6 +204,23 @@ async fn render(state: &AppState, channel: Channel) -> Result<Vec<u8>, ApiError>
             ApiError::internal()
         })?;
     Ok(html.into_bytes())
+}
+
+/// A URL escaped for an HTML attribute, keeping its slashes: unfurlers that read `og:image`
+/// without decoding character references still get a usable address.
+fn url_attribute(url: &str) -> minijinja::Value {
+    let mut out = String::with_capacity(url.len());
+    for c in url.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    minijinja::Value::from_safe_string(out)
 }
 
 /// The compiled template (HTML auto-escaping follows from its `.html` name).
@@ -250,8 +269,8 @@ mod tests {
         };
         let page = Page {
             login: "chan".into(),
-            page_url: "http://x/c/chan".into(),
-            image_url: "http://x/c/chan/chatters.png".into(),
+            page_url: url_attribute("http://x/c/chan"),
+            image_url: url_attribute("http://x/c/chan/chatters.png?a=1&b=\"2\""),
             description: "d".into(),
             latest: Some(row.clone()),
             streams: vec![row],
@@ -272,7 +291,10 @@ mod tests {
             html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt; &amp; &quot;quotes&quot;"),
             "{html}"
         );
-        assert!(html.contains(r#"<meta property="og:image" content="http:&#x2f;&#x2f;x&#x2f;c&#x2f;chan&#x2f;chatters.png">"#) || html.contains(r#"<meta property="og:image" content="http://x/c/chan/chatters.png">"#), "{html}");
+        assert!(
+            html.contains(r#"<meta property="og:image" content="http://x/c/chan/chatters.png?a=1&amp;b=&quot;2&quot;">"#),
+            "{html}"
+        );
         assert!(html.contains(r#"<meta name="twitter:card" content="summary_large_image">"#));
     }
 }
