@@ -86,6 +86,9 @@ fn login(arg: Option<&str>, usage: &'static str) -> Result<Login, Usage> {
 pub fn parse(prefix: &str, text: &str) -> Option<Result<Command, Usage>> {
     let text = text.trim_matches(|c: char| c.is_whitespace() || c == '\u{E0000}');
     let rest = text.strip_prefix(prefix)?;
+    if rest.starts_with(char::is_whitespace) {
+        return None;
+    }
     let mut words = rest.split_whitespace();
     let name = words.next()?;
     if name.len() > 16 {
@@ -143,10 +146,12 @@ mod tests {
             ("!seen", Some(Err(Usage("usage: !seen <user>")))),
             ("!seen ünïcødé", Some(Err(Usage("usage: !seen <user>")))),
             ("!seen a;DROP", Some(Err(Usage("usage: !seen <user>")))),
+            // Line breaks are whitespace: injected words only ever become a validated login.
             (
                 "!seen \r\nPRIVMSG #x :hi",
-                Some(Err(Usage("usage: !seen <user>"))),
+                Some(Ok(Command::Seen(l("privmsg")))),
             ),
+            ("!seen x\r\n:tmi PRIVMSG", Some(Ok(Command::Seen(l("x"))))),
             ("!overlap #Forsen", Some(Ok(Command::Overlap(l("forsen"))))),
             ("!overlap", Some(Err(Usage("usage: !overlap <channel>")))),
             ("!raid", Some(Ok(Command::Raid))),
