@@ -103,6 +103,7 @@ async fn start(
         None
     };
     let mut ingest_handle = None;
+    let mut twitch_metrics = None;
     if halves.bot() {
         // Credentials first: an invalid token stops start-up, and the bot account's id is
         // needed so it never counts as a chatter.
@@ -112,14 +113,14 @@ async fn start(
         let (handle, writer) = Ingest::start(store.clone(), config, cancel.clone())
             .await
             .context("starting ingestion")?;
-        crate::twitch::spawn(
+        twitch_metrics = Some(crate::twitch::spawn(
             twitch,
             settings,
             store.clone(),
             handle.clone(),
             cancel,
             &mut tasks,
-        );
+        ));
         ingest_handle = Some(handle);
         tasks.spawn("ingest", async move {
             match writer.await {
@@ -137,6 +138,9 @@ async fn start(
         let state = AppState::with_config(store.clone(), config);
         if let Some(handle) = &ingest_handle {
             state.metrics.register_ingest(handle.clone());
+        }
+        if let Some(metrics) = twitch_metrics {
+            metrics.register(&state.metrics);
         }
         let shutdown = cancel.clone();
         tasks.spawn("web", async move {

@@ -143,7 +143,60 @@ impl Api for HelixApi {
 /// Observations queued between IRC and identity resolution.
 const OBSERVED_QUEUE: usize = 65_536;
 
-/// Starts IRC, identity, the scheduler and token upkeep as tasks of `tasks`.
+/// Counters of the Twitch side, for `/metrics`.
+#[derive(Debug, Clone)]
+pub struct TwitchMetrics {
+    /// Helix calls by endpoint and status (when Helix is in use).
+    pub helix: Option<Helix>,
+    /// Snapshots and stream polls.
+    pub scheduler: Arc<crate::scheduler::SchedulerMetrics>,
+    /// Login resolution.
+    pub identity: Arc<crate::identity::IdentityMetrics>,
+}
+
+impl TwitchMetrics {
+    /// Registers these counters with the web endpoint's registry.
+    pub fn register(self, metrics: &chatters_web::metrics::Metrics) {
+        use std::sync::atomic::Ordering::Relaxed;
+        metrics.register(move |w| {
+            if let Some(helix) = &self.helix {
+                for ((endpoint, status), n) in helix.metrics().calls {
+                    w.counter_with(
+                        "chatters_helix_calls_total",
+                        "Helix and OAuth calls by endpoint and HTTP status (or timeout/connect/error).",
+                        &[("endpoint", &endpoint), ("status", &status)],
+                        n,
+                    );
+                }
+            }
+            let s = &self.scheduler;
+            for (result, n) in [
+                ("ok", s.snapshots_ok.load(Relaxed)),
+                ("failed", s.snapshots_failed.load(Relaxed)),
+            ] {
+                w.counter_with(
+                    "chatters_snapshot_results_total",
+                    "Helix Get Chatters snapshots, stored or failed after retries.",
+                    &[("result", result)],
+                    n,
+                );
+            }
+            w.counter(
+                "chatters_stream_polls_failed_total",
+                "Get Streams polls that failed (nothing ends on a failed poll).",
+                s.polls_failed.load(Relaxed),
+            );
+            w.counter(
+                "chatters_logins_unresolved_total",
+                "JOIN/PART observations dropped because the login could not be resolved.",
+                self.identity.unresolved.load(Relaxed),
+            );
+        });
+    }
+}
+
+/// Starts IRC, identity, the scheduler and token upkeep as tasks of `tasks`; returns their
+/// counters.
 pub fn spawn(
     twitch: Twitch,
     settings: &Settings,
@@ -151,7 +204,7 @@ pub fn spawn(
     ingest: IngestHandle,
     cancel: &CancellationToken,
     tasks: &mut Tasks,
-) {
+) -> TwitchMetrics {
     let user_token = twitch.auth.mode() == AuthMode::User;
     let api: Option<Arc<dyn Api>> = twitch.helix.clone().map(|helix| {
         Arc::new(HelixApi {
@@ -181,6 +234,7 @@ pub fn spawn(
     tasks.spawn("irc-events", forward(irc_rx, observed_tx, cancel.clone()));
 
     let identity = Identity::new(api.clone(), store.clone());
+    let identity_metrics = identity.metrics();
     tasks.spawn(
         "identity",
         identity::run(identity, observed_rx, ingest.clone(), cancel.clone()),
@@ -201,6 +255,11 @@ pub fn spawn(
         info!("no snapshots (needs a bot token with {SCOPE_CHATTERS}): presence follows IRC only");
     }
     let scheduler = Scheduler::new(api, store, ingest, wanted_tx, config);
+    let metrics = TwitchMetrics {
+        helix: twitch.helix.clone(),
+        scheduler: scheduler.metrics(),
+        identity: identity_metrics,
+    };
     tasks.spawn("scheduler", scheduler.run(cancel.clone()));
 
     let auth = twitch.auth.clone();
@@ -211,6 +270,7 @@ pub fn spawn(
         upkeep.cancelled().await;
         Ok(())
     });
+    metrics
 }
 
 async fn run_irc<L: LoginCredentials>(

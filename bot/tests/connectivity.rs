@@ -72,6 +72,7 @@ where
 }
 
 struct Bot {
+    metrics: chatters_web::metrics::Metrics,
     store: Arc<dyn Store>,
     figures: Figures,
     cancel: CancellationToken,
@@ -119,7 +120,8 @@ async fn start_bot(irc: &FakeIrc, helix: &FakeHelix, extra: &[(&str, String)]) -
         .await
         .expect("ingest");
     let mut tasks = Tasks::default();
-    chatters_bot::twitch::spawn(
+    let metrics = chatters_web::metrics::Metrics::default();
+    let counters = chatters_bot::twitch::spawn(
         twitch,
         &settings,
         store.clone(),
@@ -127,8 +129,10 @@ async fn start_bot(irc: &FakeIrc, helix: &FakeHelix, extra: &[(&str, String)]) -
         &cancel,
         &mut tasks,
     );
+    counters.register(&metrics);
     let figures = Figures::new(store.clone(), KnownBots::shipped(), bot_user);
     Bot {
+        metrics,
         store,
         figures,
         cancel,
@@ -292,6 +296,20 @@ async fn a_stream_from_online_to_offline_gives_the_spec_figures() {
         "one snapshot while live"
     );
     assert_eq!(helix.answered(429), 0);
+    // The same counters reach /metrics.
+    let text = bot.metrics.render();
+    assert!(
+        text.contains("chatters_snapshot_results_total{result=\"ok\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("chatters_snapshot_results_total{result=\"failed\"} 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("chatters_helix_calls_total{endpoint=\"chat/chatters\",status=\"200\"} 1"),
+        "{text}"
+    );
     bot.stop().await;
 }
 
