@@ -1,10 +1,14 @@
-//! `chatters channel add|remove|list`: the channels joined on every start.
+//! `chatters channel add|remove|list|set`: the channels joined on every start, and their
+//! settings (public page, commands, recap webhooks, known bots).
 
 use anyhow::Context as _;
+use chatters_core::domain::Login;
 use chatters_core::settings::Settings;
-use chatters_core::store::Store;
+use chatters_core::store::{BotRule, Store};
 
 use crate::cli::ChannelCommand;
+use crate::commands::Command;
+use crate::commands::access::Access;
 
 /// Runs one `channel` subcommand against the configured database and prints its answer.
 pub async fn execute(command: ChannelCommand, settings: &Settings) -> anyhow::Result<()> {
@@ -45,8 +49,178 @@ async fn apply(command: ChannelCommand, store: &dyn Store) -> anyhow::Result<Vec
                 })
                 .collect())
         }
-        ChannelCommand::Set { .. } => {
-            anyhow::bail!("'channel set' is not available in this version yet")
+        ChannelCommand::Set { login, key, value } => {
+            let change = parse_setting(&key, &value).map_err(crate::startup::ConfigError)?;
+            let channel = store
+                .channel(&login)
+                .await
+                .context("reading the channel")?
+                .filter(|c| c.wanted)
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{login} is not tracked: add it first (chatters channel add {login})"
+                    )
+                })?;
+            match &change {
+                Change::Setting(name, value) => store
+                    .set_channel_setting(channel.key, name, value.as_deref())
+                    .await
+                    .context("saving the setting")?,
+                Change::Bot(user, rule) => store
+                    .set_bot_rule(channel.key, user, *rule)
+                    .await
+                    .context("saving the known-bot rule")?,
+            }
+            Ok(vec![format!("{login}: {}", change.describe())])
         }
+    }
+}
+
+/// A validated `channel set`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A stored setting (`None` clears it).
+    Setting(String, Option<String>),
+    /// A known-bot rule for a login (`None` removes a per-channel `bots.add`).
+    Bot(Login, Option<BotRule>),
+}
+
+impl Change {
+    /// What was done, for the confirmation line (webhook URLs are secrets: masked).
+    fn describe(&self) -> String {
+        match self {
+            Self::Setting(name, None) => format!("{name} cleared"),
+            Self::Setting(name, Some(_)) if name.ends_with("_webhook") => {
+                format!("{name} set (hidden)")
+            }
+            Self::Setting(name, Some(v)) => format!("{name} = {v}"),
+            Self::Bot(user, Some(BotRule::Add)) => format!("{user} is a known bot here"),
+            Self::Bot(user, Some(BotRule::Allow)) => format!("{user} counts as a chatter here"),
+            Self::Bot(user, None) => format!("{user} no longer added as a bot here"),
+        }
+    }
+}
+
+fn on_off(key: &str, value: &str) -> Result<Option<String>, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" => Ok(Some("on".to_owned())),
+        "off" | "false" | "no" => Ok(Some("off".to_owned())),
+        _ => Err(format!("{key}: expected on or off, got {value:?}")),
+    }
+}
+
+/// Validates a setting: `public_page on|off`, `weekly_digest on|off`,
+/// `commands.<name> off|mods|everyone`, `discord_webhook|slack_webhook <https url>|none`,
+/// `bots.add|bots.remove|bots.allow <login>`.
+pub fn parse_setting(key: &str, value: &str) -> Result<Change, String> {
+    let key = key.to_ascii_lowercase();
+    let value = value.trim();
+    match key.as_str() {
+        "public_page" | "weekly_digest" => Ok(Change::Setting(key.clone(), on_off(&key, value)?)),
+        "discord_webhook" | "slack_webhook" => {
+            if value.eq_ignore_ascii_case("none") {
+                return Ok(Change::Setting(key, None));
+            }
+            let ok = url::Url::parse(value)
+                .is_ok_and(|u| matches!(u.scheme(), "https" | "http") && u.host_str().is_some());
+            if ok {
+                Ok(Change::Setting(key, Some(value.to_owned())))
+            } else {
+                // Never echo the value: it is a secret.
+                Err(format!("{key}: expected an http(s) webhook URL or none"))
+            }
+        }
+        "bots.add" | "bots.remove" | "bots.allow" => {
+            let user = Login::parse(value)
+                .map_err(|_| format!("{key}: {value:?} is not a Twitch login"))?;
+            let rule = match key.as_str() {
+                "bots.add" => Some(BotRule::Add),
+                "bots.allow" => Some(BotRule::Allow),
+                _ => None,
+            };
+            Ok(Change::Bot(user, rule))
+        }
+        _ => match key.strip_prefix("commands.") {
+            Some(name) if Command::NAMES.contains(&name) => {
+                let access = Access::parse(value).ok_or_else(|| {
+                    format!("{key}: expected off, mods or everyone, got {value:?}")
+                })?;
+                let stored = match access {
+                    Access::Off => "off",
+                    Access::Mods => "mods",
+                    Access::Everyone => "everyone",
+                };
+                Ok(Change::Setting(key.clone(), Some(stored.to_owned())))
+            }
+            Some(name) => Err(format!(
+                "{key}: no command {name:?} (one of {})",
+                Command::NAMES.join(", ")
+            )),
+            None => Err(format!(
+                "unknown setting {key:?}: expected public_page, weekly_digest, commands.<name>, \
+                 discord_webhook, slack_webhook, bots.add, bots.remove or bots.allow"
+            )),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn login(s: &str) -> Login {
+        Login::parse(s).expect("valid")
+    }
+
+    #[test]
+    fn settings_are_validated() {
+        assert_eq!(
+            parse_setting("public_page", "OFF"),
+            Ok(Change::Setting("public_page".into(), Some("off".into())))
+        );
+        assert_eq!(
+            parse_setting("commands.stats", "everyone"),
+            Ok(Change::Setting(
+                "commands.stats".into(),
+                Some("everyone".into())
+            ))
+        );
+        assert_eq!(
+            parse_setting("bots.add", "@MyBot"),
+            Ok(Change::Bot(login("mybot"), Some(BotRule::Add)))
+        );
+        assert_eq!(
+            parse_setting("bots.allow", "nightbot"),
+            Ok(Change::Bot(login("nightbot"), Some(BotRule::Allow)))
+        );
+        assert_eq!(
+            parse_setting("bots.remove", "mybot"),
+            Ok(Change::Bot(login("mybot"), None))
+        );
+        assert_eq!(
+            parse_setting("discord_webhook", "none"),
+            Ok(Change::Setting("discord_webhook".into(), None))
+        );
+        assert!(parse_setting("discord_webhook", "https://discord.com/api/webhooks/1/abc").is_ok());
+        let bad = parse_setting("slack_webhook", "ftp://secret-token@x").expect_err("rejected");
+        assert!(!bad.contains("secret-token"), "{bad}");
+        assert!(parse_setting("commands.nope", "off").is_err());
+        assert!(parse_setting("commands.stats", "sometimes").is_err());
+        assert!(
+            parse_setting("colour", "blue")
+                .expect_err("unknown")
+                .starts_with("unknown setting")
+        );
+        assert!(parse_setting("public_page", "maybe").is_err());
+    }
+
+    #[test]
+    fn webhook_urls_are_masked_in_the_confirmation() {
+        let change = parse_setting(
+            "discord_webhook",
+            "https://discord.com/api/webhooks/1/secret",
+        )
+        .expect("valid");
+        assert_eq!(change.describe(), "discord_webhook set (hidden)");
     }
 }
