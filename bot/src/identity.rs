@@ -38,6 +38,8 @@ const ACCOUNT_BATCH: usize = 100;
 pub enum Observed {
     /// Already carries ids (messages, raids, ...).
     Event(Event),
+    /// A message whose sender is known only by login (`user.id` is a placeholder).
+    MessageByLogin(Box<chatters_core::event::Message>),
     /// IRC JOIN of a login.
     Join {
         /// Channel.
@@ -194,6 +196,7 @@ impl Identity {
             .iter()
             .filter_map(|o| match o {
                 Observed::Join { login, .. } | Observed::Part { login, .. } => Some(login),
+                Observed::MessageByLogin(m) => Some(&m.user.login),
                 Observed::Event(_) => None,
             })
             .filter(|l| self.cached(l).is_none())
@@ -213,6 +216,13 @@ impl Identity {
                     Some(user) => out.push(Event::Part { channel, user, at }),
                     None => self.drop_unresolved(&login),
                 },
+                Observed::MessageByLogin(mut m) => match self.cached(&m.user.login) {
+                    Some(user) => {
+                        m.user.id = user.id;
+                        out.push(Event::Message(m));
+                    }
+                    None => self.drop_unresolved(&m.user.login),
+                },
             }
         }
         out
@@ -220,7 +230,7 @@ impl Identity {
 
     fn drop_unresolved(&self, login: &Login) {
         self.metrics.unresolved.fetch_add(1, Ordering::Relaxed);
-        tracing::debug!(%login, "JOIN/PART of an unresolvable login dropped");
+        tracing::debug!(%login, "observation of an unresolvable login dropped");
     }
 
     /// Looks up account creation times of users first seen with an id.

@@ -303,6 +303,7 @@ async fn forward(
         };
         let o = match event {
             IrcEvent::Message(e) => Observed::Event(e),
+            IrcEvent::MessageByLogin(m) => Observed::MessageByLogin(m),
             IrcEvent::Join { channel, login, at } => Observed::Join { channel, login, at },
             IrcEvent::Part { channel, login, at } => Observed::Part { channel, login, at },
             IrcEvent::Ban {

@@ -41,6 +41,10 @@ pub enum IrcEvent {
     /// user) or an [`Event::Raid`] (USERNOTICE `msg-id=raid`, which also gives the raider's
     /// [`Event::Message`] observation just before it).
     Message(Event),
+    /// A PRIVMSG naming its sender only by login (no `user-id` tag: old tag formats): the
+    /// identity module resolves the login, then it is an ordinary message. `message.user.id`
+    /// is a placeholder until then.
+    MessageByLogin(Box<chatters_core::event::Message>),
     /// Another user joined a channel (membership capability). Only the login is known: the
     /// identity module resolves it to a user id.
     Join {

@@ -118,8 +118,14 @@ fn message(msg: &IRCMessage, received_at: Timestamp, kind: Kind) -> Result<IrcEv
     }
     .ok_or("no sender login")?;
     let login = Login::parse(login).map_err(|_| "invalid sender login")?;
-    let id = UserId::parse(tag(msg, "user-id").ok_or("no user-id tag")?)
-        .map_err(|_| "invalid user-id tag")?;
+    let by_login = kind == Kind::Privmsg && tag(msg, "user-id").is_none();
+    let id = if by_login {
+        // Resolved from the login by the identity module.
+        UserId(0)
+    } else {
+        UserId::parse(tag(msg, "user-id").ok_or("no user-id tag")?)
+            .map_err(|_| "invalid user-id tag")?
+    };
     let has_text = match kind {
         Kind::Privmsg => true,
         Kind::UserNotice => msg.params.get(1).is_some_and(|t| !t.trim().is_empty()),
@@ -129,7 +135,14 @@ fn message(msg: &IRCMessage, received_at: Timestamp, kind: Kind) -> Result<IrcEv
         login,
         display_name: tag(msg, "display-name").map(str::to_owned),
     };
-    Ok(IrcEvent::Message(Event::Message(Box::new(Message {
+    let wrap = |m: Box<Message>| {
+        if by_login {
+            IrcEvent::MessageByLogin(m)
+        } else {
+            IrcEvent::Message(Event::Message(m))
+        }
+    };
+    Ok(wrap(Box::new(Message {
         channel,
         user,
         at: sent_at(msg, received_at),
@@ -140,7 +153,7 @@ fn message(msg: &IRCMessage, received_at: Timestamp, kind: Kind) -> Result<IrcEv
         badges: badges(msg),
         has_text,
         id: tag(msg, "id").map(str::to_owned),
-    }))))
+    })))
 }
 
 /// A USERNOTICE: the user's observation (a message when they typed text), and for

@@ -278,10 +278,30 @@ fn reconnect_and_protocol_noise() {
 }
 
 #[test]
-fn privmsg_without_a_user_id_is_skipped() {
-    // tmi.js fixtures in the pre-2017 format (no user-id), and server-sent ones.
-    for n in [55, 163, 164, 165, 169, 171, 172] {
+fn privmsg_sent_by_the_server_is_skipped() {
+    // tmi.js fixtures sent by `tmi.twitch.tv` itself: no user at all.
+    for n in [55, 163, 164] {
         assert_eq!(run(&line(n)), vec![], "line {n}");
+    }
+}
+
+#[test]
+fn privmsg_without_a_user_id_is_a_message_by_login() {
+    // tmi.js fixtures in the pre-2017 tag format: the sender only as a login.
+    for n in [165, 169, 171, 172] {
+        let events = run(&line(n));
+        assert_eq!(events.len(), 1, "line {n}");
+        let IrcEvent::MessageByLogin(m) = &events[0] else {
+            panic!("line {n}: {events:?}");
+        };
+        assert_eq!(m.user.login.as_str(), "schmoopiie", "line {n}");
+        assert_eq!(m.channel.as_str(), "schmoopiie", "line {n}");
+        assert_eq!(
+            m.user.display_name.as_deref(),
+            Some("Schmoopiie"),
+            "line {n}"
+        );
+        assert!(m.has_text, "line {n}");
     }
 }
 
@@ -325,14 +345,17 @@ fn the_whole_corpus_replays_and_every_attributable_privmsg_counts() {
         };
         let texts = events
             .iter()
-            .filter(|e| matches!(e, IrcEvent::Message(Event::Message(m)) if m.has_text))
+            .filter(|e| match e {
+                IrcEvent::Message(Event::Message(m)) | IrcEvent::MessageByLogin(m) => m.has_text,
+                _ => false,
+            })
             .count();
         if msg.command == "PRIVMSG" {
             messages += texts;
             skipped_privmsg += usize::from(texts == 0);
         }
     }
-    // 23 PRIVMSGs carry Twitch's user-id; 7 (tmi.js fixtures: 3 sent by the server itself,
-    // 4 in the pre-2017 tag format) name no user id and cannot be attributed.
-    assert_eq!((messages, skipped_privmsg), (23, 7));
+    // 23 PRIVMSGs carry Twitch's user-id, 4 (pre-2017 tag format) only the sender's login,
+    // resolved to an id by the identity module; 3 are sent by the server itself (no user).
+    assert_eq!((messages, skipped_privmsg), (27, 3));
 }
