@@ -131,6 +131,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(CompressionLayer::new().compress_when(SizeAbove::new(256).and(compressible)))
         .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BODY))
+        .layer(axum::middleware::map_response(error::json_for_bare_errors))
         .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(

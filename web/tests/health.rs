@@ -119,3 +119,30 @@ async fn serve_answers_on_its_listener_and_stops_when_cancelled() {
     assert!(answer.ends_with(r#"{"status":"ok"}"#), "{answer}");
     assert!(stopped.is_ok());
 }
+
+#[tokio::test]
+async fn a_wrong_method_answers_405_as_json() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/t.db", dir.path().display());
+    let store = chatters_core::store::open(&url, &Default::default())
+        .await
+        .expect("open");
+    store.migrate().await.expect("migrate");
+    let response = router(AppState::new(store))
+        .oneshot(
+            axum::http::Request::post("/healthz")
+                .body(axum::body::Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("answer");
+    assert_eq!(
+        response.status(),
+        axum::http::StatusCode::METHOD_NOT_ALLOWED
+    );
+    let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+        .await
+        .expect("body");
+    let json: serde_json::Value = serde_json::from_slice(&body).expect("JSON body");
+    assert_eq!(json["error"], "method_not_allowed");
+}
