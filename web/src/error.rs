@@ -101,6 +101,33 @@ pub(crate) fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<B
     ApiError::internal().into_response()
 }
 
+/// Turns the bare answers of routing and middleware (405 from method routing, 413 from the body
+/// limit) into the same JSON errors as every handler's.
+pub async fn json_for_bare_errors(response: axum::response::Response) -> axum::response::Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return response;
+    }
+    match status {
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
+            status,
+            "method_not_allowed",
+            "this route does not accept that method",
+        )
+        .into_response(),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(status, "payload_too_large", "the request body is too large")
+                .into_response()
+        }
+        _ => response,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,32 +162,5 @@ mod tests {
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(body["error"], "internal");
         assert!(!body.to_string().contains("secret detail"));
-    }
-}
-
-/// Turns the bare answers of routing and middleware (405 from method routing, 413 from the body
-/// limit) into the same JSON errors as every handler's.
-pub async fn json_for_bare_errors(response: axum::response::Response) -> axum::response::Response {
-    let status = response.status();
-    let is_json = response
-        .headers()
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if is_json {
-        return response;
-    }
-    match status {
-        StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
-            status,
-            "method_not_allowed",
-            "this route does not accept that method",
-        )
-        .into_response(),
-        StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::new(status, "payload_too_large", "the request body is too large")
-                .into_response()
-        }
-        _ => response,
     }
 }
