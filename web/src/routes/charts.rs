@@ -49,24 +49,11 @@ pub(crate) async fn chatters(
     };
     let Path(login) = login.map_err(|_| unknown_channel())?;
     let public = public_channel(&state, &login).await?;
-    let key = format!(
-        "{}/chatters/{range}/{}x{}/{}",
-        public.login,
-        spec.width(),
-        spec.height(),
-        spec.theme()
-    );
-    let cached = state
-        .charts
-        .get_or_render(
-            state.config.redis_url.as_ref(),
-            &key,
-            public.version(),
-            CHART_MAX_AGE,
-            || async { render_channel(&state, public.channel()?, range, spec).await },
-        )
-        .await?;
-    Ok(respond(&headers, &cached, "image/png"))
+    let key = chart_key(&public, &format!("chatters/{range}"), &spec);
+    png(&state, &headers, &public, &key, || async {
+        render_channel(&state, public.channel()?, range, spec).await
+    })
+    .await
 }
 
 /// `GET /c/{login}/streams/{id}.png`.
@@ -83,24 +70,48 @@ pub(crate) async fn stream(
         .and_then(|id| StreamId::parse(id).ok())
         .ok_or_else(unknown_stream)?;
     let public = public_channel(&state, &login).await?;
-    let key = format!(
-        "{}/stream/{id}/{}x{}/{}",
+    let key = chart_key(&public, &format!("stream/{id}"), &spec);
+    png(&state, &headers, &public, &key, || async {
+        render_stream(&state, public.channel()?, id, spec).await
+    })
+    .await
+}
+
+/// The cache key of a chart of `public`: channel, what is drawn, size and theme.
+fn chart_key(public: &PublicChannel, what: &str, spec: &ChartSpec) -> String {
+    format!(
+        "{}/{what}/{}x{}/{}",
         public.login,
         spec.width(),
         spec.height(),
         spec.theme()
-    );
+    )
+}
+
+/// A PNG from the cache (rendered by `render` when missing or stale), answered with its ETag
+/// (or 304).
+async fn png<F, Fut>(
+    state: &AppState,
+    headers: &HeaderMap,
+    public: &PublicChannel,
+    key: &str,
+    render: F,
+) -> Result<Response, ApiError>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<u8>, ApiError>>,
+{
     let cached = state
         .charts
         .get_or_render(
             state.config.redis_url.as_ref(),
-            &key,
+            key,
             public.version(),
             CHART_MAX_AGE,
-            || async { render_stream(&state, public.channel()?, id, spec).await },
+            render,
         )
         .await?;
-    Ok(respond(&headers, &cached, "image/png"))
+    Ok(respond(headers, &cached, "image/png"))
 }
 
 /// The chart query parameters (the first of repeated ones wins, as in the JSON API; others
