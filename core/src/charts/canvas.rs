@@ -9,6 +9,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{ChartError, ChartSpec, Theme};
+use crate::domain::Timestamp;
 
 /// DejaVu Sans (Bitstream Vera licence, see `assets/fonts/DejaVuSans-LICENSE.txt`).
 static FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
@@ -370,6 +371,52 @@ pub(super) fn nice_top(max: i64) -> i64 {
         step *= 10;
     }
     want
+}
+
+/// A chart over time (x: UTC date-time, y: a count), as both time charts build it.
+pub(super) type TimeChart<'a, 'b> = ChartContext<
+    'a,
+    BitMapBackend<'b>,
+    Cartesian2d<
+        RangedDateTime<chrono::DateTime<chrono::Utc>>,
+        plotters::coord::types::RangedCoordi64,
+    >,
+>;
+
+/// Draws `window` (reduced to two points per pixel column of a `plot_w`-wide plot over
+/// `[from, to]`) as lines, broken where data is missing; a lone point becomes a dot.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn series_line(
+    root: &Area<'_>,
+    chart: &mut TimeChart<'_, '_>,
+    window: &[crate::store::SeriesPoint],
+    (from, to): (i64, i64),
+    plot_w: u32,
+    color: RGBColor,
+    width: u32,
+    dot: u32,
+) -> Result<(), ChartError> {
+    let buckets = usize::try_from(plot_w)
+        .unwrap_or(1000)
+        .saturating_mul(2)
+        .max(1);
+    let reduced = super::reduce::reduce(window, Timestamp(from), Timestamp(to), buckets);
+    let bucket_seconds = (to - from) / i64::try_from(buckets).unwrap_or(i64::MAX);
+    for run in super::reduce::segments(&reduced, super::reduce::max_gap(window, bucket_seconds)) {
+        if let [only] = run {
+            let point = Circle::new((super::time(only.at.0), only.chatters), dot, color.filled());
+            chart
+                .draw_series(std::iter::once(point))
+                .map_err(draw_err)?;
+        } else {
+            let pixels: Vec<(i32, i32)> = run
+                .iter()
+                .map(|p| chart.backend_coord(&(super::time(p.at.0), p.chatters)))
+                .collect();
+            polyline(root, &pixels, color, width)?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

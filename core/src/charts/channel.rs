@@ -4,7 +4,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::canvas::{self, Area, Palette, Sizes, Swatch, draw_err, nice_top, text};
-use super::reduce::{self, segments};
+use super::reduce;
 use crate::domain::Timestamp;
 
 use super::{ChannelSeries, ChartError, ChartSpec, time, time_label};
@@ -83,29 +83,16 @@ fn draw(
         .draw()
         .map_err(draw_err)?;
 
-    let buckets = usize::try_from(plot_w)
-        .unwrap_or(1000)
-        .saturating_mul(2)
-        .max(1);
-    let reduced = reduce::reduce(window, Timestamp(from), Timestamp(to), buckets);
-    let bucket_seconds = span / i64::try_from(buckets).unwrap_or(i64::MAX);
-    let line = palette.line;
-    for run in segments(&reduced, reduce::max_gap(window, bucket_seconds)) {
-        if let [only] = run {
-            let dot = Circle::new(
-                (time(only.at.0), only.chatters),
-                sizes.line + 1,
-                line.filled(),
-            );
-            chart.draw_series(std::iter::once(dot)).map_err(draw_err)?;
-        } else {
-            let pixels: Vec<(i32, i32)> = run
-                .iter()
-                .map(|p| chart.backend_coord(&(time(p.at.0), p.chatters)))
-                .collect();
-            canvas::polyline(root, &pixels, line, sizes.line)?;
-        }
-    }
+    canvas::series_line(
+        root,
+        &mut chart,
+        window,
+        (from, to),
+        plot_w,
+        palette.line,
+        sizes.line,
+        sizes.line + 1,
+    )?;
 
     // Raid lines, each labelled at the top in the first of four rows where the label does not
     // run into another; a raid without room keeps its line only.

@@ -7,7 +7,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use crate::domain::Timestamp;
 
 use super::canvas::{self, Area, Palette, Sizes, Swatch, draw_err, nice_top, text};
-use super::reduce::{self, segments};
+use super::reduce;
 use super::{ChartError, ChartSpec, StreamSeries, time};
 
 /// Bar widths for new arrivals, in seconds: the first giving at most the wanted number of bars.
@@ -115,29 +115,16 @@ fn draw(
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], fill.filled()));
     }
 
-    let buckets = usize::try_from(plot_w)
-        .unwrap_or(1000)
-        .saturating_mul(2)
-        .max(1);
-    let reduced = reduce::reduce(window, Timestamp(start), Timestamp(end), buckets);
-    let bucket_seconds = span / i64::try_from(buckets).unwrap_or(i64::MAX);
-    let line = palette.line;
-    for run in segments(&reduced, reduce::max_gap(window, bucket_seconds)) {
-        if let [only] = run {
-            let dot = Circle::new(
-                (time(only.at.0), only.chatters),
-                sizes.line + 2,
-                line.filled(),
-            );
-            chart.draw_series(std::iter::once(dot)).map_err(draw_err)?;
-        } else {
-            let pixels: Vec<(i32, i32)> = run
-                .iter()
-                .map(|p| chart.backend_coord(&(time(p.at.0), p.chatters)))
-                .collect();
-            canvas::polyline(root, &pixels, line, sizes.line + 1)?;
-        }
-    }
+    canvas::series_line(
+        root,
+        &mut chart,
+        window,
+        (start, end),
+        plot_w,
+        palette.line,
+        sizes.line + 1,
+        sizes.line + 2,
+    )?;
 
     // The first of equal maxima is the peak.
     if let Some(peak) = window
