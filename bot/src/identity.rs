@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::Api;
+use crate::irc::CommandLine;
 
 /// How long a login → id answer from Helix is trusted.
 const LOGIN_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -58,6 +59,9 @@ pub enum Observed {
         /// When.
         at: Timestamp,
     },
+    /// A chat command, handed to the commands task once everything observed before it has
+    /// been sent to ingestion (its own message included). [`Identity::process`] skips it.
+    Command(Box<CommandLine>),
 }
 
 /// Counters of the resolver.
@@ -71,6 +75,8 @@ pub struct IdentityMetrics {
     pub unresolved: AtomicU64,
     /// Helix lookups that failed.
     pub lookup_errors: AtomicU64,
+    /// Chat commands dropped because the commands task was far behind.
+    pub commands_dropped: AtomicU64,
 }
 
 /// The resolver's state.
@@ -197,7 +203,7 @@ impl Identity {
             .filter_map(|o| match o {
                 Observed::Join { login, .. } | Observed::Part { login, .. } => Some(login),
                 Observed::MessageByLogin(m) => Some(&m.user.login),
-                Observed::Event(_) => None,
+                Observed::Event(_) | Observed::Command(_) => None,
             })
             .filter(|l| self.cached(l).is_none())
             .cloned()
@@ -223,6 +229,7 @@ impl Identity {
                     }
                     None => self.drop_unresolved(&m.user.login),
                 },
+                Observed::Command(_) => {}
             }
         }
         out
@@ -280,6 +287,7 @@ pub async fn run(
     mut identity: Identity,
     mut observations: mpsc::Receiver<Observed>,
     ingest: IngestHandle,
+    commands: Option<mpsc::Sender<Box<CommandLine>>>,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut quiet = tokio::time::interval(Duration::from_secs(5));
@@ -303,7 +311,29 @@ pub async fn run(
                 Err(_) => break,
             }
         }
-        let events = identity.process(batch).await;
+        // Commands split the batch: what came before one is sent to ingestion first.
+        let mut segment = Vec::with_capacity(batch.len());
+        for o in batch {
+            let Observed::Command(command) = o else {
+                segment.push(o);
+                continue;
+            };
+            if !segment.is_empty() {
+                let events = identity.process(std::mem::take(&mut segment)).await;
+                ingest.send_all(events).await?;
+            }
+            if let Some(commands) = &commands
+                && commands.try_send(command).is_err()
+            {
+                // A full queue means the commands task is far behind: answering later would
+                // only add stale replies, and ingestion must not wait for it.
+                identity
+                    .metrics
+                    .commands_dropped
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let events = identity.process(segment).await;
         ingest.send_all(events).await?;
         let accounts = identity.lookup_accounts(false).await;
         if !accounts.is_empty() {

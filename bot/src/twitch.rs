@@ -10,21 +10,26 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chatters_core::bots::KnownBots;
 use chatters_core::domain::{Login, UserId};
 use chatters_core::ingest::IngestHandle;
 use chatters_core::settings::Settings;
+use chatters_core::stats::Figures;
 use chatters_core::store::Store;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 use twitch_irc::login::LoginCredentials;
 
 use crate::api::{Account, Api, ApiError, ChatterList, LiveInfo};
 use crate::auth::{Auth, AuthConfig, AuthMode, BotAccount};
+use crate::commands::dispatch::DispatchMetrics;
+use crate::commands::outbox::OutboxMetrics;
+use crate::commands::{ChatOut, DispatchConfig, Dispatcher, Limits, ModeratorOf, Outbox};
 use crate::helix::http::{HttpConfig, TwitchHttp};
 use crate::helix::{Helix, HelixError, HelixUser};
 use crate::identity::{self, Identity, Observed};
-use crate::irc::{self, IrcConfig, IrcEvent};
+use crate::irc::{self, IrcConfig, IrcEvent, IrcSession};
 use crate::run::Tasks;
 use crate::scheduler::{Scheduler, SchedulerConfig};
 use crate::startup::ConfigError;
@@ -142,6 +147,10 @@ impl Api for HelixApi {
 
 /// Observations queued between IRC and identity resolution.
 const OBSERVED_QUEUE: usize = 65_536;
+/// Chat commands (and replies) queued; beyond this the bot is far behind and drops asks.
+const COMMAND_QUEUE: usize = 1_024;
+/// Per channel and command, asks within this long after an answer get none.
+const COMMAND_COOLDOWN: Duration = Duration::from_secs(5);
 
 /// Counters of the Twitch side, for `/metrics`.
 #[derive(Debug, Clone)]
@@ -152,6 +161,8 @@ pub struct TwitchMetrics {
     pub scheduler: Arc<crate::scheduler::SchedulerMetrics>,
     /// Login resolution.
     pub identity: Arc<crate::identity::IdentityMetrics>,
+    /// Chat commands and their replies, when the bot answers commands.
+    pub commands: Option<(Arc<DispatchMetrics>, Arc<OutboxMetrics>)>,
 }
 
 impl TwitchMetrics {
@@ -191,6 +202,42 @@ impl TwitchMetrics {
                 "JOIN/PART observations dropped because the login could not be resolved.",
                 self.identity.unresolved.load(Relaxed),
             );
+            let Some((dispatch, outbox)) = &self.commands else {
+                return;
+            };
+            for (outcome, n) in [
+                ("answered", dispatch.answered.load(Relaxed)),
+                ("denied", dispatch.denied.load(Relaxed)),
+                ("coalesced", dispatch.coalesced.load(Relaxed)),
+                ("failed", dispatch.failed.load(Relaxed)),
+                ("dropped", self.identity.commands_dropped.load(Relaxed)),
+            ] {
+                w.counter_with(
+                    "chatters_commands_total",
+                    "Chat commands asked, by outcome (denied and coalesced asks get no reply).",
+                    &[("outcome", outcome)],
+                    n,
+                );
+            }
+            for (result, n) in [
+                ("sent", outbox.sent.load(Relaxed)),
+                ("dropped", outbox.dropped.load(Relaxed)),
+                ("failed", outbox.failed.load(Relaxed)),
+            ] {
+                w.counter_with(
+                    "chatters_replies_total",
+                    "Chat replies by result (dropped: stale or over the queue bound, never sent).",
+                    &[("result", result)],
+                    n,
+                );
+            }
+            let sent = outbox.sent.load(Relaxed);
+            w.summary(
+                "chatters_reply_latency_seconds",
+                "From a command's arrival to its reply being written to the socket.",
+                outbox.latency_us_sum.load(Relaxed) as f64 / 1e6,
+                sent,
+            );
         });
     }
 }
@@ -216,28 +263,91 @@ pub fn spawn(
     let (irc_tx, irc_rx) = mpsc::channel(OBSERVED_QUEUE);
     let (observed_tx, observed_rx) = mpsc::channel(OBSERVED_QUEUE);
 
-    let irc_config = IrcConfig::new(settings.twitch_irc_url.clone());
+    // Commands need a logged-in bot (anonymous sessions cannot send).
+    let answering = user_token.then_some(twitch.bot.as_ref()).flatten();
+    let mut irc_config = IrcConfig::new(settings.twitch_irc_url.clone());
+    irc_config.command_prefix = answering.map(|_| settings.command_prefix.clone());
+    let moderator_of = ModeratorOf::default();
+    let (chat_tx, chat_rx) = oneshot::channel::<Arc<dyn ChatOut>>();
     let irc_cancel = cancel.clone();
     if user_token {
         let credentials = twitch.auth.irc_credentials();
         tasks.spawn(
             "irc",
-            run_irc(irc_config, credentials, wanted_rx, irc_tx, irc_cancel),
+            run_irc(
+                irc_config,
+                credentials,
+                wanted_rx,
+                irc_tx,
+                chat_tx,
+                irc_cancel,
+            ),
         );
     } else {
         let credentials = irc::anonymous();
         tasks.spawn(
             "irc",
-            run_irc(irc_config, credentials, wanted_rx, irc_tx, irc_cancel),
+            run_irc(
+                irc_config,
+                credentials,
+                wanted_rx,
+                irc_tx,
+                chat_tx,
+                irc_cancel,
+            ),
         );
     }
-    tasks.spawn("irc-events", forward(irc_rx, observed_tx, cancel.clone()));
+    tasks.spawn(
+        "irc-events",
+        forward(irc_rx, observed_tx, moderator_of.clone(), cancel.clone()),
+    );
+
+    let mut commands_tx = None;
+    let mut commands_metrics = None;
+    if let Some(bot) = answering {
+        let (lines_tx, lines_rx) = mpsc::channel(COMMAND_QUEUE);
+        let (outbox_tx, outbox_rx) = mpsc::channel(COMMAND_QUEUE);
+        let figures = Figures::new(store.clone(), KnownBots::shipped(), Some(bot.id));
+        let config = DispatchConfig {
+            prefix: settings.command_prefix.clone(),
+            public_base_url: settings.public_base_url.clone(),
+            bot_login: bot.login.clone(),
+            cooldown: COMMAND_COOLDOWN,
+        };
+        let dispatcher = Dispatcher::new(config, figures, ingest.clone(), outbox_tx);
+        let outbox = Outbox::new(Limits::default(), moderator_of);
+        commands_metrics = Some((dispatcher.metrics(), outbox.metrics()));
+        tasks.spawn("commands", dispatcher.run(lines_rx, cancel.clone()));
+        let outbox_cancel = cancel.clone();
+        tasks.spawn("replies", async move {
+            // The IRC task hands over its sender once the session has started.
+            let out = tokio::select! {
+                () = outbox_cancel.cancelled() => return Ok(()),
+                out = chat_rx => match out {
+                    Ok(out) => out,
+                    Err(_) => {
+                        // The IRC task ended before starting a session; it reports why.
+                        outbox_cancel.cancelled().await;
+                        return Ok(());
+                    }
+                },
+            };
+            outbox.run(outbox_rx, out, outbox_cancel).await
+        });
+        commands_tx = Some(lines_tx);
+    }
 
     let identity = Identity::new(api.clone(), store.clone());
     let identity_metrics = identity.metrics();
     tasks.spawn(
         "identity",
-        identity::run(identity, observed_rx, ingest.clone(), cancel.clone()),
+        identity::run(
+            identity,
+            observed_rx,
+            ingest.clone(),
+            commands_tx,
+            cancel.clone(),
+        ),
     );
 
     let config = SchedulerConfig {
@@ -259,6 +369,7 @@ pub fn spawn(
         helix: twitch.helix.clone(),
         scheduler: scheduler.metrics(),
         identity: identity_metrics,
+        commands: commands_metrics,
     };
     tasks.spawn("scheduler", scheduler.run(cancel.clone()));
 
@@ -278,9 +389,16 @@ async fn run_irc<L: LoginCredentials>(
     credentials: L,
     wanted: watch::Receiver<BTreeSet<Login>>,
     events: mpsc::Sender<IrcEvent>,
+    chat: oneshot::Sender<Arc<dyn ChatOut>>,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
-    match irc::run(config, credentials, wanted, events, cancel).await {
+    let session = async {
+        let session = IrcSession::start(config, credentials).await?;
+        // Nobody waits for it when commands are off.
+        let _ = chat.send(Arc::new(session.sender()));
+        session.run(wanted, events, cancel).await
+    };
+    match session.await {
         Ok(()) => Ok(()),
         Err(e @ irc::IrcError::LoginFailed { .. }) => Err(ConfigError(e.to_string()).into()),
         Err(e) => Err(anyhow::Error::new(e).context("Twitch IRC")),
@@ -291,6 +409,7 @@ async fn run_irc<L: LoginCredentials>(
 async fn forward(
     mut events: mpsc::Receiver<IrcEvent>,
     observed: mpsc::Sender<Observed>,
+    moderator_of: ModeratorOf,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
     loop {
@@ -323,6 +442,11 @@ async fn forward(
                 text,
             } => {
                 info!(channel = ?channel.map(|c| c.to_string()), msg_id = ?msg_id, %text, "Twitch notice");
+                continue;
+            }
+            IrcEvent::Command(line) => Observed::Command(line),
+            IrcEvent::OwnRole { channel, moderator } => {
+                moderator_of.set(channel, moderator);
                 continue;
             }
             IrcEvent::LoginFailed { .. } | IrcEvent::Reconnect => {

@@ -2,6 +2,8 @@
 //! [`reply`] formatting, and one file per command computing its answer from the core figures.
 
 pub mod access;
+pub mod dispatch;
+pub mod outbox;
 pub mod parse;
 pub mod reply;
 
@@ -22,6 +24,8 @@ use chatters_core::ingest::IngestHandle;
 use chatters_core::stats::Figures;
 use chatters_core::store::Channel;
 
+pub use dispatch::{DispatchConfig, Dispatcher};
+pub use outbox::{ChatOut, Limits, ModeratorOf, Outbox, Outgoing};
 pub use parse::{Command, Usage, parse};
 pub use reply::Reply;
 

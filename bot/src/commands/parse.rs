@@ -81,6 +81,20 @@ fn login(arg: Option<&str>, usage: &'static str) -> Result<Login, Usage> {
     arg.and_then(|a| Login::parse(a).ok()).ok_or(Usage(usage))
 }
 
+/// The name of the command a chat line asks for (one of [`Command::NAMES`]), whether or not
+/// its arguments are right: access is checked before a usage line is answered.
+pub fn name_of(prefix: &str, text: &str) -> Option<&'static str> {
+    let text = text.trim_matches(|c: char| c.is_whitespace() || c == '\u{E0000}');
+    let rest = text.strip_prefix(prefix)?;
+    let name = rest.split_whitespace().next()?;
+    if rest.starts_with(char::is_whitespace) {
+        return None;
+    }
+    Command::NAMES
+        .into_iter()
+        .find(|n| n.eq_ignore_ascii_case(name))
+}
+
 /// Parses a chat line. Leading/trailing whitespace and Twitch's invisible anti-duplicate
 /// suffix (U+E0000) are ignored; extra arguments are ignored.
 pub fn parse(prefix: &str, text: &str) -> Option<Result<Command, Usage>> {
@@ -171,6 +185,16 @@ mod tests {
         for (input, expected) in cases {
             assert_eq!(&parse("!", input), expected, "{input:?}");
         }
+    }
+
+    #[test]
+    fn names_are_found_whatever_the_arguments() {
+        assert_eq!(name_of("!", "!NEW ten"), Some("new"));
+        assert_eq!(name_of("!", "!seen"), Some("seen"));
+        assert_eq!(name_of("!", "! seen x"), None);
+        assert_eq!(name_of("!", "!unknown"), None);
+        assert_eq!(name_of("?", "!stats"), None);
+        assert_eq!(name_of("?", "?Stats"), Some("stats"));
     }
 
     #[test]

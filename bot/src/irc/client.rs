@@ -23,7 +23,7 @@ use twitch_irc::message::{IRCMessage, IRCPrefix, ServerMessage};
 use super::connector::{self, Client};
 use super::membership::{Membership, MembershipConfig, Plan};
 use super::sender::IrcSender;
-use super::{IrcError, IrcEvent, translate};
+use super::{IrcError, IrcEvent, translate, translate_chat};
 
 /// Settings of the IRC client.
 #[derive(Debug, Clone)]
@@ -40,6 +40,9 @@ pub struct IrcConfig {
     pub new_connection_every: Duration,
     /// Give up a connection attempt after this long.
     pub connect_timeout: Duration,
+    /// `COMMAND_PREFIX` when this session answers chat commands (a logged-in bot): prefixed
+    /// lines then also give an [`IrcEvent::Command`], USERSTATE an [`IrcEvent::OwnRole`].
+    pub command_prefix: Option<String>,
 }
 
 impl IrcConfig {
@@ -52,6 +55,7 @@ impl IrcConfig {
             max_channels_per_connection: 90,
             new_connection_every: Duration::from_secs(2),
             connect_timeout: Duration::from_secs(20),
+            command_prefix: None,
         }
     }
 }
@@ -152,6 +156,7 @@ impl<L: LoginCredentials> IrcSession<L> {
             client,
             own,
             membership: Membership::new(config.membership),
+            prefix: config.command_prefix,
         };
         let first = wanted.borrow_and_update().clone();
         task.apply_wanted(first);
@@ -201,6 +206,7 @@ struct Task<L: LoginCredentials> {
     client: Arc<Client<L>>,
     own: Login,
     membership: Membership,
+    prefix: Option<String>,
 }
 
 impl<L: LoginCredentials> Task<L> {
@@ -247,7 +253,11 @@ impl<L: LoginCredentials> Task<L> {
         LINES_RECEIVED.fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
         for msg in batch.drain(..) {
             self.observe(msg.source(), now);
-            for event in translate(&msg, received, &self.own) {
+            let chat = self
+                .prefix
+                .as_deref()
+                .and_then(|prefix| translate_chat(msg.source(), now, prefix));
+            for event in translate(&msg, received, &self.own).into_iter().chain(chat) {
                 match event {
                     IrcEvent::LoginFailed { text } => {
                         warn!(login = %self.own, notice = %text, "Twitch IRC rejected the login");

@@ -32,7 +32,7 @@ use chatters_core::event::Event;
 
 pub use client::{IrcConfig, IrcSession, anonymous, run};
 pub use sender::IrcSender;
-pub use translate::{translate, translate_irc};
+pub use translate::{translate, translate_chat, translate_irc};
 
 /// What the IRC client reports to the rest of the bot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,6 +94,39 @@ pub enum IrcEvent {
     },
     /// Twitch asked the connection to reconnect; twitch-irc does so and rejoins by itself.
     Reconnect,
+    /// A chat line starting with the command prefix (only when the session answers
+    /// commands). It follows the line's [`IrcEvent::Message`], so the message is ingested
+    /// before the command is answered.
+    Command(Box<CommandLine>),
+    /// The bot's own standing in a channel (USERSTATE): a moderator or the broadcaster may send
+    /// 100 messages per 30 s there instead of 20.
+    OwnRole {
+        /// The channel.
+        channel: Login,
+        /// Whether the bot is a moderator (or the broadcaster) there.
+        moderator: bool,
+    },
+}
+
+/// A chat line that may be a command, with what answering it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandLine {
+    /// The channel it was said in.
+    pub channel: Login,
+    /// The channel's user id (`room-id`), when given.
+    pub channel_id: Option<UserId>,
+    /// Twitch's message id (`id` tag): the reply is threaded to it.
+    pub message_id: String,
+    /// The sender.
+    pub user: UserId,
+    /// The sender's login.
+    pub login: Login,
+    /// The sender's badges in this channel.
+    pub badges: Vec<chatters_core::event::Badge>,
+    /// The message text as sent.
+    pub text: String,
+    /// When it was received (monotonic, for the reply's latency and staleness).
+    pub received: std::time::Instant,
 }
 
 /// Why the IRC client stopped or could not do what was asked. Never contains a token.

@@ -11,7 +11,7 @@ use chatters_core::event::{Badge, Event, Message, UserRef};
 use tracing::debug;
 use twitch_irc::message::{IRCMessage, IRCPrefix, ServerMessage};
 
-use super::IrcEvent;
+use super::{CommandLine, IrcEvent};
 
 /// NOTICE texts by which Twitch (and its older servers) reject a login.
 const LOGIN_FAILURES: [&str; 5] = [
@@ -234,6 +234,58 @@ fn notice(msg: &IRCMessage) -> IrcEvent {
         msg_id: tag(msg, "msg-id").map(str::to_owned),
         text,
     }
+}
+
+/// The command side of a line, for a session that answers commands with `prefix`: a PRIVMSG
+/// starting with it becomes an [`IrcEvent::Command`] (sent after the line's message event), a
+/// USERSTATE the bot's [`IrcEvent::OwnRole`]. Shared-chat lines from another channel
+/// (`source-room-id` ≠ `room-id`) are answered in their own channel only, so they give nothing
+/// here; so do lines without a message id or user id (nothing to reply to or to check).
+pub fn translate_chat(
+    msg: &IRCMessage,
+    received: std::time::Instant,
+    prefix: &str,
+) -> Option<IrcEvent> {
+    match msg.command.as_str() {
+        "PRIVMSG" => command_line(msg, received, prefix).map(|c| IrcEvent::Command(Box::new(c))),
+        "USERSTATE" => {
+            let channel = channel(msg).ok()?;
+            let moderator = flag(msg, "mod")
+                || badges(msg).iter().any(|b| {
+                    matches!(
+                        b.name.as_str(),
+                        "broadcaster" | "moderator" | "lead_moderator"
+                    )
+                });
+            Some(IrcEvent::OwnRole { channel, moderator })
+        }
+        _ => None,
+    }
+}
+
+fn command_line(
+    msg: &IRCMessage,
+    received: std::time::Instant,
+    prefix: &str,
+) -> Option<CommandLine> {
+    let text = msg.params.get(1)?;
+    if prefix.is_empty() || !text.trim_start().starts_with(prefix) {
+        return None;
+    }
+    let room = tag(msg, "room-id");
+    if tag(msg, "source-room-id").is_some_and(|source| Some(source) != room) {
+        return None;
+    }
+    Some(CommandLine {
+        channel: channel(msg).ok()?,
+        channel_id: room.and_then(|v| UserId::parse(v).ok()),
+        message_id: tag(msg, "id")?.to_owned(),
+        user: UserId::parse(tag(msg, "user-id")?).ok()?,
+        login: Login::parse(nick(msg).or_else(|| tag(msg, "login"))?).ok()?,
+        badges: badges(msg),
+        text: text.clone(),
+        received,
+    })
 }
 
 #[cfg(test)]

@@ -359,3 +359,65 @@ fn the_whole_corpus_replays_and_every_attributable_privmsg_counts() {
     // resolved to an id by the identity module; 3 are sent by the server itself (no user).
     assert_eq!((messages, skipped_privmsg), (27, 3));
 }
+
+mod chat {
+    use std::time::Instant;
+
+    use super::*;
+
+    fn chat(raw: &str, prefix: &str) -> Option<IrcEvent> {
+        let msg = IRCMessage::parse(raw).expect("an IRC line");
+        translate_chat(&msg, Instant::now(), prefix)
+    }
+
+    const MOD_ASKS: &str = "@badge-info=;badges=moderator/1;color=;display-name=Mod_Ann;emotes=;first-msg=0;flags=;id=aaaa-1;mod=1;room-id=1000;subscriber=0;tmi-sent-ts=1673925983585;turbo=0;user-id=42;user-type=mod :mod_ann!mod_ann@mod_ann.tmi.twitch.tv PRIVMSG #chan :!top 3";
+
+    #[test]
+    fn a_prefixed_privmsg_is_a_command_line() {
+        let Some(IrcEvent::Command(c)) = chat(MOD_ASKS, "!") else {
+            panic!("a command line");
+        };
+        assert_eq!(c.channel, login("chan"));
+        assert_eq!(c.channel_id, Some(UserId(1000)));
+        assert_eq!(c.message_id, "aaaa-1");
+        assert_eq!(c.user, UserId(42));
+        assert_eq!(c.login, login("mod_ann"));
+        assert_eq!(c.badges, vec![badge("moderator", "1")]);
+        assert_eq!(c.text, "!top 3");
+    }
+
+    #[test]
+    fn other_lines_are_not_commands() {
+        // Another prefix, an ordinary corpus message, a reply thread, a line without an id.
+        assert_eq!(chat(MOD_ASKS, "?"), None);
+        assert_eq!(chat(&line(20), "!"), None);
+        assert_eq!(chat(&line(23), "!"), None);
+        assert_eq!(chat(&MOD_ASKS.replace("id=aaaa-1;", ""), "!"), None);
+        assert_eq!(chat(&MOD_ASKS.replace("user-id=42;", ""), "!"), None);
+        // Shared chat: answered in the source channel only.
+        let shared = MOD_ASKS.replace("room-id=1000;", "room-id=1000;source-room-id=2000;");
+        assert_eq!(chat(&shared, "!"), None);
+        let own_room = MOD_ASKS.replace("room-id=1000;", "room-id=1000;source-room-id=1000;");
+        assert!(matches!(chat(&own_room, "!"), Some(IrcEvent::Command(_))));
+    }
+
+    #[test]
+    fn userstate_gives_the_bots_role() {
+        assert_eq!(
+            chat(&line(51), "!"),
+            Some(IrcEvent::OwnRole {
+                channel: login("randers"),
+                moderator: false
+            })
+        );
+        assert_eq!(
+            chat(&line(52), "!"),
+            Some(IrcEvent::OwnRole {
+                channel: login("randers"),
+                moderator: true
+            })
+        );
+        // GLOBALUSERSTATE has no channel.
+        assert_eq!(chat(&line(7), "!"), None);
+    }
+}

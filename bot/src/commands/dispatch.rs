@@ -1,0 +1,206 @@
+//! From a chat line to a queued reply: parse, check who may ask, coalesce repeated asks,
+//! wait until the asking message itself is ingested, answer, queue for the [`super::outbox`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use chatters_core::domain::{Login, Timestamp};
+use chatters_core::ingest::IngestHandle;
+use chatters_core::stats::Figures;
+use chatters_core::store::{Channel, Store};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use super::access::{Access, Cooldowns, Role};
+use super::outbox::Outgoing;
+use super::{Context, Reply, answer, parse};
+use crate::irc::CommandLine;
+
+/// Settings of the dispatcher.
+#[derive(Debug, Clone)]
+pub struct DispatchConfig {
+    /// `COMMAND_PREFIX`.
+    pub prefix: String,
+    /// `PUBLIC_BASE_URL` (links in replies).
+    pub public_base_url: String,
+    /// The bot's login: its own lines are never commands.
+    pub bot_login: Login,
+    /// Per channel and command, asks within this long after an answer get none.
+    pub cooldown: Duration,
+}
+
+/// Counters of the dispatcher.
+#[derive(Debug, Default)]
+pub struct DispatchMetrics {
+    /// Lines that asked for one of our commands.
+    pub asked: AtomicU64,
+    /// Answers queued for sending.
+    pub answered: AtomicU64,
+    /// Asks refused for lack of permission (no reply).
+    pub denied: AtomicU64,
+    /// Asks coalesced into an answer given within the cooldown (no reply).
+    pub coalesced: AtomicU64,
+    /// Answers that failed to compute (an apology is sent).
+    pub failed: AtomicU64,
+}
+
+/// Answers chat commands.
+#[derive(Debug)]
+pub struct Dispatcher {
+    config: DispatchConfig,
+    figures: Figures,
+    ingest: IngestHandle,
+    cooldowns: Cooldowns,
+    outbox: mpsc::Sender<Outgoing>,
+    metrics: Arc<DispatchMetrics>,
+}
+
+impl Dispatcher {
+    /// A dispatcher queueing its replies on `outbox`.
+    pub fn new(
+        config: DispatchConfig,
+        figures: Figures,
+        ingest: IngestHandle,
+        outbox: mpsc::Sender<Outgoing>,
+    ) -> Self {
+        Self {
+            config,
+            figures,
+            ingest,
+            cooldowns: Cooldowns::default(),
+            outbox,
+            metrics: Arc::default(),
+        }
+    }
+
+    /// Its counters.
+    pub fn metrics(&self) -> Arc<DispatchMetrics> {
+        self.metrics.clone()
+    }
+
+    fn store(&self) -> &Arc<dyn Store> {
+        self.figures.store()
+    }
+
+    /// Answers every line of `lines` until `cancel` fires or the senders are gone.
+    pub async fn run(
+        mut self,
+        mut lines: mpsc::Receiver<Box<CommandLine>>,
+        cancel: CancellationToken,
+    ) -> anyhow::Result<()> {
+        loop {
+            let line = tokio::select! {
+                () = cancel.cancelled() => return Ok(()),
+                line = lines.recv() => match line {
+                    Some(line) => line,
+                    None => return Ok(()),
+                },
+            };
+            if let Some(reply) = self.handle(&line).await {
+                let out = Outgoing {
+                    channel: line.channel.clone(),
+                    reply_to: line.message_id.clone(),
+                    reply,
+                    arrived: line.received,
+                };
+                if self.outbox.send(out).await.is_err() {
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// The reply to one line, if it gets one.
+    pub async fn handle(&mut self, line: &CommandLine) -> Option<Reply> {
+        let prefix = self.config.prefix.as_str();
+        let name = parse::name_of(prefix, &line.text)?;
+        if line.login == self.config.bot_login {
+            return None;
+        }
+        self.metrics.asked.fetch_add(1, Ordering::Relaxed);
+        let channel = match self.store().channel(&line.channel).await {
+            Ok(Some(channel)) => channel,
+            Ok(None) => return None,
+            Err(error) => {
+                warn!(channel = %line.channel, %error, "command not answered: the store failed");
+                self.metrics.failed.fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
+        };
+        let mut role = Role::from_badges(&line.badges);
+        if channel.twitch_id == Some(line.user) {
+            role = Role::Broadcaster;
+        }
+        if !self.access(&channel, name).await.allows(role) {
+            self.metrics.denied.fetch_add(1, Ordering::Relaxed);
+            debug!(channel = %line.channel, command = name, ?role, "command not allowed");
+            return None;
+        }
+        let command = match parse::parse(prefix, &line.text)? {
+            Ok(command) => command,
+            // No cooldown: the corrected ask right after gets its answer.
+            Err(usage) => return Some(Reply::new(usage.0.replacen('!', prefix, 1))),
+        };
+        let now = Instant::now();
+        if !self.cooldowns.ready(&channel.login, name, now) {
+            self.metrics.coalesced.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        // From the ask, so that asks arriving while this one is answered are coalesced.
+        self.cooldowns
+            .answered(&channel.login, name, now, self.config.cooldown);
+        let reply = self.answer(&command, &channel, line).await;
+        self.metrics.answered.fetch_add(1, Ordering::Relaxed);
+        Some(reply)
+    }
+
+    async fn access(&self, channel: &Channel, name: &str) -> Access {
+        let key = format!("commands.{name}");
+        match self.store().channel_settings(channel.key).await {
+            Ok(settings) => settings
+                .iter()
+                .find(|(k, _)| *k == key)
+                .and_then(|(_, v)| Access::parse(v))
+                .unwrap_or_else(|| Access::default_for(name)),
+            Err(error) => {
+                warn!(channel = %channel.login, %error, "channel settings unreadable: defaults apply");
+                Access::default_for(name)
+            }
+        }
+    }
+
+    async fn answer(
+        &self,
+        command: &parse::Command,
+        channel: &Channel,
+        line: &CommandLine,
+    ) -> Reply {
+        // The asking message counts in the figures: wait until it is committed.
+        if let Err(error) = self.ingest.flush().await {
+            warn!(%error, "ingestion flush before a command failed");
+        }
+        let ctx = Context {
+            figures: &self.figures,
+            ingest: &self.ingest,
+            channel,
+            asker: line.user,
+            asker_login: &line.login,
+            public_base_url: &self.config.public_base_url,
+            now: Timestamp::now(),
+        };
+        match answer(command, &ctx).await {
+            Ok(reply) => reply,
+            Err(error) => {
+                self.metrics.failed.fetch_add(1, Ordering::Relaxed);
+                warn!(channel = %channel.login, command = command.name(), error = format!("{error:#}"), "command failed");
+                Reply::new(format!(
+                    "@{} sorry, I cannot answer that right now; please try again in a minute.",
+                    line.login
+                ))
+            }
+        }
+    }
+}
