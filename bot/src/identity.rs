@@ -59,6 +59,9 @@ pub enum Observed {
         /// When.
         at: Timestamp,
     },
+    /// Users listed by a Helix snapshot (ingested separately): their logins and ids are known
+    /// without a lookup, and their account ages are wanted (bot farms lurk, they do not chat).
+    Known(Vec<UserRef>),
     /// A chat command, handed to the commands task once everything observed before it has
     /// been sent to ingestion (its own message included). [`Identity::process`] skips it.
     Command(Box<CommandLine>),
@@ -192,10 +195,18 @@ impl Identity {
     /// Resolves one batch of observations and returns the events to ingest, in order.
     pub async fn process(&mut self, batch: Vec<Observed>) -> Vec<Event> {
         for o in &batch {
-            if let Observed::Event(e) = o {
-                for user in users_of(e) {
-                    self.learn(user);
+            match o {
+                Observed::Event(e) => {
+                    for user in users_of(e) {
+                        self.learn(user);
+                    }
                 }
+                Observed::Known(users) => {
+                    for user in users {
+                        self.learn(user);
+                    }
+                }
+                _ => {}
             }
         }
         let unknown: Vec<Login> = batch
@@ -203,7 +214,7 @@ impl Identity {
             .filter_map(|o| match o {
                 Observed::Join { login, .. } | Observed::Part { login, .. } => Some(login),
                 Observed::MessageByLogin(m) => Some(&m.user.login),
-                Observed::Event(_) | Observed::Command(_) => None,
+                Observed::Event(_) | Observed::Known(_) | Observed::Command(_) => None,
             })
             .filter(|l| self.cached(l).is_none())
             .cloned()
@@ -229,7 +240,7 @@ impl Identity {
                     }
                     None => self.drop_unresolved(&m.user.login),
                 },
-                Observed::Command(_) => {}
+                Observed::Known(_) | Observed::Command(_) => {}
             }
         }
         out

@@ -21,12 +21,13 @@ use chatters_core::domain::{Login, StreamId, Timestamp, UserId};
 use chatters_core::event::Event;
 use chatters_core::ingest::IngestHandle;
 use chatters_core::store::Store;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{Api, ApiError, ChatterList};
+use crate::identity::Observed;
 
 /// Timing and scope of the scheduler.
 #[derive(Debug, Clone)]
@@ -88,6 +89,7 @@ pub struct Scheduler {
     channels: BTreeMap<Login, Tracked>,
     moderated: Vec<(UserId, Login)>,
     metrics: Arc<SchedulerMetrics>,
+    learn: Option<mpsc::Sender<Observed>>,
 }
 
 /// A snapshot's outcome, from a spawned call back to the loop.
@@ -119,7 +121,16 @@ impl Scheduler {
             channels: BTreeMap::new(),
             moderated: Vec::new(),
             metrics: Arc::new(SchedulerMetrics::default()),
+            learn: None,
         }
+    }
+
+    /// Also tells identity resolution who each snapshot listed (logins known without a lookup,
+    /// account ages wanted).
+    #[must_use]
+    pub fn learning(mut self, identity: mpsc::Sender<Observed>) -> Self {
+        self.learn = Some(identity);
+        self
     }
 
     /// The scheduler's counters.
@@ -364,6 +375,10 @@ impl Scheduler {
         match result {
             Ok(list) => {
                 self.metrics.snapshots_ok.fetch_add(1, Ordering::Relaxed);
+                if let Some(learn) = &self.learn {
+                    // A hint only: when identity is busy it is dropped, never waited for.
+                    let _ = learn.try_send(Observed::Known(list.users.clone()));
+                }
                 self.ingest
                     .send(Event::Snapshot {
                         channel: login,

@@ -262,6 +262,7 @@ pub fn spawn(
     let (wanted_tx, wanted_rx) = watch::channel(BTreeSet::new());
     let (irc_tx, irc_rx) = mpsc::channel(OBSERVED_QUEUE);
     let (observed_tx, observed_rx) = mpsc::channel(OBSERVED_QUEUE);
+    let learn_tx = observed_tx.clone();
 
     // Commands need a logged-in bot (anonymous sessions cannot send).
     let answering = user_token.then_some(twitch.bot.as_ref()).flatten();
@@ -364,7 +365,7 @@ pub fn spawn(
     if !config.snapshots {
         info!("no snapshots (needs a bot token with {SCOPE_CHATTERS}): presence follows IRC only");
     }
-    let scheduler = Scheduler::new(api, store, ingest, wanted_tx, config);
+    let scheduler = Scheduler::new(api, store, ingest, wanted_tx, config).learning(learn_tx);
     let metrics = TwitchMetrics {
         helix: twitch.helix.clone(),
         scheduler: scheduler.metrics(),

@@ -36,6 +36,8 @@ pub struct Sent {
     pub conn: u64,
     /// The line, without CR/LF.
     pub line: String,
+    /// When the fake read it.
+    pub at: std::time::Instant,
 }
 
 /// What the fake knows about one connection.
@@ -63,6 +65,8 @@ pub struct State {
     pub sent: Vec<Sent>,
     /// Answer every login with `Login authentication failed`.
     pub fail_logins: bool,
+    /// Channels where the client's account is a moderator (its USERSTATE says so).
+    pub moderator_in: BTreeSet<String>,
     rooms: HashMap<String, u64>,
 }
 

@@ -2,14 +2,32 @@
 
 use super::{Sent, Shared};
 
+/// The bot's USERSTATE in `channel` (a moderator there when the test says so).
+fn userstate(out: &mut String, state: &super::State, nick: &str, channel: &str) {
+    let (badges, moderator) = if state.moderator_in.contains(channel) {
+        ("moderator/1", 1)
+    } else {
+        ("", 0)
+    };
+    out.push_str(&format!(
+        "@badge-info=;badges={badges};color=;display-name={nick};emote-sets=0;mod={moderator};subscriber=0;user-type= :tmi.twitch.tv USERSTATE #{channel}\r\n"
+    ));
+}
+
 /// Records `line` from connection `id` and returns the answer (CRLF lines) and whether to hang up.
 pub(super) fn respond(shared: &Shared, id: u64, line: &str) -> (String, bool) {
     let mut state = shared.lock();
     state.sent.push(Sent {
         conn: id,
         line: line.to_owned(),
+        at: std::time::Instant::now(),
     });
-    let (command, rest) = line.split_once(' ').unwrap_or((line, ""));
+    // Client tags (`@reply-parent-msg-id=… PRIVMSG …`) do not change the command.
+    let untagged = match line.strip_prefix('@') {
+        Some(tagged) => tagged.split_once(' ').map_or("", |(_, rest)| rest),
+        None => line,
+    };
+    let (command, rest) = untagged.split_once(' ').unwrap_or((untagged, ""));
     let nick = state.conns[&id]
         .nick
         .clone()
@@ -48,9 +66,11 @@ pub(super) fn respond(shared: &Shared, id: u64, line: &str) -> (String, bool) {
                 out.push_str(&format!(
                     ":{nick}!{nick}@{nick}.tmi.twitch.tv JOIN #{channel}\r\n\
                      :{nick}.tmi.twitch.tv 353 {nick} = #{channel} :{nick}\r\n\
-                     :{nick}.tmi.twitch.tv 366 {nick} #{channel} :End of /NAMES list\r\n\
-                     @badge-info=;badges=;color=;display-name={nick};emote-sets=0;mod=0;subscriber=0;user-type= :tmi.twitch.tv USERSTATE #{channel}\r\n\
-                     @emote-only=0;followers-only=-1;r9k=0;room-id={room};slow=0;subs-only=0 :tmi.twitch.tv ROOMSTATE #{channel}\r\n"
+                     :{nick}.tmi.twitch.tv 366 {nick} #{channel} :End of /NAMES list\r\n"
+                ));
+                userstate(&mut out, &state, &nick, channel);
+                out.push_str(&format!(
+                    "@emote-only=0;followers-only=-1;r9k=0;room-id={room};slow=0;subs-only=0 :tmi.twitch.tv ROOMSTATE #{channel}\r\n"
                 ));
             }
         }
@@ -62,6 +82,12 @@ pub(super) fn respond(shared: &Shared, id: u64, line: &str) -> (String, bool) {
                 out.push_str(&format!(
                     ":{nick}!{nick}@{nick}.tmi.twitch.tv PART #{channel}\r\n"
                 ));
+            }
+        }
+        "PRIVMSG" => {
+            // Twitch answers the sender of a chat message with its USERSTATE there.
+            if let Some(channel) = rest.split(' ').next().and_then(|c| c.strip_prefix('#')) {
+                userstate(&mut out, &state, &nick, channel);
             }
         }
         "PING" => {

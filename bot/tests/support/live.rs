@@ -1,0 +1,186 @@
+//! A whole bot (credentials, Helix, IRC, identity, scheduler, ingestion, commands) started
+//! against the fake Twitch, for the end-to-end tests.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use chatters_bot::run::Tasks;
+use chatters_bot::testing::fake_helix::{CLIENT_ID, CLIENT_SECRET, FakeHelix, FakeToken, FakeUser};
+use chatters_core::bots::KnownBots;
+use chatters_core::domain::{Login, StreamId, UserId};
+use chatters_core::ingest::{Ingest, IngestConfig};
+use chatters_core::settings::Settings;
+use chatters_core::stats::Figures;
+use chatters_core::store::{self, Store};
+use tokio_util::sync::CancellationToken;
+
+use crate::fake_irc::FakeIrc;
+
+pub const WAIT: Duration = Duration::from_secs(20);
+pub const TOKEN: &str = "bot-access-token";
+pub const SCOPES: &[&str] = &[
+    "moderator:read:chatters",
+    "user:read:moderated_channels",
+    "chat:read",
+    "chat:edit",
+];
+
+pub fn login(s: &str) -> Login {
+    Login::parse(s).expect("login")
+}
+
+pub fn now_ms() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis())
+}
+
+pub fn rfc3339_now() -> String {
+    chatters_core::domain::Timestamp::now().to_rfc3339()
+}
+
+/// A PRIVMSG exactly as Twitch sends it.
+pub fn privmsg(
+    channel: &str,
+    room: u64,
+    user_id: u64,
+    user: &str,
+    first: bool,
+    text: &str,
+) -> String {
+    format!(
+        "@badge-info=;badges=;client-nonce=0;color=#1E90FF;display-name={user};emotes=;first-msg={};flags=;id=00000000-0000-0000-0000-{:012};mod=0;returning-chatter=0;room-id={room};subscriber=0;tmi-sent-ts={};turbo=0;user-id={user_id};user-type= :{user}!{user}@{user}.tmi.twitch.tv PRIVMSG #{channel} :{text}",
+        u8::from(first),
+        now_ms() % 1_000_000_000_000,
+        now_ms(),
+    )
+}
+
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+pub struct Bot {
+    pub ingest: chatters_core::ingest::IngestHandle,
+    pub metrics: chatters_web::metrics::Metrics,
+    pub store: Arc<dyn Store>,
+    pub figures: Figures,
+    pub cancel: CancellationToken,
+    pub tasks: Tasks,
+    pub ingest_task: tokio::task::JoinHandle<Result<(), store::StoreError>>,
+    pub _dir: tempfile::TempDir,
+}
+
+pub async fn start_bot(irc: &FakeIrc, helix: &FakeHelix, extra: &[(&str, String)]) -> Bot {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}/chatters.db", dir.path().display());
+    let store = store::open(&url, &Default::default()).await.expect("open");
+    store.migrate().await.expect("migrate");
+    let mut vars = vec![
+        ("DATABASE_URL".to_owned(), url),
+        ("TWITCH_IRC_URL".to_owned(), irc.url().to_string()),
+        ("TWITCH_HELIX_URL".to_owned(), helix.helix_url().to_string()),
+        (
+            "TWITCH_OAUTH2_URL".to_owned(),
+            helix.oauth2_url().to_string(),
+        ),
+        ("TWITCH_CLIENT_ID".to_owned(), CLIENT_ID.to_owned()),
+        ("TWITCH_CLIENT_SECRET".to_owned(), CLIENT_SECRET.to_owned()),
+        ("TWITCH_BOT_LOGIN".to_owned(), "chattersbot".to_owned()),
+        ("TWITCH_BOT_TOKEN".to_owned(), TOKEN.to_owned()),
+        (
+            "TWITCH_BOT_REFRESH_TOKEN".to_owned(),
+            "bot-refresh".to_owned(),
+        ),
+        ("SNAPSHOT_INTERVAL".to_owned(), "1h".to_owned()),
+        ("OFFLINE_SNAPSHOT_INTERVAL".to_owned(), "1h".to_owned()),
+        ("STREAM_POLL_INTERVAL".to_owned(), "300ms".to_owned()),
+    ];
+    vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+    let settings = Settings::from_vars(vars).expect("settings");
+    let cancel = CancellationToken::new();
+    let twitch = chatters_bot::twitch::connect(&settings, &store)
+        .await
+        .expect("credentials");
+    let bot_user = twitch.bot.as_ref().map(|b| b.id);
+    assert_eq!(bot_user, Some(UserId(900)));
+    let mut config = IngestConfig::from_settings(&settings);
+    config.tracker.bot_user = bot_user;
+    let (ingest, ingest_task) = Ingest::start(store.clone(), config, cancel.clone())
+        .await
+        .expect("ingest");
+    let mut tasks = Tasks::default();
+    let metrics = chatters_web::metrics::Metrics::default();
+    let counters = chatters_bot::twitch::spawn(
+        twitch,
+        &settings,
+        store.clone(),
+        ingest.clone(),
+        &cancel,
+        &mut tasks,
+    );
+    counters.register(&metrics);
+    let figures = Figures::new(store.clone(), KnownBots::shipped(), bot_user);
+    Bot {
+        ingest,
+        metrics,
+        store,
+        figures,
+        cancel,
+        tasks,
+        ingest_task,
+        _dir: dir,
+    }
+}
+
+impl Bot {
+    pub async fn stream_counts(&self, id: &str) -> Option<[i64; 4]> {
+        let stream = self.store.stream(&StreamId::parse(id).ok()?).await.ok()??;
+        let f = self.figures.stream(&stream).await.ok()?;
+        Some([
+            f.unique_chatters,
+            f.messages,
+            f.new_chatters,
+            f.peak_chatters,
+        ])
+    }
+
+    pub async fn stop(self) {
+        self.cancel.cancel();
+        drop(self.tasks);
+        self.ingest_task.await.expect("join").expect("final flush");
+    }
+}
+
+pub fn fake_twitch_users(helix: &FakeHelix) -> (FakeUser, FakeUser) {
+    let bot = FakeUser::new("900", "chattersbot");
+    let chan = FakeUser::new("500", "chan");
+    for u in [
+        bot.clone(),
+        chan.clone(),
+        FakeUser::new("1", "alice"),
+        FakeUser::new("2", "bob"),
+        FakeUser::new("3", "carol"),
+        FakeUser::new("4", "dave"),
+        FakeUser::new("600", "other"),
+        FakeUser::new("7", "erin"),
+    ] {
+        helix.add_user(u);
+    }
+    helix.set_client(CLIENT_ID, CLIENT_SECRET);
+    helix.add_token(FakeToken::user(TOKEN, "bot-refresh", &bot, SCOPES));
+    helix.set_moderated_channels("900", vec![chan.clone()]);
+    (bot, chan)
+}
