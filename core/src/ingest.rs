@@ -68,7 +68,7 @@ impl Default for IngestConfig {
         Self {
             queue_capacity: 65_536,
             batch_events: 500_000,
-            flush_interval: Duration::from_secs(1),
+            flush_interval: Duration::from_millis(100),
             rules_reload: Duration::from_secs(10),
             tracker: TrackerConfig::default(),
         }

@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -434,7 +435,12 @@ where
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Stops the background checkpointer when the last clone is dropped.
+    _checkpointer: Arc<tokio_util::sync::DropGuard>,
 }
+
+/// How often the WAL is checkpointed in the background.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
 impl SqliteStore {
     /// Opens (creating when missing) the database file named by a `sqlite:` URL.
@@ -448,12 +454,42 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
             .pragma("temp_store", "memory")
-            .pragma("cache_size", "-65536");
+            .pragma("cache_size", "-65536")
+            // Checkpoints run beside the writes instead of inside the commit that crosses the
+            // threshold, which would stall it (and a command waiting for it) for many ms.
+            .pragma("wal_autocheckpoint", "0");
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .connect_with(opts)
             .await?;
-        Ok(Self { pool })
+        let stop = tokio_util::sync::CancellationToken::new();
+        tokio::spawn(checkpoint(pool.clone(), stop.clone()));
+        Ok(Self {
+            pool,
+            _checkpointer: Arc::new(stop.drop_guard()),
+        })
+    }
+}
+
+/// Copies the WAL into the database file every [`CHECKPOINT_EVERY`] without blocking readers
+/// or the writer (`PASSIVE`), so the WAL stays small and commits never do it themselves.
+async fn checkpoint(pool: SqlitePool, stop: tokio_util::sync::CancellationToken) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        if pool.is_closed() {
+            break;
+        }
+        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            tracing::debug!(%error, "WAL checkpoint failed (retried on the next tick)");
+        }
     }
 }
 

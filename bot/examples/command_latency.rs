@@ -1,0 +1,354 @@
+//! Latency of chat commands under load: the whole bot as `chatters bot` wires it (credentials,
+//! Helix, IRC, identity, scheduler, ingestion on SQLite, commands, the reply outbox) against
+//! the fake Twitch, while the fake IRC server pushes chat at a fixed rate into live streams. A
+//! moderator asks a command every `--every-ms`, cycling through the commands and channels; the
+//! latency of one is from the fake writing the asking line to the fake reading the threaded
+//! reply (both on the fake's clock), so it includes the bot's socket reads and writes.
+//!
+//! ```sh
+//! cargo run --release -p chatters-bot --example command_latency -- \
+//!     --rate 20000 --channels 100 --seconds 60
+//! ```
+//!
+//! Commands are asked below Twitch's moderator limit (100 replies per 30 s) so that the outbox
+//! never has to hold one back: what is measured is the bot's own work.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use bytes::BytesMut;
+use chatters_bot::irc::fake::{ConnSender, FakeIrc};
+use chatters_bot::run::Tasks;
+use chatters_bot::testing::fake_helix::{
+    CLIENT_ID, CLIENT_SECRET, FakeHelix, FakeStream, FakeToken, FakeUser,
+};
+use chatters_core::domain::Timestamp;
+use chatters_core::ingest::{Ingest, IngestConfig};
+use chatters_core::settings::Settings;
+use chatters_core::store;
+use clap::Parser;
+use tokio_util::sync::CancellationToken;
+
+#[path = "irc_load/lines.rs"]
+mod lines;
+use lines::Lines;
+
+/// Drive chat at a fixed rate and time a moderator's commands.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Chat messages per second, over all channels.
+    #[arg(long, default_value_t = 20_000)]
+    rate: u64,
+    /// Channels (all live, all moderated by the bot).
+    #[arg(long, default_value_t = 100)]
+    channels: u64,
+    /// Seconds of load.
+    #[arg(long, default_value_t = 60)]
+    seconds: u64,
+    /// Distinct chatters.
+    #[arg(long, default_value_t = 50_000)]
+    users: u64,
+    /// A command every this many milliseconds (400 = 75 per 30 s, below the limit of 100).
+    #[arg(long, default_value_t = 400)]
+    every_ms: u64,
+    /// Tokio worker threads of the bot.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+}
+
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const COMMANDS: [&str; 9] = [
+    "!stats",
+    "!top 10",
+    "!new 10",
+    "!chatters",
+    "!seen user7",
+    "!lurkers",
+    "!raid",
+    "!accounts",
+    "!chart",
+];
+
+fn channel_name(c: u64) -> String {
+    format!("chan{c:04}")
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.workers.max(1))
+        .enable_all()
+        .build()?
+        .block_on(load(args))
+}
+
+async fn load(args: Args) -> anyhow::Result<()> {
+    // The fake Twitch on its own thread and runtime, as a remote server would be.
+    let server = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("fake-twitch")
+        .enable_all()
+        .build()?;
+    let fake = Arc::new(server.spawn(FakeIrc::start()).await??);
+    let helix = server.spawn(FakeHelix::start()).await??;
+    let bot = FakeUser::new("900", "chattersbot");
+    helix.add_user(bot.clone());
+    helix.set_client(CLIENT_ID, CLIENT_SECRET);
+    let token = "load-token";
+    helix.add_token(FakeToken::user(
+        token,
+        "load-refresh",
+        &bot,
+        &[
+            "moderator:read:chatters",
+            "user:read:moderated_channels",
+            "chat:read",
+            "chat:edit",
+        ],
+    ));
+    let names: Vec<String> = (0..args.channels).map(channel_name).collect();
+    let channels: Vec<FakeUser> = names
+        .iter()
+        .enumerate()
+        .map(|(c, n)| FakeUser::new(&(1_000_000 + c).to_string(), n))
+        .collect();
+    for c in &channels {
+        helix.add_user(c.clone());
+        fake.state().moderator_in.insert(c.login.clone());
+        helix.set_stream(FakeStream {
+            id: format!("{}", 500_000 + c.id.parse::<u64>().unwrap_or(0)),
+            user: c.clone(),
+            title: "load".into(),
+            started_at: Timestamp::now().plus(-60).to_rfc3339(),
+        });
+    }
+    helix.set_moderated_channels("900", channels.clone());
+
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite://{}/latency.db", dir.path().display());
+    let settings = Settings::from_vars([
+        ("DATABASE_URL".to_owned(), url.clone()),
+        ("TWITCH_IRC_URL".to_owned(), fake.url().to_string()),
+        ("TWITCH_HELIX_URL".to_owned(), helix.helix_url().to_string()),
+        (
+            "TWITCH_OAUTH2_URL".to_owned(),
+            helix.oauth2_url().to_string(),
+        ),
+        ("TWITCH_CLIENT_ID".to_owned(), CLIENT_ID.to_owned()),
+        ("TWITCH_CLIENT_SECRET".to_owned(), CLIENT_SECRET.to_owned()),
+        ("TWITCH_BOT_LOGIN".to_owned(), "chattersbot".to_owned()),
+        ("TWITCH_BOT_TOKEN".to_owned(), token.to_owned()),
+        ("SNAPSHOT_INTERVAL".to_owned(), "1h".to_owned()),
+        ("OFFLINE_SNAPSHOT_INTERVAL".to_owned(), "1h".to_owned()),
+        ("STREAM_POLL_INTERVAL".to_owned(), "10s".to_owned()),
+    ])
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let store = store::open(&url, &Default::default()).await?;
+    store.migrate().await?;
+    let cancel = CancellationToken::new();
+    let twitch = chatters_bot::twitch::connect(&settings, &store).await?;
+    let mut config = IngestConfig::from_settings(&settings);
+    config.tracker.bot_user = twitch.bot.as_ref().map(|b| b.id);
+    let (ingest, ingest_task) = Ingest::start(store.clone(), config, cancel.clone()).await?;
+    let mut tasks = Tasks::default();
+    let counters = chatters_bot::twitch::spawn(
+        twitch,
+        &settings,
+        store.clone(),
+        ingest.clone(),
+        &cancel,
+        &mut tasks,
+    );
+
+    let all_joined = fake
+        .wait_for(Duration::from_secs(180), |s| {
+            names.iter().all(|n| !s.joined(n).is_empty())
+        })
+        .await;
+    if !all_joined {
+        bail!("not every channel was joined within 3 minutes");
+    }
+    // Every stream is recorded before the load starts.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while store.live_streams().await?.len() < names.len() {
+        if Instant::now() > deadline {
+            bail!("the streams were not all recorded within a minute");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (routes, senders) = {
+        let state = fake.state();
+        let mut index = HashMap::new();
+        let mut conns = Vec::new();
+        let mut routes = Vec::new();
+        for n in &names {
+            let conn = state.joined(n)[0];
+            let i = *index.entry(conn).or_insert_with(|| {
+                conns.push(conn);
+                conns.len() - 1
+            });
+            routes.push(i);
+        }
+        (routes, conns)
+    };
+    let senders: Vec<ConnSender> = senders.iter().filter_map(|c| fake.sender(*c)).collect();
+    println!(
+        "{} live channels over {} connections; {} msg/s for {} s ({} users); a command every {} ms",
+        args.channels,
+        senders.len(),
+        args.rate,
+        args.seconds,
+        args.users,
+        args.every_ms
+    );
+
+    let generated = Arc::new(AtomicU64::new(0));
+    let shape = (args.rate, args.seconds, args.channels, args.users);
+    let chat = server.spawn(generate(
+        shape,
+        routes.clone(),
+        senders.clone(),
+        generated.clone(),
+    ));
+    let asks = server.spawn(ask(
+        args.seconds,
+        args.every_ms,
+        routes,
+        senders,
+        args.channels,
+    ));
+    chat.await?;
+    let asked = asks.await?;
+    // Replies still in flight.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let replied: HashMap<String, Instant> = fake
+        .state()
+        .sent
+        .iter()
+        .filter_map(|s| {
+            let rest = s.line.strip_prefix("@reply-parent-msg-id=")?;
+            let (id, _) = rest.split_once(' ')?;
+            Some((id.to_owned(), s.at))
+        })
+        .collect();
+    let mut latencies: Vec<Duration> = asked
+        .iter()
+        .filter_map(|(id, at)| replied.get(id).map(|r| r.saturating_duration_since(*at)))
+        .collect();
+    latencies.sort();
+    let pct = |p: f64| -> f64 {
+        if latencies.is_empty() {
+            return f64::NAN;
+        }
+        let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
+        latencies[i].as_secs_f64() * 1e3
+    };
+    let m = ingest.metrics();
+    let committed = m.committed.load(Ordering::Relaxed);
+    let batches = m.batches.load(Ordering::Relaxed).max(1);
+    println!(
+        "store: {} batches, {:.1} ms per commit on average",
+        batches,
+        m.commit_micros_total.load(Ordering::Relaxed) as f64 / batches as f64 / 1e3
+    );
+    println!(
+        "chat: {} lines sent, {} events committed; commands: {} asked, {} answered",
+        generated.load(Ordering::Relaxed),
+        committed,
+        asked.len(),
+        latencies.len()
+    );
+    println!(
+        "latency ms: p50 {:.1}  p90 {:.1}  p99 {:.1}  max {:.1}",
+        pct(0.50),
+        pct(0.90),
+        pct(0.99),
+        pct(1.0)
+    );
+    if let Some((dispatch, outbox)) = &counters.commands {
+        println!(
+            "dispatcher: answered {}, coalesced {}, failed {}; outbox: sent {}, dropped {}",
+            dispatch.answered.load(Ordering::Relaxed),
+            dispatch.coalesced.load(Ordering::Relaxed),
+            dispatch.failed.load(Ordering::Relaxed),
+            outbox.sent.load(Ordering::Relaxed),
+            outbox.dropped.load(Ordering::Relaxed),
+        );
+    }
+    cancel.cancel();
+    drop(tasks);
+    drop(ingest);
+    ingest_task.await.context("ingestion")??;
+    server.shutdown_background();
+    Ok(())
+}
+
+/// Sends `rate` lines a second for `seconds`, batched per connection every millisecond.
+async fn generate(
+    (rate, seconds, channels, users): (u64, u64, u64, u64),
+    routes: Vec<usize>,
+    senders: Vec<ConnSender>,
+    generated: Arc<AtomicU64>,
+) {
+    let mut lines = Lines::new(channels, users);
+    let mut buffers: Vec<BytesMut> = senders.iter().map(|_| BytesMut::new()).collect();
+    let started = Instant::now();
+    let total = rate * seconds;
+    let mut sent = 0u64;
+    let mut tick = tokio::time::interval(Duration::from_millis(1));
+    while sent < total {
+        tick.tick().await;
+        let due = ((started.elapsed().as_secs_f64() * rate as f64) as u64).min(total);
+        let now_ms = u64::try_from(Timestamp::now().0).unwrap_or(0) * 1000;
+        while sent < due {
+            let (u, c) = lines.pick();
+            lines.render((u, c), now_ms, &mut buffers[routes[c as usize]]);
+            sent += 1;
+        }
+        for (buf, sender) in buffers.iter_mut().zip(&senders) {
+            if !buf.is_empty() {
+                sender.send(buf.split().freeze());
+            }
+        }
+        generated.store(sent, Ordering::Relaxed);
+    }
+}
+
+/// A moderator asks a command every `every_ms`; returns each ask's id and send time.
+async fn ask(
+    seconds: u64,
+    every_ms: u64,
+    routes: Vec<usize>,
+    senders: Vec<ConnSender>,
+    channels: u64,
+) -> Vec<(String, Instant)> {
+    let mut asked = Vec::new();
+    let started = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_millis(every_ms.max(1)));
+    tick.tick().await;
+    let mut n = 0u64;
+    while started.elapsed() < Duration::from_secs(seconds) {
+        tick.tick().await;
+        // Channels and commands cycle so that no ask falls in a cooldown.
+        let c = (n * 7) % channels;
+        let command = COMMANDS[(n % COMMANDS.len() as u64) as usize];
+        let id = format!("cmd-{n}");
+        let line = format!(
+            "@badge-info=;badges=moderator/1;color=;display-name=Mod;emotes=;first-msg=0;flags=;id={id};mod=1;returning-chatter=0;room-id={};subscriber=0;tmi-sent-ts={};turbo=0;user-id=42;user-type=mod :mod!mod@mod.tmi.twitch.tv PRIVMSG #{} :{command}\r\n",
+            1_000_000 + c,
+            Timestamp::now().0 * 1000,
+            channel_name(c),
+        );
+        let at = Instant::now();
+        senders[routes[c as usize]].send(bytes::Bytes::from(line));
+        asked.push((id, at));
+        n += 1;
+    }
+    asked
+}
