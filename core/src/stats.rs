@@ -12,6 +12,7 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::bots::KnownBots;
+use crate::charts::StreamSeries;
 use crate::domain::{Login, StreamId, Timestamp, UserId};
 use crate::store::{
     Channel, ChannelUser, NameRecord, NewChatter, SeriesPoint, Store, StoreError, Stream, UserCount,
@@ -410,6 +411,34 @@ impl Figures {
             created_at: user.and_then(|u| u.created_at),
             names,
         }))
+    }
+
+    /// What the stream chart draws (`charts::stream`): the series during the stream and its new
+    /// chatters' arrivals. One path for the web chart and the Discord recap.
+    pub async fn stream_series(
+        &self,
+        channel: &Channel,
+        stream: &Stream,
+    ) -> Result<StreamSeries, StoreError> {
+        let end = stream.ended_at.unwrap_or_else(Timestamp::now);
+        let points = self
+            .store
+            .series(channel.key, stream.started_at, end)
+            .await?;
+        let arrivals = self
+            .new_chatters(stream, i64::MAX)
+            .await?
+            .into_iter()
+            .map(|c| c.first_seen)
+            .collect();
+        let started = stream.started_at.to_datetime().format("%Y-%m-%d %H:%M");
+        Ok(StreamSeries {
+            title: format!("{}: stream of {started} UTC", channel.login),
+            started_at: stream.started_at,
+            ended_at: stream.ended_at,
+            points,
+            arrivals,
+        })
     }
 
     /// The chatter-count series of a channel in `[from, to]`.

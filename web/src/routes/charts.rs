@@ -14,9 +14,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
-use chatters_core::charts::{
-    self, ChannelSeries, ChartSpec, LiveSpan, RaidMark, Range, SpecError, StreamSeries,
-};
+use chatters_core::charts::{self, ChannelSeries, ChartSpec, LiveSpan, RaidMark, Range, SpecError};
 use chatters_core::domain::{Login, StreamId, Timestamp};
 use chatters_core::store::{Channel, StoreError};
 
@@ -281,28 +279,11 @@ async fn render_stream(
         .map_err(|e| store_error(&e))?
         .filter(|s| s.channel == channel.key)
         .ok_or_else(unknown_stream)?;
-    let end = stream.ended_at.unwrap_or_else(Timestamp::now);
-    let points = state
-        .store
-        .series(channel.key, stream.started_at, end)
+    let data = state
+        .figures
+        .stream_series(channel, &stream)
         .await
         .map_err(|e| store_error(&e))?;
-    let arrivals = state
-        .figures
-        .new_chatters(&stream, i64::MAX)
-        .await
-        .map_err(|e| store_error(&e))?
-        .into_iter()
-        .map(|c| c.first_seen)
-        .collect();
-    let started = stream.started_at.to_datetime().format("%Y-%m-%d %H:%M");
-    let data = StreamSeries {
-        title: format!("{}: stream of {started} UTC", channel.login),
-        started_at: stream.started_at,
-        ended_at: stream.ended_at,
-        points,
-        arrivals,
-    };
     draw(move || charts::stream(&data, &spec)).await
 }
 
