@@ -12,12 +12,15 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::bots::KnownBots;
-use crate::charts::StreamSeries;
+use crate::charts::{ChannelSeries, LiveSpan, RaidMark, StreamSeries};
 use crate::domain::{Login, StreamId, Timestamp, UserId};
 use crate::store::{
     Channel, ChannelUser, NameRecord, NewChatter, SeriesPoint, Store, StoreError, Stream, UserCount,
 };
 
+/// Streams considered for the shading of a channel chart (a channel streams a few times a day
+/// at most, so this covers the 30-day chart).
+pub const STREAMS_IN_WINDOW: i64 = 500;
 /// Raid arrivals: first observed within this many seconds after the raid.
 pub const RAID_ARRIVAL_WINDOW: i64 = 5 * 60;
 /// Raid retention: arrivals observed again this many seconds or more after the raid.
@@ -438,6 +441,49 @@ impl Figures {
             ended_at: stream.ended_at,
             points,
             arrivals,
+        })
+    }
+
+    /// What the channel chart draws (`charts::channel`) over `[from, to]`: the series, the
+    /// streams overlapping the window and its raids. One path for the web chart and the weekly
+    /// digest.
+    pub async fn channel_series(
+        &self,
+        channel: &Channel,
+        from: Timestamp,
+        to: Timestamp,
+        title: String,
+    ) -> Result<ChannelSeries, StoreError> {
+        let points = self.store.series(channel.key, from, to).await?;
+        let streams = self
+            .store
+            .streams(channel.key, STREAMS_IN_WINDOW)
+            .await?
+            .into_iter()
+            .filter(|s| s.started_at <= to && s.ended_at.is_none_or(|end| end >= from))
+            .map(|s| LiveSpan {
+                start: s.started_at,
+                end: s.ended_at,
+            })
+            .collect();
+        let raids = self
+            .store
+            .raids(channel.key, from, to)
+            .await?
+            .into_iter()
+            .map(|r| RaidMark {
+                at: r.at,
+                from_login: r.from_login,
+                viewers: r.viewers,
+            })
+            .collect();
+        Ok(ChannelSeries {
+            title,
+            from,
+            to,
+            points,
+            streams,
+            raids,
         })
     }
 
