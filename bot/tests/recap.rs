@@ -742,3 +742,313 @@ async fn a_404_disables_the_target_for_the_channel() {
     );
     assert_eq!(metrics.get(Service::Discord, Delivery::Disabled), 1);
 }
+
+/// Captured log output (every level, every target) of a test.
+#[derive(Clone, Default)]
+struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(
+            &self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+        .into_owned()
+    }
+}
+
+// Current-thread runtime: the worker and the sinks run on this thread, under its subscriber.
+#[tokio::test]
+async fn failures_are_given_up_after_their_deadline_and_no_log_carries_a_webhook_url() {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let scene = scene().await;
+    // Slack fails for good (its error body even quotes the URL); Discord's webhook is gone.
+    let slack = Sink::start(
+        Reply::status(500).body("see http://127.0.0.1/services/T000/B000/s3cr3t-slack-token"),
+    )
+    .await;
+    let discord =
+        Sink::start(Reply::status(404).body(r#"{"message": "Unknown Webhook", "code": 10015}"#))
+            .await;
+    scene
+        .store
+        .set_channel_setting(
+            scene.channel.key,
+            "discord_webhook",
+            Some(&discord.url(DISCORD_PATH)),
+        )
+        .await
+        .expect("setting");
+    let config = RecapConfig {
+        slack_webhook_url: secret(slack.url(SLACK_PATH)),
+        retry_base: Duration::from_millis(50),
+        retry_max: Duration::from_millis(100),
+        give_up_after: Duration::from_millis(400),
+        ..config()
+    };
+    let stream = recapped(&scene.store).await;
+
+    let worker = start(&scene.store, config);
+    wait_state(
+        &scene.store,
+        stream.key.0,
+        "slack:global",
+        SummaryState::Failed,
+    )
+    .await;
+    wait_state(
+        &scene.store,
+        stream.key.0,
+        "discord:channel",
+        SummaryState::Disabled,
+    )
+    .await;
+    let tried = slack.requests().len();
+    settle().await;
+    let metrics = worker.metrics.clone();
+    worker.stop().await;
+
+    assert!(tried >= 3, "{tried} attempts");
+    assert_eq!(slack.requests().len(), tried);
+    assert_eq!(discord.requests().len(), 1);
+    assert_eq!(metrics.get(Service::Slack, Delivery::GivenUp), 1);
+    assert_eq!(
+        metrics.get(Service::Slack, Delivery::Retried) as usize,
+        tried - 1
+    );
+    let rows = scene.store.summaries(stream.key.0).await.expect("rows");
+    let slack_row = rows
+        .iter()
+        .find(|r| r.target == "slack:global")
+        .expect("row");
+    assert_eq!(slack_row.last_error.as_deref(), Some("HTTP 500"));
+    assert_eq!(slack_row.attempts as usize, tried);
+    let text = logs.text();
+    assert_eq!(
+        text.matches("recap given up after retrying").count(),
+        1,
+        "{text}"
+    );
+    assert_eq!(text.matches("webhook revoked").count(), 1, "{text}");
+    assert!(
+        text.contains("target=\"discord:channel\"") || text.contains("target=discord:channel"),
+        "{text}"
+    );
+    for secret in ["s3cr3t", "/services/", "/api/webhooks/", "123456"] {
+        assert!(!text.contains(secret), "{secret} logged:\n{text}");
+    }
+}
+
+/// Monday 2026-11-23 10:00 UTC, in milliseconds: the digest of week 2026-W47 is due.
+const DIGEST_NOW_MS: i64 = 1_795_428_000_000;
+
+fn at(rfc3339: &str) -> i64 {
+    Timestamp::parse_rfc3339(rfc3339).expect("time").0
+}
+
+/// `e` in channel `c`, its stream ids prefixed with `prefix`.
+fn in_channel(c: &str, prefix: &str, e: Event) -> Event {
+    match e {
+        Event::Message(mut m) => {
+            m.channel = login(c);
+            m.room_id = None;
+            Event::Message(m)
+        }
+        Event::Snapshot {
+            at, users, total, ..
+        } => Event::Snapshot {
+            channel: login(c),
+            at,
+            users,
+            total,
+        },
+        Event::StreamOnline {
+            stream,
+            started_at,
+            title,
+            ..
+        } => Event::StreamOnline {
+            channel: login(c),
+            broadcaster: None,
+            stream: StreamId::parse(&format!("{prefix}{stream}")).expect("stream id"),
+            started_at,
+            title,
+        },
+        Event::StreamOffline { at, .. } => Event::StreamOffline {
+            channel: login(c),
+            at,
+        },
+        other => other,
+    }
+}
+
+/// Week 2026-W46: one stream (alice, bob). Week 2026-W47: Wednesday 2 h (snapshot of alice,
+/// carol, dave; alice 2 messages, carol 1) and Friday 1 h 30 (snapshot of alice, erin; one
+/// message each). W47: 2 streams, 3 h 30 live, 4 distinct chatters (2 the week before: +100%),
+/// 3 new, 5 messages, peak 3.
+fn digest_events(channel: &str, prefix: &str) -> Vec<Event> {
+    let (alice, bob, carol, dave, erin) = (
+        user(1, "alice"),
+        user(2, "bob"),
+        user(3, "carol"),
+        user(4, "dave"),
+        user(5, "erin"),
+    );
+    let w46 = at("2026-11-10T18:00:00Z");
+    let wed = at("2026-11-18T18:00:00Z");
+    let fri = at("2026-11-20T18:00:00Z");
+    [
+        online("1", "Tuesday stream", w46),
+        message(&alice, w46 + 10, false),
+        message(&bob, w46 + 20, false),
+        offline(w46 + 3600),
+        online("2", "Wednesday stream", wed),
+        snapshot(&[&alice, &carol, &dave], wed + 60),
+        message(&alice, wed + 100, false),
+        message(&alice, wed + 110, false),
+        message(&carol, wed + 120, false),
+        offline(wed + 7200),
+        online("3", "Friday stream", fri),
+        snapshot(&[&alice, &erin], fri + 60),
+        message(&alice, fri + 100, false),
+        message(&erin, fri + 110, false),
+        offline(fri + 5400),
+    ]
+    .into_iter()
+    .map(|e| in_channel(channel, prefix, e))
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_weekly_digest_is_sent_once_to_channels_that_asked_for_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}/chatters.db", dir.path().display());
+    let store = open(&url).await;
+    let weekly = store.add_channel(&login("weekly")).await.expect("add");
+    let quiet = store.add_channel(&login("quiet")).await.expect("add");
+    let mut events = digest_events("weekly", "8000");
+    events.extend(digest_events("quiet", "7000"));
+    ingest(&store, events).await;
+    let slack = Sink::start(Reply::status(200).body("ok")).await;
+    let discord = Sink::start(Reply::status(204)).await;
+    for (channel, path) in [(&weekly, "/weekly"), (&quiet, "/quiet")] {
+        store
+            .set_channel_setting(channel.key, "slack_webhook", Some(&slack.url(path)))
+            .await
+            .expect("setting");
+        store
+            .set_channel_setting(
+                channel.key,
+                "discord_webhook",
+                Some(&discord.url(&format!("/api/webhooks/77{}/tok", path.len()))),
+            )
+            .await
+            .expect("setting");
+    }
+    store
+        .set_channel_setting(weekly.key, "weekly_digest", Some("on"))
+        .await
+        .expect("setting");
+    let clock: chatters_bot::recap::Clock = Arc::new(|| DIGEST_NOW_MS);
+
+    let recaps = Recaps::new(figures(&store), config())
+        .expect("recaps")
+        .with_clock(clock);
+    let cancel = CancellationToken::new();
+    let worker = tokio::spawn(recaps.run(cancel.clone()));
+    let to_slack = slack.wait_for(1).await;
+    let to_discord = discord.wait_for(1).await;
+    settle().await;
+    cancel.cancel();
+    worker.await.expect("join").expect("worker");
+
+    // One digest per target, for the channel that asked, none for old streams' recaps.
+    assert_eq!(slack.requests().len(), 1);
+    assert_eq!(discord.requests().len(), 1);
+    assert_eq!(to_slack[0].path_and_query, "/weekly");
+    let rows = store.summaries(weekly.key.0).await.expect("rows");
+    let targets: Vec<(&str, SummaryState)> =
+        rows.iter().map(|r| (r.target.as_str(), r.state)).collect();
+    assert_eq!(
+        targets,
+        [
+            ("digest:2026-W47:discord:channel", SummaryState::Sent),
+            ("digest:2026-W47:slack:channel", SummaryState::Sent),
+        ]
+    );
+    assert!(store.summaries(quiet.key.0).await.expect("rows").is_empty());
+
+    let body: Value = serde_json::from_slice(&to_slack[0].body).expect("slack json");
+    let blocks = body["blocks"].as_array().expect("blocks");
+    assert_eq!(blocks[0]["text"]["text"], "weekly: week 2026-W47");
+    assert_eq!(
+        blocks[1]["elements"][0]["text"],
+        "2026-11-16 – 2026-11-22 UTC"
+    );
+    let short: Vec<&str> = blocks[2]["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .map(|f| f["text"].as_str().expect("text"))
+        .collect();
+    assert_eq!(
+        short,
+        [
+            "*Streams*\n2",
+            "*Time live*\n3h 30m",
+            "*Unique chatters*\n4",
+            "*New chatters*\n3",
+            "*Messages*\n5",
+            "*Peak chatters*\n3",
+        ]
+        .map(|s| s.replace("\\n", "\n"))
+    );
+    assert_eq!(
+        blocks[3]["text"]["text"],
+        "*Trend vs previous week*\n+100.0% (2 → 4)"
+    );
+    assert_eq!(
+        blocks[4]["text"]["text"],
+        "*Streams of the week*\n\
+         Wed 2026-11-18 18:00 Wednesday stream: 3 chatters (2 new), peak 3, 3 messages\n\
+         Fri 2026-11-20 18:00 Friday stream: 2 chatters (1 new), peak 2, 2 messages"
+    );
+    assert_eq!(
+        blocks[5]["image_url"],
+        format!("{PUBLIC}/c/weekly/chatters.png?range=7d")
+    );
+
+    let parts = multipart(&to_discord[0].content_type, &to_discord[0].body);
+    assert!(parts[0].data.starts_with(b"\x89PNG\r\n\x1a\n"));
+    let payload: Value = serde_json::from_slice(&parts[1].data).expect("payload");
+    assert_eq!(payload["embeds"][0]["title"], "weekly: week 2026-W47");
+    assert_eq!(payload["embeds"][0]["fields"][2]["value"], "4");
+    assert_eq!(
+        payload["embeds"][0]["fields"][6]["value"],
+        "+100.0% (2 → 4)"
+    );
+    store.close().await;
+}
