@@ -1052,3 +1052,72 @@ async fn a_weekly_digest_is_sent_once_to_channels_that_asked_for_it() {
     );
     store.close().await;
 }
+
+fn has_image(body: &[u8]) -> bool {
+    let body: Value = serde_json::from_slice(body).expect("slack json");
+    body["blocks"]
+        .as_array()
+        .expect("blocks")
+        .iter()
+        .any(|b| b["type"] == "image")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_gets_the_recap_without_the_image_when_it_cannot_load_it() {
+    let scene = scene().await;
+    let slack = Sink::start(Reply::status(200).body("ok")).await;
+    slack.script([Reply::status(400).body("invalid_blocks")]);
+    let config = RecapConfig {
+        slack_webhook_url: secret(slack.url(SLACK_PATH)),
+        ..config()
+    };
+    let stream = recapped(&scene.store).await;
+
+    let worker = start(&scene.store, config);
+    wait_state(
+        &scene.store,
+        stream.key.0,
+        "slack:global",
+        SummaryState::Sent,
+    )
+    .await;
+    settle().await;
+    worker.stop().await;
+
+    let requests = slack.requests();
+    assert_eq!(requests.len(), 2);
+    assert!(has_image(&requests[0].body));
+    assert!(!has_image(&requests[1].body));
+    let rows = scene.store.summaries(stream.key.0).await.expect("rows");
+    assert_eq!(rows[0].attempts, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_with_its_public_page_off_gets_no_chart_link() {
+    let scene = scene().await;
+    let slack = Sink::start(Reply::status(200).body("ok")).await;
+    scene
+        .store
+        .set_channel_setting(scene.channel.key, "public_page", Some("off"))
+        .await
+        .expect("setting");
+    let config = RecapConfig {
+        slack_webhook_url: secret(slack.url(SLACK_PATH)),
+        ..config()
+    };
+    let stream = recapped(&scene.store).await;
+
+    let worker = start(&scene.store, config);
+    wait_state(
+        &scene.store,
+        stream.key.0,
+        "slack:global",
+        SummaryState::Sent,
+    )
+    .await;
+    worker.stop().await;
+
+    let requests = slack.requests();
+    assert_eq!(requests.len(), 1);
+    assert!(!has_image(&requests[0].body));
+}

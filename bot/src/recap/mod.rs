@@ -40,6 +40,7 @@ use chatters_core::store::{
     Channel, ChannelKey, DisabledTarget, StoreError, StreamKey, Summary, SummaryState,
     SummaryUpdate,
 };
+use chatters_web::cache::{PUBLIC_PAGE, is_off};
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
@@ -574,7 +575,8 @@ impl Recaps {
                         Ok(discord::send(&self.discord, &hook, message, png).await)
                     }
                     Service::Slack => {
-                        let message = slack::recap_message(&recap);
+                        let public = self.public_page(&to.channel).await?;
+                        let message = slack::recap_message(&recap, public);
                         Ok(slack::send(&self.slack, &to.webhook, &message).await)
                     }
                 }
@@ -598,11 +600,15 @@ impl Recaps {
                         Ok(discord::send(&self.discord, &hook, message, png).await)
                     }
                     Service::Slack => {
+                        let public = self.public_page(&to.channel).await?;
                         let message = slack::message(
                             &digest.title(),
                             &digest.period(),
                             &digest.fields(),
-                            Some((&digest.chart_url, "chatters over the last 7 days")),
+                            public.then_some((
+                                digest.chart_url.as_str(),
+                                "chatters over the last 7 days",
+                            )),
                             &digest.text(),
                         );
                         Ok(slack::send(&self.slack, &to.webhook, &message).await)
@@ -610,6 +616,14 @@ impl Recaps {
                 }
             }
         }
+    }
+
+    /// False when the channel switched its public page (and so its chart URLs) off.
+    async fn public_page(&self, channel: &Channel) -> Result<bool, StoreError> {
+        let settings = self.figures.store().channel_settings(channel.key).await?;
+        Ok(!settings
+            .iter()
+            .any(|(name, value)| name == PUBLIC_PAGE && is_off(value)))
     }
 
     /// Turns an attempt into the row's new state, with its log line, metric and (for a

@@ -11,13 +11,14 @@ use super::target::Webhook;
 /// Slack allows at most 10 fields per section.
 const FIELDS_PER_SECTION: usize = 10;
 
-/// The recap as a Block Kit message.
-pub fn recap_message(recap: &Recap) -> Value {
+/// The recap as a Block Kit message; with `image`, the chart as an image block (only when the
+/// channel's public page is on, or Slack could not load it).
+pub fn recap_message(recap: &Recap, image: bool) -> Value {
     message(
         &recap.title(),
         &recap.period(),
         &recap.fields(),
-        Some((&recap.chart_url, "chatters during the stream")),
+        image.then_some((recap.chart_url.as_str(), "chatters during the stream")),
         &recap.text(),
     )
 }
@@ -71,8 +72,20 @@ fn clip(s: &str, max: usize) -> String {
     }
 }
 
-/// POSTs `message` to the webhook (Slack answers 200 `ok`).
+/// POSTs `message` to the webhook (Slack answers 200 `ok`). Slack refuses a whole message
+/// whose image it cannot download (`invalid_blocks`, e.g. a `PUBLIC_BASE_URL` it cannot
+/// reach): a refused message with an image is sent once more without it.
 pub async fn send(client: &reqwest::Client, hook: &Webhook, message: &Value) -> Outcome {
+    let outcome = post(client, hook, message).await;
+    if matches!(outcome, Outcome::Rejected { .. })
+        && let Some(plain) = without_images(message)
+    {
+        return post(client, hook, &plain).await;
+    }
+    outcome
+}
+
+async fn post(client: &reqwest::Client, hook: &Webhook, message: &Value) -> Outcome {
     match client.post(hook.url()).json(message).send().await {
         Ok(response) => {
             let status = response.status().as_u16();
@@ -86,6 +99,22 @@ pub async fn send(client: &reqwest::Client, hook: &Webhook, message: &Value) -> 
         }
         Err(e) => Outcome::unreachable(e.without_url()),
     }
+}
+
+/// The message without its image blocks (`None` when it had none).
+fn without_images(message: &Value) -> Option<Value> {
+    let blocks = message.get("blocks")?.as_array()?;
+    let kept: Vec<Value> = blocks
+        .iter()
+        .filter(|b| b.get("type").and_then(Value::as_str) != Some("image"))
+        .cloned()
+        .collect();
+    if kept.len() == blocks.len() {
+        return None;
+    }
+    let mut plain = message.clone();
+    plain["blocks"] = Value::Array(kept);
+    Some(plain)
 }
 
 #[cfg(test)]
@@ -117,5 +146,8 @@ mod tests {
         assert_eq!(blocks[4]["text"]["text"], "*N*\n&lt;11&gt;");
         assert_eq!(blocks[5]["type"], "image");
         assert_eq!(blocks[5]["image_url"], "http://x/c.png");
+        let plain = without_images(&m).expect("had an image");
+        assert_eq!(plain["blocks"].as_array().expect("blocks").len(), 5);
+        assert_eq!(without_images(&plain), None);
     }
 }
