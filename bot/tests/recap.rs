@@ -1121,3 +1121,44 @@ async fn a_channel_with_its_public_page_off_gets_no_chart_link() {
     assert_eq!(requests.len(), 1);
     assert!(!has_image(&requests[0].body));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_webhook_is_retried_with_an_error_naming_no_url() {
+    let scene = scene().await;
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let config = RecapConfig {
+        discord_webhook_url: secret(format!("http://127.0.0.1:{port}{DISCORD_PATH}")),
+        retry_base: Duration::from_secs(60),
+        retry_max: Duration::from_secs(3600),
+        ..config()
+    };
+    let stream = recapped(&scene.store).await;
+
+    let worker = start(&scene.store, config);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let row = loop {
+        let rows = scene.store.summaries(stream.key.0).await.expect("rows");
+        if let Some(row) = rows
+            .into_iter()
+            .find(|r| r.attempts == 1 && r.state == SummaryState::Pending)
+        {
+            break row;
+        }
+        assert!(std::time::Instant::now() < deadline, "no failed attempt");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    worker.stop().await;
+
+    let error = row.last_error.expect("error recorded");
+    assert!(error.starts_with("request failed: "), "{error}");
+    assert!(
+        !error.contains("s3cr3t") && !error.contains("/api/"),
+        "{error}"
+    );
+    let retry_in = row.next_at.expect("next attempt") - row.created_at.expect("created");
+    assert!(retry_in >= 59_000, "{retry_in}");
+}

@@ -199,7 +199,7 @@ pub async fn send(
             let body = response.bytes().await.unwrap_or_default();
             Outcome::from_response(status, retry_after.as_deref(), &body)
         }
-        Err(e) => Outcome::unreachable(e.without_url()),
+        Err(e) => Outcome::unreachable(&e.without_url()),
     }
 }
 

@@ -105,7 +105,8 @@ impl Default for RecapConfig {
             retry_max: Duration::from_secs(3600),
             give_up_after: Duration::from_secs(24 * 3600),
             claim_lease: Duration::from_secs(5 * 60),
-            http_timeout: Duration::from_secs(30),
+            // Well inside the 30 s shutdown grace: a send in progress is finished on shutdown.
+            http_timeout: Duration::from_secs(15),
             public_base_url: "http://127.0.0.1:8080".to_owned(),
             discord_webhook_url: None,
             slack_webhook_url: None,
@@ -328,28 +329,45 @@ impl Recaps {
             .collect())
     }
 
-    /// The configured, enabled destinations of a channel's recaps.
-    async fn destinations(&self, channel: &Channel) -> Result<Vec<(Target, Webhook)>, StoreError> {
-        let store = self.figures.store();
-        let settings: HashMap<String, String> = store
+    /// A channel's settings by name.
+    async fn settings(&self, channel: &Channel) -> Result<HashMap<String, String>, StoreError> {
+        Ok(self
+            .figures
+            .store()
             .channel_settings(channel.key)
             .await?
             .into_iter()
-            .collect();
-        let disabled = store.disabled_recap_targets(channel.key).await?;
+            .collect())
+    }
+
+    /// The webhook of `target` for a channel with these settings, if one is set.
+    fn webhook(&self, target: Target, settings: &HashMap<String, String>) -> Option<Webhook> {
+        let url = match target.scope {
+            Scope::Global => match target.service {
+                Service::Discord => self.config.discord_webhook_url.clone(),
+                Service::Slack => self.config.slack_webhook_url.clone(),
+            },
+            Scope::Channel => settings
+                .get(target.service.setting())
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| SecretString::from(v.clone())),
+        };
+        url.map(Webhook::new)
+    }
+
+    /// The configured, enabled destinations of a channel's recaps.
+    async fn destinations(&self, channel: &Channel) -> Result<Vec<(Target, Webhook)>, StoreError> {
+        let settings = self.settings(channel).await?;
+        let disabled = self
+            .figures
+            .store()
+            .disabled_recap_targets(channel.key)
+            .await?;
         let mut out: Vec<(Target, Webhook)> = Vec::new();
         for target in Target::ALL {
-            let url = match target.scope {
-                Scope::Global => match target.service {
-                    Service::Discord => self.config.discord_webhook_url.clone(),
-                    Service::Slack => self.config.slack_webhook_url.clone(),
-                },
-                Scope::Channel => settings
-                    .get(target.service.setting())
-                    .map(|v| SecretString::from(v.clone())),
+            let Some(webhook) = self.webhook(target, &settings) else {
+                continue;
             };
-            let Some(url) = url else { continue };
-            let webhook = Webhook::new(url);
             let print = webhook.fingerprint();
             let revoked = disabled
                 .iter()
@@ -444,31 +462,25 @@ impl Recaps {
             return Ok(());
         }
         let attempts = row.attempts + 1;
-        let kind = Kind::parse(&row.target);
-        let resolved = match kind {
-            Some(kind) => self.resolve(kind, row.subject).await,
-            None => Ok(None),
-        };
-        let (attempt, destination) = match resolved {
-            Ok(Some(destination)) => {
-                // `kind` is Some here.
-                let attempt = match kind {
-                    Some(kind) => self.attempt(kind, row.subject, &destination).await,
-                    None => Attempt::Dropped(SummaryState::Failed, "unknown target"),
-                };
-                (attempt, Some(destination))
-            }
-            Ok(None) => (
-                Attempt::Dropped(SummaryState::Failed, "target no longer configured"),
+        let (attempt, destination) = match Kind::parse(&row.target) {
+            None => (
+                Attempt::Dropped(SummaryState::Failed, "unknown target key"),
                 None,
             ),
-            Err(error) => (
-                Attempt::Made(Outcome::Retry {
-                    error: format!("reading the figures: {error}"),
-                    after: None,
-                }),
-                None,
-            ),
+            Some(kind) => match self.resolve(kind, row.subject).await {
+                Ok(Some(to)) => (self.attempt(kind, row.subject, &to).await, Some(to)),
+                Ok(None) => (
+                    Attempt::Dropped(SummaryState::Failed, "target no longer configured"),
+                    None,
+                ),
+                Err(error) => (
+                    Attempt::Made(Outcome::Retry {
+                        error: format!("reading the target: {error}"),
+                        after: None,
+                    }),
+                    None,
+                ),
+            },
         };
         let update = self
             .conclude(&row, attempts, attempt, destination.as_ref())
@@ -498,24 +510,11 @@ impl Recaps {
             return Ok(None);
         };
         let target = kind.target();
-        let settings: HashMap<String, String> = store
-            .channel_settings(channel.key)
-            .await?
-            .into_iter()
-            .collect();
-        let url = match target.scope {
-            Scope::Global => match target.service {
-                Service::Discord => self.config.discord_webhook_url.clone(),
-                Service::Slack => self.config.slack_webhook_url.clone(),
-            },
-            Scope::Channel => settings
-                .get(target.service.setting())
-                .map(|v| SecretString::from(v.clone())),
-        };
-        Ok(url.map(|url| Destination {
+        let settings = self.settings(&channel).await?;
+        Ok(self.webhook(target, &settings).map(|webhook| Destination {
             channel,
             target,
-            webhook: Webhook::new(url),
+            webhook,
         }))
     }
 

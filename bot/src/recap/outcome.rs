@@ -50,9 +50,20 @@ impl Outcome {
 
     /// A request that got no answer (connection refused, timeout, ...). The text must not
     /// carry the URL: callers pass errors stripped of it.
-    pub fn unreachable(error: impl std::fmt::Display) -> Self {
+    pub fn unreachable(error: &(dyn std::error::Error + 'static)) -> Self {
+        // The causes say why (refused, timed out, TLS); one quoting a URL is left out.
+        let mut text = format!("request failed: {error}");
+        let mut source = error.source();
+        while let Some(cause) = source {
+            let cause_text = cause.to_string();
+            if !cause_text.contains("://") && !text.ends_with(&cause_text) {
+                text.push_str(": ");
+                text.push_str(&cause_text);
+            }
+            source = cause.source();
+        }
         Self::Retry {
-            error: format!("request failed: {error}"),
+            error: text,
             after: None,
         }
     }

@@ -97,7 +97,7 @@ async fn post(client: &reqwest::Client, hook: &Webhook, message: &Value) -> Outc
             let body = response.bytes().await.unwrap_or_default();
             Outcome::from_response(status, retry_after.as_deref(), &body)
         }
-        Err(e) => Outcome::unreachable(e.without_url()),
+        Err(e) => Outcome::unreachable(&e.without_url()),
     }
 }
 
