@@ -529,7 +529,7 @@ async fn a_restart_between_stream_end_and_delivery_delivers_once_and_never_again
     let config = RecapConfig {
         discord_webhook_url: secret(discord.url(DISCORD_PATH)),
         // Long enough that the first worker does not retry before it is stopped.
-        retry_base: Duration::from_millis(300),
+        retry_base: Duration::from_secs(1),
         ..config()
     };
     let stream = recapped(&scene.store).await;
@@ -831,7 +831,7 @@ async fn failures_are_given_up_after_their_deadline_and_no_log_carries_a_webhook
     let metrics = worker.metrics.clone();
     worker.stop().await;
 
-    assert!(tried >= 3, "{tried} attempts");
+    assert!(tried >= 2, "{tried} attempts");
     assert_eq!(slack.requests().len(), tried);
     assert_eq!(discord.requests().len(), 1);
     assert_eq!(metrics.get(Service::Slack, Delivery::GivenUp), 1);
