@@ -31,12 +31,14 @@ pub mod slack;
 pub mod target;
 mod worker;
 
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chatters_core::domain::Timestamp;
 use chatters_core::settings::Settings;
 use chatters_core::stats::Figures;
-use chatters_core::store::{Channel, SummaryState};
+use chatters_core::store::{Channel, ChannelKey, StreamKey, SummaryState};
 use secrecy::SecretString;
 
 use self::outcome::Outcome;
@@ -142,6 +144,18 @@ pub struct Recaps {
     metrics: Arc<RecapMetrics>,
     /// Now, in Unix milliseconds.
     clock: Clock,
+    /// What this process has already recorded summaries for (so a poll only looks at what is
+    /// new; a restart looks at the whole lookback once, harmlessly).
+    examined: Mutex<Examined>,
+}
+
+/// Streams and digest weeks whose summaries were recorded by this process.
+#[derive(Debug, Default)]
+struct Examined {
+    /// Stream key → its end (forgotten once out of the lookback).
+    streams: HashMap<StreamKey, Timestamp>,
+    /// (channel, week) of digests recorded (forgotten when the week changes).
+    digests: HashSet<(ChannelKey, Week)>,
 }
 
 impl std::fmt::Debug for Recaps {

@@ -11,6 +11,7 @@ use super::target::Webhook;
 use super::{Kind, Recaps, Scope, Service, Target, Week, digest};
 
 impl Recaps {
+    /// Every channel, by key.
     pub(super) async fn channels(&self) -> Result<HashMap<ChannelKey, Channel>, StoreError> {
         Ok(self
             .figures
@@ -91,7 +92,14 @@ impl Recaps {
         let now = self.now();
         let since = now.plus(-i64::try_from(self.config.lookback.as_secs()).unwrap_or(i64::MAX));
         let store = self.figures.store();
-        let streams = store.ended_streams(since).await?;
+        let streams: Vec<_> = {
+            let all = store.ended_streams(since).await?;
+            let mut examined = self.examined();
+            examined.streams.retain(|_, ended| *ended >= since);
+            all.into_iter()
+                .filter(|s| !examined.streams.contains_key(&s.key))
+                .collect()
+        };
         if streams.is_empty() {
             return Ok(());
         }
@@ -112,6 +120,9 @@ impl Recaps {
             if added > 0 {
                 info!(channel = %channel.login, stream = %stream.id, targets = added, "recap recorded");
             }
+            if let Some(ended) = stream.ended_at {
+                self.examined().streams.insert(stream.key, ended);
+            }
         }
         Ok(())
     }
@@ -127,6 +138,14 @@ impl Recaps {
         }
         let store = self.figures.store();
         let wanted = store.channels_with_setting("weekly_digest", "on").await?;
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        self.examined().digests.retain(|(_, w)| *w == week);
+        let wanted: Vec<ChannelKey> = wanted
+            .into_iter()
+            .filter(|key| !self.examined().digests.contains(&(*key, week)))
+            .collect();
         if wanted.is_empty() {
             return Ok(());
         }
@@ -149,7 +168,14 @@ impl Recaps {
             if added > 0 {
                 info!(channel = %channel.login, %week, targets = added, "weekly digest recorded");
             }
+            self.examined().digests.insert((key, week));
         }
         Ok(())
+    }
+
+    fn examined(&self) -> std::sync::MutexGuard<'_, super::Examined> {
+        self.examined
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }

@@ -36,6 +36,7 @@ impl Recaps {
             slack,
             metrics: Arc::new(RecapMetrics::default()),
             clock: system_clock(),
+            examined: std::sync::Mutex::default(),
         })
     }
 
