@@ -806,7 +806,7 @@ async fn failures_are_given_up_after_their_deadline_and_no_log_carries_a_webhook
         slack_webhook_url: secret(slack.url(SLACK_PATH)),
         retry_base: Duration::from_millis(50),
         retry_max: Duration::from_millis(100),
-        give_up_after: Duration::from_millis(400),
+        give_up_after: Duration::from_millis(1_500),
         ..config()
     };
     let stream = recapped(&scene.store).await;
