@@ -743,6 +743,65 @@ async fn a_404_disables_the_target_for_the_channel() {
     assert_eq!(metrics.get(Service::Discord, Delivery::Disabled), 1);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_webhook_url_enables_a_revoked_target_again() {
+    let scene = scene().await;
+    let revoked = Sink::start(Reply::status(401)).await;
+    let replacement = Sink::start(Reply::status(204)).await;
+    let set = |url: String| {
+        let store = scene.store.clone();
+        let key = scene.channel.key;
+        async move {
+            store
+                .set_channel_setting(key, "discord_webhook", Some(&url))
+                .await
+                .expect("setting");
+        }
+    };
+    set(revoked.url(DISCORD_PATH)).await;
+    let stream = recapped(&scene.store).await;
+    let worker = start(&scene.store, config());
+    wait_state(
+        &scene.store,
+        stream.key.0,
+        "discord:channel",
+        SummaryState::Disabled,
+    )
+    .await;
+
+    set(replacement.url("/api/webhooks/654321/new-token")).await;
+    let later = scene.base + 3 * 3600 - 7_200;
+    ingest(
+        &scene.store,
+        vec![
+            online("900004", "After the new URL", later),
+            message(&user(1, "alice"), later + 10, false),
+            offline(later + 600),
+        ],
+    )
+    .await;
+    let to_replacement = replacement.wait_for(1).await;
+    settle().await;
+    worker.stop().await;
+
+    assert_eq!(revoked.requests().len(), 1);
+    assert_eq!(replacement.requests().len(), 1);
+    assert!(
+        to_replacement[0]
+            .path_and_query
+            .starts_with("/api/v10/webhooks/654321/new-token")
+    );
+    let next = scene
+        .store
+        .stream(&StreamId::parse("900004").expect("id"))
+        .await
+        .expect("read")
+        .expect("stream");
+    let rows = scene.store.summaries(next.key.0).await.expect("rows");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].state, SummaryState::Sent);
+}
+
 /// Captured log output (every level, every target) of a test.
 #[derive(Clone, Default)]
 struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
