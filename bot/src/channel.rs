@@ -4,11 +4,14 @@
 use anyhow::Context as _;
 use chatters_core::domain::Login;
 use chatters_core::settings::Settings;
-use chatters_core::store::{BotRule, Store};
+use chatters_core::store::{BotRule, ChannelKey, Store};
+use secrecy::SecretString;
 
 use crate::cli::ChannelCommand;
 use crate::commands::Command;
 use crate::commands::access::Access;
+use crate::recap::target::{Webhook, mask};
+use crate::recap::{Scope, Service, Target};
 
 /// Runs one `channel` subcommand against the configured database and prints its answer.
 pub async fn execute(command: ChannelCommand, settings: &Settings) -> anyhow::Result<()> {
@@ -38,16 +41,19 @@ async fn apply(command: ChannelCommand, store: &dyn Store) -> anyhow::Result<Vec
         }
         ChannelCommand::List => {
             let channels = store.channels().await.context("listing channels")?;
-            Ok(channels
-                .iter()
-                .filter(|c| c.wanted)
-                .map(|c| {
-                    let id = c
-                        .twitch_id
-                        .map_or_else(|| "-".to_owned(), |id| id.to_string());
-                    format!("{:<25} {id:<12} {}", c.login, c.added_at.to_rfc3339())
-                })
-                .collect())
+            let mut lines = Vec::new();
+            for c in channels.iter().filter(|c| c.wanted) {
+                let id = c
+                    .twitch_id
+                    .map_or_else(|| "-".to_owned(), |id| id.to_string());
+                let mut line = format!("{:<25} {id:<12} {}", c.login, c.added_at.to_rfc3339());
+                for setting in listed_settings(store, c.key).await? {
+                    line.push(' ');
+                    line.push_str(&setting);
+                }
+                lines.push(line);
+            }
+            Ok(lines)
         }
         ChannelCommand::Set { login, key, value } => {
             let change = parse_setting(&key, &value).map_err(crate::startup::ConfigError)?;
@@ -74,6 +80,36 @@ async fn apply(command: ChannelCommand, store: &dyn Store) -> anyhow::Result<Vec
             Ok(vec![format!("{login}: {}", change.describe())])
         }
     }
+}
+
+/// A channel's settings as `name=value`, webhook URLs masked (they are secrets) and marked
+/// `(revoked)` once their webhook was disabled by a 401/403/404/410.
+async fn listed_settings(store: &dyn Store, key: ChannelKey) -> anyhow::Result<Vec<String>> {
+    let settings = store
+        .channel_settings(key)
+        .await
+        .context("reading channel settings")?;
+    let disabled = store
+        .disabled_recap_targets(key)
+        .await
+        .context("reading disabled recap targets")?;
+    Ok(settings
+        .into_iter()
+        .map(|(name, value)| {
+            let service = match name.as_str() {
+                "discord_webhook" => Service::Discord,
+                "slack_webhook" => Service::Slack,
+                _ => return format!("{name}={value}"),
+            };
+            let print = Webhook::new(SecretString::from(value.clone())).fingerprint();
+            let target = Target::new(service, Scope::Channel).key();
+            let revoked = disabled
+                .iter()
+                .any(|d| d.target == target && d.url_hash == print);
+            let suffix = if revoked { "(revoked)" } else { "" };
+            format!("{name}={}{suffix}", mask(&value))
+        })
+        .collect())
 }
 
 /// A validated `channel set`.
@@ -212,6 +248,58 @@ mod tests {
                 .starts_with("unknown setting")
         );
         assert!(parse_setting("public_page", "maybe").is_err());
+    }
+
+    #[tokio::test]
+    async fn the_channel_list_masks_webhook_urls() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}/chatters.db", dir.path().display());
+        let store = chatters_core::store::open(&url, &Default::default())
+            .await
+            .expect("open");
+        store.migrate().await.expect("migrate");
+        let forsen = store.add_channel(&login("forsen")).await.expect("add");
+        store.add_channel(&login("plain")).await.expect("add");
+        let discord = "https://discord.com/api/webhooks/1/s3cr3t";
+        let slack = "https://hooks.slack.com/services/T/B/s3cr3t";
+        for (name, value) in [
+            ("discord_webhook", discord),
+            ("slack_webhook", slack),
+            ("weekly_digest", "on"),
+        ] {
+            store
+                .set_channel_setting(forsen.key, name, Some(value))
+                .await
+                .expect("set");
+        }
+        store
+            .disable_recap_target(&chatters_core::store::DisabledTarget {
+                channel: forsen.key,
+                target: "slack:channel".to_owned(),
+                url_hash: Webhook::new(SecretString::from(slack)).fingerprint(),
+                status: 404,
+                disabled_at: chatters_core::domain::Timestamp(0),
+            })
+            .await
+            .expect("disable");
+
+        let lines = apply(ChannelCommand::List, store.as_ref())
+            .await
+            .expect("list");
+
+        assert_eq!(lines.len(), 2);
+        let fields: Vec<&str> = lines[0].split_whitespace().collect();
+        assert_eq!(
+            fields[3..],
+            [
+                "discord_webhook=https://discord.com/***",
+                "slack_webhook=https://hooks.slack.com/***(revoked)",
+                "weekly_digest=on",
+            ]
+        );
+        assert!(!lines.concat().contains("s3cr3t"), "{lines:?}");
+        assert_eq!(lines[1].split_whitespace().count(), 3, "{lines:?}");
+        store.close().await;
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //!   translation of IRC lines into core events.
 //! - [`identity`]: login → user id resolution (Helix Get Users, cached).
 //! - [`scheduler`]: wanted channels, snapshots, stream polling.
+//! - [`recap`]: stream recaps and weekly digests to Discord and Slack, exactly once.
 //! - `testing` (feature `fake`): a fake Twitch Helix/OAuth server for tests and examples.
 
 pub mod api;
@@ -25,6 +26,7 @@ pub mod export;
 pub mod helix;
 pub mod identity;
 pub mod irc;
+pub mod recap;
 pub mod run;
 pub mod scheduler;
 pub mod startup;

@@ -1,15 +1,17 @@
-//! `chatters run | bot | web`: the long-lived process. Starts the named tasks (ingestion, web)
-//! under one [`CancellationToken`], waits for SIGINT/SIGTERM, then cancels and waits for every
-//! task to finish (the ingestion writer flushes first) before closing the store. A task that
-//! ends unasked stops the process with a failure.
+//! `chatters run | bot | web`: the long-lived process. Starts the named tasks (ingestion,
+//! Twitch, recaps, web) under one [`CancellationToken`], waits for SIGINT/SIGTERM, then cancels
+//! and waits for every task to finish (the ingestion writer flushes first) before closing the
+//! store. A task that ends unasked stops the process with a failure.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use chatters_core::bots::KnownBots;
 use chatters_core::ingest::{Ingest, IngestConfig, IngestHandle};
 use chatters_core::settings::Settings;
+use chatters_core::stats::Figures;
 use chatters_core::store::Store;
 use chatters_web::AppState;
 use tokio::net::TcpListener;
@@ -17,6 +19,8 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
+
+use crate::recap::{RecapConfig, Recaps};
 
 /// How long the tasks get to finish after cancellation.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -104,12 +108,18 @@ async fn start(
     };
     let mut ingest_handle = None;
     let mut twitch_metrics = None;
+    let mut recap_metrics = None;
     if halves.bot() {
         // Credentials first: an invalid token stops start-up, and the bot account's id is
         // needed so it never counts as a chatter.
         let twitch = crate::twitch::connect(settings, store).await?;
         let mut config = IngestConfig::from_settings(settings);
         config.tracker.bot_user = twitch.bot.as_ref().map(|b| b.id);
+        let figures = Figures::new(store.clone(), KnownBots::shipped(), config.tracker.bot_user);
+        let recaps = Recaps::new(figures, RecapConfig::from_settings(settings))?;
+        recap_metrics = Some(recaps.metrics().clone());
+        let stop = cancel.clone();
+        tasks.spawn("recaps", recaps.run(stop));
         let (handle, writer) = Ingest::start(store.clone(), config, cancel.clone())
             .await
             .context("starting ingestion")?;
@@ -140,6 +150,9 @@ async fn start(
             state.metrics.register_ingest(handle.clone());
         }
         if let Some(metrics) = twitch_metrics {
+            metrics.register(&state.metrics);
+        }
+        if let Some(metrics) = &recap_metrics {
             metrics.register(&state.metrics);
         }
         let shutdown = cancel.clone();

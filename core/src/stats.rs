@@ -12,11 +12,15 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::bots::KnownBots;
+use crate::charts::{ChannelSeries, LiveSpan, RaidMark, StreamSeries};
 use crate::domain::{Login, StreamId, Timestamp, UserId};
 use crate::store::{
     Channel, ChannelUser, NameRecord, NewChatter, SeriesPoint, Store, StoreError, Stream, UserCount,
 };
 
+/// Streams considered for the shading of a channel chart (a channel streams a few times a day
+/// at most, so this covers the 30-day chart).
+pub const STREAMS_IN_WINDOW: i64 = 500;
 /// Raid arrivals: first observed within this many seconds after the raid.
 pub const RAID_ARRIVAL_WINDOW: i64 = 5 * 60;
 /// Raid retention: arrivals observed again this many seconds or more after the raid.
@@ -410,6 +414,77 @@ impl Figures {
             created_at: user.and_then(|u| u.created_at),
             names,
         }))
+    }
+
+    /// What the stream chart draws (`charts::stream`): the series during the stream and its new
+    /// chatters' arrivals. One path for the web chart and the Discord recap.
+    pub async fn stream_series(
+        &self,
+        channel: &Channel,
+        stream: &Stream,
+    ) -> Result<StreamSeries, StoreError> {
+        let end = stream.ended_at.unwrap_or_else(Timestamp::now);
+        let points = self
+            .store
+            .series(channel.key, stream.started_at, end)
+            .await?;
+        let arrivals = self
+            .new_chatters(stream, i64::MAX)
+            .await?
+            .into_iter()
+            .map(|c| c.first_seen)
+            .collect();
+        let started = stream.started_at.to_datetime().format("%Y-%m-%d %H:%M");
+        Ok(StreamSeries {
+            title: format!("{}: stream of {started} UTC", channel.login),
+            started_at: stream.started_at,
+            ended_at: stream.ended_at,
+            points,
+            arrivals,
+        })
+    }
+
+    /// What the channel chart draws (`charts::channel`) over `[from, to]`: the series, the
+    /// streams overlapping the window and its raids. One path for the web chart and the weekly
+    /// digest.
+    pub async fn channel_series(
+        &self,
+        channel: &Channel,
+        from: Timestamp,
+        to: Timestamp,
+        title: String,
+    ) -> Result<ChannelSeries, StoreError> {
+        let points = self.store.series(channel.key, from, to).await?;
+        let streams = self
+            .store
+            .streams(channel.key, STREAMS_IN_WINDOW)
+            .await?
+            .into_iter()
+            .filter(|s| s.started_at <= to && s.ended_at.is_none_or(|end| end >= from))
+            .map(|s| LiveSpan {
+                start: s.started_at,
+                end: s.ended_at,
+            })
+            .collect();
+        let raids = self
+            .store
+            .raids(channel.key, from, to)
+            .await?
+            .into_iter()
+            .map(|r| RaidMark {
+                at: r.at,
+                from_login: r.from_login,
+                viewers: r.viewers,
+            })
+            .collect();
+        Ok(ChannelSeries {
+            title,
+            from,
+            to,
+            points,
+            streams,
+            raids,
+        })
     }
 
     /// The chatter-count series of a channel in `[from, to]`.

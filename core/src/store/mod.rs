@@ -292,6 +292,97 @@ pub struct ApiKeyRecord {
     pub revoked_at: Option<Timestamp>,
 }
 
+// ---- recaps and digests (issue 6) ----
+
+/// Where a summary (a recap or digest for one target) stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SummaryState {
+    /// Waiting for its `next_at`.
+    Pending,
+    /// Claimed by a worker until its `next_at` (the lease); due again after it.
+    Sending,
+    /// Delivered (terminal).
+    Sent,
+    /// Given up after retrying (terminal).
+    Failed,
+    /// Not sent: the target's webhook was revoked (terminal).
+    Disabled,
+}
+
+impl SummaryState {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Sending => "sending",
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+            Self::Disabled => "disabled",
+        }
+    }
+
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => Self::Pending,
+            "sending" => Self::Sending,
+            "sent" => Self::Sent,
+            "failed" => Self::Failed,
+            "disabled" => Self::Disabled,
+            _ => return None,
+        })
+    }
+}
+
+/// A summary row: one recap (or weekly digest) for one target. Times are Unix milliseconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// The stream's key for a recap, the channel's key for a digest (target `digest:...`).
+    pub subject: i64,
+    /// Non-secret target key (`discord:channel`, `digest:2026-W48:slack:global`, ...).
+    pub target: String,
+    /// Where it stands.
+    pub state: SummaryState,
+    /// Delivery attempts started.
+    pub attempts: i64,
+    /// Pending: when it is due; sending: when the claim expires.
+    pub next_at: Option<i64>,
+    /// When it was delivered.
+    pub sent_at: Option<i64>,
+    /// When the row was written.
+    pub created_at: Option<i64>,
+    /// The last failure, for operators (never a URL).
+    pub last_error: Option<String>,
+}
+
+/// The result of a delivery attempt, written to a claimed summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummaryUpdate {
+    /// New state.
+    pub state: SummaryState,
+    /// Next attempt (pending) or `None`.
+    pub next_at: Option<i64>,
+    /// Delivery time (sent) or `None`.
+    pub sent_at: Option<i64>,
+    /// Failure text (never a URL) or `None`.
+    pub last_error: Option<String>,
+}
+
+/// A recap target disabled for a channel after its webhook was revoked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisabledTarget {
+    /// Channel.
+    pub channel: ChannelKey,
+    /// Target key without period (`discord:global`, `slack:channel`, ...).
+    pub target: String,
+    /// Truncated SHA-256 of the URL that was revoked (a new URL enables the target again).
+    pub url_hash: String,
+    /// The HTTP status that revoked it.
+    pub status: i64,
+    /// When (Unix seconds).
+    pub disabled_at: Timestamp,
+}
+
 /// The database behind chatters. One implementation per backend; every method is one
 /// transaction or one read.
 #[async_trait]
@@ -499,6 +590,52 @@ pub trait Store: Send + Sync + fmt::Debug {
         until: Timestamp,
         excluded: &'a [UserId],
     ) -> BoxStream<'a, Result<ChannelUser, StoreError>>;
+    // ---- recaps and digests (issue 6) ----
+    /// Streams that ended at or after `since`, by end time.
+    async fn ended_streams(&self, since: Timestamp) -> Result<Vec<Stream>, StoreError>;
+    /// Channels whose setting `name` has this value.
+    async fn channels_with_setting(
+        &self,
+        name: &str,
+        value: &str,
+    ) -> Result<Vec<ChannelKey>, StoreError>;
+    /// Records pending summaries of `subject` for `targets`, due at `at_ms`; rows that exist
+    /// are left alone. Returns how many were new.
+    async fn add_summaries(
+        &self,
+        subject: i64,
+        targets: &[String],
+        at_ms: i64,
+    ) -> Result<u64, StoreError>;
+    /// Pending summaries due at `now_ms` and sending ones whose claim expired, oldest first.
+    async fn due_summaries(&self, now_ms: i64, limit: i64) -> Result<Vec<Summary>, StoreError>;
+    /// Claims a due summary read with `attempts` attempts: marks it sending until
+    /// `lease_until_ms` and counts the attempt. False when another worker got there first.
+    async fn claim_summary(
+        &self,
+        subject: i64,
+        target: &str,
+        attempts: i64,
+        lease_until_ms: i64,
+    ) -> Result<bool, StoreError>;
+    /// Writes the result of the attempt a claim started (`attempts` counts it). False when the
+    /// claim was lost (expired and taken over), in which case nothing changes.
+    async fn finish_summary(
+        &self,
+        subject: i64,
+        target: &str,
+        attempts: i64,
+        update: &SummaryUpdate,
+    ) -> Result<bool, StoreError>;
+    /// Every summary of a subject, by target.
+    async fn summaries(&self, subject: i64) -> Result<Vec<Summary>, StoreError>;
+    /// Disables a target for a channel (replacing an earlier record of it).
+    async fn disable_recap_target(&self, disabled: &DisabledTarget) -> Result<(), StoreError>;
+    /// The disabled targets of a channel, by target.
+    async fn disabled_recap_targets(
+        &self,
+        channel: ChannelKey,
+    ) -> Result<Vec<DisabledTarget>, StoreError>;
 }
 
 /// Connection options common to every backend.

@@ -18,8 +18,9 @@ use sqlx::{MySql, MySqlPool, PgPool, Postgres, QueryBuilder, Row, Sqlite, Sqlite
 
 use super::{
     ApiKeyId, ApiKeyRecord, Backend, Batch, BotRule, Channel, ChannelKey, ChannelUser,
-    ConnectOptions, NameRecord, NewChatter, Raid, SeriesPoint, Store, StoreError, Stream,
-    StreamCounts, StreamKey, User, UserCount, url_host,
+    ConnectOptions, DisabledTarget, NameRecord, NewChatter, Raid, SeriesPoint, Store, StoreError,
+    Stream, StreamCounts, StreamKey, Summary, SummaryState, SummaryUpdate, User, UserCount,
+    url_host,
 };
 use crate::domain::{Login, StreamId, Timestamp, UserId};
 
@@ -239,6 +240,39 @@ fn display_to_store<'a>(login: &Login, display: Option<&'a str>) -> Option<&'a s
 }
 
 // ---- API keys and exports (issue 5) ----
+
+type SummaryTuple = (
+    i64,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+);
+
+const SUMMARY_COLS: &str =
+    "stream_id, target, state, attempts, next_at, sent_at, created_at, last_error";
+
+fn summary_row(
+    (subject, target, state, attempts, next_at, sent_at, created_at, last_error): SummaryTuple,
+) -> Result<Summary, StoreError> {
+    let state = SummaryState::parse(&state).ok_or(StoreError::Corrupt {
+        column: "summaries.state",
+        value: state,
+    })?;
+    Ok(Summary {
+        subject,
+        target,
+        state,
+        attempts,
+        next_at,
+        sent_at,
+        created_at,
+        last_error,
+    })
+}
 
 type ApiKeyTuple = (i64, String, String, i64, Option<i64>);
 
@@ -1516,6 +1550,147 @@ macro_rules! store_impl {
                     .push(" WHERE revoked_at IS NULL AND id = ")
                     .push_bind(id.0);
                 Ok(qb.build().execute(&self.pool).await?.rows_affected() > 0)
+            }
+
+            // ---- recaps and digests (issue 6) ----
+
+            async fn ended_streams(&self, since: Timestamp) -> Result<Vec<Stream>, StoreError> {
+                let mut qb = QueryBuilder::<$db>::new(format!("SELECT {STREAM_COLS} FROM streams WHERE ended_at >= "));
+                qb.push_bind(since.0).push(" ORDER BY ended_at, id");
+                let rows: Vec<StreamTuple> = qb.build_query_as().fetch_all(&self.pool).await?;
+                rows.into_iter().map(stream_row).collect()
+            }
+
+            async fn channels_with_setting(&self, name: &str, value: &str) -> Result<Vec<ChannelKey>, StoreError> {
+                let mut qb = QueryBuilder::<$db>::new("SELECT channel_id FROM channel_settings WHERE name = ");
+                qb.push_bind(name.to_owned()).push(" AND value = ").push_bind(value.to_owned()).push(" ORDER BY channel_id");
+                let rows: Vec<(i64,)> = qb.build_query_as().fetch_all(&self.pool).await?;
+                Ok(rows.into_iter().map(|(k,)| ChannelKey(k)).collect())
+            }
+
+            async fn add_summaries(&self, subject: i64, targets: &[String], at_ms: i64) -> Result<u64, StoreError> {
+                if targets.is_empty() {
+                    return Ok(0);
+                }
+                let (pre, post) = Self::D.insert_ignore();
+                let mut qb = QueryBuilder::<$db>::new(format!(
+                    "{pre}summaries (stream_id, target, state, attempts, next_at, created_at) "
+                ));
+                qb.push_values(targets, |mut b, target| {
+                    b.push_bind(subject)
+                        .push_bind(target.clone())
+                        .push_bind(SummaryState::Pending.as_str())
+                        .push_bind(0_i64)
+                        .push_bind(at_ms)
+                        .push_bind(at_ms);
+                });
+                qb.push(post);
+                Ok(qb.build().execute(&self.pool).await?.rows_affected())
+            }
+
+            async fn due_summaries(&self, now_ms: i64, limit: i64) -> Result<Vec<Summary>, StoreError> {
+                let mut qb = QueryBuilder::<$db>::new(format!(
+                    "SELECT {SUMMARY_COLS} FROM summaries WHERE state IN ('pending', 'sending') AND next_at <= "
+                ));
+                qb.push_bind(now_ms).push(" ORDER BY next_at, stream_id, target LIMIT ").push_bind(limit);
+                let rows: Vec<SummaryTuple> = qb.build_query_as().fetch_all(&self.pool).await?;
+                rows.into_iter().map(summary_row).collect()
+            }
+
+            async fn claim_summary(
+                &self,
+                subject: i64,
+                target: &str,
+                attempts: i64,
+                lease_until_ms: i64,
+            ) -> Result<bool, StoreError> {
+                // The attempt count read with the row is the version: of two workers that read
+                // the same due row, one update matches.
+                let mut qb = QueryBuilder::<$db>::new("UPDATE summaries SET state = 'sending', attempts = attempts + 1, next_at = ");
+                qb.push_bind(lease_until_ms)
+                    .push(" WHERE stream_id = ")
+                    .push_bind(subject)
+                    .push(" AND target = ")
+                    .push_bind(target.to_owned())
+                    .push(" AND attempts = ")
+                    .push_bind(attempts)
+                    .push(" AND state IN ('pending', 'sending')");
+                Ok(qb.build().execute(&self.pool).await?.rows_affected() == 1)
+            }
+
+            async fn finish_summary(
+                &self,
+                subject: i64,
+                target: &str,
+                attempts: i64,
+                update: &SummaryUpdate,
+            ) -> Result<bool, StoreError> {
+                let mut qb = QueryBuilder::<$db>::new("UPDATE summaries SET state = ");
+                qb.push_bind(update.state.as_str())
+                    .push(", next_at = ")
+                    .push_bind(update.next_at)
+                    .push(", sent_at = ")
+                    .push_bind(update.sent_at)
+                    .push(", last_error = ")
+                    .push_bind(update.last_error.clone())
+                    .push(" WHERE stream_id = ")
+                    .push_bind(subject)
+                    .push(" AND target = ")
+                    .push_bind(target.to_owned())
+                    .push(" AND attempts = ")
+                    .push_bind(attempts)
+                    .push(" AND state = 'sending'");
+                Ok(qb.build().execute(&self.pool).await?.rows_affected() == 1)
+            }
+
+            async fn summaries(&self, subject: i64) -> Result<Vec<Summary>, StoreError> {
+                let mut qb = QueryBuilder::<$db>::new(format!("SELECT {SUMMARY_COLS} FROM summaries WHERE stream_id = "));
+                qb.push_bind(subject).push(" ORDER BY target");
+                let rows: Vec<SummaryTuple> = qb.build_query_as().fetch_all(&self.pool).await?;
+                rows.into_iter().map(summary_row).collect()
+            }
+
+            async fn disable_recap_target(&self, disabled: &DisabledTarget) -> Result<(), StoreError> {
+                let d = Self::D;
+                let mut qb = QueryBuilder::<$db>::new(
+                    "INSERT INTO recap_disabled (channel_id, target, url_hash, status, disabled_at) VALUES (",
+                );
+                qb.push_bind(disabled.channel.0)
+                    .push(", ")
+                    .push_bind(disabled.target.clone())
+                    .push(", ")
+                    .push_bind(disabled.url_hash.clone())
+                    .push(", ")
+                    .push_bind(disabled.status)
+                    .push(", ")
+                    .push_bind(disabled.disabled_at.0)
+                    .push(")");
+                qb.push(d.upsert("channel_id, target")).push(format!(
+                    "url_hash = {}, status = {}, disabled_at = {}",
+                    d.ex("url_hash"),
+                    d.ex("status"),
+                    d.ex("disabled_at")
+                ));
+                qb.build().execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn disabled_recap_targets(&self, channel: ChannelKey) -> Result<Vec<DisabledTarget>, StoreError> {
+                let mut qb = QueryBuilder::<$db>::new(
+                    "SELECT target, url_hash, status, disabled_at FROM recap_disabled WHERE channel_id = ",
+                );
+                qb.push_bind(channel.0).push(" ORDER BY target");
+                let rows: Vec<(String, String, i64, i64)> = qb.build_query_as().fetch_all(&self.pool).await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(target, url_hash, status, at)| DisabledTarget {
+                        channel,
+                        target,
+                        url_hash,
+                        status,
+                        disabled_at: Timestamp(at),
+                    })
+                    .collect())
             }
 
             fn channel_users_stream<'a>(

@@ -14,9 +14,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
-use chatters_core::charts::{
-    self, ChannelSeries, ChartSpec, LiveSpan, RaidMark, Range, SpecError, StreamSeries,
-};
+use chatters_core::charts::{self, ChartSpec, Range, SpecError};
 use chatters_core::domain::{Login, StreamId, Timestamp};
 use chatters_core::store::{Channel, StoreError};
 
@@ -29,10 +27,6 @@ pub(super) const CHART_MAX_AGE: Duration = Duration::from_secs(10 * 60);
 
 /// What clients and proxies may do with a chart or page.
 pub(super) const CACHE_CONTROL_VALUE: HeaderValue = HeaderValue::from_static("public, max-age=60");
-
-/// Streams considered for the shading of a 30-day chart (a channel streams a few times a day
-/// at most).
-const STREAMS_IN_WINDOW: i64 = 500;
 
 /// `GET /c/{login}/chatters.png`.
 pub(crate) async fn chatters(
@@ -230,41 +224,12 @@ async fn render_channel(
 ) -> Result<Vec<u8>, ApiError> {
     let to = Timestamp::now();
     let from = to.plus(-range.seconds());
-    let store = &state.store;
-    let points = store
-        .series(channel.key, from, to)
+    let title = format!("{}: chatters, {}", channel.login, range.describe());
+    let data = state
+        .figures
+        .channel_series(channel, from, to, title)
         .await
         .map_err(|e| store_error(&e))?;
-    let streams = store
-        .streams(channel.key, STREAMS_IN_WINDOW)
-        .await
-        .map_err(|e| store_error(&e))?
-        .into_iter()
-        .filter(|s| s.started_at <= to && s.ended_at.is_none_or(|end| end >= from))
-        .map(|s| LiveSpan {
-            start: s.started_at,
-            end: s.ended_at,
-        })
-        .collect();
-    let raids = store
-        .raids(channel.key, from, to)
-        .await
-        .map_err(|e| store_error(&e))?
-        .into_iter()
-        .map(|r| RaidMark {
-            at: r.at,
-            from_login: r.from_login,
-            viewers: r.viewers,
-        })
-        .collect();
-    let data = ChannelSeries {
-        title: format!("{}: chatters, {}", channel.login, range.describe()),
-        from,
-        to,
-        points,
-        streams,
-        raids,
-    };
     draw(move || charts::channel(&data, &spec)).await
 }
 
@@ -281,28 +246,11 @@ async fn render_stream(
         .map_err(|e| store_error(&e))?
         .filter(|s| s.channel == channel.key)
         .ok_or_else(unknown_stream)?;
-    let end = stream.ended_at.unwrap_or_else(Timestamp::now);
-    let points = state
-        .store
-        .series(channel.key, stream.started_at, end)
+    let data = state
+        .figures
+        .stream_series(channel, &stream)
         .await
         .map_err(|e| store_error(&e))?;
-    let arrivals = state
-        .figures
-        .new_chatters(&stream, i64::MAX)
-        .await
-        .map_err(|e| store_error(&e))?
-        .into_iter()
-        .map(|c| c.first_seen)
-        .collect();
-    let started = stream.started_at.to_datetime().format("%Y-%m-%d %H:%M");
-    let data = StreamSeries {
-        title: format!("{}: stream of {started} UTC", channel.login),
-        started_at: stream.started_at,
-        ended_at: stream.ended_at,
-        points,
-        arrivals,
-    };
     draw(move || charts::stream(&data, &spec)).await
 }
 
