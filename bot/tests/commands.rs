@@ -189,6 +189,19 @@ async fn a_moderators_commands_get_the_spec_figures_as_threaded_replies() {
         "8 present now · 8 unique this stream · 8 new"
     );
 
+    // Account ages come from Get Users in the background: wait for them before !seen.
+    eventually(
+        "the chatters' account ages (Get Users, in the background)",
+        || async {
+            let mut known = 0;
+            for id in [1, 2, 3, 4, 5, 7, 42] {
+                let user = bot.store.user(UserId(id)).await.ok().flatten();
+                known += usize::from(user.is_some_and(|u| u.created_at.is_some()));
+            }
+            known == 7
+        },
+    )
+    .await;
     irc.send_to_channel(
         "chan",
         &chat("m-5", 42, "modann", moderator, ts(12), "!seen @Carol"),
@@ -215,18 +228,6 @@ async fn a_moderators_commands_get_the_spec_figures_as_threaded_replies() {
 
     // Account ages: the seven Helix-known chatters were created on 2020-01-01; the raider is
     // unknown to the fake Helix. Threshold max(10, 2% of 8) = 10: nothing flagged.
-    eventually(
-        "the chatters' account ages (Get Users, in the background)",
-        || async {
-            let mut known = 0;
-            for id in [1, 2, 3, 4, 5, 7, 42] {
-                let user = bot.store.user(UserId(id)).await.ok().flatten();
-                known += usize::from(user.is_some_and(|u| u.created_at.is_some()));
-            }
-            known == 7
-        },
-    )
-    .await;
     irc.send_to_channel(
         "chan",
         &chat("m-7", 42, "modann", moderator, ts(14), "!accounts"),
