@@ -145,8 +145,11 @@ fn on_off(key: &str, value: &str) -> Result<Option<String>, String> {
     }
 }
 
+/// Longest per-channel command cooldown accepted.
+pub const MAX_COOLDOWN: std::time::Duration = std::time::Duration::from_secs(3_600);
+
 /// Validates a setting: `public_page on|off`, `weekly_digest on|off`,
-/// `commands.<name> off|mods|everyone`, `discord_webhook|slack_webhook <https url>|none`,
+/// `commands.<name> off|mods|everyone`, `commands.cooldown <duration>`, `discord_webhook|slack_webhook <https url>|none`,
 /// `bots.add|bots.remove|bots.allow <login>`.
 pub fn parse_setting(key: &str, value: &str) -> Result<Change, String> {
     let key = key.to_ascii_lowercase();
@@ -176,6 +179,21 @@ pub fn parse_setting(key: &str, value: &str) -> Result<Change, String> {
             };
             Ok(Change::Bot(user, rule))
         }
+        "commands.cooldown" => {
+            // Per command, asks within this long after an answer are coalesced into it.
+            let period = humantime::parse_duration(value)
+                .ok()
+                .filter(|d| *d <= MAX_COOLDOWN)
+                .ok_or_else(|| {
+                    format!(
+                        "{key}: expected a duration up to 1h such as 5s, 30s or 0s, got {value:?}"
+                    )
+                })?;
+            Ok(Change::Setting(
+                key.clone(),
+                Some(humantime::format_duration(period).to_string()),
+            ))
+        }
         _ => match key.strip_prefix("commands.") {
             Some(name) if Command::NAMES.contains(&name) => {
                 let access = Access::parse(value).ok_or_else(|| {
@@ -189,12 +207,12 @@ pub fn parse_setting(key: &str, value: &str) -> Result<Change, String> {
                 Ok(Change::Setting(key.clone(), Some(stored.to_owned())))
             }
             Some(name) => Err(format!(
-                "{key}: no command {name:?} (one of {})",
+                "{key}: no command {name:?} (one of {}, or commands.cooldown)",
                 Command::NAMES.join(", ")
             )),
             None => Err(format!(
                 "unknown setting {key:?}: expected public_page, weekly_digest, commands.<name>, \
-                 discord_webhook, slack_webhook, bots.add, bots.remove or bots.allow"
+                 commands.cooldown, discord_webhook, slack_webhook, bots.add, bots.remove or bots.allow"
             )),
         },
     }
@@ -206,6 +224,26 @@ mod tests {
 
     fn login(s: &str) -> Login {
         Login::parse(s).expect("valid")
+    }
+
+    #[test]
+    fn the_command_cooldown_is_a_bounded_duration() {
+        assert_eq!(
+            parse_setting("commands.cooldown", "30s"),
+            Ok(Change::Setting(
+                "commands.cooldown".into(),
+                Some("30s".into())
+            ))
+        );
+        assert_eq!(
+            parse_setting("commands.cooldown", "0s"),
+            Ok(Change::Setting(
+                "commands.cooldown".into(),
+                Some("0s".into())
+            ))
+        );
+        assert!(parse_setting("commands.cooldown", "2h").is_err());
+        assert!(parse_setting("commands.cooldown", "soon").is_err());
     }
 
     #[test]

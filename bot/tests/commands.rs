@@ -265,13 +265,20 @@ async fn a_moderators_commands_get_the_spec_figures_as_threaded_replies() {
         &chat("m-9", 42, "modann", moderator, ts(17), "!chart"),
     );
     irc.send_to_channel("chan", &chat("v-2", 5, "vic", "", ts(18), "!lurkers"));
-    // 9 unique (the broadcaster is not counted), lurkers bob, dave and the raider.
+    // 8 unique (the broadcaster is not counted), lurkers bob, dave and the raider.
     assert_eq!(reply_to(&irc, "v-2").await, "3 lurkers of 8 chatters (38%)");
+    // A channel without cooldown answers every ask.
+    bot.store
+        .set_channel_setting(channel.key, "commands.cooldown", Some("0s"))
+        .await
+        .expect("setting");
+    irc.send_to_channel("chan", &chat("v-3", 5, "vic", "", ts(19), "!lurkers"));
+    assert_eq!(reply_to(&irc, "v-3").await, "3 lurkers of 8 chatters (38%)");
     let answered: Vec<String> = replies(&irc).into_iter().map(|(p, _)| p).collect();
     assert_eq!(
         answered,
         [
-            "m-1", "m-2", "m-3", "m-4", "m-5", "m-6", "m-7", "m-8", "v-2"
+            "m-1", "m-2", "m-3", "m-4", "m-5", "m-6", "m-7", "m-8", "v-2", "v-3"
         ],
         "no reply to the viewer's !stats, the coalesced ask or the switched-off command"
     );

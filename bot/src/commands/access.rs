@@ -78,35 +78,43 @@ impl Access {
     }
 }
 
-/// Cooldowns per (channel, command).
+/// Cooldowns per (channel, command): when each was last answered. The period is given when
+/// asking, so a changed `commands.cooldown` applies at once.
 #[derive(Debug, Default)]
 pub struct Cooldowns {
-    until: HashMap<(Login, &'static str), Instant>,
+    answered: HashMap<(Login, &'static str), Instant>,
 }
 
-impl Cooldowns {
-    /// Whether the command may be answered now.
-    pub fn ready(&self, channel: &Login, command: &'static str, now: Instant) -> bool {
-        self.until
-            .get(&(channel.clone(), command))
-            .is_none_or(|until| now >= *until)
-    }
+/// Answers kept before old entries are swept.
+const SWEEP_AT: usize = 100_000;
 
-    /// Starts the cooldown after an answer.
-    pub fn answered(
-        &mut self,
+impl Cooldowns {
+    /// Whether the command may be answered now, `period` after its last answer.
+    pub fn ready(
+        &self,
         channel: &Login,
         command: &'static str,
         now: Instant,
         period: Duration,
-    ) {
-        if matches!(command, "optout" | "optin") || period.is_zero() {
+    ) -> bool {
+        if matches!(command, "optout" | "optin") {
+            return true;
+        }
+        self.answered
+            .get(&(channel.clone(), command))
+            .is_none_or(|at| now >= *at + period)
+    }
+
+    /// Records an answer (the cooldown runs from here).
+    pub fn answered(&mut self, channel: &Login, command: &'static str, now: Instant) {
+        if matches!(command, "optout" | "optin") {
             return;
         }
-        if self.until.len() > 100_000 {
-            self.until.retain(|_, until| *until > now);
+        if self.answered.len() > SWEEP_AT {
+            let horizon = crate::channel::MAX_COOLDOWN;
+            self.answered.retain(|_, at| *at + horizon > now);
         }
-        self.until.insert((channel.clone(), command), now + period);
+        self.answered.insert((channel.clone(), command), now);
     }
 }
 
@@ -151,12 +159,15 @@ mod tests {
         let chan = Login::parse("chan").expect("valid");
         let mut c = Cooldowns::default();
         let t0 = Instant::now();
-        assert!(c.ready(&chan, "stats", t0));
-        c.answered(&chan, "stats", t0, Duration::from_secs(5));
-        assert!(!c.ready(&chan, "stats", t0 + Duration::from_secs(4)));
-        assert!(c.ready(&chan, "top", t0 + Duration::from_secs(1)));
-        assert!(c.ready(&chan, "stats", t0 + Duration::from_secs(5)));
-        c.answered(&chan, "optout", t0, Duration::from_secs(5));
-        assert!(c.ready(&chan, "optout", t0));
+        let five = Duration::from_secs(5);
+        assert!(c.ready(&chan, "stats", t0, five));
+        c.answered(&chan, "stats", t0);
+        assert!(!c.ready(&chan, "stats", t0 + Duration::from_secs(4), five));
+        assert!(c.ready(&chan, "top", t0 + Duration::from_secs(1), five));
+        assert!(c.ready(&chan, "stats", t0 + five, five));
+        // A shorter cooldown set meanwhile applies at once.
+        assert!(c.ready(&chan, "stats", t0 + Duration::from_secs(1), Duration::ZERO));
+        c.answered(&chan, "optout", t0);
+        assert!(c.ready(&chan, "optout", t0, five));
     }
 }

@@ -28,7 +28,8 @@ pub struct DispatchConfig {
     pub public_base_url: String,
     /// The bot's login: its own lines are never commands.
     pub bot_login: Login,
-    /// Per channel and command, asks within this long after an answer get none.
+    /// Per channel and command, asks within this long after an answer get none (a channel's
+    /// `commands.cooldown` setting overrides it).
     pub cooldown: Duration,
 }
 
@@ -134,7 +135,23 @@ impl Dispatcher {
         if channel.twitch_id == Some(line.user) {
             role = Role::Broadcaster;
         }
-        if !self.access(&channel, name).await.allows(role) {
+        let settings = match self.store().channel_settings(channel.key).await {
+            Ok(settings) => settings,
+            Err(error) => {
+                warn!(channel = %channel.login, %error, "channel settings unreadable: defaults apply");
+                Vec::new()
+            }
+        };
+        let setting = |key: &str| {
+            settings
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        let access = setting(&format!("commands.{name}"))
+            .and_then(Access::parse)
+            .unwrap_or_else(|| Access::default_for(name));
+        if !access.allows(role) {
             self.metrics.denied.fetch_add(1, Ordering::Relaxed);
             debug!(channel = %line.channel, command = name, ?role, "command not allowed");
             return None;
@@ -145,31 +162,18 @@ impl Dispatcher {
             Err(usage) => return Some(Reply::new(usage.0.replacen('!', prefix, 1))),
         };
         let now = Instant::now();
-        if !self.cooldowns.ready(&channel.login, name, now) {
+        let cooldown = setting("commands.cooldown")
+            .and_then(|v| humantime::parse_duration(v).ok())
+            .unwrap_or(self.config.cooldown);
+        if !self.cooldowns.ready(&channel.login, name, now, cooldown) {
             self.metrics.coalesced.fetch_add(1, Ordering::Relaxed);
             return None;
         }
         // From the ask, so that asks arriving while this one is answered are coalesced.
-        self.cooldowns
-            .answered(&channel.login, name, now, self.config.cooldown);
+        self.cooldowns.answered(&channel.login, name, now);
         let reply = self.answer(&command, &channel, line).await;
         self.metrics.answered.fetch_add(1, Ordering::Relaxed);
         Some(reply)
-    }
-
-    async fn access(&self, channel: &Channel, name: &str) -> Access {
-        let key = format!("commands.{name}");
-        match self.store().channel_settings(channel.key).await {
-            Ok(settings) => settings
-                .iter()
-                .find(|(k, _)| *k == key)
-                .and_then(|(_, v)| Access::parse(v))
-                .unwrap_or_else(|| Access::default_for(name)),
-            Err(error) => {
-                warn!(channel = %channel.login, %error, "channel settings unreadable: defaults apply");
-                Access::default_for(name)
-            }
-        }
     }
 
     async fn answer(

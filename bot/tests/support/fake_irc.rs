@@ -8,7 +8,7 @@
 //!   twitch-irc connector reads its address from a process-global (the crate's `new_socket()`
 //!   takes no arguments), so two clients in one test binary at once would reach each other's
 //!   fake server.
-//! - real corpus lines (`../shared/corpus/twitch-irc-real.txt`), moved to the test's channel.
+//! - real corpus lines (`testdata/corpus/twitch-irc-real.txt`, a copy of the shared corpus), moved to the test's channel.
 
 #[allow(unused_imports)]
 pub use chatters_bot::irc::fake::{Conn, FakeIrc, Sent, State};
@@ -23,12 +23,12 @@ pub async fn exclusive() -> MutexGuard<'static, ()> {
 
 const CORPUS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/corpus/twitch-irc-real.txt"
+    "/../testdata/corpus/twitch-irc-real.txt"
 );
 
 /// Line `n` (1-based) of the real corpus.
 pub fn corpus_line(n: usize) -> String {
-    let text = std::fs::read_to_string(CORPUS).expect("the corpus beside the repository");
+    let text = std::fs::read_to_string(CORPUS).expect("the corpus (testdata/corpus)");
     text.lines()
         .nth(n - 1)
         .expect("a line of the corpus")

@@ -1,15 +1,15 @@
-//! Table tests on real captured lines (`../shared/corpus/twitch-irc-real.txt`, by line number).
+//! Table tests on real captured lines (`testdata/corpus/twitch-irc-real.txt`, a copy of the shared corpus, by line number).
 
 use super::*;
 
 const CORPUS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/corpus/twitch-irc-real.txt"
+    "/../testdata/corpus/twitch-irc-real.txt"
 );
 
 fn corpus() -> Vec<String> {
     std::fs::read_to_string(CORPUS)
-        .expect("the corpus beside the repository (../shared/corpus)")
+        .expect("the corpus (testdata/corpus)")
         .lines()
         .map(str::to_owned)
         .collect()
