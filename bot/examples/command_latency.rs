@@ -19,7 +19,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use bytes::BytesMut;
 use chatters_bot::irc::fake::{ConnSender, FakeIrc};
 use chatters_bot::run::Tasks;
 use chatters_bot::testing::fake_helix::{
@@ -34,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 #[path = "irc_load/lines.rs"]
 mod lines;
-use lines::Lines;
+use lines::generate;
 
 /// Drive chat at a fixed rate and time a moderator's commands.
 #[derive(Debug, Parser)]
@@ -207,13 +206,12 @@ async fn load(args: Args) -> anyhow::Result<()> {
         args.every_ms
     );
 
-    let generated = Arc::new(AtomicU64::new(0));
     let shape = (args.rate, args.seconds, args.channels, args.users);
     let chat = server.spawn(generate(
         shape,
         routes.clone(),
         senders.clone(),
-        generated.clone(),
+        Arc::new(AtomicU64::new(0)),
     ));
     let asks = server.spawn(ask(
         args.seconds,
@@ -222,7 +220,7 @@ async fn load(args: Args) -> anyhow::Result<()> {
         senders,
         args.channels,
     ));
-    chat.await?;
+    let generated = chat.await?;
     let asked = asks.await?;
     // Replies still in flight.
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -259,7 +257,7 @@ async fn load(args: Args) -> anyhow::Result<()> {
     );
     println!(
         "chat: {} lines sent, {} events committed; commands: {} asked, {} answered",
-        generated.load(Ordering::Relaxed),
+        generated,
         committed,
         asked.len(),
         latencies.len()
@@ -287,37 +285,6 @@ async fn load(args: Args) -> anyhow::Result<()> {
     ingest_task.await.context("ingestion")??;
     server.shutdown_background();
     Ok(())
-}
-
-/// Sends `rate` lines a second for `seconds`, batched per connection every millisecond.
-async fn generate(
-    (rate, seconds, channels, users): (u64, u64, u64, u64),
-    routes: Vec<usize>,
-    senders: Vec<ConnSender>,
-    generated: Arc<AtomicU64>,
-) {
-    let mut lines = Lines::new(channels, users);
-    let mut buffers: Vec<BytesMut> = senders.iter().map(|_| BytesMut::new()).collect();
-    let started = Instant::now();
-    let total = rate * seconds;
-    let mut sent = 0u64;
-    let mut tick = tokio::time::interval(Duration::from_millis(1));
-    while sent < total {
-        tick.tick().await;
-        let due = ((started.elapsed().as_secs_f64() * rate as f64) as u64).min(total);
-        let now_ms = u64::try_from(Timestamp::now().0).unwrap_or(0) * 1000;
-        while sent < due {
-            let (u, c) = lines.pick();
-            lines.render((u, c), now_ms, &mut buffers[routes[c as usize]]);
-            sent += 1;
-        }
-        for (buf, sender) in buffers.iter_mut().zip(&senders) {
-            if !buf.is_empty() {
-                sender.send(buf.split().freeze());
-            }
-        }
-        generated.store(sent, Ordering::Relaxed);
-    }
 }
 
 /// A moderator asks a command every `every_ms`; returns each ask's id and send time.

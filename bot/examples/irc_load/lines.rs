@@ -1,7 +1,13 @@
 //! The load's chat lines: PRIVMSGs with the tag set Twitch sends today, from a skewed
 //! population of chatters (a few very active), mostly in their home channel.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
 use bytes::{BufMut, BytesMut};
+use chatters_bot::irc::fake::ConnSender;
+use chatters_core::domain::Timestamp;
 
 /// Renders PRIVMSG lines with the tags Twitch sends today.
 pub struct Lines {
@@ -72,4 +78,38 @@ impl std::fmt::Write for Writer<'_> {
         self.0.put_slice(s.as_bytes());
         Ok(())
     }
+}
+
+/// Sends `rate` lines a second for `seconds` over `channels` channels and `users` chatters,
+/// batched per connection every millisecond (`routes[c]` is channel `c`'s sender); counts the
+/// bytes handed to the fake server. Returns the lines sent.
+pub async fn generate(
+    (rate, seconds, channels, users): (u64, u64, u64, u64),
+    routes: Vec<usize>,
+    senders: Vec<ConnSender>,
+    bytes: Arc<AtomicU64>,
+) -> u64 {
+    let mut lines = Lines::new(channels, users);
+    let mut buffers: Vec<BytesMut> = senders.iter().map(|_| BytesMut::new()).collect();
+    let started = Instant::now();
+    let total = rate * seconds;
+    let mut sent = 0u64;
+    let mut tick = tokio::time::interval(Duration::from_millis(1));
+    while sent < total {
+        tick.tick().await;
+        let due = ((started.elapsed().as_secs_f64() * rate as f64) as u64).min(total);
+        let now_ms = u64::try_from(Timestamp::now().0).unwrap_or(0) * 1000;
+        while sent < due {
+            let (u, c) = lines.pick();
+            lines.render((u, c), now_ms, &mut buffers[routes[c as usize]]);
+            sent += 1;
+        }
+        for (buf, sender) in buffers.iter_mut().zip(&senders) {
+            if !buf.is_empty() {
+                bytes.fetch_add(buf.len() as u64, Ordering::Relaxed);
+                sender.send(buf.split().freeze());
+            }
+        }
+    }
+    sent
 }

@@ -36,7 +36,7 @@ use tokio_util::sync::CancellationToken;
 use twitch_irc::message::{IRCMessage, ServerMessage};
 
 mod lines;
-use lines::Lines;
+use lines::{Lines, generate};
 
 /// Drive the IRC client at a fixed message rate.
 #[derive(Debug, Parser)]
@@ -70,39 +70,6 @@ fn channel_name(c: u64) -> String {
 
 fn login(s: &str) -> anyhow::Result<Login> {
     Login::parse(s).context("login")
-}
-
-/// Sends `rate` lines a second for `seconds`, batched per connection every millisecond.
-async fn generate(
-    args: (u64, u64, u64, u64),
-    routes: Vec<usize>,
-    senders: Vec<ConnSender>,
-    bytes: Arc<AtomicU64>,
-) -> u64 {
-    let (rate, seconds, channels, users) = args;
-    let mut lines = Lines::new(channels, users);
-    let mut buffers: Vec<BytesMut> = senders.iter().map(|_| BytesMut::new()).collect();
-    let started = Instant::now();
-    let total = rate * seconds;
-    let mut sent = 0u64;
-    let mut tick = tokio::time::interval(Duration::from_millis(1));
-    while sent < total {
-        tick.tick().await;
-        let due = ((started.elapsed().as_secs_f64() * rate as f64) as u64).min(total);
-        let now_ms = u64::try_from(Timestamp::now().0).unwrap_or(0) * 1000;
-        while sent < due {
-            let (u, c) = lines.pick();
-            lines.render((u, c), now_ms, &mut buffers[routes[c as usize]]);
-            sent += 1;
-        }
-        for (buf, sender) in buffers.iter_mut().zip(&senders) {
-            if !buf.is_empty() {
-                bytes.fetch_add(buf.len() as u64, Ordering::Relaxed);
-                sender.send(buf.split().freeze());
-            }
-        }
-    }
-    sent
 }
 
 /// Forwards translated messages to ingestion in batches; counts them.
