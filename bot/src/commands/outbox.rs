@@ -25,6 +25,29 @@ use twitch_irc::login::LoginCredentials;
 use super::Reply;
 use crate::irc::{IrcError, IrcSender};
 
+/// Twitch refuses a message identical to the account's previous one in a channel within this.
+const DUPLICATE_WINDOW: Duration = Duration::from_secs(30);
+
+/// Appended (after a space) to make a repeated reply differ; invisible in chat, and what chat
+/// clients append for the same reason.
+const DISAMBIGUATOR: char = '\u{E0000}';
+
+/// The text to send after `last` (the previous text sent in the channel and when): `text`, or
+/// when that would repeat `last` within [`DUPLICATE_WINDOW`], `text` with [`DISAMBIGUATOR`]
+/// (still within 500 characters).
+fn undoubled(text: &str, last: Option<&(String, Instant)>, now: Instant) -> String {
+    let repeated =
+        last.is_some_and(|(previous, at)| previous == text && now < *at + DUPLICATE_WINDOW);
+    if !repeated {
+        return text.to_owned();
+    }
+    let keep = super::reply::MAX_CHARS - 2;
+    let mut out: String = text.chars().take(keep).collect();
+    out.push(' ');
+    out.push(DISAMBIGUATOR);
+    out
+}
+
 /// Where replies are written: the IRC session (a recorder in tests).
 #[async_trait]
 pub trait ChatOut: Send + Sync + 'static {
@@ -176,6 +199,8 @@ impl Budget {
 #[derive(Debug)]
 pub struct Outbox {
     budget: Budget,
+    /// The last text sent per channel, and when (see [`undoubled`]).
+    last_text: HashMap<Login, (String, Instant)>,
     queue: VecDeque<(Instant, Outgoing)>,
     moderator_of: ModeratorOf,
     metrics: Arc<OutboxMetrics>,
@@ -186,6 +211,7 @@ impl Outbox {
     pub fn new(limits: Limits, moderator_of: ModeratorOf) -> Self {
         Self {
             budget: Budget::new(limits),
+            last_text: HashMap::new(),
             queue: VecDeque::new(),
             moderator_of,
             metrics: Arc::default(),
@@ -278,10 +304,18 @@ impl Outbox {
     async fn send(&mut self, out: &dyn ChatOut, reply: Outgoing) {
         let now = Instant::now();
         self.budget.record(&reply.channel, now);
-        match out
-            .reply(&reply.channel, &reply.reply_to, reply.reply.as_str())
-            .await
-        {
+        let text = undoubled(
+            reply.reply.as_str(),
+            self.last_text.get(&reply.channel),
+            now,
+        );
+        if self.last_text.len() > 10_000 {
+            self.last_text
+                .retain(|_, (_, at)| *at + DUPLICATE_WINDOW > now);
+        }
+        self.last_text
+            .insert(reply.channel.clone(), (text.clone(), now));
+        match out.reply(&reply.channel, &reply.reply_to, &text).await {
             Ok(()) => {
                 self.metrics.sent.fetch_add(1, Ordering::Relaxed);
                 let micros = u64::try_from(reply.arrived.elapsed().as_micros()).unwrap_or(u64::MAX);
@@ -414,6 +448,34 @@ mod tests {
         assert_eq!(sent.len(), 250);
         let t0 = times[0];
         assert_eq!(times.iter().filter(|t| **t == t0).count(), 100);
+    }
+
+    #[test]
+    fn a_repeated_reply_is_made_to_differ() {
+        let t0 = Instant::now();
+        let mark = format!(" {DISAMBIGUATOR}");
+        let last = ("8 present now".to_owned(), t0);
+        assert_eq!(undoubled("9 present now", Some(&last), t0), "9 present now");
+        assert_eq!(
+            undoubled("8 present now", Some(&last), t0 + Duration::from_secs(5)),
+            format!("8 present now{mark}")
+        );
+        // The third in a row differs from the second as it is.
+        let second = (format!("8 present now{mark}"), t0);
+        assert_eq!(
+            undoubled("8 present now", Some(&second), t0),
+            "8 present now"
+        );
+        assert_eq!(
+            undoubled("8 present now", Some(&last), t0 + DUPLICATE_WINDOW),
+            "8 present now"
+        );
+        // A full-length reply stays within the limit.
+        let long = "x".repeat(500);
+        let last = (long.clone(), t0);
+        let out = undoubled(&long, Some(&last), t0);
+        assert_eq!(out.chars().count(), 500);
+        assert!(out.ends_with(&mark));
     }
 
     #[tokio::test(start_paused = true)]
