@@ -112,7 +112,7 @@ async fn run(
         let name = state_name(digest);
         if let Some(earlier) = store.state(&name).await.context("reading imported files")? {
             anyhow::bail!(
-                "{} was already imported ({earlier}, same SHA-256): nothing imported",
+                "{} was already imported: same SHA-256 as {earlier}; nothing imported",
                 path.display()
             );
         }
@@ -249,7 +249,7 @@ impl Importer {
             .flush()
             .await
             .with_context(|| format!("committing {}", path.display()))?;
-        let note = format!("{} on {}", path.display(), Timestamp::now());
+        let note = format!("{} imported on {}", path.display(), Timestamp::now());
         store
             .set_state(&state_name(digest), &note)
             .await

@@ -171,7 +171,7 @@ mod tests {
                 join("a", 1000),
                 join("a", 1099),
                 join("a", 1199),
-                join("a", 1299),
+                join("a", 1298),
             ],
         );
 
@@ -184,8 +184,8 @@ mod tests {
                 "off:a@1099",
                 "on:import-a-1199",
                 "join@1199",
-                "join@1299",
-                "off:a@1299",
+                "join@1298",
+                "off:a@1298",
             ]
         );
         assert_eq!(started, 2);
@@ -193,7 +193,7 @@ mod tests {
 
     #[test]
     fn channels_are_inferred_independently() {
-        let (out, started) = run(100, vec![join("a", 1000), join("b", 1050), join("a", 1140)]);
+        let (out, started) = run(100, vec![join("a", 1000), join("b", 1050), join("a", 1090)]);
 
         assert_eq!(
             out,
@@ -202,8 +202,8 @@ mod tests {
                 "join@1000",
                 "on:import-b-1050",
                 "join@1050",
-                "join@1140",
-                "off:a@1140",
+                "join@1090",
+                "off:a@1090",
                 "off:b@1050",
             ]
         );
