@@ -415,3 +415,89 @@ async fn a_missing_file_among_several_imports_nothing() {
         "the database was not even opened"
     );
 }
+
+#[tokio::test]
+async fn a_later_import_resolves_stored_logins_and_leaves_the_live_stream_alone() {
+    // Arrange: a first import, then a stream live now (as the bot would have recorded it).
+    let db = Db::sqlite().await;
+    let first = db.write_log("chat.log", &log_bytes());
+    let output = db.chatters(&["import", first.to_str().expect("utf-8 path")]);
+    assert!(output.status.success(), "{output:?}");
+    let (store, channel) = db.open().await;
+    let live_id = StreamId::parse("987654321").expect("stream id");
+    store
+        .open_stream(
+            channel.key,
+            &live_id,
+            Timestamp(Timestamp::now().0 - 60),
+            "live",
+        )
+        .await
+        .expect("open the live stream");
+    store.close().await;
+    let later = T0 + 10_000;
+    let lines = [
+        privmsg("dave", 104, later * 1000, true, "hi"),
+        // Known only from the database: carol from the first import.
+        membership("carol", "JOIN"),
+        format!(
+            "@id=x :dave!dave@dave.tmi.twitch.tv PRIVMSG #{CHANNEL} :{}",
+            "a".repeat(70_000)
+        ),
+        // An old PRIVMSG without user-id nor tmi-sent-ts.
+        format!(
+            "@display-name=alice :alice!alice@alice.tmi.twitch.tv PRIVMSG #{CHANNEL} :old style"
+        ),
+    ];
+    let second = db.write_log("later.log", lines.join("\n").as_bytes());
+
+    // Act
+    let output = db.chatters(&["import", second.to_str().expect("utf-8 path")]);
+
+    // Assert
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        stdout(&output),
+        format!(
+            "{}: 4 lines, 3 events ingested (2023-11-15T01:00:00Z to 2023-11-15T01:00:00Z); \
+             skipped: 1 malformed, 0 before any timestamp, 0 unresolved logins; \
+             0 lines without anything to record\n",
+            second.display()
+        )
+    );
+    let (store, channel) = db.open().await;
+    let user = |id: i64| {
+        let store = store.clone();
+        async move {
+            store
+                .channel_user(channel.key, UserId(id))
+                .await
+                .expect("read a user")
+                .expect("a known user")
+        }
+    };
+    assert_eq!(
+        user(101).await.messages,
+        4,
+        "alice's old-style line resolved"
+    );
+    assert_eq!(user(101).await.last_seen, Timestamp(later));
+    assert_eq!(
+        user(103).await.last_seen,
+        Timestamp(later),
+        "carol's JOIN resolved"
+    );
+    assert_eq!(user(104).await.messages, 1);
+    let live = store
+        .stream(&live_id)
+        .await
+        .expect("read the live stream")
+        .expect("the live stream");
+    assert_eq!(live.ended_at, None, "still live");
+    let figures = Figures::new(store.clone(), KnownBots::shipped(), None)
+        .stream(&live)
+        .await
+        .expect("figures");
+    assert_eq!((figures.unique_chatters, figures.messages), (0, 0));
+    store.close().await;
+}
