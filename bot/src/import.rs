@@ -24,6 +24,7 @@
 //!   imported and recorded, and the failing file partly imported and not recorded.
 
 mod infer;
+mod summary;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -46,6 +47,7 @@ use crate::irc::IrcEvent;
 use crate::irc::translate::translate_irc;
 
 pub use infer::Inference;
+pub use summary::FileSummary;
 
 /// Longest line accepted (Twitch's lines, tags included, stay far below).
 pub const MAX_LINE: usize = 64 * 1024;
@@ -159,52 +161,6 @@ async fn run(
     Ok(())
 }
 
-/// What one file gave.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct FileSummary {
-    /// Non-blank lines read.
-    pub lines: u64,
-    /// Events handed to ingestion (inferred stream boundaries not included).
-    pub events: u64,
-    /// Lines skipped as not UTF-8, too long or not IRC.
-    pub malformed: u64,
-    /// Lines with something to record, skipped for coming before any timestamped line.
-    pub untimed: u64,
-    /// Observations dropped because their login could not be resolved to a user id.
-    pub unresolved: u64,
-    /// Lines with nothing to record (PING, ROOMSTATE, NOTICE, lines lacking a user id, ...).
-    pub ignored: u64,
-    /// Earliest and latest event time.
-    pub range: Option<(Timestamp, Timestamp)>,
-}
-
-impl FileSummary {
-    fn line(&self, path: &Path) -> String {
-        let range = match self.range {
-            Some((from, to)) => format!("{from} to {to}"),
-            None => "no events".to_owned(),
-        };
-        format!(
-            "{}: {} lines, {} events ingested ({range}); skipped: {} malformed, {} before any \
-             timestamp, {} unresolved logins; {} lines without anything to record",
-            path.display(),
-            self.lines,
-            self.events,
-            self.malformed,
-            self.untimed,
-            self.unresolved,
-            self.ignored,
-        )
-    }
-
-    fn saw(&mut self, at: Timestamp) {
-        self.range = Some(match self.range {
-            Some((from, to)) => (from.min(at), to.max(at)),
-            None => (at, at),
-        });
-    }
-}
-
 /// One import run's state across its files.
 struct Importer {
     ingest: IngestHandle,
@@ -314,7 +270,10 @@ impl Importer {
         let metrics = self.identity.metrics();
         let before = metrics.unresolved.load(Ordering::Relaxed);
         let events = self.identity.process(batch).await;
-        summary.unresolved += metrics.unresolved.load(Ordering::Relaxed) - before;
+        summary.unresolved += metrics
+            .unresolved
+            .load(Ordering::Relaxed)
+            .saturating_sub(before);
         let mut out = Vec::with_capacity(events.len() + 8);
         for event in events {
             summary.events += 1;
