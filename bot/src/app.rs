@@ -21,10 +21,7 @@ pub async fn execute(command: Command, settings: Settings) -> anyhow::Result<()>
         Command::Channel(command) => crate::channel::execute(command, &settings).await,
         Command::Apikey(command) => crate::apikey::execute(command, &settings).await,
         Command::Export(args) => crate::export::execute(args, &settings).await,
-        other => anyhow::bail!(
-            "'{}' is not available in this version yet",
-            other.not_yet_available().unwrap_or("this subcommand")
-        ),
+        Command::Import(args) => crate::import::execute(args, &settings).await,
     }
 }
 

@@ -38,6 +38,11 @@ pub enum Command {
     /// Export a channel's chatters.
     Export(ExportArgs),
     /// Backfill from raw Twitch IRC logs (one raw line per line).
+    ///
+    /// Lines are raw IRC exactly as Twitch sends them, without a timestamp prefix. Times come
+    /// from `tmi-sent-ts`; a line without one (JOIN, PART) takes the time of the last
+    /// timestamped line before it in its file. A file already imported (same SHA-256) is
+    /// refused.
     Import(ImportArgs),
 }
 
@@ -124,10 +129,11 @@ pub enum ExportFormat {
 /// `chatters import`.
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
-    /// Log files: `<raw IRC>`, `<RFC 3339> <raw IRC>` or `[<RFC 3339>] <raw IRC>` per line.
+    /// Log files, one raw Twitch IRC line per line (imported in the order given).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    /// Infer streams: a silence of at least this long (e.g. 30m) separates two streams.
+    /// Infer streams from chat activity, per channel: a silence of at least this long (e.g.
+    /// 30m) separates two streams. Without it, imported lines belong to no stream.
     #[arg(long, value_name = "GAP", value_parser = parse_duration)]
     pub infer_streams: Option<Duration>,
 }
@@ -136,14 +142,14 @@ impl Command {
     /// The name of a subcommand this version does not implement yet, if this is one.
     pub fn not_yet_available(&self) -> Option<&'static str> {
         match self {
-            Command::Import(_) => Some("import"),
             Command::Run
             | Command::Bot
             | Command::Web
             | Command::Migrate
             | Command::Channel(_)
             | Command::Apikey(_)
-            | Command::Export(_) => None,
+            | Command::Export(_)
+            | Command::Import(_) => None,
         }
     }
 }
@@ -286,7 +292,7 @@ mod tests {
             ),
             (
                 &["import", "a.log", "b.log", "--infer-streams", "30m"],
-                Some("import"),
+                None,
             ),
             (&["channel", "list"], None),
             (&["migrate"], None),

@@ -5,7 +5,7 @@
 //! - [`startup`]: `.env`, settings, logging, exit codes; [`cli`]: the command line;
 //!   [`app`]: dispatches a subcommand; [`run`]: the long-lived tasks until a signal;
 //!   [`channel`]: `chatters channel ...`; [`apikey`]: `chatters apikey ...`; [`export`]:
-//!   `chatters export`.
+//!   `chatters export`; [`import`]: `chatters import` (backfill from raw IRC logs).
 //! - [`helix`]: Helix over our own `twitch_api::HttpClient` (base URLs, rate-limit budget,
 //!   retries); [`auth`]: token validation, refresh, app tokens.
 //! - [`irc`]: the twitch-irc client (custom connector, membership, reconnects) and the
@@ -25,6 +25,7 @@ pub mod commands;
 pub mod export;
 pub mod helix;
 pub mod identity;
+pub mod import;
 pub mod irc;
 pub mod recap;
 pub mod run;

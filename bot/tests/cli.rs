@@ -288,14 +288,21 @@ fn migrate_creates_the_database_and_exits_0() {
 }
 
 #[test]
-fn later_subcommands_say_they_are_not_available_yet() {
+fn import_of_a_missing_file_exits_1_naming_it() {
     let dir = tempfile::tempdir().expect("temp dir");
     let finished = run_to_end(dir.path(), &["import", "chat.log"], &[]);
 
     assert_eq!(finished.status.code(), Some(1), "{finished:?}");
-    assert_eq!(
-        finished.stderr,
-        "chatters: 'import' is not available in this version yet\n"
+    assert!(
+        finished
+            .stderr
+            .starts_with("chatters: cannot read chat.log: "),
+        "{finished:?}"
+    );
+    assert_eq!(finished.stderr.lines().count(), 1, "{finished:?}");
+    assert!(
+        !dir.path().join("chatters.db").exists(),
+        "nothing was opened"
     );
 }
 

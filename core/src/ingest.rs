@@ -61,6 +61,10 @@ pub struct IngestConfig {
     pub rules_reload: Duration,
     /// Presence tracking settings.
     pub tracker: TrackerConfig,
+    /// Resume from the store at start: close presence intervals left open by a crash and carry
+    /// on the streams recorded as live. Off for `chatters import`, which must neither close a
+    /// running bot's presence intervals nor attribute old log lines to the stream live now.
+    pub resume: bool,
 }
 
 impl Default for IngestConfig {
@@ -71,6 +75,7 @@ impl Default for IngestConfig {
             flush_interval: Duration::from_millis(100),
             rules_reload: Duration::from_secs(10),
             tracker: TrackerConfig::default(),
+            resume: true,
         }
     }
 }
@@ -222,7 +227,11 @@ impl Ingest {
         config: IngestConfig,
         cancel: CancellationToken,
     ) -> Result<(IngestHandle, JoinHandle<Result<(), StoreError>>), StoreError> {
-        let dangling = store.close_dangling_presence().await?;
+        let dangling = if config.resume {
+            store.close_dangling_presence().await?
+        } else {
+            0
+        };
         if dangling > 0 {
             tracing::info!(
                 intervals = dangling,
@@ -236,7 +245,12 @@ impl Ingest {
             let rules = store.bot_rules(c.key).await?.into_iter().collect();
             tracker.add_channel(c.login.clone(), c.key, c.twitch_id, rules);
         }
-        for s in store.live_streams().await? {
+        let live = if config.resume {
+            store.live_streams().await?
+        } else {
+            Vec::new()
+        };
+        for s in live {
             if let Some(c) = channels.iter().find(|c| c.key == s.channel) {
                 tracker.resume_stream(&c.login, s.key, s.started_at, s.irc_peak);
             }
