@@ -109,12 +109,14 @@ async fn start(
     let mut ingest_handle = None;
     let mut twitch_metrics = None;
     let mut recap_metrics = None;
+    let mut bot_user = None;
     if halves.bot() {
         // Credentials first: an invalid token stops start-up, and the bot account's id is
         // needed so it never counts as a chatter.
         let twitch = crate::twitch::connect(settings, store).await?;
         let mut config = IngestConfig::from_settings(settings);
         config.tracker.bot_user = twitch.bot.as_ref().map(|b| b.id);
+        bot_user = config.tracker.bot_user;
         let figures = Figures::new(store.clone(), KnownBots::shipped(), config.tracker.bot_user);
         let recaps = Recaps::new(figures, RecapConfig::from_settings(settings))?;
         recap_metrics = Some(recaps.metrics().clone());
@@ -143,7 +145,8 @@ async fn start(
         let config = chatters_web::WebConfig {
             public_base_url: settings.public_base_url.clone(),
             redis_url: settings.redis_url.clone(),
-            bot_user: None,
+            // Known when the bot half runs here; the tracker never counts it either way.
+            bot_user,
         };
         let state = AppState::with_config(store.clone(), config);
         if let Some(handle) = &ingest_handle {
