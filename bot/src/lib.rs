@@ -27,6 +27,7 @@ pub mod helix;
 pub mod identity;
 pub mod import;
 pub mod irc;
+pub mod lease;
 pub mod recap;
 pub mod run;
 pub mod scheduler;
