@@ -10,6 +10,10 @@
 //!   `OFFLINE_SNAPSHOT_INTERVAL` while offline, each channel at its own phase so the calls
 //!   spread over the interval. A 403 switches the channel to IRC-only until the next read of
 //!   the moderated channels; a failed snapshot is counted and logged, never stored as empty.
+//! - Leases (with `REDIS_URL`, see [`crate::lease`]): of the wanted channels, only those whose
+//!   Redis lease this instance holds are published to IRC, polled and snapshotted. The leases
+//!   are synced at every re-read of the channels and every `ttl / 3`; a channel whose lease is
+//!   lost stops being tracked here at that sync. On stop, the leases are released.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
@@ -28,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{Api, ApiError, ChatterList};
 use crate::identity::Observed;
+use crate::lease::Leases;
 
 /// Timing and scope of the scheduler.
 #[derive(Debug, Clone)]
@@ -90,6 +95,12 @@ pub struct Scheduler {
     moderated: Vec<(UserId, Login)>,
     metrics: Arc<SchedulerMetrics>,
     learn: Option<mpsc::Sender<Observed>>,
+    /// Channel leases, when several instances share the work.
+    leases: Option<Leases>,
+    /// Every wanted channel, leased here or not.
+    all_wanted: BTreeSet<Login>,
+    /// Broadcaster ids known from the store and the moderated channels.
+    known_ids: BTreeMap<Login, UserId>,
 }
 
 /// A snapshot's outcome, from a spawned call back to the loop.
@@ -122,7 +133,17 @@ impl Scheduler {
             moderated: Vec::new(),
             metrics: Arc::new(SchedulerMetrics::default()),
             learn: None,
+            leases: None,
+            all_wanted: BTreeSet::new(),
+            known_ids: BTreeMap::new(),
         }
+    }
+
+    /// Tracks only the wanted channels whose lease this instance holds.
+    #[must_use]
+    pub fn leasing(mut self, leases: Leases) -> Self {
+        self.leases = Some(leases);
+        self
     }
 
     /// Also tells identity resolution who each snapshot listed (logins known without a lookup,
@@ -147,15 +168,22 @@ impl Scheduler {
         let mut moderated_tick = tokio::time::interval(self.config.moderated_refresh);
         let mut poll_tick = tokio::time::interval(self.config.stream_poll_interval);
         let mut snapshot_tick = tokio::time::interval(Duration::from_millis(250));
+        let lease_period = self
+            .leases
+            .as_ref()
+            .map_or(Duration::from_secs(3600), Leases::renew_interval);
+        let mut lease_tick = tokio::time::interval(lease_period);
         for t in [
             &mut store_tick,
             &mut moderated_tick,
             &mut poll_tick,
             &mut snapshot_tick,
+            &mut lease_tick,
         ] {
             t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         }
         moderated_tick.reset();
+        lease_tick.reset();
         let mut calls: JoinSet<SnapshotResult> = JoinSet::new();
         loop {
             tokio::select! {
@@ -165,6 +193,7 @@ impl Scheduler {
                     self.read_moderated().await;
                     self.refresh_channels().await?;
                 }
+                _ = lease_tick.tick(), if self.leases.is_some() => self.track_leased().await?,
                 _ = poll_tick.tick() => self.poll_streams().await?,
                 _ = snapshot_tick.tick() => self.start_snapshots(&mut calls),
                 Some(done) = calls.join_next() => match done {
@@ -174,6 +203,15 @@ impl Scheduler {
             }
         }
         calls.abort_all();
+        if let Some(leases) = &mut self.leases {
+            // Bounded: the commands time out by themselves, but a stop never waits long.
+            if tokio::time::timeout(Duration::from_secs(5), leases.release_all())
+                .await
+                .is_err()
+            {
+                tracing::warn!("releasing the channel leases timed out; they expire by themselves");
+            }
+        }
         Ok(())
     }
 
@@ -225,7 +263,7 @@ impl Scheduler {
         }
     }
 
-    /// Recomputes the wanted set, publishes it, and resolves new channels' ids.
+    /// Recomputes the wanted set, then tracks and publishes it (or its leased part).
     async fn refresh_channels(&mut self) -> anyhow::Result<()> {
         let stored = self.store.channels().await?;
         let mut wanted: BTreeSet<Login> = self.config.extra_channels.iter().cloned().collect();
@@ -236,9 +274,21 @@ impl Scheduler {
             .filter_map(|c| c.twitch_id.map(|id| (c.login.clone(), id)))
             .chain(self.moderated.iter().map(|(id, l)| (l.clone(), *id)))
             .collect();
+        self.all_wanted = wanted;
+        self.known_ids = known_ids;
+        self.track_leased().await
+    }
+
+    /// Syncs the leases (when there are), tracks the wanted channels leased here (all of them
+    /// without leases), publishes them, and resolves new channels' ids.
+    async fn track_leased(&mut self) -> anyhow::Result<()> {
+        let wanted = match &mut self.leases {
+            Some(leases) => leases.sync(&self.all_wanted).await,
+            None => self.all_wanted.clone(),
+        };
         self.channels.retain(|l, _| wanted.contains(l));
         for login in &wanted {
-            let id = known_ids.get(login).copied();
+            let id = self.known_ids.get(login).copied();
             let t = self.track(login);
             t.id = t.id.or(id);
         }

@@ -30,6 +30,7 @@ use crate::helix::http::{HttpConfig, TwitchHttp};
 use crate::helix::{Helix, HelixError, HelixUser};
 use crate::identity::{self, Identity, Observed};
 use crate::irc::{self, IrcConfig, IrcEvent, IrcSession};
+use crate::lease::{LeaseConfig, LeaseMetrics, Leases};
 use crate::run::Tasks;
 use crate::scheduler::{Scheduler, SchedulerConfig};
 use crate::startup::ConfigError;
@@ -163,6 +164,8 @@ pub struct TwitchMetrics {
     pub identity: Arc<crate::identity::IdentityMetrics>,
     /// Chat commands and their replies, when the bot answers commands.
     pub commands: Option<(Arc<DispatchMetrics>, Arc<OutboxMetrics>)>,
+    /// Channel leases, when `REDIS_URL` is set.
+    pub leases: Option<Arc<LeaseMetrics>>,
 }
 
 impl TwitchMetrics {
@@ -202,6 +205,18 @@ impl TwitchMetrics {
                 "JOIN/PART observations dropped because the login could not be resolved.",
                 self.identity.unresolved.load(Relaxed),
             );
+            if let Some(leases) = &self.leases {
+                w.gauge(
+                    "chatters_channels_leased",
+                    "Channels whose Redis lease this instance holds (the channels it tracks).",
+                    leases.held.load(Relaxed) as f64,
+                );
+                w.counter(
+                    "chatters_lease_losses_total",
+                    "Channel leases lost: taken by another instance, or expired while Redis was unreachable.",
+                    leases.lost.load(Relaxed),
+                );
+            }
             let Some((dispatch, outbox)) = &self.commands else {
                 return;
             };
@@ -365,14 +380,37 @@ pub fn spawn(
     if !config.snapshots {
         info!("no snapshots (needs a bot token with {SCOPE_CHATTERS}): presence follows IRC only");
     }
-    let scheduler = Scheduler::new(api, store, ingest, wanted_tx, config).learning(learn_tx);
+    let mut scheduler = Scheduler::new(api, store, ingest, wanted_tx, config).learning(learn_tx);
+    let mut lease_metrics = None;
+    let mut lease_error = None;
+    if let Some(url) = &settings.redis_url {
+        match Leases::connect(url, LeaseConfig::default()) {
+            Ok(leases) => {
+                info!(
+                    instance = leases.id(),
+                    "REDIS_URL set: tracking only the channels leased by this instance"
+                );
+                lease_metrics = Some(leases.metrics());
+                scheduler = scheduler.leasing(leases);
+            }
+            // Settings validated the URL, so this does not happen in practice; tracking
+            // without leases would double-count next to the other instances.
+            Err(error) => lease_error = Some(error),
+        }
+    }
     let metrics = TwitchMetrics {
         helix: twitch.helix.clone(),
         scheduler: scheduler.metrics(),
         identity: identity_metrics,
         commands: commands_metrics,
+        leases: lease_metrics,
     };
-    tasks.spawn("scheduler", scheduler.run(cancel.clone()));
+    match lease_error {
+        None => tasks.spawn("scheduler", scheduler.run(cancel.clone())),
+        Some(error) => tasks.spawn("scheduler", async move {
+            Err(ConfigError(error.to_string()).into())
+        }),
+    }
 
     let auth = twitch.auth.clone();
     let upkeep = cancel.clone();
