@@ -452,3 +452,161 @@ impl Scheduler {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chatters_core::ingest::{Ingest, IngestConfig};
+    use secrecy::{ExposeSecret, SecretString};
+
+    use super::*;
+    use crate::lease::LeaseConfig;
+
+    /// `TEST_REDIS_URL` (set by `.ci/run`); skipped without it outside CI.
+    fn redis_url() -> Option<SecretString> {
+        match std::env::var("TEST_REDIS_URL") {
+            Ok(url) if !url.is_empty() => Some(SecretString::from(url)),
+            _ if std::env::var_os("CI").is_some() => panic!("TEST_REDIS_URL must be set in CI"),
+            _ => {
+                eprintln!("TEST_REDIS_URL not set: skipping (CI sets it)");
+                None
+            }
+        }
+    }
+
+    fn config(channels: &[Login]) -> SchedulerConfig {
+        SchedulerConfig {
+            snapshot_interval: Duration::from_secs(60),
+            offline_snapshot_interval: Duration::from_secs(60),
+            stream_poll_interval: Duration::from_secs(60),
+            moderated_refresh: Duration::from_secs(600),
+            store_refresh: Duration::from_secs(60),
+            extra_channels: channels.to_vec(),
+            snapshots: false,
+            moderated: false,
+            concurrency: 1,
+        }
+    }
+
+    /// Waits until `check` holds for the published sets, up to `limit`.
+    async fn until(
+        a: &watch::Receiver<BTreeSet<Login>>,
+        b: &watch::Receiver<BTreeSet<Login>>,
+        limit: Duration,
+        check: impl Fn(&BTreeSet<Login>, &BTreeSet<Login>) -> bool,
+    ) {
+        let start = Instant::now();
+        loop {
+            let (sa, sb) = (a.borrow().clone(), b.borrow().clone());
+            if check(&sa, &sb) {
+                return;
+            }
+            assert!(start.elapsed() < limit, "published: {sa:?} / {sb:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// A migrated SQLite store in `dir` and ingestion over it.
+    async fn pipeline(
+        dir: &tempfile::TempDir,
+        cancel: &CancellationToken,
+    ) -> (
+        Arc<dyn Store>,
+        IngestHandle,
+        tokio::task::JoinHandle<Result<(), chatters_core::store::StoreError>>,
+    ) {
+        let store = chatters_core::store::open(
+            &format!("sqlite://{}/chatters.db", dir.path().display()),
+            &Default::default(),
+        )
+        .await
+        .expect("store");
+        store.migrate().await.expect("migrate");
+        let (ingest, writer) =
+            Ingest::start(store.clone(), IngestConfig::default(), cancel.clone())
+                .await
+                .expect("ingest");
+        (store, ingest, writer)
+    }
+
+    #[tokio::test]
+    async fn without_leases_every_wanted_channel_is_published() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cancel = CancellationToken::new();
+        let (store, ingest, writer) = pipeline(&dir, &cancel).await;
+        let channels: Vec<Login> = (0..3)
+            .map(|i| Login::parse(&format!("channel{i}")).expect("login"))
+            .collect();
+        let (tx, mut rx) = watch::channel(BTreeSet::new());
+        let scheduler = Scheduler::new(None, store, ingest.clone(), tx, config(&channels));
+        let run = tokio::spawn(scheduler.run(cancel.clone()));
+
+        rx.changed().await.expect("published");
+        assert_eq!(*rx.borrow(), channels.iter().cloned().collect());
+
+        cancel.cancel();
+        run.await.expect("join").expect("scheduler");
+        drop(ingest);
+        writer.await.expect("join").expect("writer");
+    }
+
+    #[tokio::test]
+    async fn with_leases_only_the_leased_channels_are_published() {
+        let Some(url) = redis_url() else { return };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cancel = CancellationToken::new();
+        let (store, ingest, writer) = pipeline(&dir, &cancel).await;
+        let channels: Vec<Login> = (0..10)
+            .map(|i| Login::parse(&format!("channel{i}")).expect("login"))
+            .collect();
+        let all: BTreeSet<Login> = channels.iter().cloned().collect();
+        let lease_config = LeaseConfig {
+            ttl: Duration::from_millis(600),
+            prefix: format!("chatters-test:{}:scheduler:", std::process::id()),
+        };
+        let mut watches = Vec::new();
+        let mut runs = Vec::new();
+        for _ in 0..2 {
+            let leases = Leases::connect(&url, lease_config.clone()).expect("leases");
+            let (tx, rx) = watch::channel(BTreeSet::new());
+            let scheduler =
+                Scheduler::new(None, store.clone(), ingest.clone(), tx, config(&channels))
+                    .leasing(leases);
+            let stop = CancellationToken::new();
+            runs.push((stop.clone(), tokio::spawn(scheduler.run(stop))));
+            watches.push(rx);
+        }
+
+        // Shared out: every channel published by exactly one, 5 and 5 once settled.
+        until(&watches[0], &watches[1], Duration::from_secs(3), |a, b| {
+            a.is_disjoint(b) && a.len() == 5 && b.len() == 5
+        })
+        .await;
+
+        // The first stops (releasing its leases): the second publishes all of them.
+        let (stop, run) = runs.remove(0);
+        stop.cancel();
+        run.await.expect("join").expect("scheduler");
+        until(&watches[0], &watches[1], Duration::from_secs(2), |_, b| {
+            *b == all
+        })
+        .await;
+
+        let (stop, run) = runs.remove(0);
+        stop.cancel();
+        run.await.expect("join").expect("scheduler");
+        cancel.cancel();
+        drop(ingest);
+        writer.await.expect("join").expect("writer");
+        let client = redis::Client::open(url.expose_secret()).expect("URL");
+        let mut conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connection");
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}*", lease_config.prefix))
+            .query_async(&mut conn)
+            .await
+            .expect("KEYS");
+        assert!(keys.is_empty(), "released on stop: {keys:?}");
+    }
+}
