@@ -122,7 +122,8 @@ pub struct Settings {
     /// `DATABASE_URL`: `sqlite://…`, `mysql://…`/`mariadb://…` or `postgres://…` (may carry a
     /// password). Default `sqlite://chatters.db`.
     pub database_url: SecretString,
-    /// `REDIS_URL`: shared rate limiter, chart cache and channel leases, when set.
+    /// `REDIS_URL`: chart cache and channel leases, when set (no shared rate limiter: each
+    /// instance follows Twitch's `Ratelimit-*` headers, which reflect the token's shared bucket).
     pub redis_url: Option<SecretString>,
     /// `CHATTERS_CHANNELS`: extra channels to join, in the order given, without duplicates.
     pub channels: Vec<Login>,
