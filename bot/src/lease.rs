@@ -3,8 +3,11 @@
 //!
 //! - A lease is the key `<prefix>lease:<login>` (prefix `chatters:`) holding this instance's
 //!   random id, taken with `SET key id NX PX ttl` (ttl 30 s by default).
-//! - Every `ttl / 3` ([`Leases::renew_interval`]) the scheduler calls [`Leases::sync`]: the
-//!   held leases are extended by a Lua script that extends a key only while it still holds our
+//! - The lease task ([`Leases::run`]) reads the wanted channels from the scheduler and publishes
+//!   the leased ones to IRC and back to the scheduler. It is a task of its own so that slow
+//!   Helix calls in the scheduler never delay a renewal.
+//! - Every `ttl / 3` ([`Leases::renew_interval`]) and whenever the wanted set changes, the
+//!   task calls [`Leases::sync`]: the held leases are extended by a Lua script that extends a key only while it still holds our
 //!   id. A lease that is not ours any more (expired and taken, or overwritten) is dropped and
 //!   counted as lost; the channel stops being tracked here.
 //! - Each sync also refreshes this instance's heartbeat in the sorted set `<prefix>instances`
@@ -35,6 +38,8 @@ use chatters_core::domain::Login;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Cmd, FromRedisValue, RedisError};
 use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 /// Extends each key of `KEYS` by `ARGV[2]` ms while it holds `ARGV[1]`; 1 per key extended,
 /// 0 per key lost.
@@ -223,7 +228,7 @@ impl Leases {
     }
 
     /// Runs `cmd`, once more after a connection failure (the manager reconnects in between).
-    async fn run<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, RedisError> {
+    async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, RedisError> {
         let mut manager = self.manager.clone();
         match cmd.query_async(&mut manager).await {
             Err(e) if retryable(&e) => cmd.query_async(&mut manager).await,
@@ -251,6 +256,20 @@ impl Leases {
             }
             Err(error) => self.unreachable(&error),
         }
+        // A round slower than a lease's life (Redis stalling) never leaves an expired lease.
+        let now = Instant::now();
+        let before = self.held.len();
+        self.held.retain(|_, valid_until| *valid_until > now);
+        let expired = before - self.held.len();
+        if expired > 0 {
+            self.metrics
+                .lost
+                .fetch_add(expired as u64, Ordering::Relaxed);
+            tracing::warn!(
+                expired,
+                "channel leases expired during a slow sync: those channels are no longer tracked here"
+            );
+        }
         self.metrics
             .held
             .store(self.held.len() as u64, Ordering::Relaxed);
@@ -270,7 +289,7 @@ impl Leases {
             self.release(unwanted).await?;
         }
         let live: usize = self
-            .run(&eval(
+            .query(&eval(
                 HEARTBEAT,
                 &[self.instances_key()],
                 &[&self.id, &self.ttl_ms()],
@@ -312,7 +331,7 @@ impl Leases {
         let keys: Vec<String> = logins.iter().map(|l| self.key(l)).collect();
         let started = Instant::now();
         let renewed: Vec<i64> = self
-            .run(&eval(RENEW, &keys, &[&self.id, &self.ttl_ms()]))
+            .query(&eval(RENEW, &keys, &[&self.id, &self.ttl_ms()]))
             .await?;
         for (login, ok) in logins.into_iter().zip(renewed) {
             if ok == 1 {
@@ -344,7 +363,7 @@ impl Leases {
             let keys: Vec<String> = chunk.iter().map(|l| self.key(l)).collect();
             let mut mget = redis::cmd("MGET");
             mget.arg(&keys);
-            let owners: Vec<Option<String>> = self.run(&mget).await?;
+            let owners: Vec<Option<String>> = self.query(&mget).await?;
             for (login, owner) in chunk.iter().zip(owners) {
                 if self.held.len() >= target {
                     return Ok(());
@@ -359,7 +378,7 @@ impl Leases {
                     .arg("PX")
                     .arg(self.ttl_ms());
                 let started = Instant::now();
-                let taken: Option<String> = self.run(&set).await?;
+                let taken: Option<String> = self.query(&set).await?;
                 if taken.is_some() {
                     self.held
                         .insert((*login).clone(), started + self.config.ttl);
@@ -372,7 +391,7 @@ impl Leases {
 
     async fn release(&self, logins: &[Login]) -> Result<(), RedisError> {
         let keys: Vec<String> = logins.iter().map(|l| self.key(l)).collect();
-        let _: i64 = self.run(&eval(RELEASE, &keys, &[&self.id])).await?;
+        let _: i64 = self.query(&eval(RELEASE, &keys, &[&self.id])).await?;
         Ok(())
     }
 
@@ -397,6 +416,48 @@ impl Leases {
         }
     }
 
+    /// The lease task: syncs every [`renew_interval`](Self::renew_interval) and whenever
+    /// `wanted` changes, publishes the leased channels to `leased`; on `cancel` (or when the
+    /// scheduler is gone) publishes none, then releases every lease.
+    pub async fn run(
+        mut self,
+        mut wanted: watch::Receiver<BTreeSet<Login>>,
+        leased: watch::Sender<BTreeSet<Login>>,
+        cancel: CancellationToken,
+    ) -> anyhow::Result<()> {
+        let mut tick = tokio::time::interval(self.renew_interval());
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => break,
+                _ = tick.tick() => {}
+                changed = wanted.changed() => if changed.is_err() {
+                    break;
+                },
+            }
+            let all = wanted.borrow_and_update().clone();
+            let held = self.sync(&all).await;
+            leased.send_if_modified(|current| {
+                if *current == held {
+                    false
+                } else {
+                    *current = held;
+                    true
+                }
+            });
+        }
+        // Part first, then let the others take over.
+        leased.send_replace(BTreeSet::new());
+        // Bounded: the commands time out by themselves, but a stop never waits long.
+        if tokio::time::timeout(Duration::from_secs(5), self.release_all())
+            .await
+            .is_err()
+        {
+            tracing::warn!("releasing the channel leases timed out; they expire by themselves");
+        }
+        Ok(())
+    }
+
     /// Releases every lease and leaves the instance set (graceful shutdown): the other
     /// instances take the channels over at their next sync.
     pub async fn release_all(&mut self) {
@@ -408,7 +469,7 @@ impl Leases {
         }
         if result.is_ok() {
             result = self
-                .run::<i64>(&eval(LEAVE, &[self.instances_key()], &[&self.id]))
+                .query::<i64>(&eval(LEAVE, &[self.instances_key()], &[&self.id]))
                 .await
                 .map(|_| ());
         }
@@ -491,7 +552,7 @@ mod tests {
     async fn owner(a: &Leases, login: &Login) -> Option<String> {
         let mut get = redis::cmd("GET");
         get.arg(a.key(login));
-        a.run(&get).await.expect("GET")
+        a.query(&get).await.expect("GET")
     }
 
     #[tokio::test]
@@ -576,7 +637,7 @@ mod tests {
             .arg("someone-else")
             .arg("PX")
             .arg(60_000);
-        let () = a.run(&set).await.expect("SET");
+        let () = a.query(&set).await.expect("SET");
 
         let held = a.sync(&wanted).await;
 

@@ -10,10 +10,9 @@
 //!   `OFFLINE_SNAPSHOT_INTERVAL` while offline, each channel at its own phase so the calls
 //!   spread over the interval. A 403 switches the channel to IRC-only until the next read of
 //!   the moderated channels; a failed snapshot is counted and logged, never stored as empty.
-//! - Leases (with `REDIS_URL`, see [`crate::lease`]): of the wanted channels, only those whose
-//!   Redis lease this instance holds are published to IRC, polled and snapshotted. The leases
-//!   are synced at every re-read of the channels and every `ttl / 3`; a channel whose lease is
-//!   lost stops being tracked here at that sync. On stop, the leases are released.
+//! - Leases (with `REDIS_URL`, see [`crate::lease`]): the wanted set goes to the lease task
+//!   instead of IRC; the lease task publishes the channels whose lease this instance holds to
+//!   IRC, and the scheduler polls and snapshots only those ([`Scheduler::following`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
@@ -32,7 +31,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{Api, ApiError, ChatterList};
 use crate::identity::Observed;
-use crate::lease::Leases;
 
 /// Timing and scope of the scheduler.
 #[derive(Debug, Clone)]
@@ -95,8 +93,8 @@ pub struct Scheduler {
     moderated: Vec<(UserId, Login)>,
     metrics: Arc<SchedulerMetrics>,
     learn: Option<mpsc::Sender<Observed>>,
-    /// Channel leases, when several instances share the work.
-    leases: Option<Leases>,
+    /// The channels leased by this instance, when several instances share the work.
+    leased: Option<watch::Receiver<BTreeSet<Login>>>,
     /// Every wanted channel, leased here or not.
     all_wanted: BTreeSet<Login>,
     /// Broadcaster ids known from the store and the moderated channels.
@@ -133,16 +131,17 @@ impl Scheduler {
             moderated: Vec::new(),
             metrics: Arc::new(SchedulerMetrics::default()),
             learn: None,
-            leases: None,
+            leased: None,
             all_wanted: BTreeSet::new(),
             known_ids: BTreeMap::new(),
         }
     }
 
-    /// Tracks only the wanted channels whose lease this instance holds.
+    /// Tracks only the wanted channels also in `leased` (published by the lease task, which
+    /// then reads `wanted` from this scheduler).
     #[must_use]
-    pub fn leasing(mut self, leases: Leases) -> Self {
-        self.leases = Some(leases);
+    pub fn following(mut self, leased: watch::Receiver<BTreeSet<Login>>) -> Self {
+        self.leased = Some(leased);
         self
     }
 
@@ -168,22 +167,19 @@ impl Scheduler {
         let mut moderated_tick = tokio::time::interval(self.config.moderated_refresh);
         let mut poll_tick = tokio::time::interval(self.config.stream_poll_interval);
         let mut snapshot_tick = tokio::time::interval(Duration::from_millis(250));
-        let lease_period = self
-            .leases
-            .as_ref()
-            .map_or(Duration::from_secs(3600), Leases::renew_interval);
-        let mut lease_tick = tokio::time::interval(lease_period);
+        // Without leases, a receiver that never changes.
+        let (_unleased, unleased) = watch::channel(BTreeSet::new());
+        let mut leased = self.leased.clone().unwrap_or(unleased);
+        leased.mark_unchanged();
         for t in [
             &mut store_tick,
             &mut moderated_tick,
             &mut poll_tick,
             &mut snapshot_tick,
-            &mut lease_tick,
         ] {
             t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         }
         moderated_tick.reset();
-        lease_tick.reset();
         let mut calls: JoinSet<SnapshotResult> = JoinSet::new();
         loop {
             tokio::select! {
@@ -193,7 +189,7 @@ impl Scheduler {
                     self.read_moderated().await;
                     self.refresh_channels().await?;
                 }
-                _ = lease_tick.tick(), if self.leases.is_some() => self.track_leased().await?,
+                Ok(()) = leased.changed() => self.track_wanted().await?,
                 _ = poll_tick.tick() => self.poll_streams().await?,
                 _ = snapshot_tick.tick() => self.start_snapshots(&mut calls),
                 Some(done) = calls.join_next() => match done {
@@ -203,15 +199,6 @@ impl Scheduler {
             }
         }
         calls.abort_all();
-        if let Some(leases) = &mut self.leases {
-            // Bounded: the commands time out by themselves, but a stop never waits long.
-            if tokio::time::timeout(Duration::from_secs(5), leases.release_all())
-                .await
-                .is_err()
-            {
-                tracing::warn!("releasing the channel leases timed out; they expire by themselves");
-            }
-        }
         Ok(())
     }
 
@@ -263,7 +250,7 @@ impl Scheduler {
         }
     }
 
-    /// Recomputes the wanted set, then tracks and publishes it (or its leased part).
+    /// Recomputes the wanted set, publishes it, and tracks it (or its leased part).
     async fn refresh_channels(&mut self) -> anyhow::Result<()> {
         let stored = self.store.channels().await?;
         let mut wanted: BTreeSet<Login> = self.config.extra_channels.iter().cloned().collect();
@@ -276,14 +263,28 @@ impl Scheduler {
             .collect();
         self.all_wanted = wanted;
         self.known_ids = known_ids;
-        self.track_leased().await
+        self.track_wanted().await?;
+        let wanted = &self.all_wanted;
+        self.wanted.send_if_modified(|current| {
+            if current == wanted {
+                false
+            } else {
+                current.clone_from(wanted);
+                true
+            }
+        });
+        Ok(())
     }
 
-    /// Syncs the leases (when there are), tracks the wanted channels leased here (all of them
-    /// without leases), publishes them, and resolves new channels' ids.
-    async fn track_leased(&mut self) -> anyhow::Result<()> {
-        let wanted = match &mut self.leases {
-            Some(leases) => leases.sync(&self.all_wanted).await,
+    /// Tracks the wanted channels (those leased here, with leases) and resolves new channels'
+    /// ids.
+    async fn track_wanted(&mut self) -> anyhow::Result<()> {
+        let wanted: BTreeSet<Login> = match &self.leased {
+            Some(leased) => leased
+                .borrow()
+                .intersection(&self.all_wanted)
+                .cloned()
+                .collect(),
             None => self.all_wanted.clone(),
         };
         self.channels.retain(|l, _| wanted.contains(l));
@@ -316,14 +317,6 @@ impl Scheduler {
                 }
             }
         }
-        self.wanted.send_if_modified(|current| {
-            if *current == wanted {
-                false
-            } else {
-                *current = wanted;
-                true
-            }
-        });
         Ok(())
     }
 
@@ -459,7 +452,7 @@ mod tests {
     use secrecy::{ExposeSecret, SecretString};
 
     use super::*;
-    use crate::lease::LeaseConfig;
+    use crate::lease::{LeaseConfig, Leases};
 
     /// `TEST_REDIS_URL` (set by `.ci/run`); skipped without it outside CI.
     fn redis_url() -> Option<SecretString> {
@@ -567,13 +560,22 @@ mod tests {
         let mut runs = Vec::new();
         for _ in 0..2 {
             let leases = Leases::connect(&url, lease_config.clone()).expect("leases");
-            let (tx, rx) = watch::channel(BTreeSet::new());
-            let scheduler =
-                Scheduler::new(None, store.clone(), ingest.clone(), tx, config(&channels))
-                    .leasing(leases);
+            let (all_tx, all_rx) = watch::channel(BTreeSet::new());
+            // What IRC would join.
+            let (leased_tx, leased_rx) = watch::channel(BTreeSet::new());
+            let scheduler = Scheduler::new(
+                None,
+                store.clone(),
+                ingest.clone(),
+                all_tx,
+                config(&channels),
+            )
+            .following(leased_rx.clone());
             let stop = CancellationToken::new();
-            runs.push((stop.clone(), tokio::spawn(scheduler.run(stop))));
-            watches.push(rx);
+            let lease_task = tokio::spawn(leases.run(all_rx, leased_tx, stop.clone()));
+            let scheduler_task = tokio::spawn(scheduler.run(stop.clone()));
+            runs.push((stop, lease_task, scheduler_task));
+            watches.push(leased_rx);
         }
 
         // Shared out: every channel published by exactly one, 5 and 5 once settled.
@@ -583,17 +585,19 @@ mod tests {
         .await;
 
         // The first stops (releasing its leases): the second publishes all of them.
-        let (stop, run) = runs.remove(0);
+        let (stop, lease_task, scheduler_task) = runs.remove(0);
         stop.cancel();
-        run.await.expect("join").expect("scheduler");
+        lease_task.await.expect("join").expect("leases");
+        scheduler_task.await.expect("join").expect("scheduler");
         until(&watches[0], &watches[1], Duration::from_secs(2), |_, b| {
             *b == all
         })
         .await;
 
-        let (stop, run) = runs.remove(0);
+        let (stop, lease_task, scheduler_task) = runs.remove(0);
         stop.cancel();
-        run.await.expect("join").expect("scheduler");
+        lease_task.await.expect("join").expect("leases");
+        scheduler_task.await.expect("join").expect("scheduler");
         cancel.cancel();
         drop(ingest);
         writer.await.expect("join").expect("writer");

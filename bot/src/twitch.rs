@@ -380,24 +380,34 @@ pub fn spawn(
     if !config.snapshots {
         info!("no snapshots (needs a bot token with {SCOPE_CHATTERS}): presence follows IRC only");
     }
-    let mut scheduler = Scheduler::new(api, store, ingest, wanted_tx, config).learning(learn_tx);
     let mut lease_metrics = None;
-    let mut lease_error = None;
-    if let Some(url) = &settings.redis_url {
-        match Leases::connect(url, LeaseConfig::default()) {
-            Ok(leases) => {
-                info!(
-                    instance = leases.id(),
-                    "REDIS_URL set: tracking only the channels leased by this instance"
-                );
-                lease_metrics = Some(leases.metrics());
-                scheduler = scheduler.leasing(leases);
+    let scheduler = match &settings.redis_url {
+        None => Scheduler::new(api, store, ingest, wanted_tx, config),
+        Some(url) => {
+            // The scheduler's wanted set goes to the lease task, which publishes the leased
+            // channels to IRC and back to the scheduler.
+            let (all_tx, all_rx) = watch::channel(BTreeSet::new());
+            let leased_rx = wanted_tx.subscribe();
+            match Leases::connect(url, LeaseConfig::default()) {
+                Ok(leases) => {
+                    info!(
+                        instance = leases.id(),
+                        "REDIS_URL set: tracking only the channels leased by this instance"
+                    );
+                    lease_metrics = Some(leases.metrics());
+                    tasks.spawn("leases", leases.run(all_rx, wanted_tx, cancel.clone()));
+                }
+                // Settings validated the URL, so this does not happen in practice; tracking
+                // without leases would double-count next to the other instances.
+                Err(error) => tasks.spawn("leases", async move {
+                    drop((all_rx, wanted_tx));
+                    Err(ConfigError(error.to_string()).into())
+                }),
             }
-            // Settings validated the URL, so this does not happen in practice; tracking
-            // without leases would double-count next to the other instances.
-            Err(error) => lease_error = Some(error),
+            Scheduler::new(api, store, ingest, all_tx, config).following(leased_rx)
         }
-    }
+    };
+    let scheduler = scheduler.learning(learn_tx);
     let metrics = TwitchMetrics {
         helix: twitch.helix.clone(),
         scheduler: scheduler.metrics(),
@@ -405,12 +415,7 @@ pub fn spawn(
         commands: commands_metrics,
         leases: lease_metrics,
     };
-    match lease_error {
-        None => tasks.spawn("scheduler", scheduler.run(cancel.clone())),
-        Some(error) => tasks.spawn("scheduler", async move {
-            Err(ConfigError(error.to_string()).into())
-        }),
-    }
+    tasks.spawn("scheduler", scheduler.run(cancel.clone()));
 
     let auth = twitch.auth.clone();
     let upkeep = cancel.clone();
