@@ -452,7 +452,49 @@ mod tests {
     use secrecy::{ExposeSecret, SecretString};
 
     use super::*;
+    use crate::api::{Account, LiveInfo};
     use crate::lease::{LeaseConfig, Leases};
+
+    /// `channelN` has id `1000 + N`; remembers the ids of the last stream poll.
+    #[derive(Debug, Default)]
+    struct FakeApi {
+        polled: std::sync::Mutex<BTreeSet<UserId>>,
+    }
+
+    fn fake_id(login: &Login) -> UserId {
+        let n: i64 = login.as_str()["channel".len()..].parse().unwrap_or(0);
+        UserId(1000 + n)
+    }
+
+    #[async_trait::async_trait]
+    impl Api for FakeApi {
+        async fn users_by_login(&self, logins: &[Login]) -> Result<Vec<Account>, ApiError> {
+            Ok(logins
+                .iter()
+                .map(|l| Account {
+                    user: chatters_core::event::UserRef {
+                        id: fake_id(l),
+                        login: l.clone(),
+                        display_name: None,
+                    },
+                    created_at: Timestamp::now(),
+                })
+                .collect())
+        }
+        async fn users_by_id(&self, _: &[UserId]) -> Result<Vec<Account>, ApiError> {
+            Ok(Vec::new())
+        }
+        async fn chatters(&self, _: UserId) -> Result<ChatterList, ApiError> {
+            Err(ApiError::Forbidden)
+        }
+        async fn streams(&self, ids: &[UserId]) -> Result<Vec<LiveInfo>, ApiError> {
+            *self.polled.lock().expect("lock") = ids.iter().copied().collect();
+            Ok(Vec::new())
+        }
+        async fn moderated_channels(&self) -> Result<Vec<(UserId, Login)>, ApiError> {
+            Ok(Vec::new())
+        }
+    }
 
     /// `TEST_REDIS_URL` (set by `.ci/run`); skipped without it outside CI.
     fn redis_url() -> Option<SecretString> {
@@ -558,17 +600,22 @@ mod tests {
         };
         let mut watches = Vec::new();
         let mut runs = Vec::new();
+        let mut apis = Vec::new();
+        let mut scheduler_config = config(&channels);
+        scheduler_config.stream_poll_interval = Duration::from_millis(100);
         for _ in 0..2 {
+            let api = Arc::new(FakeApi::default());
+            apis.push(api.clone());
             let leases = Leases::connect(&url, lease_config.clone()).expect("leases");
             let (all_tx, all_rx) = watch::channel(BTreeSet::new());
             // What IRC would join.
             let (leased_tx, leased_rx) = watch::channel(BTreeSet::new());
             let scheduler = Scheduler::new(
-                None,
+                Some(api),
                 store.clone(),
                 ingest.clone(),
                 all_tx,
-                config(&channels),
+                scheduler_config.clone(),
             )
             .following(leased_rx.clone());
             let stop = CancellationToken::new();
@@ -583,6 +630,19 @@ mod tests {
             a.is_disjoint(b) && a.len() == 5 && b.len() == 5
         })
         .await;
+        // Each instance polls only the channels it leases.
+        let start = Instant::now();
+        for (api, leased) in apis.iter().zip(&watches) {
+            let ids: BTreeSet<UserId> = leased.borrow().iter().map(fake_id).collect();
+            while *api.polled.lock().expect("lock") != ids {
+                assert!(
+                    start.elapsed() < Duration::from_secs(2),
+                    "polled {:?}",
+                    api.polled
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
 
         // The first stops (releasing its leases): the second publishes all of them.
         let (stop, lease_task, scheduler_task) = runs.remove(0);
