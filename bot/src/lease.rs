@@ -7,8 +7,8 @@
 //!   the leased ones to IRC and back to the scheduler. It is a task of its own so that slow
 //!   Helix calls in the scheduler never delay a renewal.
 //! - Every `ttl / 3` ([`Leases::renew_interval`]) and whenever the wanted set changes, the
-//!   task calls [`Leases::sync`]: the held leases are extended by a Lua script that extends a key only while it still holds our
-//!   id. A lease that is not ours any more (expired and taken, or overwritten) is dropped and
+//!   task calls [`Leases::sync`]: the held leases are extended by a Lua script that extends a
+//!   key only while it still holds our id. A lease that is not ours any more (expired and taken, or overwritten) is dropped and
 //!   counted as lost; the channel stops being tracked here.
 //! - Each sync also refreshes this instance's heartbeat in the sorted set `<prefix>instances`
 //!   (member = id, score = Redis time + ttl; entries past their score are removed), whose size
