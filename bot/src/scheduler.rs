@@ -287,6 +287,22 @@ impl Scheduler {
                 .collect(),
             None => self.all_wanted.clone(),
         };
+        if self.leased.is_some() {
+            // Another instance may track these now: this one's tracker lets them go.
+            let at = Timestamp::now();
+            let released: Vec<Event> = self
+                .channels
+                .keys()
+                .filter(|l| !wanted.contains(*l))
+                .map(|l| Event::ChannelReleased {
+                    channel: l.clone(),
+                    at,
+                })
+                .collect();
+            if !released.is_empty() {
+                self.ingest.send_all(released).await?;
+            }
+        }
         self.channels.retain(|l, _| wanted.contains(l));
         for login in &wanted {
             let id = self.known_ids.get(login).copied();

@@ -151,6 +151,14 @@ pub enum Event {
         /// When the new name was seen.
         at: Timestamp,
     },
+    /// This instance stopped tracking the channel (its lease went to another instance): the
+    /// presence open here ends, and the live stream is left open for the new tracker.
+    ChannelReleased {
+        /// Channel.
+        channel: Login,
+        /// When it stopped being tracked here.
+        at: Timestamp,
+    },
     /// Helix Get Users `created_at` of an account (account-age clusters).
     Account {
         /// The user.
@@ -170,7 +178,8 @@ impl Event {
             | Self::StreamOffline { at, .. }
             | Self::Raid { at, .. }
             | Self::OptOut { at, .. }
-            | Self::Rename { at, .. } => Some(*at),
+            | Self::Rename { at, .. }
+            | Self::ChannelReleased { at, .. } => Some(*at),
             Self::Message(m) => Some(m.at),
             Self::StreamOnline { started_at, .. } => Some(*started_at),
             Self::OptIn { .. } | Self::Account { .. } => None,
@@ -191,6 +200,7 @@ impl Event {
             Self::OptIn { .. } => "opt_in",
             Self::Rename { .. } => "rename",
             Self::Account { .. } => "account",
+            Self::ChannelReleased { .. } => "channel_released",
         }
     }
 }

@@ -605,6 +605,7 @@ impl Pipeline {
                 self.tracker.opt_in(user);
             }
             Event::Rename { user, at } => self.tracker.rename(&user, at, batch),
+            Event::ChannelReleased { channel, at } => self.tracker.release(&channel, at, batch),
             Event::Account { user, created_at } => {
                 self.tracker
                     .account(&user, created_at, Timestamp::now(), batch);

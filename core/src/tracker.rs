@@ -559,6 +559,35 @@ impl Tracker {
         ch.streams
     }
 
+    /// Another instance tracks `channel` from `at` on (its lease moved): every present user's
+    /// presence ends at their last sighting plus the presence timeout, at `at` at the latest;
+    /// the live stream is forgotten here without being ended (the new tracker continues it), so
+    /// this instance writes nothing more about the channel until it tracks it again.
+    pub fn release(&mut self, channel: &Login, at: Timestamp, batch: &mut Batch) {
+        let timeout = self.config.presence_timeout;
+        let Some(ch) = self.channels.get_mut(channel) else {
+            return;
+        };
+        let key = ch.key;
+        let live = ch.live.take();
+        for (id, p) in ch.present.drain() {
+            let since = Timestamp(i64::from(p.since));
+            let last = Timestamp(i64::from(p.last));
+            let end = Timestamp(last.plus(timeout).0.min(at.0).max(since.0));
+            batch.presence.insert((key, id, since), Some(end));
+            if let Some(live) = live
+                && p.recorded == live.generation
+                && last >= live.started_at
+            {
+                batch.stream_user(live.at(key), id, last, LAST_SIGHTING);
+            }
+        }
+        ch.counted_present = 0;
+        ch.live_present = 0;
+        ch.last_snapshot = None;
+        ch.last_irc_point = None;
+    }
+
     /// The first poll that finds the channel offline.
     pub fn stream_offline(&mut self, channel: &Login, at: Timestamp, batch: &mut Batch) {
         if let Some(ch) = self.channels.get_mut(channel) {

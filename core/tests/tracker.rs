@@ -675,3 +675,42 @@ fn messages_count_in_the_stream_row_while_live_and_in_the_channel_row_offline() 
     assert_eq!(b.channel_users, channel_rows(&[(1, 110, 111, 2)]));
     assert_eq!(b.rows(), 1);
 }
+
+#[test]
+fn a_released_channel_ends_its_presence_and_writes_nothing_more_but_its_stream_stays_open() {
+    let mut tr = live_tracker();
+    let alice = user(1, "alice");
+    let bob = user(2, "bob");
+    joins(&mut tr, &alice, 10);
+    joins(&mut tr, &bob, 100);
+
+    // Alice's timeout (910) is past the release: both end at the release time.
+    let b = step(|b| tr.release(&login(CHAN), t(300), b));
+    assert_eq!(b.presence, closed(&[(1, 10, 300), (2, 100, 300)]));
+    assert_eq!(
+        b.stream_users,
+        stream_rows(&[seen(1, 10, 10), seen(2, 100, 100)])
+    );
+    assert!(b.stream_ends.is_empty(), "the stream is not ended here");
+    assert_eq!(b.rows(), 4);
+    assert_eq!(present(&tr), Some(0));
+    assert_eq!(tr.live_stream(&login(CHAN)), None);
+
+    // No more series points for a channel another instance tracks.
+    let b = tick(&mut tr, 2000);
+    assert!(b.is_empty(), "{b:?}");
+
+    // Taken back later: the stream continues here.
+    let b = step(|b| tr.stream_online(&login(CHAN), LIVE, t(0), Some(UserId(ROOM)), b));
+    assert!(b.is_empty(), "{b:?}");
+    assert_eq!(tr.live_stream(&login(CHAN)), Some(LIVE));
+}
+
+#[test]
+fn a_release_ends_presence_at_the_timeout_when_that_came_first() {
+    let mut tr = live_tracker();
+    let alice = user(1, "alice");
+    joins(&mut tr, &alice, 10);
+    let b = step(|b| tr.release(&login(CHAN), t(5000), b));
+    assert_eq!(b.presence, closed(&[(1, 10, 910)]));
+}
