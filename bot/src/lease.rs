@@ -482,21 +482,24 @@ impl Leases {
     }
 }
 
+/// `TEST_REDIS_URL` (set by `.ci/run`) for the tests; skipped without it outside CI.
+#[cfg(test)]
+pub(crate) fn test_redis_url() -> Option<SecretString> {
+    match std::env::var("TEST_REDIS_URL") {
+        Ok(url) if !url.is_empty() => Some(SecretString::from(url)),
+        _ if std::env::var_os("CI").is_some() => panic!("TEST_REDIS_URL must be set in CI"),
+        _ => {
+            eprintln!("TEST_REDIS_URL not set: skipping (CI sets it)");
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// `TEST_REDIS_URL` (set by `.ci/run`); skipped without it outside CI.
-    fn redis_url() -> Option<SecretString> {
-        match std::env::var("TEST_REDIS_URL") {
-            Ok(url) if !url.is_empty() => Some(SecretString::from(url)),
-            _ if std::env::var_os("CI").is_some() => panic!("TEST_REDIS_URL must be set in CI"),
-            _ => {
-                eprintln!("TEST_REDIS_URL not set: skipping (CI sets it)");
-                None
-            }
-        }
-    }
+    use super::test_redis_url as redis_url;
 
     const TTL: Duration = Duration::from_millis(600);
 

@@ -465,7 +465,7 @@ impl Scheduler {
 #[cfg(test)]
 mod tests {
     use chatters_core::ingest::{Ingest, IngestConfig};
-    use secrecy::{ExposeSecret, SecretString};
+    use secrecy::ExposeSecret;
 
     use super::*;
     use crate::api::{Account, LiveInfo};
@@ -512,17 +512,7 @@ mod tests {
         }
     }
 
-    /// `TEST_REDIS_URL` (set by `.ci/run`); skipped without it outside CI.
-    fn redis_url() -> Option<SecretString> {
-        match std::env::var("TEST_REDIS_URL") {
-            Ok(url) if !url.is_empty() => Some(SecretString::from(url)),
-            _ if std::env::var_os("CI").is_some() => panic!("TEST_REDIS_URL must be set in CI"),
-            _ => {
-                eprintln!("TEST_REDIS_URL not set: skipping (CI sets it)");
-                None
-            }
-        }
-    }
+    use crate::lease::test_redis_url as redis_url;
 
     fn config(channels: &[Login]) -> SchedulerConfig {
         SchedulerConfig {
