@@ -106,6 +106,127 @@ impl Dialect {
     }
 }
 
+/// Rows per PostgreSQL `UNNEST` upsert. The statement has the same text whatever the row
+/// count (one array per column), so this only bounds the size of one message.
+const PG_CHUNK: usize = 20_000;
+
+/// The slices a batched write is cut into: [`fixed_chunks`] for SQLite and MariaDB (one
+/// prepared statement per chunk size), plain `PG_CHUNK`s for PostgreSQL's `UNNEST` upserts.
+fn write_chunks<T>(d: Dialect, rows: &[T]) -> Box<dyn Iterator<Item = &[T]> + Send + '_>
+where
+    T: Sync,
+{
+    match d {
+        Dialect::Postgres => Box::new(rows.chunks(PG_CHUNK)),
+        _ => Box::new(fixed_chunks(rows)),
+    }
+}
+
+/// One column of a PostgreSQL `UNNEST` upsert, bound as one array.
+enum Col {
+    Int(Vec<i64>),
+    OptInt(Vec<Option<i64>>),
+    Text(Vec<String>),
+    OptText(Vec<Option<String>>),
+}
+
+impl Col {
+    fn cast(&self) -> &'static str {
+        match self {
+            Self::Int(_) | Self::OptInt(_) => "bigint[]",
+            Self::Text(_) | Self::OptText(_) => "text[]",
+        }
+    }
+}
+
+/// Bulk statements only PostgreSQL runs: arrays bound as one parameter each, so a write of
+/// any number of rows is one statement with one cached plan. The other backends never call
+/// these (their bulk writes are multi-row `VALUES` lists).
+trait PgArrays: sqlx::Database {
+    /// `insert` (`INSERT INTO t (a, b) `) `SELECT * FROM UNNEST($1::bigint[], ...)`, then
+    /// `tail` (the `ON CONFLICT` clause). Rows go in array order.
+    async fn upsert_unnest(
+        tx: &mut sqlx::Transaction<'static, Self>,
+        insert: &str,
+        cols: Vec<Col>,
+        tail: &str,
+    ) -> Result<(), StoreError>;
+
+    /// `select` (`SELECT ... WHERE col`) `= ANY($1)` with `ids` bound as one array.
+    async fn select_any(
+        tx: &mut sqlx::Transaction<'static, Self>,
+        select: &str,
+        ids: Vec<i64>,
+    ) -> Result<Vec<Self::Row>, StoreError>;
+}
+
+macro_rules! no_pg_arrays {
+    ($db:ty) => {
+        impl PgArrays for $db {
+            async fn upsert_unnest(
+                _: &mut sqlx::Transaction<'static, Self>,
+                _: &str,
+                _: Vec<Col>,
+                _: &str,
+            ) -> Result<(), StoreError> {
+                unreachable!("UNNEST upserts are PostgreSQL only")
+            }
+
+            async fn select_any(
+                _: &mut sqlx::Transaction<'static, Self>,
+                _: &str,
+                _: Vec<i64>,
+            ) -> Result<Vec<Self::Row>, StoreError> {
+                unreachable!("= ANY(array) is PostgreSQL only")
+            }
+        }
+    };
+}
+no_pg_arrays!(Sqlite);
+no_pg_arrays!(MySql);
+
+impl PgArrays for Postgres {
+    async fn upsert_unnest(
+        tx: &mut sqlx::Transaction<'static, Self>,
+        insert: &str,
+        cols: Vec<Col>,
+        tail: &str,
+    ) -> Result<(), StoreError> {
+        let mut sql = format!("{insert}SELECT * FROM UNNEST(");
+        for (i, col) in cols.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            let _ = write!(sql, "${}::{}", i + 1, col.cast());
+        }
+        sql.push(')');
+        sql.push_str(tail);
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for col in cols {
+            query = match col {
+                Col::Int(v) => query.bind(v),
+                Col::OptInt(v) => query.bind(v),
+                Col::Text(v) => query.bind(v),
+                Col::OptText(v) => query.bind(v),
+            };
+        }
+        query.execute(&mut **tx).await?;
+        Ok(())
+    }
+
+    async fn select_any(
+        tx: &mut sqlx::Transaction<'static, Self>,
+        select: &str,
+        ids: Vec<i64>,
+    ) -> Result<Vec<Self::Row>, StoreError> {
+        let sql = format!("{select} = ANY($1)");
+        Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(ids)
+            .fetch_all(&mut **tx)
+            .await?)
+    }
+}
+
 /// ` AND col NOT IN (1,2,3)` (integers only, so inlining is safe), or nothing.
 fn not_in(col: &str, ids: &[UserId]) -> String {
     if ids.is_empty() {
@@ -605,13 +726,19 @@ macro_rules! store_impl {
                 // Key order: each b-tree page is visited once, in order.
                 let mut rows: Vec<_> = batch.users.iter().collect();
                 rows.sort_unstable_by_key(|(k, _)| **k);
-                for chunk in fixed_chunks(&rows) {
+                for chunk in write_chunks(d, &rows) {
                     // Which of these users are stored under another login: their old name
                     // goes to the history before the row is overwritten.
                     let ids: Vec<UserId> = chunk.iter().map(|(id, _)| **id).collect();
-                    let sql = format!("SELECT id, login, login_since FROM users WHERE id IN {}", id_list(&ids));
+                    let found = if d == Dialect::Postgres {
+                        let ids = ids.iter().map(|id| id.0).collect();
+                        <$db as PgArrays>::select_any(tx, "SELECT id, login, login_since FROM users WHERE id", ids).await?
+                    } else {
+                        let sql = format!("SELECT id, login, login_since FROM users WHERE id IN {}", id_list(&ids));
+                        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).fetch_all(&mut **tx).await?
+                    };
                     let mut stored: FxHashMap<i64, (String, i64)> = FxHashMap::default();
-                    for row in sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).fetch_all(&mut **tx).await? {
+                    for row in found {
                         stored.insert(row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?));
                     }
                     let renamed: Vec<_> = chunk
@@ -624,41 +751,65 @@ macro_rules! store_impl {
                         })
                         .collect();
                     if !renamed.is_empty() {
-                        let mut qb = QueryBuilder::<$db>::new(
-                            "INSERT INTO name_history (user_id, login, first_seen, last_seen) ",
-                        );
-                        qb.push_values(&renamed, |mut b, (id, old, since, at)| {
-                            b.push_bind(*id).push_bind(old.clone()).push_bind(*since).push_bind(*at);
-                        });
-                        qb.push(d.upsert("user_id, login"));
-                        qb.push(format!(
-                            "first_seen = {l}(name_history.first_seen, {f}), last_seen = {g}(name_history.last_seen, {ls})",
+                        // One (user, old login) per row: a chunk holds each user once.
+                        let insert = "INSERT INTO name_history (user_id, login, first_seen, last_seen) ";
+                        let tail = format!(
+                            "{}first_seen = {l}(name_history.first_seen, {f}), last_seen = {g}(name_history.last_seen, {ls})",
+                            d.upsert("user_id, login"),
                             l = d.least(),
                             g = d.greatest(),
                             f = d.ex("first_seen"),
                             ls = d.ex("last_seen"),
-                        ));
-                        qb.build().execute(&mut **tx).await?;
+                        );
+                        if d == Dialect::Postgres {
+                            let cols = vec![
+                                Col::Int(renamed.iter().map(|r| r.0).collect()),
+                                Col::Text(renamed.iter().map(|r| r.1.clone()).collect()),
+                                Col::Int(renamed.iter().map(|r| r.2).collect()),
+                                Col::Int(renamed.iter().map(|r| r.3).collect()),
+                            ];
+                            <$db as PgArrays>::upsert_unnest(tx, insert, cols, &tail).await?;
+                        } else {
+                            let mut qb = QueryBuilder::<$db>::new(insert);
+                            qb.push_values(&renamed, |mut b, (id, old, since, at)| {
+                                b.push_bind(*id).push_bind(old.clone()).push_bind(*since).push_bind(*at);
+                            });
+                            qb.push(tail);
+                            qb.build().execute(&mut **tx).await?;
+                        }
                     }
-                    let mut qb = QueryBuilder::<$db>::new(
-                        "INSERT INTO users (id, login, display_name, login_since) ",
-                    );
-                    qb.push_values(chunk, |mut b, (id, row)| {
-                        b.push_bind(id.0)
-                            .push_bind(row.login.as_str().to_owned())
-                            .push_bind(display_to_store(&row.login, row.display_name.as_deref()).map(str::to_owned))
-                            .push_bind(row.at.0);
-                    });
-                    qb.push(d.upsert("id"));
+                    let insert = "INSERT INTO users (id, login, display_name, login_since) ";
                     // login_since first: MariaDB evaluates these left to right on the new values.
-                    qb.push(format!(
-                        "login_since = CASE WHEN users.login = {l} THEN users.login_since ELSE {s} END, \
+                    let tail = format!(
+                        "{}login_since = CASE WHEN users.login = {l} THEN users.login_since ELSE {s} END, \
                          display_name = {dn}, login = {l}",
+                        d.upsert("id"),
                         l = d.ex("login"),
                         s = d.ex("login_since"),
                         dn = d.ex("display_name"),
-                    ));
-                    qb.build().execute(&mut **tx).await?;
+                    );
+                    let display = |login: &Login, display: &Option<String>| {
+                        display_to_store(login, display.as_deref()).map(str::to_owned)
+                    };
+                    if d == Dialect::Postgres {
+                        let cols = vec![
+                            Col::Int(chunk.iter().map(|(id, _)| id.0).collect()),
+                            Col::Text(chunk.iter().map(|(_, row)| row.login.as_str().to_owned()).collect()),
+                            Col::OptText(chunk.iter().map(|(_, row)| display(&row.login, &row.display_name)).collect()),
+                            Col::Int(chunk.iter().map(|(_, row)| row.at.0).collect()),
+                        ];
+                        <$db as PgArrays>::upsert_unnest(tx, insert, cols, &tail).await?;
+                    } else {
+                        let mut qb = QueryBuilder::<$db>::new(insert);
+                        qb.push_values(chunk, |mut b, (id, row)| {
+                            b.push_bind(id.0)
+                                .push_bind(row.login.as_str().to_owned())
+                                .push_bind(display(&row.login, &row.display_name))
+                                .push_bind(row.at.0);
+                        });
+                        qb.push(tail);
+                        qb.build().execute(&mut **tx).await?;
+                    }
                 }
                 for (id, created) in &batch.accounts {
                     let mut qb = QueryBuilder::<$db>::new("UPDATE users SET created_at = ");
@@ -679,10 +830,31 @@ macro_rules! store_impl {
                 // Key order: each b-tree page is visited once, in order.
                 let mut rows: Vec<_> = batch.channel_users.iter().collect();
                 rows.sort_unstable_by_key(|(k, _)| **k);
-                for chunk in fixed_chunks(&rows) {
-                    let mut qb = QueryBuilder::<$db>::new(
-                        "INSERT INTO channel_users (channel_id, user_id, first_seen, last_seen, messages) ",
-                    );
+                let insert = "INSERT INTO channel_users (channel_id, user_id, first_seen, last_seen, messages) ";
+                let tail = format!(
+                    "{}first_seen = {l}(channel_users.first_seen, {f}), \
+                     last_seen = {g}(channel_users.last_seen, {ls}), \
+                     messages = channel_users.messages + {m}",
+                    d.upsert("channel_id, user_id"),
+                    l = d.least(),
+                    g = d.greatest(),
+                    f = d.ex("first_seen"),
+                    ls = d.ex("last_seen"),
+                    m = d.ex("messages"),
+                );
+                for chunk in write_chunks(d, &rows) {
+                    if d == Dialect::Postgres {
+                        let cols = vec![
+                            Col::Int(chunk.iter().map(|((c, _), _)| c.0).collect()),
+                            Col::Int(chunk.iter().map(|((_, u), _)| u.0).collect()),
+                            Col::Int(chunk.iter().map(|(_, delta)| delta.first_seen.0).collect()),
+                            Col::Int(chunk.iter().map(|(_, delta)| delta.last_seen.0).collect()),
+                            Col::Int(chunk.iter().map(|(_, delta)| delta.messages).collect()),
+                        ];
+                        <$db as PgArrays>::upsert_unnest(tx, insert, cols, &tail).await?;
+                        continue;
+                    }
+                    let mut qb = QueryBuilder::<$db>::new(insert);
                     qb.push_values(chunk, |mut b, ((c, u), delta)| {
                         b.push_bind(c.0)
                             .push_bind(u.0)
@@ -690,26 +862,43 @@ macro_rules! store_impl {
                             .push_bind(delta.last_seen.0)
                             .push_bind(delta.messages);
                     });
-                    qb.push(d.upsert("channel_id, user_id"));
-                    qb.push(format!(
-                        "first_seen = {l}(channel_users.first_seen, {f}), \
-                         last_seen = {g}(channel_users.last_seen, {ls}), \
-                         messages = channel_users.messages + {m}",
-                        l = d.least(),
-                        g = d.greatest(),
-                        f = d.ex("first_seen"),
-                        ls = d.ex("last_seen"),
-                        m = d.ex("messages"),
-                    ));
+                    qb.push(&tail);
                     qb.build().execute(&mut **tx).await?;
                 }
                 // Key order: each b-tree page is visited once, in order.
                 let mut rows: Vec<_> = batch.stream_users.iter().collect();
                 rows.sort_unstable_by_key(|(k, _)| **k);
-                for chunk in fixed_chunks(&rows) {
-                    let mut qb = QueryBuilder::<$db>::new(
-                        "INSERT INTO stream_users (stream_id, user_id, first_seen, last_seen, messages, first_msg, active) ",
-                    );
+                let insert = "INSERT INTO stream_users (stream_id, user_id, first_seen, last_seen, messages, first_msg, active) ";
+                let tail = format!(
+                    "{}first_seen = {l}(stream_users.first_seen, {f}), \
+                     last_seen = {g}(stream_users.last_seen, {ls}), \
+                     messages = stream_users.messages + {m}, \
+                     first_msg = {g}(stream_users.first_msg, {fm}), \
+                     active = {g}(stream_users.active, {a})",
+                    d.upsert("stream_id, user_id"),
+                    l = d.least(),
+                    g = d.greatest(),
+                    f = d.ex("first_seen"),
+                    ls = d.ex("last_seen"),
+                    m = d.ex("messages"),
+                    fm = d.ex("first_msg"),
+                    a = d.ex("active"),
+                );
+                for chunk in write_chunks(d, &rows) {
+                    if d == Dialect::Postgres {
+                        let cols = vec![
+                            Col::Int(chunk.iter().map(|((s, _), _)| s.0).collect()),
+                            Col::Int(chunk.iter().map(|((_, u), _)| u.0).collect()),
+                            Col::Int(chunk.iter().map(|(_, delta)| delta.first_seen.0).collect()),
+                            Col::Int(chunk.iter().map(|(_, delta)| delta.last_seen.0).collect()),
+                            Col::Int(chunk.iter().map(|(_, delta)| delta.messages).collect()),
+                            Col::Int(chunk.iter().map(|(_, delta)| i64::from(delta.first_msg)).collect()),
+                            Col::Int(chunk.iter().map(|(_, delta)| i64::from(delta.active)).collect()),
+                        ];
+                        <$db as PgArrays>::upsert_unnest(tx, insert, cols, &tail).await?;
+                        continue;
+                    }
+                    let mut qb = QueryBuilder::<$db>::new(insert);
                     qb.push_values(chunk, |mut b, ((s, u), delta)| {
                         b.push_bind(s.0)
                             .push_bind(u.0)
@@ -719,21 +908,7 @@ macro_rules! store_impl {
                             .push_bind(i64::from(delta.first_msg))
                             .push_bind(i64::from(delta.active));
                     });
-                    qb.push(d.upsert("stream_id, user_id"));
-                    qb.push(format!(
-                        "first_seen = {l}(stream_users.first_seen, {f}), \
-                         last_seen = {g}(stream_users.last_seen, {ls}), \
-                         messages = stream_users.messages + {m}, \
-                         first_msg = {g}(stream_users.first_msg, {fm}), \
-                         active = {g}(stream_users.active, {a})",
-                        l = d.least(),
-                        g = d.greatest(),
-                        f = d.ex("first_seen"),
-                        ls = d.ex("last_seen"),
-                        m = d.ex("messages"),
-                        fm = d.ex("first_msg"),
-                        a = d.ex("active"),
-                    ));
+                    qb.push(&tail);
                     qb.build().execute(&mut **tx).await?;
                 }
                 let t_upserts = step.elapsed();
@@ -774,18 +949,27 @@ macro_rules! store_impl {
                 let t_new = step.elapsed();
                 let mut rows: Vec<_> = batch.presence.iter().collect();
                 rows.sort_unstable_by_key(|(k, _)| **k);
-                for chunk in fixed_chunks(&rows) {
-                    let mut qb = QueryBuilder::<$db>::new(
-                        "INSERT INTO presence (channel_id, user_id, since, until) ",
-                    );
+                let insert = "INSERT INTO presence (channel_id, user_id, since, until) ";
+                let tail = format!("{}until = {}", d.upsert("channel_id, user_id, since"), d.ex("until"));
+                for chunk in write_chunks(d, &rows) {
+                    if d == Dialect::Postgres {
+                        let cols = vec![
+                            Col::Int(chunk.iter().map(|((c, _, _), _)| c.0).collect()),
+                            Col::Int(chunk.iter().map(|((_, u, _), _)| u.0).collect()),
+                            Col::Int(chunk.iter().map(|((_, _, since), _)| since.0).collect()),
+                            Col::OptInt(chunk.iter().map(|(_, until)| until.map(|t| t.0)).collect()),
+                        ];
+                        <$db as PgArrays>::upsert_unnest(tx, insert, cols, &tail).await?;
+                        continue;
+                    }
+                    let mut qb = QueryBuilder::<$db>::new(insert);
                     qb.push_values(chunk, |mut b, ((c, u, since), until)| {
                         b.push_bind(c.0)
                             .push_bind(u.0)
                             .push_bind(since.0)
                             .push_bind(until.map(|t| t.0));
                     });
-                    qb.push(d.upsert("channel_id, user_id, since"));
-                    qb.push(format!("until = {}", d.ex("until")));
+                    qb.push(&tail);
                     qb.build().execute(&mut **tx).await?;
                 }
                 tracing::trace!(
