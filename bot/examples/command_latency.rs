@@ -33,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 #[path = "irc_load/lines.rs"]
 mod lines;
-use lines::generate;
+use lines::{generate, routes};
 
 /// Drive chat at a fixed rate and time a moderator's commands.
 #[derive(Debug, Parser)]
@@ -180,22 +180,7 @@ async fn load(args: Args) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let (routes, senders) = {
-        let state = fake.state();
-        let mut index = HashMap::new();
-        let mut conns = Vec::new();
-        let mut routes = Vec::new();
-        for n in &names {
-            let conn = state.joined(n)[0];
-            let i = *index.entry(conn).or_insert_with(|| {
-                conns.push(conn);
-                conns.len() - 1
-            });
-            routes.push(i);
-        }
-        (routes, conns)
-    };
-    let senders: Vec<ConnSender> = senders.iter().filter_map(|c| fake.sender(*c)).collect();
+    let (routes, senders) = routes(&fake, &names);
     println!(
         "{} live channels over {} connections; {} msg/s for {} s ({} users); a command every {} ms",
         args.channels,

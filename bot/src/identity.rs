@@ -322,15 +322,18 @@ pub async fn run(
                 Err(_) => break,
             }
         }
-        // Commands split the batch: what came before one is sent to ingestion first.
-        let mut segment = Vec::with_capacity(batch.len());
-        for o in batch {
-            let Observed::Command(command) = o else {
-                segment.push(o);
+        // Commands split the batch: what came before one is sent to ingestion first. Most
+        // batches hold none and go through whole.
+        let mut rest = batch;
+        while let Some(at) = rest.iter().position(|o| matches!(o, Observed::Command(_))) {
+            let tail = rest.split_off(at + 1);
+            // `rest` now ends with the command found at `at`.
+            let Some(Observed::Command(command)) = rest.pop() else {
+                rest = tail;
                 continue;
             };
-            if !segment.is_empty() {
-                let events = identity.process(std::mem::take(&mut segment)).await;
+            if !rest.is_empty() {
+                let events = identity.process(rest).await;
                 ingest.send_all(events).await?;
             }
             if let Some(commands) = &commands
@@ -343,8 +346,9 @@ pub async fn run(
                     .commands_dropped
                     .fetch_add(1, Ordering::Relaxed);
             }
+            rest = tail;
         }
-        let events = identity.process(segment).await;
+        let events = identity.process(rest).await;
         ingest.send_all(events).await?;
         let accounts = identity.lookup_accounts(false).await;
         if !accounts.is_empty() {

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::{BufMut, BytesMut};
-use chatters_bot::irc::fake::ConnSender;
+use chatters_bot::irc::fake::{ConnSender, FakeIrc};
 use chatters_core::domain::Timestamp;
 
 /// Renders PRIVMSG lines with the tags Twitch sends today.
@@ -112,4 +112,28 @@ pub async fn generate(
         }
     }
     sent
+}
+
+/// For each channel of `names` (all joined), the index of its connection's sender in the
+/// returned senders: what [`generate`] takes.
+pub fn routes(fake: &FakeIrc, names: &[String]) -> (Vec<usize>, Vec<ConnSender>) {
+    let (routes, conns) = {
+        let state = fake.state();
+        let mut index = std::collections::HashMap::new();
+        let mut conns = Vec::new();
+        let mut routes = Vec::new();
+        for n in names {
+            let Some(&conn) = state.joined(n).first() else {
+                continue;
+            };
+            let i = *index.entry(conn).or_insert_with(|| {
+                conns.push(conn);
+                conns.len() - 1
+            });
+            routes.push(i);
+        }
+        (routes, conns)
+    };
+    let senders = conns.iter().filter_map(|c| fake.sender(*c)).collect();
+    (routes, senders)
 }

@@ -15,14 +15,14 @@
 //! `perf record -F 199 --call-graph dwarf` and group the samples by the innermost frame of
 //! `twitch_irc`, `chatters_bot::irc`, `chatters_core::{ingest,tracker}` and `sqlx`/`sqlite3`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use bytes::BytesMut;
-use chatters_bot::irc::fake::{ConnSender, FakeIrc};
+use chatters_bot::irc::fake::FakeIrc;
 use chatters_bot::irc::{self, IrcConfig, IrcEvent};
 use chatters_core::bots::KnownBots;
 use chatters_core::domain::{Login, StreamId, Timestamp, UserId};
@@ -36,7 +36,7 @@ use tokio_util::sync::CancellationToken;
 use twitch_irc::message::{IRCMessage, ServerMessage};
 
 mod lines;
-use lines::{Lines, generate};
+use lines::{Lines, generate, routes};
 
 /// Drive the IRC client at a fixed message rate.
 #[derive(Debug, Parser)]
@@ -273,22 +273,7 @@ async fn load(args: Args) -> anyhow::Result<()> {
     if !all_joined {
         bail!("not every channel was joined within 2 minutes");
     }
-    let (routes, senders) = {
-        let state = fake.state();
-        let mut index = HashMap::new();
-        let mut senders = Vec::new();
-        let mut routes = Vec::new();
-        for n in &names {
-            let conn = state.joined(n)[0];
-            let i = *index.entry(conn).or_insert_with(|| {
-                senders.push(conn);
-                senders.len() - 1
-            });
-            routes.push(i);
-        }
-        (routes, senders)
-    };
-    let senders: Vec<ConnSender> = senders.iter().filter_map(|c| fake.sender(*c)).collect();
+    let (routes, senders) = routes(&fake, &names);
     println!(
         "joined {} channels over {} connections; sending {} msg/s for {} s ({} users)",
         args.channels,

@@ -142,12 +142,12 @@ pub struct OutboxMetrics {
     pub latency_us_sum: AtomicU64,
 }
 
-/// The send-time log and per-channel last sends.
+/// The send-time log, and per channel the last text sent and when.
 #[derive(Debug)]
 struct Budget {
     limits: Limits,
     sent: VecDeque<Instant>,
-    last_in_channel: HashMap<Login, Instant>,
+    last: HashMap<Login, (String, Instant)>,
 }
 
 impl Budget {
@@ -155,7 +155,7 @@ impl Budget {
         Self {
             limits,
             sent: VecDeque::new(),
-            last_in_channel: HashMap::new(),
+            last: HashMap::new(),
         }
     }
 
@@ -179,19 +179,23 @@ impl Budget {
             let index = self.sent.len() - limit;
             at = at.max(self.sent[index] + self.limits.window);
         }
-        if !moderator && let Some(last) = self.last_in_channel.get(channel) {
+        if !moderator && let Some((_, last)) = self.last.get(channel) {
             at = at.max(*last + self.limits.channel_gap);
         }
         at
     }
 
-    fn record(&mut self, channel: &Login, at: Instant) {
+    /// Records a send of `text` (made to differ from a repeat, see [`undoubled`]) and returns
+    /// the text to send.
+    fn record(&mut self, channel: &Login, text: &str, at: Instant) -> String {
         self.sent.push_back(at);
-        if self.last_in_channel.len() > 10_000 {
-            let horizon = self.limits.channel_gap;
-            self.last_in_channel.retain(|_, t| *t + horizon > at);
+        let text = undoubled(text, self.last.get(channel), at);
+        if self.last.len() > 10_000 {
+            let horizon = self.limits.channel_gap.max(DUPLICATE_WINDOW);
+            self.last.retain(|_, (_, t)| *t + horizon > at);
         }
-        self.last_in_channel.insert(channel.clone(), at);
+        self.last.insert(channel.clone(), (text.clone(), at));
+        text
     }
 }
 
@@ -199,8 +203,6 @@ impl Budget {
 #[derive(Debug)]
 pub struct Outbox {
     budget: Budget,
-    /// The last text sent per channel, and when (see [`undoubled`]).
-    last_text: HashMap<Login, (String, Instant)>,
     queue: VecDeque<(Instant, Outgoing)>,
     moderator_of: ModeratorOf,
     metrics: Arc<OutboxMetrics>,
@@ -211,7 +213,6 @@ impl Outbox {
     pub fn new(limits: Limits, moderator_of: ModeratorOf) -> Self {
         Self {
             budget: Budget::new(limits),
-            last_text: HashMap::new(),
             queue: VecDeque::new(),
             moderator_of,
             metrics: Arc::default(),
@@ -302,19 +303,9 @@ impl Outbox {
     }
 
     async fn send(&mut self, out: &dyn ChatOut, reply: Outgoing) {
-        let now = Instant::now();
-        self.budget.record(&reply.channel, now);
-        let text = undoubled(
-            reply.reply.as_str(),
-            self.last_text.get(&reply.channel),
-            now,
-        );
-        if self.last_text.len() > 10_000 {
-            self.last_text
-                .retain(|_, (_, at)| *at + DUPLICATE_WINDOW > now);
-        }
-        self.last_text
-            .insert(reply.channel.clone(), (text.clone(), now));
+        let text = self
+            .budget
+            .record(&reply.channel, reply.reply.as_str(), Instant::now());
         match out.reply(&reply.channel, &reply.reply_to, &text).await {
             Ok(()) => {
                 self.metrics.sent.fetch_add(1, Ordering::Relaxed);

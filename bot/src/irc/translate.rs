@@ -12,6 +12,7 @@ use tracing::debug;
 use twitch_irc::message::{IRCMessage, IRCPrefix, ServerMessage};
 
 use super::{CommandLine, IrcEvent};
+use crate::commands::access::Role;
 
 /// NOTICE texts by which Twitch (and its older servers) reject a login.
 const LOGIN_FAILURES: [&str; 5] = [
@@ -250,13 +251,7 @@ pub fn translate_chat(
         "PRIVMSG" => command_line(msg, received, prefix).map(|c| IrcEvent::Command(Box::new(c))),
         "USERSTATE" => {
             let channel = channel(msg).ok()?;
-            let moderator = flag(msg, "mod")
-                || badges(msg).iter().any(|b| {
-                    matches!(
-                        b.name.as_str(),
-                        "broadcaster" | "moderator" | "lead_moderator"
-                    )
-                });
+            let moderator = flag(msg, "mod") || Role::from_badges(&badges(msg)) >= Role::Moderator;
             Some(IrcEvent::OwnRole { channel, moderator })
         }
         _ => None,
