@@ -1,11 +1,11 @@
-//! The `chatters` bot: Twitch connectivity, scheduling, chat commands and recaps, and the
-//! process around them. The binary (`src/main.rs`) only calls [`startup::main`].
+//! The bot half of chatters: Twitch connectivity, scheduling, chat commands and recaps. The
+//! binary (the root package `chatters`) wires it beside the web half; the two never import
+//! each other and meet only in `chatters-core`.
 //!
 //! # Layout
-//! - [`startup`]: `.env`, settings, logging, exit codes; [`cli`]: the command line;
-//!   [`app`]: dispatches a subcommand; [`run`]: the long-lived tasks until a signal;
-//!   [`channel`]: `chatters channel ...`; [`apikey`]: `chatters apikey ...`; [`export`]:
-//!   `chatters export`; [`import`]: `chatters import` (backfill from raw IRC logs).
+//! - [`twitch`]: credentials and Helix ([`twitch::connect`]), then every Twitch task
+//!   ([`twitch::spawn`]) into [`tasks::Tasks`]; [`error::ConfigError`]: what makes the binary
+//!   exit 2.
 //! - [`helix`]: Helix over our own `twitch_api::HttpClient` (base URLs, rate-limit budget,
 //!   retries); [`auth`]: token validation, refresh, app tokens.
 //! - [`irc`]: the twitch-irc client (custom connector, membership, reconnects) and the
@@ -16,22 +16,16 @@
 //! - `testing` (feature `fake`): a fake Twitch Helix/OAuth server for tests and examples.
 
 pub mod api;
-pub mod apikey;
-pub mod app;
 pub mod auth;
-pub mod channel;
-pub mod cli;
 pub mod commands;
-pub mod export;
+pub mod error;
 pub mod helix;
 pub mod identity;
-pub mod import;
 pub mod irc;
 pub mod lease;
 pub mod recap;
-pub mod run;
 pub mod scheduler;
-pub mod startup;
+pub mod tasks;
 #[cfg(feature = "fake")]
 #[doc(hidden)]
 pub mod testing;

@@ -26,14 +26,14 @@ use crate::auth::{Auth, AuthConfig, AuthMode, BotAccount};
 use crate::commands::dispatch::DispatchMetrics;
 use crate::commands::outbox::OutboxMetrics;
 use crate::commands::{ChatOut, DispatchConfig, Dispatcher, Limits, ModeratorOf, Outbox};
+use crate::error::ConfigError;
 use crate::helix::http::{HttpConfig, TwitchHttp};
 use crate::helix::{Helix, HelixError, HelixUser};
 use crate::identity::{self, Identity, Observed};
 use crate::irc::{self, IrcConfig, IrcEvent, IrcSession};
 use crate::lease::{LeaseConfig, LeaseMetrics, Leases};
-use crate::run::Tasks;
 use crate::scheduler::{Scheduler, SchedulerConfig};
-use crate::startup::ConfigError;
+use crate::tasks::Tasks;
 
 /// Helix scope needed for snapshots.
 pub const SCOPE_CHATTERS: &str = "moderator:read:chatters";

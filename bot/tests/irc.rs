@@ -1,19 +1,16 @@
 //! The IRC client against the fake Twitch IRC server: capabilities, joins and parts, messages
 //! delivered exactly once across RECONNECT and dropped sockets, the re-assertion of channels,
-//! login failure and anonymous login. Every test holds [`fake_irc::exclusive`] (the IRC address
+//! login failure and anonymous login. Every test holds [`chatters_bot::irc::fake::exclusive`] (the IRC address
 //! is process-global). `TEST_LOG=1` shows the logs.
-
-#[path = "support/fake_irc.rs"]
-mod fake_irc;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use chatters_bot::irc::fake::{FakeIrc, corpus_line, corpus_line_in, exclusive};
 use chatters_bot::irc::membership::MembershipConfig;
 use chatters_bot::irc::{self, IrcConfig, IrcError, IrcEvent, IrcSession, translate_irc};
 use chatters_core::domain::{Login, Timestamp};
 use chatters_core::event::Event;
-use fake_irc::{FakeIrc, corpus_line, corpus_line_in, exclusive};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;

@@ -12,6 +12,9 @@ use chatters_core::domain::Login;
 use chatters_core::event::Badge;
 use tokio::time::Instant;
 
+/// Longest per-channel command cooldown accepted (`channel set <login> commands.cooldown`).
+pub const MAX_COOLDOWN: std::time::Duration = std::time::Duration::from_secs(3_600);
+
 /// The asker's standing in the channel, from their badges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Role {
@@ -111,7 +114,7 @@ impl Cooldowns {
             return;
         }
         if self.answered.len() > SWEEP_AT {
-            let horizon = crate::channel::MAX_COOLDOWN;
+            let horizon = MAX_COOLDOWN;
             self.answered.retain(|_, at| *at + horizon > now);
         }
         self.answered.insert((channel.clone(), command), now);

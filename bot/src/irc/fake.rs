@@ -8,116 +8,24 @@
 //! channel's joined connections, send `RECONNECT` or `PING`, drop a socket, or silently forget a
 //! membership. Any number of connections (twitch-irc pools, reconnects open new ones).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
 use chatters_core::settings::IrcUrl;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 
 mod dialect;
+mod harness;
+mod state;
 use dialect::respond;
-
-/// What the writer half of a fake connection does next.
-#[derive(Debug)]
-enum Out {
-    Data(Bytes),
-    Close,
-}
-
-/// One line a client sent, with the connection it came on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sent {
-    /// Connection number (in accept order, from 0).
-    pub conn: u64,
-    /// The line, without CR/LF.
-    pub line: String,
-    /// When the fake read it.
-    pub at: std::time::Instant,
-}
-
-/// What the fake knows about one connection.
-#[derive(Debug, Clone)]
-pub struct Conn {
-    /// The `NICK` it logged in with, once it did.
-    pub nick: Option<String>,
-    /// Whether it sent `PASS`.
-    pub pass: bool,
-    /// Channels it is joined to, server side.
-    pub channels: BTreeSet<String>,
-    /// `PONG`s received.
-    pub pongs: u64,
-    /// Still open.
-    pub open: bool,
-    tx: mpsc::UnboundedSender<Out>,
-}
-
-/// The fake's whole state, as seen by [`FakeIrc::wait_for`] and [`FakeIrc::state`].
-#[derive(Debug, Default)]
-pub struct State {
-    /// Every connection ever accepted, by number.
-    pub conns: BTreeMap<u64, Conn>,
-    /// Every line clients sent, in order.
-    pub sent: Vec<Sent>,
-    /// Answer every login with `Login authentication failed`.
-    pub fail_logins: bool,
-    /// Channels where the client's account is a moderator (its USERSTATE says so).
-    pub moderator_in: BTreeSet<String>,
-    rooms: HashMap<String, u64>,
-}
-
-impl State {
-    /// Open connections joined to `channel`.
-    pub fn joined(&self, channel: &str) -> Vec<u64> {
-        self.conns
-            .iter()
-            .filter(|(_, c)| c.open && c.channels.contains(channel))
-            .map(|(id, _)| *id)
-            .collect()
-    }
-
-    /// Connections that sent `NICK` (logged in, or tried to).
-    pub fn logins(&self) -> usize {
-        self.conns.values().filter(|c| c.nick.is_some()).count()
-    }
-
-    /// The lines sent on one connection.
-    pub fn sent_on(&self, conn: u64) -> Vec<&str> {
-        self.sent
-            .iter()
-            .filter(|s| s.conn == conn)
-            .map(|s| s.line.as_str())
-            .collect()
-    }
-
-    /// How many lines, over all connections, satisfy `f`.
-    pub fn count_sent(&self, f: impl Fn(&str) -> bool) -> usize {
-        self.sent.iter().filter(|s| f(&s.line)).count()
-    }
-
-    fn room_id(&mut self, channel: &str) -> u64 {
-        let next = 1_000 + self.rooms.len() as u64;
-        *self.rooms.entry(channel.to_owned()).or_insert(next)
-    }
-}
-
-#[derive(Debug, Default)]
-struct Shared {
-    state: Mutex<State>,
-    changed: Notify,
-    /// Bytes written to clients by [`FakeIrc::send_to_channel`], [`ConnSender`] and co.
-    written: std::sync::atomic::AtomicU64,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
+pub use harness::{CORPUS, corpus_line, corpus_line_in, exclusive};
+pub use state::{Conn, Sent, State};
+use state::{Out, Shared};
 
 /// A handle to push bytes to one fake connection (the load generator batches lines with it).
 #[derive(Debug, Clone)]

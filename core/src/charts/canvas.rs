@@ -8,6 +8,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use chrono::{DateTime, Utc};
+
 use super::{ChartError, ChartSpec, Theme};
 use crate::domain::Timestamp;
 
@@ -404,19 +406,33 @@ pub(super) fn series_line(
     let bucket_seconds = (to - from) / i64::try_from(buckets).unwrap_or(i64::MAX);
     for run in super::reduce::segments(&reduced, super::reduce::max_gap(window, bucket_seconds)) {
         if let [only] = run {
-            let point = Circle::new((super::time(only.at.0), only.chatters), dot, color.filled());
+            let point = Circle::new((time(only.at.0), only.chatters), dot, color.filled());
             chart
                 .draw_series(std::iter::once(point))
                 .map_err(draw_err)?;
         } else {
             let pixels: Vec<(i32, i32)> = run
                 .iter()
-                .map(|p| chart.backend_coord(&(super::time(p.at.0), p.chatters)))
+                .map(|p| chart.backend_coord(&(time(p.at.0), p.chatters)))
                 .collect();
             polyline(root, &pixels, color, width)?;
         }
     }
     Ok(())
+}
+
+/// A time as the chart's x coordinate.
+pub(super) fn time(seconds: i64) -> DateTime<Utc> {
+    Timestamp(seconds).to_datetime()
+}
+
+/// An x-axis label: clock time for spans up to two days, the date beyond.
+pub(super) fn time_label(at: &DateTime<Utc>, span_seconds: i64) -> String {
+    if span_seconds <= 2 * 24 * 3600 {
+        at.format("%H:%M").to_string()
+    } else {
+        at.format("%b %d").to_string()
+    }
 }
 
 #[cfg(test)]

@@ -3,11 +3,13 @@
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::canvas::{self, Area, Palette, Sizes, Swatch, draw_err, nice_top, text};
+use super::canvas::{
+    self, Area, Palette, Sizes, Swatch, draw_err, nice_top, text, time, time_label,
+};
 use super::reduce;
 use crate::domain::Timestamp;
 
-use super::{ChannelSeries, ChartError, ChartSpec, time, time_label};
+use super::{ChannelSeries, ChartError, ChartSpec};
 
 /// The chatter-count chart of a channel as PNG bytes: "no data yet" when the window holds no
 /// point.

@@ -6,9 +6,11 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::domain::Timestamp;
 
-use super::canvas::{self, Area, Palette, Sizes, Swatch, draw_err, nice_top, text};
+use super::canvas::{
+    self, Area, Palette, Sizes, Swatch, draw_err, nice_top, text, time, time_label,
+};
 use super::reduce;
-use super::{ChartError, ChartSpec, StreamSeries, time};
+use super::{ChartError, ChartSpec, StreamSeries};
 
 /// Bar widths for new arrivals, in seconds: the first giving at most the wanted number of bars.
 const INTERVALS: [i64; 12] = [
@@ -86,7 +88,7 @@ fn draw(
         .map_err(draw_err)?;
     let (plot_w, plot_h) = chart.plotting_area().dim_in_pixel();
     let span = end - start;
-    let format = move |at: &chrono::DateTime<chrono::Utc>| super::time_label(at, span);
+    let format = move |at: &chrono::DateTime<chrono::Utc>| time_label(at, span);
     chart
         .configure_mesh()
         .light_line_style(RGBAColor(0, 0, 0, 0.0))

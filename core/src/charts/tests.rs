@@ -4,6 +4,7 @@
 use plotters::style::Color;
 
 use super::*;
+use crate::domain::{Login, Timestamp};
 use crate::stats::{AccountClusters, AccountDay};
 use crate::store::SeriesPoint;
 

@@ -1,9 +1,9 @@
 //! The fake server's answers to what a client says, in Twitch's dialect.
 
-use super::{Sent, Shared};
+use super::state::{Sent, Shared, State};
 
 /// The bot's USERSTATE in `channel` (a moderator there when the test says so).
-fn userstate(out: &mut String, state: &super::State, nick: &str, channel: &str) {
+fn userstate(out: &mut String, state: &State, nick: &str, channel: &str) {
     let (badges, moderator) = if state.moderator_in.contains(channel) {
         ("moderator/1", 1)
     } else {

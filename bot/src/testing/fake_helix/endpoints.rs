@@ -4,119 +4,16 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::State as Shared;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::json;
 
+use super::exchange::{Answer, Incoming};
 use super::lists;
 use super::state::{RateHeaders, State};
 use super::{Endpoint, Failure, RecordedCall};
-
-/// One request, as the handlers need it.
-pub(super) struct Incoming {
-    method: Method,
-    endpoint: Option<Endpoint>,
-    params: Vec<(String, String)>,
-    authorization: Option<String>,
-    client_id: Option<String>,
-}
-
-impl Incoming {
-    pub(super) fn values(&self, name: &str) -> Vec<&str> {
-        self.params
-            .iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .collect()
-    }
-
-    pub(super) fn value(&self, name: &str) -> Option<&str> {
-        self.values(name).into_iter().next()
-    }
-
-    /// The token after `Bearer ` or `OAuth `.
-    fn token(&self) -> Option<&str> {
-        let value = self.authorization.as_deref()?;
-        value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("OAuth "))
-    }
-}
-
-/// A response: status, JSON (or a raw, broken body) and maybe rate-limit headers.
-pub(super) struct Answer {
-    status: StatusCode,
-    body: Result<Value, &'static str>,
-    rate: Option<RateHeaders>,
-}
-
-impl Answer {
-    pub(super) fn ok(body: Value) -> Self {
-        Self {
-            status: StatusCode::OK,
-            body: Ok(body),
-            rate: None,
-        }
-    }
-
-    /// Helix's error shape.
-    pub(super) fn helix_error(status: u16, message: &str) -> Self {
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let reason = status.canonical_reason().unwrap_or("Error");
-        Self {
-            status,
-            body: Ok(json!({"error": reason, "status": status.as_u16(), "message": message})),
-            rate: None,
-        }
-    }
-
-    /// The OAuth service's error shape.
-    fn oauth_error(status: u16, message: &str) -> Self {
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        Self {
-            status,
-            body: Ok(json!({"status": status.as_u16(), "message": message})),
-            rate: None,
-        }
-    }
-
-    fn invalid_json() -> Self {
-        Self {
-            status: StatusCode::OK,
-            body: Err("{\"data\": [{\"id\": "),
-            rate: None,
-        }
-    }
-
-    fn with_rate(mut self, rate: RateHeaders) -> Self {
-        self.rate = Some(rate);
-        self
-    }
-}
-
-impl IntoResponse for Answer {
-    fn into_response(self) -> Response {
-        let body = match self.body {
-            Ok(value) => Body::from(value.to_string()),
-            Err(raw) => Body::from(raw),
-        };
-        let mut response = Response::new(body);
-        *response.status_mut() = self.status;
-        let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            header::HeaderValue::from_static("application/json"),
-        );
-        if let Some(rate) = self.rate {
-            headers.insert("ratelimit-limit", rate.limit.into());
-            headers.insert("ratelimit-remaining", rate.remaining.into());
-            headers.insert("ratelimit-reset", rate.reset.into());
-        }
-        response
-    }
-}
 
 /// The one handler: every path goes through here.
 pub(super) async fn handle(

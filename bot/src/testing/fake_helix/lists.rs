@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::endpoints::{Answer, Incoming};
+use super::exchange::{Answer, Incoming};
 use super::state::State;
 use super::{FakeToken, FakeUser};
 

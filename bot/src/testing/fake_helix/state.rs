@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use super::{
+use super::model::{
     CLIENT_ID, CLIENT_SECRET, Endpoint, Failure, FakeStream, FakeToken, FakeUser, RecordedCall,
 };
 

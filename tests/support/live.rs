@@ -1,21 +1,19 @@
 //! A whole bot (credentials, Helix, IRC, identity, scheduler, ingestion, commands) started
 //! against the fake Twitch, for the end-to-end tests.
-#![allow(dead_code)]
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use chatters_bot::run::Tasks;
+use chatters::run::{Halves, run_until};
+use chatters_bot::irc::fake::FakeIrc;
 use chatters_bot::testing::fake_helix::{CLIENT_ID, CLIENT_SECRET, FakeHelix, FakeToken, FakeUser};
 use chatters_core::bots::KnownBots;
 use chatters_core::domain::{Login, StreamId, UserId};
-use chatters_core::ingest::{Ingest, IngestConfig};
 use chatters_core::settings::Settings;
 use chatters_core::stats::Figures;
 use chatters_core::store::{self, Store};
 use tokio_util::sync::CancellationToken;
-
-use crate::fake_irc::FakeIrc;
 
 pub const WAIT: Duration = Duration::from_secs(20);
 pub const TOKEN: &str = "bot-access-token";
@@ -72,24 +70,38 @@ where
     panic!("timed out waiting for {what}");
 }
 
+/// The whole process (bot and web halves) running over a fresh SQLite file.
 pub struct Bot {
-    pub ingest: chatters_core::ingest::IngestHandle,
-    pub metrics: chatters_web::metrics::Metrics,
+    /// The store the process runs over (shared with the test).
     pub store: Arc<dyn Store>,
+    /// Figures over the same store, as the process computes them.
     pub figures: Figures,
+    /// The web half's address (`/metrics`, charts, API).
+    pub web_addr: SocketAddr,
+    /// Stops the process.
     pub cancel: CancellationToken,
-    pub tasks: Tasks,
-    pub ingest_task: tokio::task::JoinHandle<Result<(), store::StoreError>>,
+    /// The process: [`chatters::run::run_until`].
+    pub process: tokio::task::JoinHandle<anyhow::Result<()>>,
     pub _dir: tempfile::TempDir,
 }
 
+/// A free port on 127.0.0.1 (bound then released: the process binds it again).
+fn free_addr() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr")
+}
+
+/// Starts `chatters run` (both halves) against the fakes, with the settings of a bot account
+/// `chattersbot` (id 900) plus `extra`.
 pub async fn start_bot(irc: &FakeIrc, helix: &FakeHelix, extra: &[(&str, String)]) -> Bot {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}/chatters.db", dir.path().display());
     let store = store::open(&url, &Default::default()).await.expect("open");
     store.migrate().await.expect("migrate");
+    let web_addr = free_addr();
     let mut vars = vec![
         ("DATABASE_URL".to_owned(), url),
+        ("WEB_ADDR".to_owned(), web_addr.to_string()),
         ("TWITCH_IRC_URL".to_owned(), irc.url().to_string()),
         ("TWITCH_HELIX_URL".to_owned(), helix.helix_url().to_string()),
         (
@@ -111,38 +123,27 @@ pub async fn start_bot(irc: &FakeIrc, helix: &FakeHelix, extra: &[(&str, String)
     vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
     let settings = Settings::from_vars(vars).expect("settings");
     let cancel = CancellationToken::new();
-    let twitch = chatters_bot::twitch::connect(&settings, &store)
-        .await
-        .expect("credentials");
-    let bot_user = twitch.bot.as_ref().map(|b| b.id);
-    assert_eq!(bot_user, Some(UserId(900)));
-    let mut config = IngestConfig::from_settings(&settings);
-    config.tracker.bot_user = bot_user;
-    let (ingest, ingest_task) = Ingest::start(store.clone(), config, cancel.clone())
-        .await
-        .expect("ingest");
-    let mut tasks = Tasks::default();
-    let metrics = chatters_web::metrics::Metrics::default();
-    let counters = chatters_bot::twitch::spawn(
-        twitch,
-        &settings,
-        store.clone(),
-        ingest.clone(),
-        &cancel,
-        &mut tasks,
-    );
-    counters.register(&metrics);
-    let figures = Figures::new(store.clone(), KnownBots::shipped(), bot_user);
-    Bot {
-        ingest,
-        metrics,
+    let process = tokio::spawn({
+        let store = store.clone();
+        let cancel = cancel.clone();
+        async move { run_until(&settings, Halves::Both, store, cancel).await }
+    });
+    let bot = Bot {
+        figures: Figures::new(store.clone(), KnownBots::shipped(), Some(UserId(900))),
         store,
-        figures,
+        web_addr,
         cancel,
-        tasks,
-        ingest_task,
+        process,
         _dir: dir,
-    }
+    };
+    let url = format!("http://{web_addr}/healthz");
+    eventually("the web half to answer", || async {
+        reqwest::get(&url)
+            .await
+            .is_ok_and(|r| r.status().is_success())
+    })
+    .await;
+    bot
 }
 
 impl Bot {
@@ -157,10 +158,21 @@ impl Bot {
         ])
     }
 
+    /// The `/metrics` text, as Prometheus would scrape it.
+    pub async fn metrics(&self) -> String {
+        let url = format!("http://{}/metrics", self.web_addr);
+        let response = reqwest::get(&url).await.expect("GET /metrics");
+        assert!(response.status().is_success(), "{}", response.status());
+        response.text().await.expect("metrics text")
+    }
+
+    /// Stops the process and checks it stopped cleanly (the ingestion writer flushed).
     pub async fn stop(self) {
         self.cancel.cancel();
-        drop(self.tasks);
-        self.ingest_task.await.expect("join").expect("final flush");
+        self.process
+            .await
+            .expect("join")
+            .expect("a clean stop with the final flush");
     }
 }
 

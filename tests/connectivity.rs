@@ -3,17 +3,12 @@
 //! a JOIN-only user resolved through Helix gives exactly the SPEC figures; a channel the bot
 //! does not moderate (403 on Get Chatters) falls back to IRC-only presence.
 
-#[allow(dead_code)]
-#[path = "support/fake_irc.rs"]
-mod fake_irc;
+mod support;
 
-#[path = "support/live.rs"]
-mod live;
-
+use chatters_bot::irc::fake::{FakeIrc, exclusive};
 use chatters_bot::testing::fake_helix::{Endpoint, FakeHelix, FakeStream, FakeUser};
 use chatters_core::domain::{StreamId, UserId};
-use fake_irc::{FakeIrc, exclusive};
-use live::{WAIT, eventually, fake_twitch_users, login, privmsg, rfc3339_now, start_bot};
+use support::live::{WAIT, eventually, fake_twitch_users, login, privmsg, rfc3339_now, start_bot};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_from_online_to_offline_gives_the_spec_figures() {
@@ -135,7 +130,7 @@ async fn a_stream_from_online_to_offline_gives_the_spec_figures() {
     );
     assert_eq!(helix.answered(429), 0);
     // The same counters reach /metrics.
-    let text = bot.metrics.render();
+    let text = bot.metrics().await;
     assert!(
         text.contains("chatters_snapshot_results_total{result=\"ok\"} 1"),
         "{text}"

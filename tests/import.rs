@@ -20,7 +20,7 @@ const ROOM: &str = "1000";
 
 const CORPUS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../testdata/corpus/twitch-irc-real.txt"
+    "/testdata/corpus/twitch-irc-real.txt"
 );
 
 /// Corpus line `n` (1-based), moved to the test channel and room, sent at `ms`.

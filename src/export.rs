@@ -21,7 +21,7 @@ use crate::cli::{self, ExportArgs};
 
 /// Runs `chatters export` against the configured database.
 pub async fn execute(args: ExportArgs, settings: &Settings) -> anyhow::Result<()> {
-    let store = crate::app::open_store(settings).await?;
+    let store = crate::open::open_store(settings).await?;
     let result = run(args, &store).await;
     store.close().await;
     result

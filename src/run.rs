@@ -1,9 +1,8 @@
-//! `chatters run | bot | web`: the long-lived process. Starts the named tasks (ingestion,
-//! Twitch, recaps, web) under one [`CancellationToken`], waits for SIGINT/SIGTERM, then cancels
-//! and waits for every task to finish (the ingestion writer flushes first) before closing the
-//! store. A task that ends unasked stops the process with a failure.
+//! `chatters run | bot | web`: the long-lived process. [`run_until`] starts the named tasks
+//! (ingestion, Twitch, recaps, web) under one [`CancellationToken`] and, once it fires, waits
+//! for every task to finish (the ingestion writer flushes first); [`run`] opens the store and
+//! fires the token on SIGINT/SIGTERM. A task that ends unasked stops the process with a failure.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,11 +15,11 @@ use chatters_core::store::Store;
 use chatters_web::AppState;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{Signal, SignalKind, signal};
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use crate::recap::{RecapConfig, Recaps};
+use chatters_bot::recap::{RecapConfig, Recaps};
+use chatters_bot::tasks::Tasks;
 
 /// How long the tasks get to finish after cancellation.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -46,27 +45,59 @@ impl Halves {
     }
 }
 
-/// Runs until SIGINT/SIGTERM (exit 0 after a clean shutdown) or until a task fails.
+/// Runs until SIGINT/SIGTERM (exit 0 after a clean shutdown) or until a task fails. A second
+/// signal during the shutdown stops without waiting.
 pub async fn run(settings: Settings, halves: Halves) -> anyhow::Result<()> {
     // Handlers first: a signal during start-up is then handled once everything runs.
     let mut signals = Signals::new()?;
-    let store = crate::app::open_store(&settings).await?;
+    let store = crate::open::open_store(&settings).await?;
     let cancel = CancellationToken::new();
-    let (mut tasks, ingest_handle) = match start(&settings, halves, &store, &cancel).await {
+    let running = run_until(&settings, halves, store.clone(), cancel.clone());
+    tokio::pin!(running);
+    let result = tokio::select! {
+        result = &mut running => result,
+        name = signals.recv() => {
+            info!(signal = name, "shutting down");
+            cancel.cancel();
+            tokio::select! {
+                result = &mut running => result,
+                name = signals.recv() => {
+                    warn!(signal = name, "second signal, stopping without waiting");
+                    Err(anyhow::anyhow!("stopped by a second {name} before shutdown finished"))
+                }
+            }
+        }
+    };
+    store.close().await;
+    if result.is_ok() {
+        info!("stopped");
+    }
+    result
+}
+
+/// Runs `halves` over `store` until `cancel` fires, then stops every task (the ingestion
+/// writer flushes first), waiting at most [`SHUTDOWN_GRACE`]. A task that ends unasked cancels
+/// the others and its failure is returned. The store is left open (the caller owns it).
+///
+/// This is the one way to run the real thing: `chatters run`, the end-to-end tests and the
+/// load examples all call it.
+pub async fn run_until(
+    settings: &Settings,
+    halves: Halves,
+    store: Arc<dyn Store>,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
+    let (mut tasks, ingest_handle) = match start(settings, halves, &store, &cancel).await {
         Ok(started) => started,
         Err(error) => {
             cancel.cancel();
-            store.close().await;
             return Err(error);
         }
     };
     info!(?halves, backend = ?settings.database_backend(), "chatters started");
 
     let mut failure = tokio::select! {
-        name = signals.recv() => {
-            info!(signal = name, "shutting down");
-            None
-        }
+        () = cancel.cancelled() => None,
         Some((name, result)) = tasks.join_next() => {
             let error = match result {
                 Ok(()) => anyhow::anyhow!("the {name} task stopped unexpectedly"),
@@ -78,15 +109,22 @@ pub async fn run(settings: Settings, halves: Halves) -> anyhow::Result<()> {
     };
     cancel.cancel();
     drop(ingest_handle);
-    if let Some(error) = shut_down(tasks, &mut signals).await {
-        failure.get_or_insert(error);
-    }
-    store.close().await;
-    match failure {
-        None => {
-            info!("stopped");
-            Ok(())
+    match tokio::time::timeout(SHUTDOWN_GRACE, tasks.join_all()).await {
+        Ok(errors) => {
+            if let Some(error) = errors.into_iter().next() {
+                failure.get_or_insert(error);
+            }
         }
+        Err(_) => {
+            warn!("tasks did not stop within {SHUTDOWN_GRACE:?}");
+            failure.get_or_insert(anyhow::anyhow!(
+                "tasks did not stop within {} s",
+                SHUTDOWN_GRACE.as_secs()
+            ));
+        }
+    }
+    match failure {
+        None => Ok(()),
         Some(error) => Err(error),
     }
 }
@@ -113,7 +151,7 @@ async fn start(
     if halves.bot() {
         // Credentials first: an invalid token stops start-up, and the bot account's id is
         // needed so it never counts as a chatter.
-        let twitch = crate::twitch::connect(settings, store).await?;
+        let twitch = chatters_bot::twitch::connect(settings, store).await?;
         let mut config = IngestConfig::from_settings(settings);
         config.tracker.bot_user = twitch.bot.as_ref().map(|b| b.id);
         bot_user = config.tracker.bot_user;
@@ -125,7 +163,7 @@ async fn start(
         let (handle, writer) = Ingest::start(store.clone(), config, cancel.clone())
             .await
             .context("starting ingestion")?;
-        twitch_metrics = Some(crate::twitch::spawn(
+        twitch_metrics = Some(chatters_bot::twitch::spawn(
             twitch,
             settings,
             store.clone(),
@@ -169,27 +207,6 @@ async fn start(
     Ok((tasks, ingest_handle))
 }
 
-/// Waits for the (cancelled) tasks to finish, for at most [`SHUTDOWN_GRACE`] or until a second
-/// signal. Returns the first failure.
-async fn shut_down(tasks: Tasks, signals: &mut Signals) -> Option<anyhow::Error> {
-    tokio::select! {
-        stopped = tokio::time::timeout(SHUTDOWN_GRACE, tasks.join_all()) => match stopped {
-            Ok(errors) => errors.into_iter().next(),
-            Err(_) => {
-                warn!("tasks did not stop within {SHUTDOWN_GRACE:?}");
-                Some(anyhow::anyhow!(
-                    "tasks did not stop within {} s",
-                    SHUTDOWN_GRACE.as_secs()
-                ))
-            }
-        },
-        name = signals.recv() => {
-            warn!(signal = name, "second signal, stopping without waiting");
-            Some(anyhow::anyhow!("stopped by a second {name} before shutdown finished"))
-        }
-    }
-}
-
 /// SIGINT and SIGTERM.
 struct Signals {
     interrupt: Signal,
@@ -210,53 +227,5 @@ impl Signals {
             _ = self.interrupt.recv() => "SIGINT",
             _ = self.terminate.recv() => "SIGTERM",
         }
-    }
-}
-
-/// The named long-lived tasks: one that ends unasked stops the process.
-#[derive(Default)]
-pub struct Tasks(JoinSet<(&'static str, anyhow::Result<()>)>);
-
-impl std::fmt::Debug for Tasks {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tasks")
-            .field("running", &self.0.len())
-            .finish()
-    }
-}
-
-impl Tasks {
-    /// Starts a task under `name`.
-    pub fn spawn(
-        &mut self,
-        name: &'static str,
-        task: impl Future<Output = anyhow::Result<()>> + Send + 'static,
-    ) {
-        self.0.spawn(async move { (name, task.await) });
-    }
-
-    /// The next task to finish, with its name (`None` once all have).
-    async fn join_next(&mut self) -> Option<(&'static str, anyhow::Result<()>)> {
-        let joined = self.0.join_next().await?;
-        Some(joined.unwrap_or_else(|join| ("a", Err(anyhow::anyhow!("task panicked: {join}")))))
-    }
-
-    /// Waits for every task; returns the failures, each logged.
-    async fn join_all(mut self) -> Vec<anyhow::Error> {
-        let mut errors = Vec::new();
-        while let Some((name, result)) = self.join_next().await {
-            match result {
-                Ok(()) => info!(task = name, "stopped"),
-                Err(error) => {
-                    error!(
-                        task = name,
-                        error = format!("{error:#}"),
-                        "task failed while stopping"
-                    );
-                    errors.push(error);
-                }
-            }
-        }
-        errors
     }
 }

@@ -8,17 +8,17 @@ use chatters_core::store::{BotRule, ChannelKey, Store};
 use secrecy::SecretString;
 
 use crate::cli::ChannelCommand;
-use crate::commands::Command;
-use crate::commands::access::Access;
-use crate::recap::target::{Webhook, mask};
-use crate::recap::{Scope, Service, Target};
+use chatters_bot::commands::Command;
+use chatters_bot::commands::access::{Access, MAX_COOLDOWN};
+use chatters_bot::recap::target::{Webhook, mask};
+use chatters_bot::recap::{Scope, Service, Target};
 
 /// Runs one `channel` subcommand against the configured database and prints its answer.
 pub async fn execute(command: ChannelCommand, settings: &Settings) -> anyhow::Result<()> {
-    let store = crate::app::open_store(settings).await?;
+    let store = crate::open::open_store(settings).await?;
     let result = apply(command, store.as_ref()).await;
     store.close().await;
-    crate::app::print_lines(&result?)
+    crate::output::print_lines(&result?)
 }
 
 /// Applies the command; returns the lines to print.
@@ -56,7 +56,7 @@ async fn apply(command: ChannelCommand, store: &dyn Store) -> anyhow::Result<Vec
             Ok(lines)
         }
         ChannelCommand::Set { login, key, value } => {
-            let change = parse_setting(&key, &value).map_err(crate::startup::ConfigError)?;
+            let change = parse_setting(&key, &value).map_err(chatters_bot::error::ConfigError)?;
             let channel = store
                 .channel(&login)
                 .await
@@ -144,9 +144,6 @@ fn on_off(key: &str, value: &str) -> Result<Option<String>, String> {
         _ => Err(format!("{key}: expected on or off, got {value:?}")),
     }
 }
-
-/// Longest per-channel command cooldown accepted.
-pub const MAX_COOLDOWN: std::time::Duration = std::time::Duration::from_secs(3_600);
 
 /// Validates a setting: `public_page on|off`, `weekly_digest on|off`,
 /// `commands.<name> off|mods|everyone`, `commands.cooldown <duration>`, `discord_webhook|slack_webhook <https url>|none`,

@@ -42,9 +42,9 @@ use tokio_util::sync::CancellationToken;
 use twitch_irc::message::IRCMessage;
 
 use crate::cli::ImportArgs;
-use crate::identity::{Identity, Observed};
-use crate::irc::IrcEvent;
-use crate::irc::translate::translate_irc;
+use chatters_bot::identity::{Identity, Observed};
+use chatters_bot::irc::IrcEvent;
+use chatters_bot::irc::translate::translate_irc;
 
 pub use infer::Inference;
 pub use summary::FileSummary;
@@ -75,7 +75,7 @@ pub async fn execute(args: ImportArgs, settings: &Settings) -> anyhow::Result<()
         }
         files.push((path.clone(), digest));
     }
-    let store = crate::app::open_store(settings).await?;
+    let store = crate::open::open_store(settings).await?;
     let result = run(&files, args.infer_streams, settings, &store).await;
     store.close().await;
     result
@@ -156,7 +156,7 @@ async fn run(
     finished?;
     stopped?;
     if let Some(n) = streams {
-        crate::app::print_lines(&[format!("{n} streams inferred")])?;
+        crate::output::print_lines(&[format!("{n} streams inferred")])?;
     }
     Ok(())
 }
@@ -210,7 +210,7 @@ impl Importer {
             .set_state(&state_name(digest), &note)
             .await
             .with_context(|| format!("recording {} as imported", path.display()))?;
-        crate::app::print_lines(&[summary.line(path)])
+        crate::output::print_lines(&[summary.line(path)])
     }
 
     /// One line's observations (`None`: nothing to record, counted in `summary`).

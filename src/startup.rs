@@ -1,29 +1,17 @@
 //! Start-up and exit: `.env`, settings, logging, the runtime, and which failures exit 2
 //! (configuration, before anything starts) or 1 (everything else).
 
-use std::fmt;
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use chatters_bot::error::ConfigError;
 use chatters_core::settings::{Settings, SettingsError};
 use clap::Parser as _;
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Cli, Command};
-
-/// A configuration problem found before anything started: exit code 2.
-#[derive(Debug)]
-pub struct ConfigError(pub String);
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 /// Runs the binary and turns the outcome into an exit code, printing a failure as one
 /// `chatters: …` line on stderr.

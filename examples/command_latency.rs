@@ -1,12 +1,13 @@
-//! Latency of chat commands under load: the whole bot as `chatters bot` wires it (credentials,
-//! Helix, IRC, identity, scheduler, ingestion on SQLite, commands, the reply outbox) against
+//! Latency of chat commands under load: the whole process as `chatters run` wires it
+//! ([`chatters::run::run_until`]: credentials, Helix, IRC, identity, scheduler, ingestion on
+//! SQLite, commands, the reply outbox, and the web half serving `/metrics`) against
 //! the fake Twitch, while the fake IRC server pushes chat at a fixed rate into live streams. A
 //! moderator asks a command every `--every-ms`, cycling through the commands and channels; the
 //! latency of one is from the fake writing the asking line to the fake reading the threaded
 //! reply (both on the fake's clock), so it includes the bot's socket reads and writes.
 //!
 //! ```sh
-//! cargo run --release -p chatters-bot --example command_latency -- \
+//! cargo run --release --example command_latency -- \
 //!     --rate 20000 --channels 100 --seconds 60
 //! ```
 //!
@@ -15,17 +16,16 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
+use chatters::run::{Halves, run_until};
 use chatters_bot::irc::fake::{ConnSender, FakeIrc};
-use chatters_bot::run::Tasks;
 use chatters_bot::testing::fake_helix::{
     CLIENT_ID, CLIENT_SECRET, FakeHelix, FakeStream, FakeToken, FakeUser,
 };
 use chatters_core::domain::Timestamp;
-use chatters_core::ingest::{Ingest, IngestConfig};
 use chatters_core::settings::Settings;
 use chatters_core::store;
 use clap::Parser;
@@ -130,8 +130,11 @@ async fn load(args: Args) -> anyhow::Result<()> {
 
     let dir = tempfile::tempdir()?;
     let url = format!("sqlite://{}/latency.db", dir.path().display());
+    // A free port for the web half (its `/metrics` gives the counters printed at the end).
+    let web_addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
     let settings = Settings::from_vars([
         ("DATABASE_URL".to_owned(), url.clone()),
+        ("WEB_ADDR".to_owned(), web_addr.to_string()),
         ("TWITCH_IRC_URL".to_owned(), fake.url().to_string()),
         ("TWITCH_HELIX_URL".to_owned(), helix.helix_url().to_string()),
         (
@@ -150,19 +153,10 @@ async fn load(args: Args) -> anyhow::Result<()> {
     let store = store::open(&url, &Default::default()).await?;
     store.migrate().await?;
     let cancel = CancellationToken::new();
-    let twitch = chatters_bot::twitch::connect(&settings, &store).await?;
-    let mut config = IngestConfig::from_settings(&settings);
-    config.tracker.bot_user = twitch.bot.as_ref().map(|b| b.id);
-    let (ingest, ingest_task) = Ingest::start(store.clone(), config, cancel.clone()).await?;
-    let mut tasks = Tasks::default();
-    let counters = chatters_bot::twitch::spawn(
-        twitch,
-        &settings,
-        store.clone(),
-        ingest.clone(),
-        &cancel,
-        &mut tasks,
-    );
+    let process = tokio::spawn({
+        let (store, cancel) = (store.clone(), cancel.clone());
+        async move { run_until(&settings, Halves::Both, store, cancel).await }
+    });
 
     let all_joined = fake
         .wait_for(Duration::from_secs(180), |s| {
@@ -232,18 +226,9 @@ async fn load(args: Args) -> anyhow::Result<()> {
         let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
         latencies[i].as_secs_f64() * 1e3
     };
-    let m = ingest.metrics();
-    let committed = m.committed.load(Ordering::Relaxed);
-    let batches = m.batches.load(Ordering::Relaxed).max(1);
     println!(
-        "store: {} batches, {:.1} ms per commit on average",
-        batches,
-        m.commit_micros_total.load(Ordering::Relaxed) as f64 / batches as f64 / 1e3
-    );
-    println!(
-        "chat: {} lines sent, {} events committed; commands: {} asked, {} answered",
+        "chat: {} lines sent; commands: {} asked, {} answered",
         generated,
-        committed,
         asked.len(),
         latencies.len()
     );
@@ -254,20 +239,28 @@ async fn load(args: Args) -> anyhow::Result<()> {
         pct(0.99),
         pct(1.0)
     );
-    if let Some((dispatch, outbox)) = &counters.commands {
-        println!(
-            "dispatcher: answered {}, coalesced {}, failed {}; outbox: sent {}, dropped {}",
-            dispatch.answered.load(Ordering::Relaxed),
-            dispatch.coalesced.load(Ordering::Relaxed),
-            dispatch.failed.load(Ordering::Relaxed),
-            outbox.sent.load(Ordering::Relaxed),
-            outbox.dropped.load(Ordering::Relaxed),
-        );
+    // The process's own counters, as Prometheus would scrape them.
+    let metrics = reqwest::get(format!("http://{web_addr}/metrics"))
+        .await
+        .context("GET /metrics")?
+        .text()
+        .await?;
+    for line in metrics.lines().filter(|l| {
+        !l.starts_with('#')
+            && [
+                "chatters_ingest",
+                "chatters_commands",
+                "chatters_replies",
+                "chatters_reply",
+            ]
+            .iter()
+            .any(|p| l.starts_with(p))
+    }) {
+        println!("  {line}");
     }
     cancel.cancel();
-    drop(tasks);
-    drop(ingest);
-    ingest_task.await.context("ingestion")??;
+    process.await.context("the process")??;
+    store.close().await;
     server.shutdown_background();
     Ok(())
 }

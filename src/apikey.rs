@@ -17,10 +17,10 @@ const MAX_LABEL: usize = 100;
 
 /// Runs one `apikey` subcommand against the configured database and prints its answer.
 pub async fn execute(command: ApikeyCommand, settings: &Settings) -> anyhow::Result<()> {
-    let store = crate::app::open_store(settings).await?;
+    let store = crate::open::open_store(settings).await?;
     let result = apply(command, store.as_ref(), Timestamp::now()).await;
     store.close().await;
-    crate::app::print_lines(&result?)
+    crate::output::print_lines(&result?)
 }
 
 /// Applies the command at time `now`; returns the lines to print.

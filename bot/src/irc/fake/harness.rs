@@ -1,17 +1,12 @@
-//! Fake Twitch IRC for the integration tests.
-//!
-//! The server itself lives in the library (`chatters_bot::irc::fake`, feature `fake`, which the
-//! crate's dev-dependency on itself turns on) so that the `irc_load` example can drive it too.
-//! This module adds what only tests need:
+//! What tests driving [`super::FakeIrc`] need besides the server:
 //!
 //! - [`exclusive`]: **hold it for the whole test** whenever a test starts an IRC client. The
 //!   twitch-irc connector reads its address from a process-global (the crate's `new_socket()`
 //!   takes no arguments), so two clients in one test binary at once would reach each other's
 //!   fake server.
-//! - real corpus lines (`testdata/corpus/twitch-irc-real.txt`, a copy of the shared corpus), moved to the test's channel.
+//! - real corpus lines (`testdata/corpus/twitch-irc-real.txt`, a copy of the shared corpus),
+//!   moved to the test's channel.
 
-#[allow(unused_imports)]
-pub use chatters_bot::irc::fake::{Conn, FakeIrc, Sent, State};
 use tokio::sync::{Mutex, MutexGuard};
 
 static IRC_CLIENT: Mutex<()> = Mutex::const_new(());
@@ -21,12 +16,13 @@ pub async fn exclusive() -> MutexGuard<'static, ()> {
     IRC_CLIENT.lock().await
 }
 
-const CORPUS: &str = concat!(
+/// The real IRC lines of the corpus, one per line.
+pub const CORPUS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../testdata/corpus/twitch-irc-real.txt"
 );
 
-/// Line `n` (1-based) of the real corpus.
+/// Line `n` (1-based) of the real corpus; panics when the corpus is missing (a test fixture).
 pub fn corpus_line(n: usize) -> String {
     let text = std::fs::read_to_string(CORPUS).expect("the corpus (testdata/corpus)");
     text.lines()

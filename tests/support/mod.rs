@@ -1,0 +1,6 @@
+//! Test support of the root package: [`live`] runs the whole process ([`chatters::run::run_until`])
+//! against the fake Twitch IRC and Helix servers of `chatters-bot` (feature `fake`).
+// Each test binary uses a different part of this module.
+#![allow(dead_code)]
+
+pub mod live;
