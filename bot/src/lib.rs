@@ -6,10 +6,13 @@
 //!   [`app`]: dispatches a subcommand; [`run`]: the long-lived tasks until a signal;
 //!   [`channel`]: `chatters channel ...`; [`apikey`]: `chatters apikey ...`; [`export`]:
 //!   `chatters export`; [`import`]: `chatters import` (backfill from raw IRC logs).
-//! - [`helix`]: Helix over our own `twitch_api::HttpClient` (base URLs, rate-limit budget,
-//!   retries); [`auth`]: token validation, refresh, app tokens.
+//! - [`twitch_http`]: our own `twitch_api::HttpClient` (base URLs, rate-limit budget,
+//!   metrics), under [`helix`]: the typed Helix calls (retries, refresh on 401), and
+//!   [`auth`]: token validation, refresh, app tokens.
 //! - [`irc`]: the twitch-irc client (custom connector, membership, reconnects) and the
-//!   translation of IRC lines into core events.
+//!   translation of IRC lines into observations.
+//! - [`observed`]: what the Twitch side observes ([`observed::Observed`]), the one type from
+//!   the IRC translation to identity resolution.
 //! - [`identity`]: login → user id resolution (Helix Get Users, cached).
 //! - [`scheduler`]: wanted channels, snapshots, stream polling.
 //! - [`recap`]: stream recaps and weekly digests to Discord and Slack, exactly once.
@@ -28,6 +31,7 @@ pub mod identity;
 pub mod import;
 pub mod irc;
 pub mod lease;
+pub mod observed;
 pub mod recap;
 pub mod run;
 pub mod scheduler;
@@ -36,3 +40,4 @@ pub mod startup;
 #[doc(hidden)]
 pub mod testing;
 pub mod twitch;
+pub mod twitch_http;
