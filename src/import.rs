@@ -42,9 +42,9 @@ use tokio_util::sync::CancellationToken;
 use twitch_irc::message::IRCMessage;
 
 use crate::cli::ImportArgs;
-use chatters_bot::identity::{Identity, Observed};
-use chatters_bot::irc::IrcEvent;
+use chatters_bot::identity::Identity;
 use chatters_bot::irc::translate::translate_irc;
+use chatters_bot::observed::Observed;
 
 pub use infer::Inference;
 pub use summary::FileSummary;
@@ -248,7 +248,7 @@ impl Importer {
         let observed: Vec<Observed> =
             translate_irc(&msg, last_stamp.unwrap_or_default(), &self.own)
                 .into_iter()
-                .filter_map(observation)
+                .filter_map(Observed::for_identity)
                 .collect();
         if observed.is_empty() {
             summary.ignored += 1;
@@ -346,25 +346,6 @@ async fn read_line(
         if n == 0 || rest.ends_with(b"\n") {
             return Ok(Some(false));
         }
-    }
-}
-
-/// What the live bot forwards to identity resolution, for one translated line.
-fn observation(event: IrcEvent) -> Option<Observed> {
-    match event {
-        IrcEvent::Message(e) => Some(Observed::Event(e)),
-        IrcEvent::MessageByLogin(m) => Some(Observed::MessageByLogin(m)),
-        IrcEvent::Join { channel, login, at } => Some(Observed::Join { channel, login, at }),
-        IrcEvent::Part { channel, login, at } => Some(Observed::Part { channel, login, at }),
-        // A permanent ban ends the user's presence; a timeout does not.
-        IrcEvent::Ban {
-            channel,
-            login,
-            at,
-            duration_secs: None,
-            ..
-        } => Some(Observed::Part { channel, login, at }),
-        _ => None,
     }
 }
 

@@ -41,7 +41,7 @@ pub use irc::{ANONYMOUS_LOGIN, IrcCredentials};
 use oauth::OAuthFailure;
 use renew::{scope_set, validate_error};
 
-use crate::helix::TwitchHttp;
+use crate::twitch_http::TwitchHttp;
 
 /// Store state key of the latest refresh token.
 pub const REFRESH_TOKEN_STATE: &str = "twitch_refresh_token";

@@ -1,4 +1,4 @@
-//! Identity: turns IRC observations into core events with user ids.
+//! Identity: turns [`Observed`] IRC (and snapshot) observations into core events with user ids.
 //!
 //! PRIVMSG and USERNOTICE carry the user id; JOIN and PART carry only a login. Logins are
 //! resolved through Helix Get Users (batched, 100 per call inside the client) and cached for
@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use chatters_core::domain::{Login, Timestamp, UserId};
+use chatters_core::domain::{Login, UserId};
 use chatters_core::event::{Event, UserRef};
 use chatters_core::ingest::IngestHandle;
 use chatters_core::store::Store;
@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::Api;
-use crate::irc::CommandLine;
+use crate::observed::{CommandLine, Observed};
 
 /// How long a login → id answer from Helix is trusted.
 const LOGIN_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -33,39 +33,6 @@ const BATCH: usize = 4_096;
 const ACCOUNTS_LIMIT: usize = 2_000_000;
 /// Account lookups are made once this many ids wait (or at the next quiet moment).
 const ACCOUNT_BATCH: usize = 100;
-
-/// An observation from IRC, before identity resolution.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Observed {
-    /// Already carries ids (messages, raids, ...).
-    Event(Event),
-    /// A message whose sender is known only by login (`user.id` is a placeholder).
-    MessageByLogin(Box<chatters_core::event::Message>),
-    /// IRC JOIN of a login.
-    Join {
-        /// Channel.
-        channel: Login,
-        /// Who.
-        login: Login,
-        /// When.
-        at: Timestamp,
-    },
-    /// IRC PART of a login.
-    Part {
-        /// Channel.
-        channel: Login,
-        /// Who.
-        login: Login,
-        /// When.
-        at: Timestamp,
-    },
-    /// Users listed by a Helix snapshot (ingested separately): their logins and ids are known
-    /// without a lookup, and their account ages are wanted (bot farms lurk, they do not chat).
-    Known(Vec<UserRef>),
-    /// A chat command, handed to the commands task once everything observed before it has
-    /// been sent to ingestion (its own message included). [`Identity::process`] skips it.
-    Command(Box<CommandLine>),
-}
 
 /// Counters of the resolver.
 #[derive(Debug, Default)]
@@ -214,7 +181,7 @@ impl Identity {
             .filter_map(|o| match o {
                 Observed::Join { login, .. } | Observed::Part { login, .. } => Some(login),
                 Observed::MessageByLogin(m) => Some(&m.user.login),
-                Observed::Event(_) | Observed::Known(_) | Observed::Command(_) => None,
+                _ => None,
             })
             .filter(|l| self.cached(l).is_none())
             .cloned()
@@ -240,7 +207,9 @@ impl Identity {
                     }
                     None => self.drop_unresolved(&m.user.login),
                 },
-                Observed::Known(_) | Observed::Command(_) => {}
+                // Known users were learnt above; commands are split off by `run`; the rest is
+                // the IRC task's business (`Observed::for_identity`).
+                _ => {}
             }
         }
         out

@@ -6,10 +6,13 @@
 //! - [`twitch`]: credentials and Helix ([`twitch::connect`]), then every Twitch task
 //!   ([`twitch::spawn`]) into [`tasks::Tasks`]; [`error::ConfigError`]: what makes the binary
 //!   exit 2.
-//! - [`helix`]: Helix over our own `twitch_api::HttpClient` (base URLs, rate-limit budget,
-//!   retries); [`auth`]: token validation, refresh, app tokens.
+//! - [`twitch_http`]: our own `twitch_api::HttpClient` (base URLs, rate-limit budget,
+//!   metrics), under [`helix`]: the typed Helix calls (retries, refresh on 401), and
+//!   [`auth`]: token validation, refresh, app tokens.
 //! - [`irc`]: the twitch-irc client (custom connector, membership, reconnects) and the
-//!   translation of IRC lines into core events.
+//!   translation of IRC lines into observations.
+//! - [`observed`]: what the Twitch side observes ([`observed::Observed`]), the one type from
+//!   the IRC translation to identity resolution.
 //! - [`identity`]: login → user id resolution (Helix Get Users, cached).
 //! - [`scheduler`]: wanted channels, snapshots, stream polling.
 //! - [`recap`]: stream recaps and weekly digests to Discord and Slack, exactly once.
@@ -23,6 +26,7 @@ pub mod helix;
 pub mod identity;
 pub mod irc;
 pub mod lease;
+pub mod observed;
 pub mod recap;
 pub mod scheduler;
 pub mod tasks;
@@ -30,3 +34,4 @@ pub mod tasks;
 #[doc(hidden)]
 pub mod testing;
 pub mod twitch;
+pub mod twitch_http;

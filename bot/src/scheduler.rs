@@ -30,7 +30,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{Api, ApiError, ChatterList};
-use crate::identity::Observed;
+use crate::observed::Observed;
 
 /// Timing and scope of the scheduler.
 #[derive(Debug, Clone)]

@@ -1,8 +1,8 @@
 //! The Twitch side of `chatters run | bot`: credentials and Helix ([`connect`]), then the IRC
 //! client, identity resolution, the scheduler and token upkeep as named tasks ([`spawn`]).
 //!
-//! Data flow: IRC lines → [`IrcEvent`] → [`Observed`] (here) → identity (ids resolved, in
-//! order) → ingestion. The scheduler publishes the wanted channels to IRC and feeds snapshots
+//! Data flow: IRC lines → [`Observed`] (the `irc` task) → identity (ids resolved, in order)
+//! → ingestion; the tasks and queues are listed in [`crate::irc`]. The scheduler publishes the wanted channels to IRC and feeds snapshots
 //! and stream transitions to ingestion directly.
 
 use std::collections::BTreeSet;
@@ -18,7 +18,7 @@ use chatters_core::stats::Figures;
 use chatters_core::store::Store;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 use twitch_irc::login::LoginCredentials;
 
 use crate::api::{Account, Api, ApiError, ChatterList, LiveInfo};
@@ -27,13 +27,14 @@ use crate::commands::dispatch::DispatchMetrics;
 use crate::commands::outbox::OutboxMetrics;
 use crate::commands::{ChatOut, DispatchConfig, Dispatcher, Limits, ModeratorOf, Outbox};
 use crate::error::ConfigError;
-use crate::helix::http::{HttpConfig, TwitchHttp};
 use crate::helix::{Helix, HelixError, HelixUser};
-use crate::identity::{self, Identity, Observed};
-use crate::irc::{self, IrcConfig, IrcEvent, IrcSession};
+use crate::identity::{self, Identity};
+use crate::irc::{self, IrcConfig, IrcSession};
 use crate::lease::{LeaseConfig, LeaseMetrics, Leases};
+use crate::observed::Observed;
 use crate::scheduler::{Scheduler, SchedulerConfig};
 use crate::tasks::Tasks;
+use crate::twitch_http::{HttpConfig, TwitchHttp};
 
 /// Helix scope needed for snapshots.
 pub const SCOPE_CHATTERS: &str = "moderator:read:chatters";
@@ -275,15 +276,15 @@ pub fn spawn(
         }) as Arc<dyn Api>
     });
     let (wanted_tx, wanted_rx) = watch::channel(BTreeSet::new());
-    let (irc_tx, irc_rx) = mpsc::channel(OBSERVED_QUEUE);
     let (observed_tx, observed_rx) = mpsc::channel(OBSERVED_QUEUE);
     let learn_tx = observed_tx.clone();
+    let moderator_of = ModeratorOf::default();
 
     // Commands need a logged-in bot (anonymous sessions cannot send).
     let answering = user_token.then_some(twitch.bot.as_ref()).flatten();
     let mut irc_config = IrcConfig::new(settings.twitch_irc_url.clone());
     irc_config.command_prefix = answering.map(|_| settings.command_prefix.clone());
-    let moderator_of = ModeratorOf::default();
+    irc_config.roles = moderator_of.clone();
     let (chat_tx, chat_rx) = oneshot::channel::<Arc<dyn ChatOut>>();
     let irc_cancel = cancel.clone();
     if user_token {
@@ -294,7 +295,7 @@ pub fn spawn(
                 irc_config,
                 credentials,
                 wanted_rx,
-                irc_tx,
+                observed_tx,
                 chat_tx,
                 irc_cancel,
             ),
@@ -307,16 +308,12 @@ pub fn spawn(
                 irc_config,
                 credentials,
                 wanted_rx,
-                irc_tx,
+                observed_tx,
                 chat_tx,
                 irc_cancel,
             ),
         );
     }
-    tasks.spawn(
-        "irc-events",
-        forward(irc_rx, observed_tx, moderator_of.clone(), cancel.clone()),
-    );
 
     let mut commands_tx = None;
     let mut commands_metrics = None;
@@ -432,7 +429,7 @@ async fn run_irc<L: LoginCredentials>(
     config: IrcConfig,
     credentials: L,
     wanted: watch::Receiver<BTreeSet<Login>>,
-    events: mpsc::Sender<IrcEvent>,
+    events: mpsc::Sender<Observed>,
     chat: oneshot::Sender<Arc<dyn ChatOut>>,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
@@ -447,68 +444,4 @@ async fn run_irc<L: LoginCredentials>(
         Err(e @ irc::IrcError::LoginFailed { .. }) => Err(ConfigError(e.to_string()).into()),
         Err(e) => Err(anyhow::Error::new(e).context("Twitch IRC")),
     }
-}
-
-/// IRC events → observations for identity resolution; notices are logged.
-async fn forward(
-    mut events: mpsc::Receiver<IrcEvent>,
-    observed: mpsc::Sender<Observed>,
-    moderator_of: ModeratorOf,
-    cancel: CancellationToken,
-) -> anyhow::Result<()> {
-    loop {
-        let event = tokio::select! {
-            () = cancel.cancelled() => break,
-            e = events.recv() => match e {
-                Some(e) => e,
-                None => break,
-            },
-        };
-        let o = match event {
-            IrcEvent::Message(e) => Observed::Event(e),
-            IrcEvent::MessageByLogin(m) => Observed::MessageByLogin(m),
-            IrcEvent::Join { channel, login, at } => Observed::Join { channel, login, at },
-            IrcEvent::Part { channel, login, at } => Observed::Part { channel, login, at },
-            IrcEvent::Ban {
-                channel,
-                login,
-                at,
-                duration_secs: None,
-                ..
-            } => {
-                // A permanent ban ends the user's presence; a timeout does not.
-                Observed::Part { channel, login, at }
-            }
-            IrcEvent::Ban { .. } => continue,
-            IrcEvent::Notice {
-                channel,
-                msg_id,
-                text,
-            } => {
-                info!(channel = ?channel.map(|c| c.to_string()), msg_id = ?msg_id, %text, "Twitch notice");
-                continue;
-            }
-            IrcEvent::Command(line) => Observed::Command(line),
-            IrcEvent::OwnRole { channel, moderator } => {
-                moderator_of.set(channel, moderator);
-                continue;
-            }
-            IrcEvent::LoginFailed { .. } | IrcEvent::Reconnect => {
-                debug!(?event, "IRC connection event");
-                continue;
-            }
-        };
-        // try_send first: awaiting on every line would yield to twitch-irc's reader tasks and
-        // let its unbounded queues grow under load.
-        match observed.try_send(o) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(o)) => {
-                if observed.send(o).await.is_err() {
-                    break;
-                }
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => break,
-        }
-    }
-    Ok(())
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use chatters_bot::irc::fake::{FakeIrc, corpus_line, corpus_line_in, exclusive};
 use chatters_bot::irc::membership::MembershipConfig;
-use chatters_bot::irc::{self, IrcConfig, IrcError, IrcEvent, IrcSession, translate_irc};
+use chatters_bot::irc::{self, IrcConfig, IrcError, IrcSession, translate_irc};
+use chatters_bot::observed::Observed;
 use chatters_core::domain::{Login, Timestamp};
 use chatters_core::event::Event;
 use tokio::sync::{mpsc, watch};
@@ -48,7 +49,7 @@ fn config(fake: &FakeIrc) -> IrcConfig {
 
 /// A running client and the ends of its channels.
 struct Bot {
-    events: mpsc::Receiver<IrcEvent>,
+    events: mpsc::Receiver<Observed>,
     wanted: watch::Sender<BTreeSet<Login>>,
     cancel: CancellationToken,
     task: JoinHandle<Result<(), IrcError>>,
@@ -80,7 +81,7 @@ async fn start(config: IrcConfig, credentials: StaticLoginCredentials, wanted: &
 
 impl Bot {
     /// The next `n` events, or fails after [`WAIT`].
-    async fn next(&mut self, n: usize) -> Vec<IrcEvent> {
+    async fn next(&mut self, n: usize) -> Vec<Observed> {
         let mut out = Vec::new();
         while out.len() < n {
             match tokio::time::timeout(WAIT, self.events.recv()).await {
@@ -92,7 +93,7 @@ impl Bot {
     }
 
     /// Whatever arrives within `d`.
-    async fn quiet(&mut self, d: Duration) -> Vec<IrcEvent> {
+    async fn quiet(&mut self, d: Duration) -> Vec<Observed> {
         let mut out = Vec::new();
         let deadline = tokio::time::Instant::now() + d;
         while let Ok(Some(event)) = tokio::time::timeout_at(deadline, self.events.recv()).await {
@@ -109,11 +110,11 @@ impl Bot {
 }
 
 /// The ids of the chat messages among `events`.
-fn message_ids(events: &[IrcEvent]) -> Vec<String> {
+fn message_ids(events: &[Observed]) -> Vec<String> {
     events
         .iter()
         .filter_map(|e| match e {
-            IrcEvent::Message(Event::Message(m)) => m.id.clone(),
+            Observed::Event(Event::Message(m)) => m.id.clone(),
             _ => None,
         })
         .collect()
@@ -207,14 +208,14 @@ async fn each_line_arrives_once_with_its_tags() {
 
     let events = bot.next(7).await;
     let own = login(BOT);
-    let expected: Vec<IrcEvent> = lines
+    let expected: Vec<Observed> = lines
         .iter()
         .flat_map(|l| translate_irc(&IRCMessage::parse(l).expect("irc"), Timestamp(0), &own))
         .collect();
     for (got, want) in events.iter().zip(&expected) {
         match (got, want) {
-            (IrcEvent::Join { channel, login, .. }, IrcEvent::Join { .. })
-            | (IrcEvent::Part { channel, login, .. }, IrcEvent::Part { .. }) => {
+            (Observed::Join { channel, login, .. }, Observed::Join { .. })
+            | (Observed::Part { channel, login, .. }, Observed::Part { .. }) => {
                 assert_eq!(
                     (channel.as_str(), login.as_str()),
                     ("pajlada", "randers811")

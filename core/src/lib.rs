@@ -11,6 +11,7 @@
 //! - [`stats`]: every SPEC definition, computed over the store.
 //! - [`charts`]: series, streams and account clusters as PNG (plotters, embedded font).
 //! - [`settings`]: the validated configuration.
+//! - [`role`]: a chatter's [`role::Role`] in a channel, from their badges.
 //! - [`apikey`]: API keys (generation, stored hash, constant-time check).
 //! - [`export`]: CSV/JSON exports of a channel's chatters, streamed in chunks.
 
@@ -21,6 +22,7 @@ pub mod domain;
 pub mod event;
 pub mod export;
 pub mod ingest;
+pub mod role;
 pub mod settings;
 pub mod stats;
 pub mod store;

@@ -23,7 +23,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use bytes::BytesMut;
 use chatters_bot::irc::fake::FakeIrc;
-use chatters_bot::irc::{self, IrcConfig, IrcEvent};
+use chatters_bot::irc::{self, IrcConfig};
+use chatters_bot::observed::Observed;
 use chatters_core::bots::KnownBots;
 use chatters_core::domain::{Login, StreamId, Timestamp, UserId};
 use chatters_core::event::Event;
@@ -74,7 +75,7 @@ fn login(s: &str) -> anyhow::Result<Login> {
 
 /// Forwards translated messages to ingestion in batches; counts them.
 async fn forward(
-    mut events: mpsc::Receiver<IrcEvent>,
+    mut events: mpsc::Receiver<Observed>,
     ingest: Option<IngestHandle>,
     count: Arc<AtomicU64>,
 ) {
@@ -83,7 +84,7 @@ async fn forward(
         let list: Vec<Event> = batch
             .drain(..)
             .filter_map(|e| match e {
-                IrcEvent::Message(e) => Some(e),
+                Observed::Event(e) => Some(e),
                 _ => None,
             })
             .collect();

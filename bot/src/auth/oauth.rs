@@ -14,7 +14,7 @@ use twitch_api::twitch_oauth2::{
     RefreshTokenRef, RequestParseError, ValidatedToken,
 };
 
-use crate::helix::{TransportError, TwitchHttp};
+use crate::twitch_http::{TransportError, TwitchHttp};
 
 /// How an OAuth call failed.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,37 +9,12 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chatters_core::domain::Login;
-use chatters_core::event::Badge;
 use tokio::time::Instant;
 
 /// Longest per-channel command cooldown accepted (`channel set <login> commands.cooldown`).
 pub const MAX_COOLDOWN: std::time::Duration = std::time::Duration::from_secs(3_600);
 
-/// The asker's standing in the channel, from their badges.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Role {
-    /// Anyone.
-    Viewer,
-    /// A moderator.
-    Moderator,
-    /// The channel's broadcaster.
-    Broadcaster,
-}
-
-impl Role {
-    /// The highest role the badges give.
-    pub fn from_badges(badges: &[Badge]) -> Self {
-        let mut role = Self::Viewer;
-        for b in badges {
-            match b.name.as_str() {
-                "broadcaster" => role = role.max(Self::Broadcaster),
-                "moderator" | "lead_moderator" => role = role.max(Self::Moderator),
-                _ => {}
-            }
-        }
-        role
-    }
-}
+pub use chatters_core::role::Role;
 
 /// A channel's rule for one command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +98,8 @@ impl Cooldowns {
 
 #[cfg(test)]
 mod tests {
+    use chatters_core::event::Badge;
+
     use super::*;
 
     fn badge(name: &str) -> Badge {

@@ -17,7 +17,7 @@ use tracing::{debug, warn};
 use super::access::{Access, Cooldowns, Role};
 use super::outbox::Outgoing;
 use super::{Context, Reply, answer, parse};
-use crate::irc::CommandLine;
+use crate::observed::CommandLine;
 
 /// Settings of the dispatcher.
 #[derive(Debug, Clone)]

@@ -24,8 +24,9 @@ use chatters_core::ingest::IngestHandle;
 use chatters_core::stats::Figures;
 use chatters_core::store::Channel;
 
+pub use crate::observed::ModeratorOf;
 pub use dispatch::{DispatchConfig, Dispatcher};
-pub use outbox::{ChatOut, Limits, ModeratorOf, Outbox, Outgoing};
+pub use outbox::{ChatOut, Limits, Outbox, Outgoing};
 pub use parse::{Command, Usage, parse};
 pub use reply::Reply;
 

@@ -9,9 +9,9 @@
 //! times: a token bucket (GCRA) with a burst of 20 would let 40 through in some 30-second
 //! windows.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -24,6 +24,7 @@ use twitch_irc::login::LoginCredentials;
 
 use super::Reply;
 use crate::irc::{IrcError, IrcSender};
+use crate::observed::ModeratorOf;
 
 /// Twitch refuses a message identical to the account's previous one in a channel within this.
 const DUPLICATE_WINDOW: Duration = Duration::from_secs(30);
@@ -89,30 +90,6 @@ impl Default for Limits {
             stale_after: Duration::from_secs(30),
             capacity: 200,
         }
-    }
-}
-
-/// The channels where the bot is a moderator or the broadcaster (from USERSTATE).
-#[derive(Debug, Clone, Default)]
-pub struct ModeratorOf(Arc<Mutex<HashSet<Login>>>);
-
-impl ModeratorOf {
-    /// Records the bot's standing in `channel`.
-    pub fn set(&self, channel: Login, moderator: bool) {
-        let mut set = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if moderator {
-            set.insert(channel);
-        } else {
-            set.remove(&channel);
-        }
-    }
-
-    /// Whether the bot moderates `channel`.
-    pub fn contains(&self, channel: &Login) -> bool {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains(channel)
     }
 }
 
@@ -324,6 +301,8 @@ impl Outbox {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
     use super::*;
 
     /// Records what was sent, and when.

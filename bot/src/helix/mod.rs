@@ -1,21 +1,16 @@
-//! Helix, the Twitch API: the typed calls chatters makes ([`Helix`]), over our own
-//! `twitch_api::HttpClient` ([`TwitchHttp`]: per-instance base URLs, one rate-limit budget per
-//! token, metrics).
+//! Helix, the Twitch API: the typed calls chatters makes ([`Helix`]), over the HTTP client
+//! shared with OAuth ([`crate::twitch_http`], re-exported here: [`TwitchHttp`],
+//! [`TransportError`], the call metrics).
 //!
 //! # Layout
-//! - [`http`]: the HTTP client; [`ratelimit`]: the per-token bucket fed by `Ratelimit-*`;
-//!   [`metrics`]: call counters.
 //! - `call`: one GET with retries, token refresh on 401 and error classification; pagination.
-//! - [`error`]: [`HelixError`] and [`TransportError`].
+//! - [`error`] holds [`HelixError`].
 //!
 //! Values Twitch sends that do not parse as our domain types (a login with a space, a user id
 //! that is not a number) are skipped with a warning, never a panic and never a failed call.
 
 mod call;
 pub mod error;
-pub mod http;
-pub mod metrics;
-pub mod ratelimit;
 
 use chatters_core::domain::{Login, StreamId, Timestamp, UserId};
 use chatters_core::event::UserRef;
@@ -28,9 +23,11 @@ use twitch_api::types;
 
 use call::Needs;
 pub use call::RetryPolicy;
-pub use error::{HelixError, TransportError, TransportKind};
-pub use http::{HttpConfig, TwitchHttp};
-pub use metrics::{HelixMetrics, MetricsSnapshot};
+pub use error::HelixError;
+
+pub use crate::twitch_http::{
+    HelixMetrics, HttpConfig, MetricsSnapshot, TransportError, TransportKind, TwitchHttp,
+};
 
 use crate::auth::{Auth, SCOPE_CHATTERS, SCOPE_MODERATED_CHANNELS};
 

@@ -15,15 +15,17 @@ use chatters_core::domain::{Login, Timestamp};
 use chatters_core::settings::IrcUrl;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 use twitch_irc::ClientConfig;
 use twitch_irc::login::{LoginCredentials, StaticLoginCredentials};
 use twitch_irc::message::{IRCMessage, IRCPrefix, ServerMessage};
 
 use super::connector::{self, Client};
+use super::error::IrcError;
 use super::membership::{Membership, MembershipConfig, Plan};
 use super::sender::IrcSender;
-use super::{IrcError, IrcEvent, translate, translate_chat};
+use super::translate::{translate, translate_chat};
+use crate::observed::{ModeratorOf, Observed};
 
 /// Settings of the IRC client.
 #[derive(Debug, Clone)]
@@ -41,8 +43,11 @@ pub struct IrcConfig {
     /// Give up a connection attempt after this long.
     pub connect_timeout: Duration,
     /// `COMMAND_PREFIX` when this session answers chat commands (a logged-in bot): prefixed
-    /// lines then also give an [`IrcEvent::Command`], USERSTATE an [`IrcEvent::OwnRole`].
+    /// lines then also give an [`Observed::Command`], and USERSTATE's role goes to `roles`.
     pub command_prefix: Option<String>,
+    /// Where the bot's own role per channel is recorded (from USERSTATE, with
+    /// `command_prefix` only), for the outbox's rate limit.
+    pub roles: ModeratorOf,
 }
 
 impl IrcConfig {
@@ -56,6 +61,7 @@ impl IrcConfig {
             new_connection_every: Duration::from_secs(2),
             connect_timeout: Duration::from_secs(20),
             command_prefix: None,
+            roles: ModeratorOf::default(),
         }
     }
 }
@@ -75,7 +81,7 @@ pub async fn run<L: LoginCredentials>(
     config: IrcConfig,
     credentials: L,
     wanted: watch::Receiver<BTreeSet<Login>>,
-    events: mpsc::Sender<IrcEvent>,
+    events: mpsc::Sender<Observed>,
     cancel: CancellationToken,
 ) -> Result<(), IrcError> {
     IrcSession::start(config, credentials)
@@ -134,15 +140,15 @@ impl<L: LoginCredentials> IrcSession<L> {
         IrcSender::new(Arc::downgrade(&self.client))
     }
 
-    /// Joins every channel in `wanted` (and follows its changes), sends every translated line to
-    /// `events`, and re-joins channels that went quiet without twitch-irc confirming them. Ends
+    /// Joins every channel in `wanted` (and follows its changes), sends what identity resolution
+    /// needs of every translated line to `events` (see the module docs of [`super`]), and re-joins channels that went quiet without twitch-irc confirming them. Ends
     /// with `Ok` when `cancel` fires, [`IrcError::LoginFailed`] when Twitch rejects the login,
     /// [`IrcError::ConsumerGone`] when `events` is closed. Dropping the session on return
     /// closes every connection, and no new one is attempted.
     pub async fn run(
         self,
         mut wanted: watch::Receiver<BTreeSet<Login>>,
-        events: mpsc::Sender<IrcEvent>,
+        events: mpsc::Sender<Observed>,
         cancel: CancellationToken,
     ) -> Result<(), IrcError> {
         let Self {
@@ -157,6 +163,7 @@ impl<L: LoginCredentials> IrcSession<L> {
             own,
             membership: Membership::new(config.membership),
             prefix: config.command_prefix,
+            roles: config.roles,
         };
         let first = wanted.borrow_and_update().clone();
         task.apply_wanted(first);
@@ -207,6 +214,7 @@ struct Task<L: LoginCredentials> {
     own: Login,
     membership: Membership,
     prefix: Option<String>,
+    roles: ModeratorOf,
 }
 
 impl<L: LoginCredentials> Task<L> {
@@ -246,7 +254,7 @@ impl<L: LoginCredentials> Task<L> {
     async fn deliver(
         &mut self,
         batch: &mut Vec<ServerMessage>,
-        events: &mpsc::Sender<IrcEvent>,
+        events: &mpsc::Sender<Observed>,
     ) -> Result<(), IrcError> {
         let now = Instant::now();
         let received = Timestamp::now();
@@ -258,30 +266,46 @@ impl<L: LoginCredentials> Task<L> {
                 .as_deref()
                 .and_then(|prefix| translate_chat(msg.source(), now, prefix));
             for event in translate(&msg, received, &self.own).into_iter().chain(chat) {
-                match event {
-                    IrcEvent::LoginFailed { text } => {
+                let observed = match event {
+                    Observed::LoginFailed { text } => {
                         warn!(login = %self.own, notice = %text, "Twitch IRC rejected the login");
                         return Err(IrcError::LoginFailed {
                             login: self.own.to_string(),
                             notice: text,
                         });
                     }
-                    IrcEvent::Reconnect => info!("Twitch asked to reconnect"),
-                    IrcEvent::Notice {
-                        ref channel,
-                        ref msg_id,
-                        ref text,
-                    } => debug!(?channel, ?msg_id, %text, "notice"),
-                    _ => {}
-                }
-                // try_send first: a full budget of awaited sends would make this task yield
-                // every 128 events, while twitch-irc's many connection tasks keep producing.
-                match events.try_send(event) {
+                    Observed::Reconnect => {
+                        info!("Twitch asked to reconnect");
+                        continue;
+                    }
+                    Observed::Notice {
+                        channel,
+                        msg_id,
+                        text,
+                    } => {
+                        info!(channel = ?channel.map(|c| c.to_string()), ?msg_id, %text, "Twitch notice");
+                        continue;
+                    }
+                    Observed::OwnRole { channel, moderator } => {
+                        self.roles.set(channel, moderator);
+                        continue;
+                    }
+                    other => match other.for_identity() {
+                        Some(observed) => observed,
+                        None => continue,
+                    },
+                };
+                // try_send first: awaiting every send would use up tokio's cooperative budget
+                // and make this task yield every 128 events, while twitch-irc's many connection
+                // tasks keep producing into their unbounded queues, which then grow under load.
+                match events.try_send(observed) {
                     Ok(()) => {}
-                    Err(mpsc::error::TrySendError::Full(event)) => events
-                        .send(event)
-                        .await
-                        .map_err(|_| IrcError::ConsumerGone)?,
+                    Err(mpsc::error::TrySendError::Full(observed)) => {
+                        events
+                            .send(observed)
+                            .await
+                            .map_err(|_| IrcError::ConsumerGone)?
+                    }
                     Err(mpsc::error::TrySendError::Closed(_)) => {
                         return Err(IrcError::ConsumerGone);
                     }

@@ -26,7 +26,7 @@ use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 use twitch_irc::TwitchIRCClient;
 use twitch_irc::transport::tcp::{MakeConnection, TCPTransport, TCPTransportConnectError};
 
-use super::IrcError;
+use super::error::IrcError;
 
 /// The line written first on every socket.
 pub const MEMBERSHIP_CAP: &[u8] = b"CAP REQ :twitch.tv/membership\r\n";

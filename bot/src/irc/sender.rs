@@ -10,8 +10,8 @@ use chatters_core::domain::Login;
 use twitch_irc::login::LoginCredentials;
 use twitch_irc::message::{IRCMessage, IRCTags};
 
-use super::IrcError;
 use super::connector::Client;
+use super::error::IrcError;
 
 /// Sends chat messages through a running session; fails with [`IrcError::Closed`] once the
 /// session has ended (it never keeps the connections alive by itself).

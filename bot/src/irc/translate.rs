@@ -1,4 +1,4 @@
-//! Pure translation of Twitch IRC messages into [`IrcEvent`]s.
+//! Pure translation of Twitch IRC messages into [`Observed`]s.
 //!
 //! It reads the raw tags, prefix and parameters (`ServerMessage::source()`) rather than
 //! twitch-irc's typed structs: the crate turns lines that lack a tag it insists on (e.g. a
@@ -8,11 +8,11 @@
 
 use chatters_core::domain::{Login, Timestamp, UserId};
 use chatters_core::event::{Badge, Event, Message, UserRef};
+use chatters_core::role::Role;
 use tracing::debug;
 use twitch_irc::message::{IRCMessage, IRCPrefix, ServerMessage};
 
-use super::{CommandLine, IrcEvent};
-use crate::commands::access::Role;
+use crate::observed::{CommandLine, Observed};
 
 /// NOTICE texts by which Twitch (and its older servers) reject a login.
 const LOGIN_FAILURES: [&str; 5] = [
@@ -26,19 +26,19 @@ const LOGIN_FAILURES: [&str; 5] = [
 /// Translates one message received at `received_at`. `own` is the bot's login: its own
 /// JOIN/PART echoes are not events. Returns no event for PING, PONG, ROOMSTATE and the like,
 /// two for a raid (the raider's observation, then the raid).
-pub fn translate(msg: &ServerMessage, received_at: Timestamp, own: &Login) -> Vec<IrcEvent> {
+pub fn translate(msg: &ServerMessage, received_at: Timestamp, own: &Login) -> Vec<Observed> {
     translate_irc(msg.source(), received_at, own)
 }
 
 /// [`translate`] on the raw IRC message (what `ServerMessage::source()` returns).
-pub fn translate_irc(msg: &IRCMessage, received_at: Timestamp, own: &Login) -> Vec<IrcEvent> {
+pub fn translate_irc(msg: &IRCMessage, received_at: Timestamp, own: &Login) -> Vec<Observed> {
     let result = match msg.command.as_str() {
         "PRIVMSG" => message(msg, received_at, Kind::Privmsg).map(|m| vec![m]),
         "USERNOTICE" => usernotice(msg, received_at),
         "JOIN" | "PART" => membership(msg, received_at, own).map(|e| e.into_iter().collect()),
         "CLEARCHAT" => ban(msg, received_at).map(|e| e.into_iter().collect()),
         "NOTICE" => Ok(vec![notice(msg)]),
-        "RECONNECT" => Ok(vec![IrcEvent::Reconnect]),
+        "RECONNECT" => Ok(vec![Observed::Reconnect]),
         _ => Ok(Vec::new()),
     };
     result.unwrap_or_else(|reason| {
@@ -111,7 +111,7 @@ fn badges(msg: &IRCMessage) -> Vec<Badge> {
 }
 
 /// A PRIVMSG, or a USERNOTICE from a user, as an [`Event::Message`].
-fn message(msg: &IRCMessage, received_at: Timestamp, kind: Kind) -> Result<IrcEvent, Skip> {
+fn message(msg: &IRCMessage, received_at: Timestamp, kind: Kind) -> Result<Observed, Skip> {
     let channel = channel(msg)?;
     let login = match kind {
         Kind::Privmsg => nick(msg).or_else(|| tag(msg, "login")),
@@ -138,9 +138,9 @@ fn message(msg: &IRCMessage, received_at: Timestamp, kind: Kind) -> Result<IrcEv
     };
     let wrap = |m: Box<Message>| {
         if by_login {
-            IrcEvent::MessageByLogin(m)
+            Observed::MessageByLogin(m)
         } else {
-            IrcEvent::Message(Event::Message(m))
+            Observed::Event(Event::Message(m))
         }
     };
     Ok(wrap(Box::new(Message {
@@ -159,12 +159,12 @@ fn message(msg: &IRCMessage, received_at: Timestamp, kind: Kind) -> Result<IrcEv
 
 /// A USERNOTICE: the user's observation (a message when they typed text), and for
 /// `msg-id=raid` the raid after it.
-fn usernotice(msg: &IRCMessage, received_at: Timestamp) -> Result<Vec<IrcEvent>, Skip> {
+fn usernotice(msg: &IRCMessage, received_at: Timestamp) -> Result<Vec<Observed>, Skip> {
     let observed = message(msg, received_at, Kind::UserNotice)?;
     if tag(msg, "msg-id") != Some("raid") {
         return Ok(vec![observed]);
     }
-    let IrcEvent::Message(Event::Message(m)) = &observed else {
+    let Observed::Event(Event::Message(m)) = &observed else {
         return Ok(vec![observed]);
     };
     let from = UserRef {
@@ -181,7 +181,7 @@ fn usernotice(msg: &IRCMessage, received_at: Timestamp) -> Result<Vec<IrcEvent>,
         debug!(channel = %m.channel, "raid without a valid msg-param-viewerCount: observation only");
         return Ok(vec![observed]);
     };
-    let raid = IrcEvent::Message(Event::Raid {
+    let raid = Observed::Event(Event::Raid {
         channel: m.channel.clone(),
         from,
         viewers,
@@ -191,21 +191,21 @@ fn usernotice(msg: &IRCMessage, received_at: Timestamp) -> Result<Vec<IrcEvent>,
 }
 
 /// Another user's JOIN or PART (the bot's own echoes give nothing).
-fn membership(msg: &IRCMessage, at: Timestamp, own: &Login) -> Result<Option<IrcEvent>, Skip> {
+fn membership(msg: &IRCMessage, at: Timestamp, own: &Login) -> Result<Option<Observed>, Skip> {
     let channel = channel(msg)?;
     let login = Login::parse(nick(msg).ok_or("no sender nick")?).map_err(|_| "invalid login")?;
     if &login == own {
         return Ok(None);
     }
     Ok(Some(if msg.command == "JOIN" {
-        IrcEvent::Join { channel, login, at }
+        Observed::Join { channel, login, at }
     } else {
-        IrcEvent::Part { channel, login, at }
+        Observed::Part { channel, login, at }
     }))
 }
 
 /// CLEARCHAT with a target user: a ban or a timeout. A whole-chat clear gives nothing.
-fn ban(msg: &IRCMessage, received_at: Timestamp) -> Result<Option<IrcEvent>, Skip> {
+fn ban(msg: &IRCMessage, received_at: Timestamp) -> Result<Option<Observed>, Skip> {
     let channel = channel(msg)?;
     let Some(target) = msg.params.get(1) else {
         return Ok(None);
@@ -213,7 +213,7 @@ fn ban(msg: &IRCMessage, received_at: Timestamp) -> Result<Option<IrcEvent>, Ski
     let login = Login::parse(target).map_err(|_| "invalid target login")?;
     let user_id = UserId::parse(tag(msg, "target-user-id").ok_or("no target-user-id tag")?)
         .map_err(|_| "invalid target-user-id tag")?;
-    Ok(Some(IrcEvent::Ban {
+    Ok(Some(Observed::Ban {
         channel,
         user_id,
         login,
@@ -222,15 +222,15 @@ fn ban(msg: &IRCMessage, received_at: Timestamp) -> Result<Option<IrcEvent>, Ski
     }))
 }
 
-fn notice(msg: &IRCMessage) -> IrcEvent {
+fn notice(msg: &IRCMessage) -> Observed {
     let text = msg.params.get(1).map(|t| t.trim()).unwrap_or("").to_owned();
     let failed = LOGIN_FAILURES
         .iter()
         .any(|f| text.trim_end_matches('.').eq_ignore_ascii_case(f));
     if failed {
-        return IrcEvent::LoginFailed { text };
+        return Observed::LoginFailed { text };
     }
-    IrcEvent::Notice {
+    Observed::Notice {
         channel: channel(msg).ok(),
         msg_id: tag(msg, "msg-id").map(str::to_owned),
         text,
@@ -238,21 +238,21 @@ fn notice(msg: &IRCMessage) -> IrcEvent {
 }
 
 /// The command side of a line, for a session that answers commands with `prefix`: a PRIVMSG
-/// starting with it becomes an [`IrcEvent::Command`] (sent after the line's message event), a
-/// USERSTATE the bot's [`IrcEvent::OwnRole`]. Shared-chat lines from another channel
+/// starting with it becomes an [`Observed::Command`] (sent after the line's message event), a
+/// USERSTATE the bot's [`Observed::OwnRole`]. Shared-chat lines from another channel
 /// (`source-room-id` ≠ `room-id`) are answered in their own channel only, so they give nothing
 /// here; so do lines without a message id or user id (nothing to reply to or to check).
 pub fn translate_chat(
     msg: &IRCMessage,
     received: std::time::Instant,
     prefix: &str,
-) -> Option<IrcEvent> {
+) -> Option<Observed> {
     match msg.command.as_str() {
-        "PRIVMSG" => command_line(msg, received, prefix).map(|c| IrcEvent::Command(Box::new(c))),
+        "PRIVMSG" => command_line(msg, received, prefix).map(|c| Observed::Command(Box::new(c))),
         "USERSTATE" => {
             let channel = channel(msg).ok()?;
             let moderator = flag(msg, "mod") || Role::from_badges(&badges(msg)) >= Role::Moderator;
-            Some(IrcEvent::OwnRole { channel, moderator })
+            Some(Observed::OwnRole { channel, moderator })
         }
         _ => None,
     }

@@ -30,7 +30,7 @@ fn login(s: &str) -> Login {
     Login::parse(s).expect("login")
 }
 
-fn run(raw: &str) -> Vec<IrcEvent> {
+fn run(raw: &str) -> Vec<Observed> {
     let msg = IRCMessage::parse(raw).expect("an IRC line");
     translate_irc(&msg, RECEIVED, &own())
 }
@@ -50,8 +50,8 @@ fn badge(name: &str, version: &str) -> Badge {
     }
 }
 
-fn message(m: Message) -> IrcEvent {
-    IrcEvent::Message(Event::Message(Box::new(m)))
+fn message(m: Message) -> Observed {
+    Observed::Event(Event::Message(Box::new(m)))
 }
 
 #[test]
@@ -76,7 +76,7 @@ fn privmsg_becomes_a_message_with_its_tags() {
 #[test]
 fn privmsg_badges_are_kept_in_order() {
     let events = run(&line(21));
-    let [IrcEvent::Message(Event::Message(m))] = events.as_slice() else {
+    let [Observed::Event(Event::Message(m))] = events.as_slice() else {
         panic!("one message expected: {events:?}");
     };
     assert_eq!(
@@ -116,7 +116,7 @@ fn first_msg_returning_chatter_and_shared_chat_tags() {
         1,
     );
     let events = run(&raw);
-    let [IrcEvent::Message(Event::Message(m))] = events.as_slice() else {
+    let [Observed::Event(Event::Message(m))] = events.as_slice() else {
         panic!("one message expected: {events:?}");
     };
     assert!(m.first_msg && m.returning_chatter);
@@ -151,7 +151,7 @@ fn usernotice_with_text_is_a_message() {
 #[test]
 fn usernotice_without_text_is_an_observation_only() {
     let events = run(&line(37));
-    let [IrcEvent::Message(Event::Message(m))] = events.as_slice() else {
+    let [Observed::Event(Event::Message(m))] = events.as_slice() else {
         panic!("one message expected: {events:?}");
     };
     assert!(!m.has_text);
@@ -177,7 +177,7 @@ fn raid_gives_the_raider_observation_then_the_raid() {
                 has_text: false,
                 id: Some("bb99dda7-3736-4583-9114-52aa11b23d17".into()),
             }),
-            IrcEvent::Message(Event::Raid {
+            Observed::Event(Event::Raid {
                 channel: login("xqcow"),
                 from: raider,
                 viewers: 430,
@@ -192,7 +192,7 @@ fn other_users_join_and_part() {
     let at = RECEIVED;
     assert_eq!(
         run(&line(10)),
-        vec![IrcEvent::Join {
+        vec![Observed::Join {
             channel: login("pajlada"),
             login: login("randers811"),
             at
@@ -200,7 +200,7 @@ fn other_users_join_and_part() {
     );
     assert_eq!(
         run(&line(14)),
-        vec![IrcEvent::Part {
+        vec![Observed::Part {
             channel: login("pajlada"),
             login: login("randers811"),
             at
@@ -218,7 +218,7 @@ fn own_join_echo_is_not_an_event() {
 fn clearchat_with_a_target_is_a_ban_or_timeout() {
     assert_eq!(
         run(&line(2)),
-        vec![IrcEvent::Ban {
+        vec![Observed::Ban {
             channel: login("pajlada"),
             user_id: UserId(148973258),
             login: login("fabzeef"),
@@ -228,7 +228,7 @@ fn clearchat_with_a_target_is_a_ban_or_timeout() {
     );
     assert_eq!(
         run(&line(168)),
-        vec![IrcEvent::Ban {
+        vec![Observed::Ban {
             channel: login("schmoopiie"),
             user_id: UserId(20624989),
             login: login("schmoopiie"),
@@ -243,7 +243,7 @@ fn clearchat_with_a_target_is_a_ban_or_timeout() {
 fn notices_and_login_failures() {
     assert_eq!(
         run(&line(12)),
-        vec![IrcEvent::Notice {
+        vec![Observed::Notice {
             channel: Some(login("forsen")),
             msg_id: Some("msg_banned".into()),
             text: "You are permanently banned from talking in forsen.".into(),
@@ -251,19 +251,19 @@ fn notices_and_login_failures() {
     );
     assert_eq!(
         run(&line(13)),
-        vec![IrcEvent::LoginFailed {
+        vec![Observed::LoginFailed {
             text: "Improperly formatted auth".into()
         }]
     );
     assert_eq!(
         run(":tmi.twitch.tv NOTICE * :Login authentication failed"),
-        vec![IrcEvent::LoginFailed {
+        vec![Observed::LoginFailed {
             text: "Login authentication failed".into()
         }]
     );
     assert_eq!(
         run(&line(78)),
-        vec![IrcEvent::LoginFailed {
+        vec![Observed::LoginFailed {
             text: "Login unsuccessful.".into()
         }]
     );
@@ -271,7 +271,7 @@ fn notices_and_login_failures() {
 
 #[test]
 fn reconnect_and_protocol_noise() {
-    assert_eq!(run(&line(29)), vec![IrcEvent::Reconnect]);
+    assert_eq!(run(&line(29)), vec![Observed::Reconnect]);
     for n in [1, 11, 17, 30, 51, 64, 66, 7, 53, 5, 148] {
         assert_eq!(run(&line(n)), vec![], "line {n}");
     }
@@ -291,7 +291,7 @@ fn privmsg_without_a_user_id_is_a_message_by_login() {
     for n in [165, 169, 171, 172] {
         let events = run(&line(n));
         assert_eq!(events.len(), 1, "line {n}");
-        let IrcEvent::MessageByLogin(m) = &events[0] else {
+        let Observed::MessageByLogin(m) = &events[0] else {
             panic!("line {n}: {events:?}");
         };
         assert_eq!(m.user.login.as_str(), "schmoopiie", "line {n}");
@@ -320,11 +320,11 @@ fn malformed_values_are_skipped_not_panicked_on() {
     // A bad timestamp falls back to the receive time; a bad viewer count keeps the observation.
     assert_eq!(counts, vec![0, 0, 1, 1, 0, 0, 0]);
     assert_eq!(run(&bad[2])[0].clone(), {
-        let IrcEvent::Message(Event::Message(mut m)) = run(&line(20)).remove(0) else {
+        let Observed::Event(Event::Message(mut m)) = run(&line(20)).remove(0) else {
             panic!("message");
         };
         m.at = RECEIVED;
-        IrcEvent::Message(Event::Message(m))
+        Observed::Event(Event::Message(m))
     });
 }
 
@@ -346,7 +346,7 @@ fn the_whole_corpus_replays_and_every_attributable_privmsg_counts() {
         let texts = events
             .iter()
             .filter(|e| match e {
-                IrcEvent::Message(Event::Message(m)) | IrcEvent::MessageByLogin(m) => m.has_text,
+                Observed::Event(Event::Message(m)) | Observed::MessageByLogin(m) => m.has_text,
                 _ => false,
             })
             .count();
@@ -365,7 +365,7 @@ mod chat {
 
     use super::*;
 
-    fn chat(raw: &str, prefix: &str) -> Option<IrcEvent> {
+    fn chat(raw: &str, prefix: &str) -> Option<Observed> {
         let msg = IRCMessage::parse(raw).expect("an IRC line");
         translate_chat(&msg, Instant::now(), prefix)
     }
@@ -374,7 +374,7 @@ mod chat {
 
     #[test]
     fn a_prefixed_privmsg_is_a_command_line() {
-        let Some(IrcEvent::Command(c)) = chat(MOD_ASKS, "!") else {
+        let Some(Observed::Command(c)) = chat(MOD_ASKS, "!") else {
             panic!("a command line");
         };
         assert_eq!(c.channel, login("chan"));
@@ -398,21 +398,21 @@ mod chat {
         let shared = MOD_ASKS.replace("room-id=1000;", "room-id=1000;source-room-id=2000;");
         assert_eq!(chat(&shared, "!"), None);
         let own_room = MOD_ASKS.replace("room-id=1000;", "room-id=1000;source-room-id=1000;");
-        assert!(matches!(chat(&own_room, "!"), Some(IrcEvent::Command(_))));
+        assert!(matches!(chat(&own_room, "!"), Some(Observed::Command(_))));
     }
 
     #[test]
     fn userstate_gives_the_bots_role() {
         assert_eq!(
             chat(&line(51), "!"),
-            Some(IrcEvent::OwnRole {
+            Some(Observed::OwnRole {
                 channel: login("randers"),
                 moderator: false
             })
         );
         assert_eq!(
             chat(&line(52), "!"),
-            Some(IrcEvent::OwnRole {
+            Some(Observed::OwnRole {
                 channel: login("randers"),
                 moderator: true
             })
