@@ -97,15 +97,20 @@ pub async fn run_until(
     info!(?halves, backend = ?settings.database_backend(), "chatters started");
 
     let mut failure = tokio::select! {
+        // Cancellation first: once it fires, tasks end on their own and that is no failure.
+        biased;
         () = cancel.cancelled() => None,
-        Some((name, result)) = tasks.join_next() => {
-            let error = match result {
-                Ok(()) => anyhow::anyhow!("the {name} task stopped unexpectedly"),
-                Err(error) => error.context(format!("the {name} task stopped")),
-            };
-            error!(task = name, error = format!("{error:#}"), "task died, shutting down");
-            Some(error)
-        }
+        Some((name, result)) = tasks.join_next() => match result {
+            Ok(()) if cancel.is_cancelled() => None,
+            result => {
+                let error = match result {
+                    Ok(()) => anyhow::anyhow!("the {name} task stopped unexpectedly"),
+                    Err(error) => error.context(format!("the {name} task stopped")),
+                };
+                error!(task = name, error = format!("{error:#}"), "task died, shutting down");
+                Some(error)
+            }
+        },
     };
     cancel.cancel();
     drop(ingest_handle);
