@@ -1,7 +1,8 @@
-//! Moderators' chat commands: a pure [`parse`]r, [`access`] rules and cooldowns, safe
-//! [`reply`] formatting, and one file per command computing its answer from the core figures.
+//! Moderators' chat commands: a pure [`parse`]r, per-channel [`cooldowns`], safe [`reply`]
+//! formatting, and one file per command computing its answer from the core figures. Who may
+//! use a command is a channel setting (`chatters_core::channel_settings`).
 
-pub mod access;
+pub mod cooldowns;
 pub mod dispatch;
 pub mod outbox;
 pub mod parse;

@@ -12,7 +12,7 @@ use tracing::debug;
 use twitch_irc::message::{IRCMessage, IRCPrefix, ServerMessage};
 
 use super::{CommandLine, IrcEvent};
-use crate::commands::access::Role;
+use chatters_core::channel_settings::Role;
 
 /// NOTICE texts by which Twitch (and its older servers) reject a login.
 const LOGIN_FAILURES: [&str; 5] = [
