@@ -151,8 +151,6 @@ impl Api for HelixApi {
 const OBSERVED_QUEUE: usize = 65_536;
 /// Chat commands (and replies) queued; beyond this the bot is far behind and drops asks.
 const COMMAND_QUEUE: usize = 1_024;
-/// Per channel and command, asks within this long after an answer get none.
-const COMMAND_COOLDOWN: Duration = Duration::from_secs(5);
 
 /// Counters of the Twitch side, for `/metrics`.
 #[derive(Debug, Clone)]
@@ -325,7 +323,6 @@ pub fn spawn(
             prefix: settings.command_prefix.clone(),
             public_base_url: settings.public_base_url.clone(),
             bot_login: bot.login.clone(),
-            cooldown: COMMAND_COOLDOWN,
         };
         let dispatcher = Dispatcher::new(config, figures, ingest.clone(), outbox_tx);
         let outbox = Outbox::new(Limits::default(), moderator_of);

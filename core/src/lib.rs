@@ -8,21 +8,22 @@
 //! - [`tracker`]: in-memory presence per channel, clock-free; turns events into row changes.
 //! - [`ingest`]: the bounded queue and batched writer around the tracker.
 //! - [`bots`]: the shipped known-bot list and per-channel rules.
+//! - [`channel_settings`]: per-channel settings, typed; the `channel set` parser; roles and
+//!   per-command access.
 //! - [`stats`]: every SPEC definition, computed over the store.
 //! - [`charts`]: series, streams and account clusters as PNG (plotters, embedded font).
 //! - [`settings`]: the validated configuration.
-//! - [`role`]: a chatter's [`role::Role`] in a channel, from their badges.
 //! - [`apikey`]: API keys (generation, stored hash, constant-time check).
 //! - [`export`]: CSV/JSON exports of a channel's chatters, streamed in chunks.
 
 pub mod apikey;
 pub mod bots;
+pub mod channel_settings;
 pub mod charts;
 pub mod domain;
 pub mod event;
 pub mod export;
 pub mod ingest;
-pub mod role;
 pub mod settings;
 pub mod stats;
 pub mod store;

@@ -25,7 +25,7 @@ use chatters_core::domain::Login;
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 
-pub use version::{ChannelProbe, PUBLIC_PAGE, is_off};
+pub use version::ChannelProbe;
 
 /// Default in-process budget: about 800 full-size charts.
 const DEFAULT_BUDGET: usize = 64 << 20;

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
+use chatters_core::channel_settings::{ChannelSettings, Role};
 use chatters_core::domain::{Login, Timestamp};
 use chatters_core::ingest::IngestHandle;
 use chatters_core::stats::Figures;
@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use super::access::{Access, Cooldowns, Role};
+use super::cooldowns::Cooldowns;
 use super::outbox::Outgoing;
 use super::{Context, Reply, answer, parse};
 use crate::observed::CommandLine;
@@ -28,9 +28,6 @@ pub struct DispatchConfig {
     pub public_base_url: String,
     /// The bot's login: its own lines are never commands.
     pub bot_login: Login,
-    /// Per channel and command, asks within this long after an answer get none (a channel's
-    /// `commands.cooldown` setting overrides it).
-    pub cooldown: Duration,
 }
 
 /// Counters of the dispatcher.
@@ -135,23 +132,14 @@ impl Dispatcher {
         if channel.twitch_id == Some(line.user) {
             role = Role::Broadcaster;
         }
-        let settings = match self.store().channel_settings(channel.key).await {
+        let settings = match ChannelSettings::load(self.store().as_ref(), channel.key).await {
             Ok(settings) => settings,
             Err(error) => {
                 warn!(channel = %channel.login, %error, "channel settings unreadable: defaults apply");
-                Vec::new()
+                ChannelSettings::default()
             }
         };
-        let setting = |key: &str| {
-            settings
-                .iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.as_str())
-        };
-        let access = setting(&format!("commands.{name}"))
-            .and_then(Access::parse)
-            .unwrap_or_else(|| Access::default_for(name));
-        if !access.allows(role) {
+        if !settings.access(name).allows(role) {
             self.metrics.denied.fetch_add(1, Ordering::Relaxed);
             debug!(channel = %line.channel, command = name, ?role, "command not allowed");
             return None;
@@ -162,10 +150,10 @@ impl Dispatcher {
             Err(usage) => return Some(Reply::new(usage.0.replacen('!', prefix, 1))),
         };
         let now = Instant::now();
-        let cooldown = setting("commands.cooldown")
-            .and_then(|v| humantime::parse_duration(v).ok())
-            .unwrap_or(self.config.cooldown);
-        if !self.cooldowns.ready(&channel.login, name, now, cooldown) {
+        if !self
+            .cooldowns
+            .ready(&channel.login, name, now, settings.cooldown)
+        {
             self.metrics.coalesced.fetch_add(1, Ordering::Relaxed);
             return None;
         }

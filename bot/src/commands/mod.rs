@@ -1,9 +1,9 @@
-//! Moderators' chat commands: a pure [`parse`]r, [`access`] rules and cooldowns, safe
-//! [`reply`] formatting, and one file per command computing its answer from the core figures
-//! (`answer` picks the file, `context` is what each may use). This file only declares and
-//! re-exports.
+//! Moderators' chat commands: a pure [`parse`]r, per-channel [`cooldowns`], safe [`reply`]
+//! formatting, and one file per command computing its answer from the core figures (`answer`
+//! picks the file, `context` is what each may use). Who may use a command is a channel setting
+//! (`chatters_core::channel_settings`). This file only declares and re-exports.
 
-pub mod access;
+pub mod cooldowns;
 pub mod dispatch;
 pub mod outbox;
 pub mod parse;

@@ -57,10 +57,7 @@ impl Command {
     }
 
     /// Every command name, for settings validation.
-    pub const NAMES: [&'static str; 12] = [
-        "chatters", "new", "seen", "stats", "top", "lurkers", "overlap", "raid", "accounts",
-        "chart", "optout", "optin",
-    ];
+    pub const NAMES: [&'static str; 12] = chatters_core::channel_settings::COMMAND_NAMES;
 }
 
 /// A wrong argument: the usage line to answer with.

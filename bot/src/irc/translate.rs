@@ -6,9 +6,9 @@
 //! A line that cannot become an event (no `user-id`, an unparsable login) is skipped with a
 //! `debug!`; nothing here panics on input.
 
+use chatters_core::channel_settings::Role;
 use chatters_core::domain::{Login, Timestamp, UserId};
 use chatters_core::event::{Badge, Event, Message, UserRef};
-use chatters_core::role::Role;
 use tracing::debug;
 use twitch_irc::message::{IRCMessage, IRCPrefix, ServerMessage};
 

@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
+use chatters_core::channel_settings::{self, ChannelSettings};
 use chatters_core::store::{Channel, ChannelKey, StoreError};
-use secrecy::SecretString;
 use tracing::info;
 
 use super::target::Webhook;
@@ -23,35 +23,21 @@ impl Recaps {
             .collect())
     }
 
-    /// A channel's settings by name.
-    pub(super) async fn settings(
-        &self,
-        channel: &Channel,
-    ) -> Result<HashMap<String, String>, StoreError> {
-        Ok(self
-            .figures
-            .store()
-            .channel_settings(channel.key)
-            .await?
-            .into_iter()
-            .collect())
+    /// A channel's settings.
+    pub(super) async fn settings(&self, channel: &Channel) -> Result<ChannelSettings, StoreError> {
+        ChannelSettings::load(self.figures.store().as_ref(), channel.key).await
     }
 
     /// The webhook of `target` for a channel with these settings, if one is set.
-    pub(super) fn webhook(
-        &self,
-        target: Target,
-        settings: &HashMap<String, String>,
-    ) -> Option<Webhook> {
+    pub(super) fn webhook(&self, target: Target, settings: &ChannelSettings) -> Option<Webhook> {
         let url = match target.scope {
             Scope::Global => match target.service {
                 Service::Discord => self.config.discord_webhook_url.clone(),
                 Service::Slack => self.config.slack_webhook_url.clone(),
             },
             Scope::Channel => settings
-                .get(target.service.setting())
-                .filter(|v| !v.trim().is_empty())
-                .map(|v| SecretString::from(v.clone())),
+                .webhook(target.service.setting())
+                .map(|url| url.secret().clone()),
         };
         url.map(Webhook::new)
     }
@@ -137,7 +123,7 @@ impl Recaps {
             return Ok(());
         }
         let store = self.figures.store();
-        let wanted = store.channels_with_setting("weekly_digest", "on").await?;
+        let wanted = channel_settings::weekly_digest_channels(store.as_ref()).await?;
         if wanted.is_empty() {
             return Ok(());
         }

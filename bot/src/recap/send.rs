@@ -1,9 +1,9 @@
 //! Building a summary's message and posting it to its destination.
 
 use anyhow::Context as _;
+use chatters_core::channel_settings::ChannelSettings;
 use chatters_core::charts::{self, ChartSpec};
 use chatters_core::store::{Channel, StoreError, StreamKey};
-use chatters_web::cache::{PUBLIC_PAGE, is_off};
 use tracing::warn;
 
 use super::content::Recap;
@@ -88,10 +88,8 @@ impl Recaps {
 
     /// False when the channel switched its public page (and so its chart URLs) off.
     pub(super) async fn public_page(&self, channel: &Channel) -> Result<bool, StoreError> {
-        let settings = self.figures.store().channel_settings(channel.key).await?;
-        Ok(!settings
-            .iter()
-            .any(|(name, value)| name == PUBLIC_PAGE && is_off(value)))
+        let store = self.figures.store().as_ref();
+        Ok(ChannelSettings::load(store, channel.key).await?.public_page)
     }
 }
 

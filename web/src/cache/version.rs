@@ -9,11 +9,9 @@
 
 use std::hash::{Hash, Hasher};
 
+use chatters_core::channel_settings::ChannelSettings;
 use chatters_core::domain::{Login, Timestamp};
 use chatters_core::store::{Channel, Store, StoreError};
-
-/// The per-channel setting that switches the share page and charts off (`public_page off`).
-pub const PUBLIC_PAGE: &str = "public_page";
 
 /// How far back the first probe of a channel looks for its latest series point.
 const FIRST_LOOK_BACK: i64 = 24 * 3600;
@@ -33,14 +31,6 @@ pub struct ChannelProbe {
     last_raid: Option<Timestamp>,
 }
 
-/// True for the values that switch a setting off.
-pub fn is_off(value: &str) -> bool {
-    matches!(
-        value.trim().to_ascii_lowercase().as_str(),
-        "off" | "false" | "no" | "0" | "disabled"
-    )
-}
-
 /// Reads the probe of `login`; `previous` (the last probe, however old) bounds the queries.
 pub(crate) async fn probe(
     store: &dyn Store,
@@ -57,11 +47,7 @@ pub(crate) async fn probe(
             last_raid: None,
         });
     };
-    let public = !store
-        .channel_settings(channel.key)
-        .await?
-        .iter()
-        .any(|(name, value)| name == PUBLIC_PAGE && is_off(value));
+    let public = ChannelSettings::load(store, channel.key).await?.public_page;
     let latest_stream = store.streams(channel.key, 1).await?.into_iter().next();
     // A previous probe of another channel row (removed and re-added) says nothing about this one.
     let previous = previous.filter(|p| p.channel.as_ref().map(|c| c.key) == Some(channel.key));
@@ -100,19 +86,4 @@ pub(crate) async fn probe(
         last_point,
         last_raid,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn off_values_switch_the_public_page_off() {
-        for off in ["off", "OFF", " false", "no", "0", "disabled"] {
-            assert!(is_off(off), "{off:?}");
-        }
-        for on in ["on", "true", "yes", "1", ""] {
-            assert!(!is_off(on), "{on:?}");
-        }
-    }
 }
