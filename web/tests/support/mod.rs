@@ -1,7 +1,11 @@
-//! Test harness for the chart routes, the share page and the browser test: a fresh SQLite
-//! store per test fed through the real ingestion pipeline, a scripted channel with two
-//! streams, a raid and account ages, and helpers to call the router or a real server.
-#![allow(dead_code)]
+//! Test support of the web endpoint, shared by every test file: a fresh store per test (from
+//! [`chatters_core::testing`]) fed through the real ingestion pipeline, the scripted channel
+//! with two streams, a raid and account ages, calls through the router, a real server on
+//! 127.0.0.1:0 and raw HTTP/1.0 over its socket, and small readers of PNGs and HTML.
+#![allow(
+    dead_code,
+    reason = "each test file uses a different part of this module"
+)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,85 +13,73 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
-use chatters_core::bots::KnownBots;
-use chatters_core::domain::{Login, StreamId, Timestamp, UserId};
-use chatters_core::event::{Event, Message, UserRef};
-use chatters_core::ingest::{Ingest, IngestConfig, IngestHandle};
-use chatters_core::store::{self, ConnectOptions, Store, StoreError};
+use chatters_core::domain::{Timestamp, UserId};
+use chatters_core::event::{Event, UserRef};
+use chatters_core::ingest::IngestConfig;
+use chatters_core::store::Store;
+use chatters_core::testing::{Pipeline, TestDb, Timeline, login, scripted_channel};
 use chatters_core::tracker::TrackerConfig;
 use chatters_web::cache::ChartCache;
 use chatters_web::{AppState, WebConfig, router};
-use tempfile::TempDir;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tower::ServiceExt;
+use tower::ServiceExt as _;
 
 pub const CHAN: &str = "chan";
 pub const ROOM: i64 = 500;
 pub const BOT: i64 = 900;
-pub const FIRST_STREAM: &str = "1001";
-pub const SECOND_STREAM: &str = "1002";
 
-/// A store with ingestion running, and the time the script starts at (three hours ago).
+/// A store with ingestion running, and the time its timeline starts at (three hours ago).
 pub struct Harness {
     pub store: Arc<dyn Store>,
     pub base: i64,
-    ingest: IngestHandle,
-    cancel: CancellationToken,
-    task: JoinHandle<Result<(), StoreError>>,
-    _dir: TempDir,
-}
-
-pub fn login(s: &str) -> Login {
-    Login::parse(s).expect("valid login")
-}
-
-pub fn user(id: i64, name: &str) -> UserRef {
-    UserRef::new(UserId(id), login(name))
+    pub pipeline: Pipeline,
+    timeline: Timeline,
+    db: TestDb,
 }
 
 impl Harness {
-    /// A migrated SQLite store in a temporary directory, with ingestion started.
+    /// A migrated SQLite store with ingestion started; the bot account is [`BOT`].
     pub async fn new() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}/chatters.db?mode=rwc", dir.path().display());
-        let store = store::open(&url, &ConnectOptions::default())
-            .await
-            .expect("open sqlite");
-        store.migrate().await.expect("migrate");
         let config = IngestConfig {
             tracker: TrackerConfig {
                 bot_user: Some(UserId(BOT)),
                 bot_login: Some(login("chattersbot")),
-                bots: KnownBots::shipped(),
                 ..TrackerConfig::default()
             },
             ..IngestConfig::default()
         };
-        let cancel = CancellationToken::new();
-        let (ingest, task) = Ingest::start(store.clone(), config, cancel.clone())
-            .await
-            .expect("start ingestion");
+        let base = Timestamp::now().0 - 3 * 3600;
+        Self::with(TestDb::sqlite().await, config, base).await
+    }
+
+    /// Ingestion with `config` over `db`, on a timeline starting at `base` (Unix seconds).
+    pub async fn with(db: TestDb, config: IngestConfig, base: i64) -> Self {
+        let pipeline = Pipeline::start(db.store.clone(), config).await;
         Self {
-            store,
-            base: Timestamp::now().0 - 3 * 3600,
-            ingest,
-            cancel,
-            task,
-            _dir: dir,
+            store: db.store.clone(),
+            base,
+            pipeline,
+            timeline: Timeline::at(base),
+            db,
         }
     }
 
     /// Ingests `events` and waits until they are committed.
     pub async fn send(&self, events: Vec<Event>) {
-        self.ingest.send_all(events).await.expect("ingest");
-        self.ingest.flush().await.expect("flush");
+        self.pipeline.send(events).await;
+    }
+
+    /// The timeline events are built on.
+    pub fn timeline(&self) -> &Timeline {
+        &self.timeline
     }
 
     /// `base + offset`.
     pub fn t(&self, offset: i64) -> Timestamp {
-        Timestamp(self.base + offset)
+        self.timeline.t(offset)
     }
 
     /// State over the store whose chart cache re-reads the data version on every request.
@@ -106,102 +98,31 @@ impl Harness {
     }
 
     pub fn snapshot(&self, channel: &str, users: &[&UserRef], at: i64) -> Event {
-        Event::Snapshot {
-            channel: login(channel),
-            at: self.t(at),
-            users: users.iter().map(|u| (*u).clone()).collect(),
-            total: users.len() as u64,
-        }
+        self.timeline.snapshot(channel, users, at)
     }
 
     pub fn message(&self, channel: &str, room: i64, u: &UserRef, at: i64) -> Event {
-        Event::Message(Box::new(Message {
-            channel: login(channel),
-            user: u.clone(),
-            at: self.t(at),
-            room_id: Some(UserId(room)),
-            source_room_id: None,
-            first_msg: false,
-            returning_chatter: false,
-            badges: Vec::new(),
-            has_text: true,
-            id: None,
-        }))
+        self.timeline.msg(channel, room, u, at)
     }
 
     pub fn online(&self, channel: &str, room: i64, id: &str, at: i64, title: &str) -> Event {
-        Event::StreamOnline {
-            channel: login(channel),
-            broadcaster: Some(UserId(room)),
-            stream: StreamId::parse(id).expect("valid stream id"),
-            started_at: self.t(at),
-            title: title.to_owned(),
-        }
+        self.timeline.online_titled(channel, room, id, at, title)
     }
 
     pub fn offline(&self, channel: &str, at: i64) -> Event {
-        Event::StreamOffline {
-            channel: login(channel),
-            at: self.t(at),
-        }
+        self.timeline.offline(channel, at)
     }
 
-    /// The scripted channel: an offline snapshot, stream 1001 (two hours, snapshots every five
-    /// minutes, messages, a raid, new arrivals), then stream 1002, live, titled with markup.
-    /// Twelve chatters have account ages, ten of them created the same day (a flagged day).
+    /// Ingests [`scripted_channel`] for `channel`.
     pub async fn script(&self, channel: &str, room: i64) {
-        let regulars: Vec<UserRef> = (1..=4).map(|i| user(i, &format!("regular{i}"))).collect();
-        let newcomers: Vec<UserRef> = (10..=29)
-            .map(|i| user(i, &format!("newcomer{i}")))
-            .collect();
-        let raider = user(77, "raider");
-        let mut events = vec![self.snapshot(channel, &regulars.iter().collect::<Vec<_>>(), -900)];
-        events.push(self.online(channel, room, FIRST_STREAM, 0, "first stream"));
-        for step in 0..24i64 {
-            let at = step * 300 + 60;
-            let arrived = usize::try_from(step).unwrap_or(0).min(newcomers.len());
-            let present: Vec<&UserRef> = regulars.iter().chain(&newcomers[..arrived]).collect();
-            events.push(self.snapshot(channel, &present, at));
-            if let Some(u) = present.get(usize::try_from(step).unwrap_or(0) % present.len()) {
-                events.push(self.message(channel, room, u, at + 30));
-            }
-        }
-        events.push(Event::Raid {
-            channel: login(channel),
-            from: raider,
-            viewers: 42,
-            at: self.t(1800),
-        });
-        events.push(self.offline(channel, 2 * 3600));
-        events.push(self.online(
-            channel,
-            room,
-            SECOND_STREAM,
-            2 * 3600 + 1800,
-            "<b>second</b> & \"live\"",
-        ));
-        let second: Vec<&UserRef> = regulars.iter().chain(&newcomers[..6]).collect();
-        events.push(self.snapshot(channel, &second, 2 * 3600 + 1860));
-        events.push(self.message(channel, room, &regulars[0], 2 * 3600 + 1900));
-        let farm_day = self.t(-200 * 86_400);
-        for (i, u) in newcomers.iter().take(10).enumerate() {
-            events.push(Event::Account {
-                user: u.clone(),
-                created_at: farm_day.plus(i as i64 * 60),
-            });
-        }
-        for (i, u) in regulars.iter().take(2).enumerate() {
-            events.push(Event::Account {
-                user: u.clone(),
-                created_at: self.t(-2000 * 86_400 - i as i64 * 86_400 * 40),
-            });
-        }
-        self.send(events).await;
+        self.send(scripted_channel(&self.timeline, channel, room))
+            .await;
     }
 
+    /// Stops ingestion (waiting for its final commit) and removes the database.
     pub async fn stop(self) {
-        self.cancel.cancel();
-        self.task.await.expect("join").expect("final flush");
+        self.pipeline.stop().await;
+        self.db.cleanup().await;
     }
 }
 
@@ -218,7 +139,9 @@ impl Answer {
             .unwrap_or_else(|e| panic!("JSON body ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
 
-    pub fn header(&self, name: &str) -> &str {
+    /// The value of header `name` (panics when it is missing).
+    pub fn header(&self, name: impl AsRef<str>) -> &str {
+        let name = name.as_ref();
         self.headers
             .get(name)
             .and_then(|v| v.to_str().ok())
@@ -228,21 +151,27 @@ impl Answer {
     pub fn text(&self) -> String {
         String::from_utf8(self.body.clone()).expect("UTF-8 body")
     }
+
+    /// Asserts an error answer: status, code, and that the message contains `words`.
+    pub fn assert_error(&self, status: StatusCode, code: &str, words: &str) {
+        let body = self.json();
+        assert_eq!(self.status, status, "{body}");
+        assert_eq!(body["error"], code, "{body}");
+        let message = body["message"].as_str().expect("message");
+        assert!(message.contains(words), "{message:?} lacks {words:?}");
+        assert_eq!(body.as_object().map(|o| o.len()), Some(2), "{body}");
+    }
 }
 
-/// `GET path` through the router, with extra headers.
-pub async fn get(state: &AppState, path: &str, headers: &[(&str, &str)]) -> Answer {
-    let mut request = Request::get(path);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
+/// `request` through the router of `state`, read whole.
+pub async fn call(state: &AppState, request: Request<Body>) -> Answer {
     let response = router(state.clone())
-        .oneshot(request.body(Body::empty()).expect("request"))
+        .oneshot(request)
         .await
         .expect("infallible");
     let status = response.status();
     let headers = response.headers().clone();
-    let body = axum::body::to_bytes(response.into_body(), 64 << 20)
+    let body = axum::body::to_bytes(response.into_body(), 1 << 30)
         .await
         .expect("body")
         .to_vec();
@@ -253,7 +182,16 @@ pub async fn get(state: &AppState, path: &str, headers: &[(&str, &str)]) -> Answ
     }
 }
 
-/// Width, height and colour type of a PNG.
+/// `GET path` through the router, with extra headers.
+pub async fn get(state: &AppState, path: &str, headers: &[(&str, &str)]) -> Answer {
+    let mut request = Request::get(path);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    call(state, request.body(Body::empty()).expect("request")).await
+}
+
+/// Width and height of a PNG.
 pub fn png_size(bytes: &[u8]) -> (u32, u32) {
     let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
     let mut reader = decoder.read_info().expect("a PNG header");
@@ -275,6 +213,27 @@ pub async fn spawn_server(
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(chatters_web::serve(listener, state, shutdown.clone()));
     (addr, shutdown, task)
+}
+
+/// Sends one HTTP/1.0 `GET` with extra header lines (`Name: value`) and splits the answer
+/// (it ends when the server closes) into its head and body.
+pub async fn raw_get(addr: SocketAddr, path: &str, headers: &[String]) -> (String, Vec<u8>) {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let mut request = format!("GET {path} HTTP/1.0\r\nHost: test\r\n");
+    for header in headers {
+        request.push_str(header);
+        request.push_str("\r\n");
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.expect("read");
+    let split = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("end of headers");
+    let head = String::from_utf8(answer[..split].to_vec()).expect("utf-8 head");
+    (head, answer[split + 4..].to_vec())
 }
 
 /// The value of `attr` in the first tag containing `marker` (entities `&#x2f;`, `&amp;` decoded).
