@@ -26,10 +26,7 @@ use chatters_core::tracker::{Tracker, TrackerConfig};
 use sqlx::Connection;
 use tokio_util::sync::CancellationToken;
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
-use common::TestDb as Db;
+use chatters_core::testing::TestDb as Db;
 
 /// Counts live heap bytes, to measure the tracker's memory.
 struct Counting;

@@ -15,6 +15,8 @@
 //! - [`settings`]: the validated configuration.
 //! - [`apikey`]: API keys (generation, stored hash, constant-time check).
 //! - [`export`]: CSV/JSON exports of a channel's chatters, streamed in chunks.
+//! - `testing` (cargo feature `testing`): per-test databases on every backend, event
+//!   builders and the ingestion pipeline, for the tests of every crate.
 
 pub mod apikey;
 pub mod bots;
@@ -27,4 +29,6 @@ pub mod ingest;
 pub mod settings;
 pub mod stats;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod tracker;

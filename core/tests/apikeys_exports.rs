@@ -2,8 +2,6 @@
 //! stored hashed with their channels and revoked once; the streamed export rows equal
 //! [`Store::channel_users`]; the CSV and JSON bytes parse back to the same rows.
 
-mod common;
-
 use std::sync::Arc;
 
 use chatters_core::apikey::{self, ApiKey};
@@ -13,8 +11,8 @@ use chatters_core::event::Event;
 use chatters_core::export::{self, ExportFormat};
 use chatters_core::ingest::{Ingest, IngestConfig};
 use chatters_core::store::{ApiKeyId, ChannelKey, ChannelUser, Store};
+use chatters_core::testing::*;
 use chatters_core::tracker::TrackerConfig;
-use common::*;
 use futures::StreamExt as _;
 use tokio_util::sync::CancellationToken;
 

@@ -7,8 +7,6 @@
 //!   pipeline.
 //! - A cancelled pipeline commits, before its task ends, everything it was sent.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
@@ -23,7 +21,7 @@ use chatters_core::event::{Event, UserRef};
 use chatters_core::ingest::{Ingest, IngestConfig};
 use chatters_core::stats::Figures;
 use chatters_core::store::{self, ChannelUser, ConnectOptions, Store};
-use common::*;
+use chatters_core::testing::*;
 use sqlx::Connection;
 use tokio_util::sync::CancellationToken;
 

@@ -1,8 +1,6 @@
 //! Every SPEC definition on hand-built event sequences, run through the real ingestion
 //! pipeline into each backend, with exact expected numbers.
 
-mod common;
-
 use std::sync::Arc;
 
 use chatters_core::bots::KnownBots;
@@ -11,8 +9,8 @@ use chatters_core::event::Event;
 use chatters_core::ingest::{Ingest, IngestConfig, IngestHandle};
 use chatters_core::stats::{Figures, StreamFigures};
 use chatters_core::store::{Channel, Store, Stream};
+use chatters_core::testing::*;
 use chatters_core::tracker::TrackerConfig;
-use common::*;
 use tokio_util::sync::CancellationToken;
 
 const CHAN: &str = "chan";

@@ -1,8 +1,6 @@
 //! The [`Store`] contract, written once and run on SQLite, MariaDB and PostgreSQL: channels,
 //! settings, bot rules, streams, crash repair of presence, opt-out, and how storage grows.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,8 +13,8 @@ use chatters_core::store::{
     Batch, BotRule, Channel, ChannelKey, ChannelUserDelta, Raid, SeriesRow, Store, StoreError,
     Stream, StreamKey, StreamUserDelta, UserRow,
 };
+use chatters_core::testing::*;
 use chatters_core::tracker::TrackerConfig;
-use common::*;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 

@@ -2,13 +2,11 @@
 //! rows written once per (subject, target), claims that only one worker wins, results written
 //! only by the claim's holder, recently ended streams, and disabled targets.
 
-mod common;
-
 use std::sync::Arc;
 
 use chatters_core::domain::{StreamId, Timestamp};
 use chatters_core::store::{DisabledTarget, Store, SummaryState, SummaryUpdate};
-use common::*;
+use chatters_core::testing::*;
 
 fn targets(keys: &[&str]) -> Vec<String> {
     keys.iter().map(|k| (*k).to_owned()).collect()

@@ -1,16 +1,14 @@
 //! The tracker on its own (pure, clock-free): each step's [`Batch`] holds exactly the row
 //! changes that step implies, and nothing for what did not change.
 
-mod common;
-
 use chatters_core::bots::KnownBots;
 use chatters_core::domain::{Timestamp, UserId};
 use chatters_core::event::UserRef;
 use chatters_core::store::{
     Batch, BotRule, ChannelKey, ChannelUserDelta, SeriesRow, StreamKey, StreamUserDelta, UserRow,
 };
+use chatters_core::testing::*;
 use chatters_core::tracker::{Tracker, TrackerConfig};
-use common::*;
 use rustc_hash::FxHashMap;
 
 const CHAN: &str = "chan";

@@ -100,10 +100,7 @@ impl FromRequestParts<AppState> for ApiKeyAuth {
             .store
             .api_key_by_hash(&key.hash().to_hex())
             .await
-            .map_err(|error| {
-                tracing::error!(%error, "reading an API key");
-                AuthRejection(ApiError::database_unavailable())
-            })?;
+            .map_err(|error| AuthRejection(ApiError::store("reading an API key", &error)))?;
         // The lookup was by hash; the comparison that decides is constant-time.
         let Some(record) = record.filter(|r| apikey::verify(&key, &r.key_hash)) else {
             return Err(unauthorized("unknown API key"));

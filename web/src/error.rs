@@ -1,6 +1,7 @@
 //! [`ApiError`]: every failure answered by the web endpoint, as JSON
 //! `{"error": "<code>", "message": "<human text>"}` with the right status. Internals are logged
-//! once where they happen and never put in the message.
+//! once where they happen and never put in the message; [`ApiError::store`] is the one mapping
+//! from storage and figures failures to answers.
 
 use std::any::Any;
 
@@ -8,6 +9,7 @@ use axum::Json;
 use axum::body::Body;
 use axum::http::{Response, StatusCode};
 use axum::response::IntoResponse;
+use chatters_core::store::StoreError;
 use serde_json::json;
 
 /// An error answer.
@@ -62,6 +64,31 @@ impl ApiError {
             "something went wrong on our side; try again later",
         )
     }
+
+    /// A store or figures failure while `doing` something: logged here, once, with its details;
+    /// answered 503 when the database is unavailable (pool timed out or closed, connection
+    /// lost, unreachable), else 500, either way without the details.
+    pub fn store(doing: &str, error: &StoreError) -> Self {
+        if database_unavailable(error) {
+            tracing::warn!(%error, "{doing}: database unavailable");
+            Self::database_unavailable()
+        } else {
+            tracing::error!(%error, "{doing}");
+            Self::internal()
+        }
+    }
+}
+
+/// Whether `error` means the database cannot be reached now (a retry may succeed), rather
+/// than a failure of the query or of the data.
+fn database_unavailable(error: &StoreError) -> bool {
+    matches!(
+        error,
+        StoreError::Unreachable { .. }
+            | StoreError::Sql(
+                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+            )
+    )
 }
 
 impl std::fmt::Display for ApiError {
@@ -151,6 +178,26 @@ mod tests {
             body,
             json!({"error": "bad_parameter", "message": "w: use 200-2400"})
         );
+    }
+
+    #[test]
+    fn an_unavailable_database_is_503_and_other_store_failures_are_500() {
+        let closed = ApiError::store("reading", &StoreError::Sql(sqlx::Error::PoolClosed));
+        let timed_out = ApiError::store("reading", &StoreError::Sql(sqlx::Error::PoolTimedOut));
+        let corrupt = ApiError::store(
+            "reading",
+            &StoreError::Corrupt {
+                column: "secret_column",
+                value: "secret value".into(),
+            },
+        );
+        let row = ApiError::store("reading", &StoreError::Sql(sqlx::Error::RowNotFound));
+
+        assert_eq!(closed, ApiError::database_unavailable());
+        assert_eq!(timed_out, ApiError::database_unavailable());
+        assert_eq!(corrupt, ApiError::internal());
+        assert_eq!(row, ApiError::internal());
+        assert!(!corrupt.message.contains("secret"));
     }
 
     #[tokio::test]

@@ -7,25 +7,20 @@
 //! alicia during stream 2; channel `other` (id 600) has stream `2001`, where alicia and erin
 //! chat.
 
+mod support;
+
 use std::io::Read as _;
-use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use chatters_core::apikey::ApiKey;
-use chatters_core::bots::KnownBots;
-use chatters_core::domain::{Login, StreamId, Timestamp, UserId};
+use chatters_core::domain::{StreamId, Timestamp, UserId};
 use chatters_core::event::{Event, Message, UserRef};
-use chatters_core::ingest::{Ingest, IngestConfig, IngestHandle};
-use chatters_core::store::{self, ConnectOptions, Store};
-use chatters_core::tracker::TrackerConfig;
-use chatters_web::{AppState, router, serve};
+use chatters_core::ingest::{IngestConfig, IngestHandle};
+use chatters_core::testing::{TestDb, login, tracker_config, user};
+use chatters_web::AppState;
 use serde_json::{Value, json};
-use tempfile::TempDir;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpListener, TcpStream};
-use tokio_util::sync::CancellationToken;
-use tower::ServiceExt as _;
+use support::{Answer, Harness, raw_get, spawn_server};
 
 const CHAN_ID: i64 = 500;
 const OTHER_ID: i64 = 600;
@@ -42,18 +37,16 @@ struct App {
     both_key: String,
     /// Scoped to `chan`, revoked.
     revoked_key: String,
-    /// Kept so `/metrics` can show ingestion counters; stopped when dropped.
-    ingest: IngestHandle,
-    _cancel: tokio_util::sync::DropGuard,
-    _dir: TempDir,
+    /// The store and its ingestion (kept so `/metrics` can show ingestion counters); stopped
+    /// when dropped.
+    harness: Harness,
 }
 
-fn login(s: &str) -> Login {
-    Login::parse(s).expect("valid login")
-}
-
-fn user(id: i64, name: &str) -> UserRef {
-    UserRef::new(UserId(id), login(name))
+impl App {
+    /// The ingestion handle.
+    fn ingest(&self) -> &IngestHandle {
+        &self.harness.pipeline.ingest
+    }
 }
 
 /// Everything the scenario sends, with times `base + offset`.
@@ -147,27 +140,13 @@ fn scenario(base: i64) -> Vec<Event> {
 }
 
 async fn spawn_app() -> App {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}/api.db", dir.path().display());
-    let store: Arc<dyn Store> = store::open(&url, &ConnectOptions::default())
-        .await
-        .expect("open sqlite");
-    store.migrate().await.expect("migrate");
     let base = (Timestamp::now().0 - 3 * 3600) / 60 * 60;
-    let cancel = CancellationToken::new();
     let config = IngestConfig {
-        tracker: TrackerConfig {
-            bot_user: None,
-            bot_login: Some(login("chattersbot")),
-            presence_timeout: 900,
-            snapshot_stale_after: 3 * 3600,
-            bots: KnownBots::shipped(),
-        },
+        tracker: tracker_config(None),
         ..IngestConfig::default()
     };
-    let (ingest, _task) = Ingest::start(store.clone(), config, cancel.clone())
-        .await
-        .expect("start ingestion");
+    let harness = Harness::with(TestDb::sqlite().await, config, base).await;
+    let store = harness.store.clone();
     // The rename is committed in a batch of its own: within one batch the writer sees only a
     // user's last name and time (a name that appears and changes within a batch leaves no
     // history; a rename is dated by the batch's last sighting).
@@ -179,8 +158,7 @@ async fn spawn_app() -> App {
     let after = events.split_off(rename + 1);
     let renamed = events.split_off(rename);
     for part in [events, renamed, after] {
-        ingest.send_all(part).await.expect("send");
-        ingest.flush().await.expect("flush");
+        harness.send(part).await;
     }
 
     let key = |channels: &'static [&'static str], revoked: bool| {
@@ -209,7 +187,9 @@ async fn spawn_app() -> App {
     let both_key = key(&["chan", "other"], false).await;
     let revoked_key = key(&["chan"], true).await;
     let state = AppState::new(store);
-    state.metrics.register_ingest(ingest.clone());
+    state
+        .metrics
+        .register_ingest(harness.pipeline.ingest.clone());
     App {
         state,
         base,
@@ -217,67 +197,21 @@ async fn spawn_app() -> App {
         other_key,
         both_key,
         revoked_key,
-        ingest,
-        _cancel: cancel.drop_guard(),
-        _dir: dir,
-    }
-}
-
-/// A whole answer.
-struct Answer {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("{e}: not JSON: {}", String::from_utf8_lossy(&self.body)))
-    }
-
-    fn header(&self, name: header::HeaderName) -> &str {
-        self.headers
-            .get(&name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-
-    /// Asserts an error answer: status, code, and that the message contains `words`.
-    fn assert_error(&self, status: StatusCode, code: &str, words: &str) {
-        let body = self.json();
-        assert_eq!(self.status, status, "{body}");
-        assert_eq!(body["error"], code, "{body}");
-        let message = body["message"].as_str().expect("message");
-        assert!(message.contains(words), "{message:?} lacks {words:?}");
-        assert_eq!(body.as_object().map(|o| o.len()), Some(2), "{body}");
+        harness,
     }
 }
 
 async fn call(app: &App, request: Request<Body>) -> Answer {
-    let response = router(app.state.clone())
-        .oneshot(request)
-        .await
-        .expect("infallible");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = axum::body::to_bytes(response.into_body(), 1 << 30)
-        .await
-        .expect("body")
-        .to_vec();
-    Answer {
-        status,
-        headers,
-        body,
-    }
+    support::call(&app.state, request).await
 }
 
 async fn get(app: &App, path: &str, key: Option<&str>) -> Answer {
-    let mut request = Request::get(path);
-    if let Some(key) = key {
-        request = request.header(header::AUTHORIZATION, format!("Bearer {key}"));
-    }
-    call(app, request.body(Body::empty()).expect("request")).await
+    let bearer = key.map(|key| format!("Bearer {key}"));
+    let headers: Vec<(&str, &str)> = bearer
+        .iter()
+        .map(|value| (header::AUTHORIZATION.as_str(), value.as_str()))
+        .collect();
+    support::get(&app.state, path, &headers).await
 }
 
 // ---- authentication and scope ----
@@ -702,7 +636,7 @@ async fn json_and_csv_are_gzipped_when_asked_but_metrics_are_not() {
         assert_eq!(unzipped, plain.body, "{path}");
     }
     let metrics = call(&app, gzip_get("/metrics", None)).await;
-    assert_eq!(metrics.header(header::CONTENT_ENCODING), "");
+    assert_eq!(metrics.headers.get(header::CONTENT_ENCODING), None);
 }
 
 // ---- series and accounts ----
@@ -1018,29 +952,15 @@ async fn metrics_are_prometheus_text_with_ingestion_counters() {
 
 // ---- over a real socket ----
 
-/// Sends one HTTP/1.0 request (the answer ends when the server closes) and splits the answer.
-async fn raw_get(addr: std::net::SocketAddr, path: &str, key: &str) -> (String, Vec<u8>) {
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
-    let request =
-        format!("GET {path} HTTP/1.0\r\nHost: test\r\nAuthorization: Bearer {key}\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await.expect("read");
-    let split = answer
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("end of headers");
-    let head = String::from_utf8(answer[..split].to_vec()).expect("utf-8 head");
-    (head, answer[split + 4..].to_vec())
+/// [`support::raw_get`] with a bearer key.
+async fn raw_get_keyed(addr: std::net::SocketAddr, path: &str, key: &str) -> (String, Vec<u8>) {
+    raw_get(addr, path, &[format!("Authorization: Bearer {key}")]).await
 }
 
 #[tokio::test]
 async fn the_api_answers_over_a_real_socket_with_the_same_bytes() {
     let app = spawn_app().await;
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let shutdown = CancellationToken::new();
-    let server = tokio::spawn(serve(listener, app.state.clone(), shutdown.clone()));
+    let (addr, shutdown, server) = spawn_server(app.state.clone()).await;
 
     for path in [
         "/api/v1/channels/chan/chatters?format=csv",
@@ -1048,19 +968,19 @@ async fn the_api_answers_over_a_real_socket_with_the_same_bytes() {
         "/api/v1/channels/chan/streams",
         "/api/v1/channels/chan/streams/1002",
     ] {
-        let (head, body) = raw_get(addr, path, &app.chan_key).await;
+        let (head, body) = raw_get_keyed(addr, path, &app.chan_key).await;
         let expected = get(&app, path, Some(&app.chan_key)).await;
 
         assert!(head.starts_with("HTTP/1.0 200"), "{path}: {head}");
         assert_eq!(body, expected.body, "{path}");
     }
-    let (head, body) = raw_get(addr, "/api/v1/channels/chan/streams", &app.other_key).await;
+    let (head, body) = raw_get_keyed(addr, "/api/v1/channels/chan/streams", &app.other_key).await;
     assert!(head.starts_with("HTTP/1.0 403"), "{head}");
     assert_eq!(
         serde_json::from_slice::<Value>(&body).expect("JSON")["error"],
         "forbidden"
     );
-    let (head, _) = raw_get(addr, "/api/v1/channels/chan/streams", "chk_nope").await;
+    let (head, _) = raw_get_keyed(addr, "/api/v1/channels/chan/streams", "chk_nope").await;
     assert!(head.starts_with("HTTP/1.0 401"), "{head}");
 
     shutdown.cancel();
@@ -1074,7 +994,7 @@ async fn a_large_export_streams_over_a_socket() {
         .map(|i| user(100_000 + i, &format!("viewer{i}")))
         .collect();
     let now = Timestamp::now().0;
-    app.ingest
+    app.ingest()
         .send_all(vec![
             Event::StreamOnline {
                 channel: login("big"),
@@ -1092,7 +1012,7 @@ async fn a_large_export_streams_over_a_socket() {
         ])
         .await
         .expect("send");
-    app.ingest.flush().await.expect("flush");
+    app.ingest().flush().await.expect("flush");
     let store = app.state.store.clone();
     let big = store
         .channel(&login("big"))
@@ -1104,12 +1024,9 @@ async fn a_large_export_streams_over_a_socket() {
         .create_api_key(&key.hash().to_hex(), "", &[big.key], Timestamp(now))
         .await
         .expect("key");
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let shutdown = CancellationToken::new();
-    let server = tokio::spawn(serve(listener, app.state.clone(), shutdown.clone()));
+    let (addr, shutdown, server) = spawn_server(app.state.clone()).await;
 
-    let (head, body) = raw_get(
+    let (head, body) = raw_get_keyed(
         addr,
         "/api/v1/channels/big/chatters?format=csv",
         key.expose(),

@@ -6,19 +6,20 @@
 //! Without `/usr/bin/chromium` the test is skipped with a note, unless `CI` is set, where that
 //! is a failure.
 
-mod chart_harness;
+mod support;
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use chart_harness::*;
 use chatters_core::apikey::ApiKey;
 use chatters_core::domain::{Timestamp, UserId};
+use chatters_core::testing::login;
 use chatters_web::WebConfig;
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use support::*;
 use tempfile::TempDir;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;

@@ -3,16 +3,17 @@
 //! unknown channels and streams, disabled public pages, ETag/304, the in-process cache and
 //! its invalidation when new data arrives, and the Redis cache shared between instances.
 
-mod chart_harness;
+mod support;
 
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use chart_harness::*;
 use chatters_core::domain::StreamId;
+use chatters_core::testing::{FIRST_STREAM, SECOND_STREAM, login, user};
 use chatters_web::WebConfig;
 use chatters_web::cache::ChartCache;
 use secrecy::SecretString;
+use support::*;
 
 async fn scripted() -> Harness {
     let h = Harness::new().await;

@@ -15,7 +15,7 @@ use chatters_core::stats::{AccountClusters, RaidFigures, StreamFigures};
 use chatters_core::store::{NameRecord, Stream};
 use serde::Serialize;
 
-use super::params::{Params, bad_parameter, login, store_error};
+use super::params::{Params, login, path};
 use crate::AppState;
 use crate::auth::ApiKeyAuth;
 use crate::error::ApiError;
@@ -28,13 +28,6 @@ const MAX_STREAMS: i64 = 1000;
 const TOP_CHATTERS: i64 = 10;
 /// Default window of `/accounts`.
 const ACCOUNTS_WINDOW: i64 = 7 * 86_400;
-
-/// A path that did not decode (bad percent-encoding) is a bad parameter too.
-fn path<T>(extracted: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
-    extracted
-        .map(|Path(value)| value)
-        .map_err(|_| bad_parameter("path", "percent-encoded UTF-8"))
-}
 
 /// `GET /api/v1/channels/{login}/streams` → `{"streams": [Stream…]}`, newest first.
 pub(crate) async fn streams(
@@ -49,14 +42,14 @@ pub(crate) async fn streams(
         .store
         .streams(channel, limit)
         .await
-        .map_err(|e| store_error("listing streams", &e))?;
+        .map_err(|e| ApiError::store("listing streams", &e))?;
     let mut streams = Vec::with_capacity(rows.len());
     for row in &rows {
         let figures = state
             .figures
             .stream(row)
             .await
-            .map_err(|e| store_error("computing stream figures", &e))?;
+            .map_err(|e| ApiError::store("computing stream figures", &e))?;
         streams.push(figures);
     }
     Ok(Json(StreamList { streams }))
@@ -108,19 +101,19 @@ pub(crate) async fn stream(
         .store
         .stream(&id)
         .await
-        .map_err(|e| store_error("reading a stream", &e))?
+        .map_err(|e| ApiError::store("reading a stream", &e))?
         .filter(|s| s.channel == channel)
         .ok_or_else(not_found)?;
     let figures = state
         .figures
         .stream(&stream)
         .await
-        .map_err(|e| store_error("computing stream figures", &e))?;
+        .map_err(|e| ApiError::store("computing stream figures", &e))?;
     let top_chatters = state
         .figures
         .top_chatters(&stream, TOP_CHATTERS)
         .await
-        .map_err(|e| store_error("reading top chatters", &e))?
+        .map_err(|e| ApiError::store("reading top chatters", &e))?
         .into_iter()
         .map(|c| TopChatter {
             user_id: c.user_id,
@@ -132,7 +125,7 @@ pub(crate) async fn stream(
         .figures
         .raids(&stream)
         .await
-        .map_err(|e| store_error("reading raids", &e))?;
+        .map_err(|e| ApiError::store("reading raids", &e))?;
     Ok(Json(StreamDetail {
         figures,
         top_chatters,
@@ -174,7 +167,7 @@ pub(crate) async fn series(
         .figures
         .series(&channel, Timestamp(now.0 - seconds), now)
         .await
-        .map_err(|e| store_error("reading the series", &e))?
+        .map_err(|e| ApiError::store("reading the series", &e))?
         .into_iter()
         .map(|p| Point {
             at: p.at,
@@ -201,7 +194,7 @@ pub(crate) async fn accounts(
         .figures
         .accounts_window(&channel, since, until)
         .await
-        .map_err(|e| store_error("computing account clusters", &e))?;
+        .map_err(|e| ApiError::store("computing account clusters", &e))?;
     Ok(Json(clusters))
 }
 
@@ -214,7 +207,7 @@ pub(crate) async fn channel_row(
         .store
         .channel(login)
         .await
-        .map_err(|e| store_error("reading a channel", &e))?
+        .map_err(|e| ApiError::store("reading a channel", &e))?
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -284,7 +277,7 @@ pub(crate) async fn user(
         .store
         .user_ids(std::slice::from_ref(&user_login))
         .await
-        .map_err(|e| store_error("resolving a login", &e))?
+        .map_err(|e| ApiError::store("resolving a login", &e))?
         .into_iter()
         .next()
         .map(|(_, id)| id)
@@ -295,7 +288,7 @@ pub(crate) async fn user(
             .store
             .channel_user(*key, id)
             .await
-            .map_err(|e| store_error("reading a user's channel record", &e))?;
+            .map_err(|e| ApiError::store("reading a user's channel record", &e))?;
         if let Some(r) = record {
             channels.push(ChannelRecord {
                 channel: channel.clone(),
@@ -313,13 +306,13 @@ pub(crate) async fn user(
         .store
         .user(id)
         .await
-        .map_err(|e| store_error("reading a user", &e))?
+        .map_err(|e| ApiError::store("reading a user", &e))?
         .ok_or_else(not_found)?;
     let names = state
         .store
         .name_history(id)
         .await
-        .map_err(|e| store_error("reading name history", &e))?;
+        .map_err(|e| ApiError::store("reading name history", &e))?;
     Ok(Json(Dossier {
         user_id: user.id,
         display_name: user.display_name.unwrap_or_else(|| user.login.to_string()),

@@ -14,10 +14,11 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
-use chatters_core::charts::{self, ChartSpec, Range, SpecError};
+use chatters_core::charts::{self, ChartSpec, Range};
 use chatters_core::domain::{Login, StreamId, Timestamp};
-use chatters_core::store::{Channel, StoreError};
+use chatters_core::store::Channel;
 
+use super::params::Params;
 use crate::AppState;
 use crate::cache::{Cached, ChannelProbe, ProbeLookup, version};
 use crate::error::ApiError;
@@ -36,11 +37,8 @@ pub(crate) async fn chatters(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let params = Params::parse(query.as_deref());
-    let spec = params.spec()?;
-    let range = match params.range.as_deref() {
-        Some(s) => Range::parse(s).map_err(bad_parameter)?,
-        None => Range::default(),
-    };
+    let spec = params.chart_spec()?;
+    let range = params.chart_range()?;
     let Path(login) = login.map_err(|_| unknown_channel())?;
     let public = public_channel(&state, &login).await?;
     let key = chart_key(&public, &format!("chatters/{range}"), &spec);
@@ -57,7 +55,7 @@ pub(crate) async fn stream(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let spec = Params::parse(query.as_deref()).spec()?;
+    let spec = Params::parse(query.as_deref()).chart_spec()?;
     let Path((login, file)) = path.map_err(|_| unknown_channel())?;
     let id = file
         .strip_suffix(".png")
@@ -108,40 +106,6 @@ where
     Ok(respond(headers, &cached, "image/png"))
 }
 
-/// The chart query parameters (the first of repeated ones wins, as in the JSON API; others
-/// are ignored, e.g. cache busters).
-#[derive(Debug, Default)]
-struct Params {
-    w: Option<String>,
-    h: Option<String>,
-    theme: Option<String>,
-    range: Option<String>,
-}
-
-impl Params {
-    fn parse(query: Option<&str>) -> Self {
-        let mut params = Self::default();
-        for (name, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-            let slot = match name.as_ref() {
-                "w" => &mut params.w,
-                "h" => &mut params.h,
-                "theme" => &mut params.theme,
-                "range" => &mut params.range,
-                _ => continue,
-            };
-            if slot.is_none() {
-                *slot = Some(value.into_owned());
-            }
-        }
-        params
-    }
-
-    fn spec(&self) -> Result<ChartSpec, ApiError> {
-        ChartSpec::parse(self.w.as_deref(), self.h.as_deref(), self.theme.as_deref())
-            .map_err(bad_parameter)
-    }
-}
-
 /// A channel whose public page is on, as a request found it.
 pub(super) struct PublicChannel {
     /// The login asked for.
@@ -177,7 +141,7 @@ pub(super) async fn public_channel(state: &AppState, raw: &str) -> Result<Public
                 }
                 Err(error) => {
                     state.charts.probe_failed(&login);
-                    return Err(store_error(&error));
+                    return Err(ApiError::store("probing a channel", &error));
                 }
             }
         }
@@ -229,7 +193,7 @@ async fn render_channel(
         .figures
         .channel_series(channel, from, to, title)
         .await
-        .map_err(|e| store_error(&e))?;
+        .map_err(|e| ApiError::store("reading a channel's series", &e))?;
     draw(move || charts::channel(&data, &spec)).await
 }
 
@@ -243,14 +207,14 @@ async fn render_stream(
         .store
         .stream(&id)
         .await
-        .map_err(|e| store_error(&e))?
+        .map_err(|e| ApiError::store("reading a stream", &e))?
         .filter(|s| s.channel == channel.key)
         .ok_or_else(unknown_stream)?;
     let data = state
         .figures
         .stream_series(channel, &stream)
         .await
-        .map_err(|e| store_error(&e))?;
+        .map_err(|e| ApiError::store("reading a stream's series", &e))?;
     draw(move || charts::stream(&data, &spec)).await
 }
 
@@ -271,10 +235,6 @@ async fn draw(
     }
 }
 
-pub(super) fn bad_parameter(e: SpecError) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "bad_parameter", e.to_string())
-}
-
 pub(super) fn unknown_channel() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
@@ -289,10 +249,4 @@ fn unknown_stream() -> ApiError {
         "not_found",
         "no such stream in this channel",
     )
-}
-
-/// A database failure: logged here, answered 503 without details.
-pub(super) fn store_error(error: &StoreError) -> ApiError {
-    tracing::warn!(%error, "chart data unavailable");
-    ApiError::database_unavailable()
 }

@@ -19,7 +19,7 @@ use futures::stream;
 use tokio::sync::mpsc;
 
 use super::api::channel_row;
-use super::params::{Params, bad_parameter, login, store_error};
+use super::params::{Params, login, path};
 use crate::AppState;
 use crate::auth::ApiKeyAuth;
 use crate::error::ApiError;
@@ -34,10 +34,7 @@ pub(crate) async fn chatters(
     raw: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let raw = raw
-        .map(|Path(l)| l)
-        .map_err(|_| bad_parameter("path", "percent-encoded UTF-8"))?;
-    let channel_login = login(&raw)?;
+    let channel_login = login(&path(raw)?)?;
     let key = auth.channel(&channel_login)?;
     let params = Params::parse(query.as_deref());
     let (since, until) = params.window(Timestamp::now(), Timestamp(0), Timestamp(i64::MAX))?;
@@ -50,7 +47,7 @@ pub(crate) async fn chatters(
         .figures
         .excluded(&channel)
         .await
-        .map_err(|e| store_error("reading excluded users", &e))?;
+        .map_err(|e| ApiError::store("reading excluded users", &e))?;
 
     let (tx, mut rx) = mpsc::channel::<Result<Bytes, ExportError>>(CHUNKS_AHEAD);
     let store = state.store.clone();
@@ -69,7 +66,7 @@ pub(crate) async fn chatters(
 
     let first = match rx.recv().await {
         Some(Ok(bytes)) => bytes,
-        Some(Err(ExportError::Store(e))) => return Err(store_error("exporting chatters", &e)),
+        Some(Err(ExportError::Store(e))) => return Err(ApiError::store("exporting chatters", &e)),
         Some(Err(e)) => {
             tracing::error!(error = %e, "exporting chatters");
             return Err(ApiError::internal());

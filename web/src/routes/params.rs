@@ -1,11 +1,13 @@
-//! Path and query parameters of the JSON API, read by hand so that every bad value is a 400
-//! JSON error naming the parameter and what it accepts (axum's own rejections are plain
-//! text), and store failures turned into 503/500 answers that hide the details.
+//! The one query parser of every route (JSON API, export, charts, share page) and the path
+//! parameters of the JSON API, read by hand so that every bad value is a 400 JSON error naming the
+//! parameter and what it accepts (axum's own rejections are plain text).
 
+use axum::extract::Path;
+use axum::extract::rejection::PathRejection;
 use axum::http::StatusCode;
+use chatters_core::charts::{ChartSpec, Range, SpecError};
 use chatters_core::domain::{Login, Timestamp};
 use chatters_core::export::parse_time;
-use chatters_core::store::StoreError;
 
 use crate::error::ApiError;
 
@@ -18,29 +20,26 @@ pub(crate) fn bad_parameter(name: &str, accepts: &str) -> ApiError {
     )
 }
 
+/// A path that did not decode (bad percent-encoding) is a bad parameter too.
+pub(crate) fn path<T>(extracted: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
+    extracted
+        .map(|Path(value)| value)
+        .map_err(|_| bad_parameter("path", "percent-encoded UTF-8"))
+}
+
 /// A login from the path.
 pub(crate) fn login(raw: &str) -> Result<Login, ApiError> {
     Login::parse(raw).map_err(|_| bad_parameter("login", "1-25 characters of a-z, 0-9 or _"))
 }
 
-/// A store failure: logged here with what we were doing, answered without details.
-pub(crate) fn store_error(doing: &str, error: &StoreError) -> ApiError {
-    match error {
-        StoreError::Sql(
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_),
-        ) => {
-            tracing::warn!(%error, "{doing}: database unavailable");
-            ApiError::database_unavailable()
-        }
-        _ => {
-            tracing::error!(%error, "{doing}");
-            ApiError::internal()
-        }
-    }
+/// A 400 answer for a bad chart parameter, in the chart specification's own words
+/// (`w must be between 200 and 2400`).
+fn bad_chart_parameter(error: SpecError) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "bad_parameter", error.to_string())
 }
 
 /// The decoded query string (`a=1&b=2`). The first occurrence of a name wins; unknown names
-/// are ignored.
+/// are ignored (e.g. cache busters).
 #[derive(Debug, Default)]
 pub(crate) struct Params(Vec<(String, String)>);
 
@@ -123,6 +122,19 @@ impl Params {
                 .ok_or_else(|| bad_parameter(name, &format!("an integer from {min} to {max}"))),
         }
     }
+
+    /// A chart's size and theme from `w`, `h` and `theme`, each with its default.
+    pub(crate) fn chart_spec(&self) -> Result<ChartSpec, ApiError> {
+        ChartSpec::parse(self.get("w"), self.get("h"), self.get("theme"))
+            .map_err(bad_chart_parameter)
+    }
+
+    /// A chart's time range from `range` (default 24 hours).
+    pub(crate) fn chart_range(&self) -> Result<Range, ApiError> {
+        self.get("range")
+            .map_or(Ok(Range::default()), Range::parse)
+            .map_err(bad_chart_parameter)
+    }
 }
 
 #[cfg(test)]
@@ -170,5 +182,22 @@ mod tests {
             .expect_err("inverted");
 
         assert_eq!(error.message, "`since` must be before `until`");
+    }
+
+    #[test]
+    fn chart_parameters_use_the_chart_specifications_words() {
+        let p = Params::parse(Some("w=10&h=300&theme=dark&range=1y&range=7d"));
+
+        let spec = p.chart_spec().expect_err("bad width");
+        let range = p.chart_range().expect_err("the first range wins");
+
+        assert_eq!(spec.status, StatusCode::BAD_REQUEST);
+        assert_eq!(spec.code, "bad_parameter");
+        assert_eq!(spec.message, "w must be between 200 and 2400");
+        assert_eq!(range.message, "range must be one of 24h, 7d, 30d");
+        assert_eq!(
+            Params::parse(None).chart_range().ok(),
+            Some(Range::default())
+        );
     }
 }

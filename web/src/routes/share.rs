@@ -17,7 +17,7 @@ use chatters_core::store::{Channel, Stream};
 use minijinja::Environment;
 use serde::Serialize;
 
-use super::charts::{public_channel, respond, store_error, unknown_channel};
+use super::charts::{public_channel, respond, unknown_channel};
 use crate::AppState;
 use crate::error::ApiError;
 
@@ -136,7 +136,6 @@ impl From<AccountClusters> for AccountsView {
             .into_iter()
             .take(ACCOUNT_DAYS_LISTED)
             .map(|d| {
-                #[allow(clippy::cast_precision_loss)]
                 let width = (BAR_EM * d.count as f64 / max as f64 * 10.0).round() / 10.0;
                 DayView {
                     date: d.date,
@@ -159,14 +158,14 @@ async fn render(state: &AppState, channel: &Channel) -> Result<Vec<u8>, ApiError
         .store
         .streams(channel.key, STREAMS_LISTED)
         .await
-        .map_err(|e| store_error(&e))?;
+        .map_err(|e| ApiError::store("listing streams", &e))?;
     let mut rows = Vec::with_capacity(streams.len());
     for stream in &streams {
         let figures = state
             .figures
             .stream(stream)
             .await
-            .map_err(|e| store_error(&e))?;
+            .map_err(|e| ApiError::store("computing stream figures", &e))?;
         rows.push(StreamRow::from(figures));
     }
     let now = Timestamp::now();
@@ -174,7 +173,7 @@ async fn render(state: &AppState, channel: &Channel) -> Result<Vec<u8>, ApiError
         .figures
         .accounts_window(channel, now.plus(-ACCOUNTS_WINDOW), now)
         .await
-        .map_err(|e| store_error(&e))?;
+        .map_err(|e| ApiError::store("computing account clusters", &e))?;
     let login = channel.login.to_string();
     let base = state.config.public_base_url.trim_end_matches('/');
     let description = match rows.first() {
