@@ -4,13 +4,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use chatters_core::bots::KnownBots;
 use chatters_core::domain::{Login, StreamId, Timestamp, UserId};
 use chatters_core::stats::Figures;
 use chatters_core::store::{self, Channel, ConnectOptions, Store};
-use sqlx::{AssertSqlSafe, Connection as _};
+use chatters_core::testing::TestDb;
 use tempfile::TempDir;
 
 /// Start of the log: 2023-11-14T22:13:20Z.
@@ -94,55 +93,37 @@ fn log_bytes() -> Vec<u8> {
     lines.concat()
 }
 
-/// A database for one test.
+/// A database for one test (`chatters_core::testing`), and a directory for its log files.
 struct Db {
+    db: TestDb,
     url: String,
     dir: TempDir,
-    drop_with: Option<(String, String)>,
 }
-
-static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 impl Db {
     async fn sqlite() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}/chatters.db", dir.path().display());
-        Self {
-            url,
-            dir,
-            drop_with: None,
-        }
+        Self::new(TestDb::sqlite().await)
     }
 
-    /// A fresh database on the server named by `var`, or `None` when it is not set.
+    /// A fresh database on the server named by `var`, or `None` when it is not set (outside CI).
     async fn server(var: &str) -> Option<Self> {
-        let admin = match std::env::var(var) {
-            Ok(url) if !url.is_empty() => url,
-            _ if std::env::var_os("CI").is_some() => panic!("{var} must be set in CI"),
-            _ => {
-                eprintln!("{var} not set: skipping this backend");
-                return None;
-            }
+        let db = match var {
+            "TEST_MYSQL_URL" => TestDb::mysql().await,
+            _ => TestDb::postgres().await,
         };
-        let name = format!(
-            "chatters_import_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
-        let (base, _) = admin.rsplit_once('/').expect("a URL with a database");
-        let url = format!("{base}/{name}");
-        execute(&admin, &format!("CREATE DATABASE {name}")).await;
-        Some(Self {
-            url,
+        db.map(Self::new)
+    }
+
+    fn new(db: TestDb) -> Self {
+        Self {
+            url: db.url.clone(),
+            db,
             dir: tempfile::tempdir().expect("temp dir"),
-            drop_with: Some((admin, name)),
-        })
+        }
     }
 
     async fn drop_database(self) {
-        if let Some((admin, name)) = &self.drop_with {
-            execute(admin, &format!("DROP DATABASE IF EXISTS {name}")).await;
-        }
+        self.db.cleanup().await;
     }
 
     fn write_log(&self, name: &str, bytes: &[u8]) -> PathBuf {
@@ -178,24 +159,6 @@ impl Db {
             .expect("read the channel")
             .expect("the imported channel exists");
         (store, channel)
-    }
-}
-
-async fn execute(admin: &str, sql: &str) {
-    if admin.starts_with("mysql") {
-        let mut conn = sqlx::MySqlConnection::connect(admin)
-            .await
-            .expect("connect");
-        sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
-            .execute(&mut conn)
-            .await
-            .expect(sql);
-    } else {
-        let mut conn = sqlx::PgConnection::connect(admin).await.expect("connect");
-        sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
-            .execute(&mut conn)
-            .await
-            .expect(sql);
     }
 }
 
