@@ -96,7 +96,7 @@ pub async fn run(settings: Settings, halves: Halves) -> anyhow::Result<()> {
 async fn start(
     settings: &Settings,
     halves: Halves,
-    store: &Arc<dyn Store>,
+    store: &Arc<Store>,
     cancel: &CancellationToken,
 ) -> anyhow::Result<(Tasks, Option<IngestHandle>)> {
     let mut tasks = Tasks::default();

@@ -128,7 +128,7 @@ pub struct Seen {
 /// The figures API.
 #[derive(Debug, Clone)]
 pub struct Figures {
-    store: Arc<dyn Store>,
+    store: Arc<Store>,
     bots: KnownBots,
     bot_user: Option<UserId>,
 }
@@ -140,7 +140,7 @@ fn share(part: i64, whole: i64) -> Option<f64> {
 
 impl Figures {
     /// Figures over `store`, with the shipped bot list and the bot account's id.
-    pub fn new(store: Arc<dyn Store>, bots: KnownBots, bot_user: Option<UserId>) -> Self {
+    pub fn new(store: Arc<Store>, bots: KnownBots, bot_user: Option<UserId>) -> Self {
         Self {
             store,
             bots,
@@ -149,7 +149,7 @@ impl Figures {
     }
 
     /// The store underneath.
-    pub fn store(&self) -> &Arc<dyn Store> {
+    pub fn store(&self) -> &Arc<Store> {
         &self.store
     }
 

@@ -149,7 +149,7 @@ fn scenario(base: i64) -> Vec<Event> {
 async fn spawn_app() -> App {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}/api.db", dir.path().display());
-    let store: Arc<dyn Store> = store::open(&url, &ConnectOptions::default())
+    let store: Arc<Store> = store::open(&url, &ConnectOptions::default())
         .await
         .expect("open sqlite");
     store.migrate().await.expect("migrate");

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 /// A migrated SQLite store in a fresh temporary directory (kept alive by the returned guard).
-async fn spawn_store() -> (Arc<dyn Store>, TempDir) {
+async fn spawn_store() -> (Arc<Store>, TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
     let store = store::open(&url, &ConnectOptions::default())

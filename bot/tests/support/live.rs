@@ -75,7 +75,7 @@ where
 pub struct Bot {
     pub ingest: chatters_core::ingest::IngestHandle,
     pub metrics: chatters_web::metrics::Metrics,
-    pub store: Arc<dyn Store>,
+    pub store: Arc<Store>,
     pub figures: Figures,
     pub cancel: CancellationToken,
     pub tasks: Tasks,

@@ -18,7 +18,7 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A database for one test.
 pub struct TestDb {
-    pub store: Arc<dyn Store>,
+    pub store: Arc<Store>,
     pub url: String,
     drop_with: Option<(String, String)>,
     _dir: Option<tempfile::TempDir>,
@@ -183,7 +183,7 @@ impl TestDb {
     }
 }
 
-/// Declares each listed `async fn name(store: Arc<dyn Store>)` as a test on all three backends.
+/// Declares each listed `async fn name(store: Arc<Store>)` as a test on all three backends.
 /// Tests that also need SQL access to the database (row counts) follow `; with_db:` and take
 /// `db: &TestDb` instead: `on_every_backend!(a, b; with_db: c)`.
 #[macro_export]

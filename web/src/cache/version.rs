@@ -43,7 +43,7 @@ pub fn is_off(value: &str) -> bool {
 
 /// Reads the probe of `login`; `previous` (the last probe, however old) bounds the queries.
 pub(crate) async fn probe(
-    store: &dyn Store,
+    store: &Store,
     login: &Login,
     previous: Option<&ChannelProbe>,
     now: Timestamp,

@@ -31,7 +31,7 @@ pub const SECOND_STREAM: &str = "1002";
 
 /// A store with ingestion running, and the time the script starts at (three hours ago).
 pub struct Harness {
-    pub store: Arc<dyn Store>,
+    pub store: Arc<Store>,
     pub base: i64,
     ingest: IngestHandle,
     cancel: CancellationToken,
