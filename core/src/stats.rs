@@ -134,7 +134,6 @@ pub struct Figures {
 }
 
 fn share(part: i64, whole: i64) -> Option<f64> {
-    #[allow(clippy::cast_precision_loss)]
     (whole > 0).then(|| part as f64 / whole as f64)
 }
 
