@@ -26,7 +26,7 @@ pub async fn execute(command: ApikeyCommand, settings: &Settings) -> anyhow::Res
 /// Applies the command at time `now`; returns the lines to print.
 pub async fn apply(
     command: ApikeyCommand,
-    store: &dyn Store,
+    store: &Store,
     now: Timestamp,
 ) -> anyhow::Result<Vec<String>> {
     match command {
@@ -57,7 +57,7 @@ pub async fn apply(
 }
 
 async fn create(
-    store: &dyn Store,
+    store: &Store,
     channels: &[Login],
     label: Option<String>,
     now: Timestamp,

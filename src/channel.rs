@@ -19,7 +19,7 @@ pub async fn execute(command: ChannelCommand, settings: &Settings) -> anyhow::Re
 }
 
 /// Applies the command; returns the lines to print.
-async fn apply(command: ChannelCommand, store: &dyn Store) -> anyhow::Result<Vec<String>> {
+async fn apply(command: ChannelCommand, store: &Store) -> anyhow::Result<Vec<String>> {
     match command {
         ChannelCommand::Add { login } => {
             store
@@ -78,7 +78,7 @@ async fn apply(command: ChannelCommand, store: &dyn Store) -> anyhow::Result<Vec
 
 /// A channel's settings as `name=value`, webhook URLs masked (they are secrets) and marked
 /// `(revoked)` once their webhook was disabled by a 401/403/404/410.
-async fn listed_settings(store: &dyn Store, key: ChannelKey) -> anyhow::Result<Vec<String>> {
+async fn listed_settings(store: &Store, key: ChannelKey) -> anyhow::Result<Vec<String>> {
     let rows = store
         .channel_settings(key)
         .await

@@ -27,7 +27,7 @@ pub async fn execute(args: ExportArgs, settings: &Settings) -> anyhow::Result<()
     result
 }
 
-async fn run(args: ExportArgs, store: &std::sync::Arc<dyn Store>) -> anyhow::Result<()> {
+async fn run(args: ExportArgs, store: &std::sync::Arc<Store>) -> anyhow::Result<()> {
     let now = Timestamp::now();
     let bound = |name: &str, value: Option<&str>, default: Timestamp| match value {
         None => Ok(default),

@@ -108,7 +108,7 @@ async fn run(
     files: &[(PathBuf, String)],
     infer_streams: Option<std::time::Duration>,
     settings: &Settings,
-    store: &Arc<dyn Store>,
+    store: &Arc<Store>,
 ) -> anyhow::Result<()> {
     for (path, digest) in files {
         let name = state_name(digest);
@@ -175,7 +175,7 @@ struct Importer {
 
 impl Importer {
     /// Imports one file, commits it, records its digest and prints its summary.
-    async fn file(&mut self, path: &Path, digest: &str, store: &dyn Store) -> anyhow::Result<()> {
+    async fn file(&mut self, path: &Path, digest: &str, store: &Store) -> anyhow::Result<()> {
         let file = tokio::fs::File::open(path)
             .await
             .with_context(|| format!("cannot read {}", path.display()))?;

@@ -10,7 +10,7 @@ use secrecy::ExposeSecret as _;
 
 /// Opens the database named by `DATABASE_URL` (an SQLite file is created when missing) and
 /// applies the migrations. Errors name the host, never the password.
-pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<Store>> {
     let url = settings.database_url.expose_secret();
     let backend = settings.database_backend();
     let host = store::url_host(url);

@@ -84,7 +84,7 @@ pub async fn run(settings: Settings, halves: Halves) -> anyhow::Result<()> {
 pub async fn run_until(
     settings: &Settings,
     halves: Halves,
-    store: Arc<dyn Store>,
+    store: Arc<Store>,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
     let (mut tasks, ingest_handle) = match start(settings, halves, &store, &cancel).await {
@@ -139,7 +139,7 @@ pub async fn run_until(
 async fn start(
     settings: &Settings,
     halves: Halves,
-    store: &Arc<dyn Store>,
+    store: &Arc<Store>,
     cancel: &CancellationToken,
 ) -> anyhow::Result<(Tasks, Option<IngestHandle>)> {
     let mut tasks = Tasks::default();

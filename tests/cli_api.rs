@@ -154,7 +154,7 @@ fn text(bytes: &[u8]) -> String {
 
 /// `GET path` with a Bearer key through the web router over the same database.
 async fn api(db: &Db, path: &str, key: &str) -> (StatusCode, Vec<u8>) {
-    let store: Arc<dyn Store> = store::open(&db.url, &ConnectOptions::default())
+    let store: Arc<Store> = store::open(&db.url, &ConnectOptions::default())
         .await
         .expect("open");
     let request = Request::get(path)

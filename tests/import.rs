@@ -149,7 +149,7 @@ impl Db {
         command.output().expect("run chatters")
     }
 
-    async fn open(&self) -> (std::sync::Arc<dyn Store>, Channel) {
+    async fn open(&self) -> (std::sync::Arc<Store>, Channel) {
         let store = store::open(&self.url, &ConnectOptions::default())
             .await
             .expect("open the store");

@@ -152,7 +152,7 @@ pub struct Auth {
 
 struct Inner {
     http: TwitchHttp,
-    store: Option<Arc<dyn Store>>,
+    store: Option<Arc<Store>>,
     client_id: Option<ClientId>,
     client_secret: Option<ClientSecret>,
     expected_login: Option<Login>,
@@ -185,7 +185,7 @@ impl fmt::Debug for Auth {
 }
 
 impl Auth {
-    fn with(config: &AuthConfig, http: TwitchHttp, store: Option<Arc<dyn Store>>) -> Self {
+    fn with(config: &AuthConfig, http: TwitchHttp, store: Option<Arc<Store>>) -> Self {
         let secret = config.client_secret.as_ref();
         Self {
             inner: Arc::new(Inner {
@@ -219,7 +219,7 @@ impl Auth {
     pub async fn start(
         config: AuthConfig,
         http: TwitchHttp,
-        store: Option<Arc<dyn Store>>,
+        store: Option<Arc<Store>>,
     ) -> Result<Self, AuthError> {
         let auth = Self::with(&config, http, store);
         if let Some(token) = &config.bot_token {

@@ -53,7 +53,7 @@ pub struct IdentityMetrics {
 #[derive(Debug)]
 pub struct Identity {
     api: Option<Arc<dyn Api>>,
-    store: Arc<dyn Store>,
+    store: Arc<Store>,
     /// Login → user, with when Helix (or a message) said so.
     cache: FxHashMap<Login, (UserRef, Instant)>,
     /// Users whose account creation time was looked up (or is being).
@@ -65,7 +65,7 @@ pub struct Identity {
 
 impl Identity {
     /// A resolver over Helix (when the bot has credentials) and the store.
-    pub fn new(api: Option<Arc<dyn Api>>, store: Arc<dyn Store>) -> Self {
+    pub fn new(api: Option<Arc<dyn Api>>, store: Arc<Store>) -> Self {
         Self {
             api,
             store,

@@ -85,7 +85,7 @@ struct Tracked {
 #[derive(Debug)]
 pub struct Scheduler {
     api: Option<Arc<dyn Api>>,
-    store: Arc<dyn Store>,
+    store: Arc<Store>,
     ingest: IngestHandle,
     wanted: watch::Sender<BTreeSet<Login>>,
     config: SchedulerConfig,
@@ -116,7 +116,7 @@ impl Scheduler {
     /// A scheduler; `wanted` is what the IRC task joins.
     pub fn new(
         api: Option<Arc<dyn Api>>,
-        store: Arc<dyn Store>,
+        store: Arc<Store>,
         ingest: IngestHandle,
         wanted: watch::Sender<BTreeSet<Login>>,
         config: SchedulerConfig,
@@ -551,7 +551,7 @@ mod tests {
         dir: &tempfile::TempDir,
         cancel: &CancellationToken,
     ) -> (
-        Arc<dyn Store>,
+        Arc<Store>,
         IngestHandle,
         tokio::task::JoinHandle<Result<(), chatters_core::store::StoreError>>,
     ) {

@@ -53,7 +53,7 @@ pub struct Twitch {
 }
 
 /// Validates the credentials of `settings` (an invalid token is a [`ConfigError`]: exit 2).
-pub async fn connect(settings: &Settings, store: &Arc<dyn Store>) -> anyhow::Result<Twitch> {
+pub async fn connect(settings: &Settings, store: &Arc<Store>) -> anyhow::Result<Twitch> {
     let http = TwitchHttp::new(HttpConfig::from_settings(settings))?;
     let auth = match Auth::start(
         AuthConfig::from_settings(settings),
@@ -261,7 +261,7 @@ impl TwitchMetrics {
 pub fn spawn(
     twitch: Twitch,
     settings: &Settings,
-    store: Arc<dyn Store>,
+    store: Arc<Store>,
     ingest: IngestHandle,
     cancel: &CancellationToken,
     tasks: &mut Tasks,

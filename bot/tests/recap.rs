@@ -82,20 +82,20 @@ fn offline(at: i64) -> Event {
 struct Scene {
     _dir: tempfile::TempDir,
     url: String,
-    store: Arc<dyn Store>,
+    store: Arc<Store>,
     channel: Channel,
     /// Start of the recapped stream (Unix seconds).
     base: i64,
 }
 
-async fn open(url: &str) -> Arc<dyn Store> {
+async fn open(url: &str) -> Arc<Store> {
     let store = store::open(url, &Default::default()).await.expect("open");
     store.migrate().await.expect("migrate");
     store
 }
 
 /// Feeds events through the real ingestion pipeline and waits for them to be committed.
-async fn ingest(store: &Arc<dyn Store>, events: Vec<Event>) {
+async fn ingest(store: &Arc<Store>, events: Vec<Event>) {
     let cancel = CancellationToken::new();
     let (handle, writer) = Ingest::start(store.clone(), IngestConfig::default(), cancel.clone())
         .await
@@ -214,7 +214,7 @@ fn secret(url: String) -> Option<SecretString> {
     Some(SecretString::from(url))
 }
 
-fn figures(store: &Arc<dyn Store>) -> Figures {
+fn figures(store: &Arc<Store>) -> Figures {
     Figures::new(store.clone(), KnownBots::shipped(), None)
 }
 
@@ -225,7 +225,7 @@ struct Worker {
     metrics: Arc<chatters_bot::recap::RecapMetrics>,
 }
 
-fn start(store: &Arc<dyn Store>, config: RecapConfig) -> Worker {
+fn start(store: &Arc<Store>, config: RecapConfig) -> Worker {
     let recaps = Recaps::new(figures(store), config).expect("recaps");
     let metrics = recaps.metrics().clone();
     let cancel = CancellationToken::new();
@@ -244,7 +244,7 @@ impl Worker {
     }
 }
 
-async fn recapped(store: &Arc<dyn Store>) -> Stream {
+async fn recapped(store: &Arc<Store>) -> Stream {
     store
         .stream(&StreamId::parse(RECAPPED).expect("id"))
         .await
@@ -253,7 +253,7 @@ async fn recapped(store: &Arc<dyn Store>) -> Stream {
 }
 
 /// Waits (at most 10 s) until the summary of `stream` for `target` is in `state`.
-async fn wait_state(store: &Arc<dyn Store>, subject: i64, target: &str, state: SummaryState) {
+async fn wait_state(store: &Arc<Store>, subject: i64, target: &str, state: SummaryState) {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         let rows = store.summaries(subject).await.expect("summaries");

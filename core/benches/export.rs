@@ -63,7 +63,7 @@ fn reset_peak() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-async fn build(store: &Arc<dyn Store>, users: u64) {
+async fn build(store: &Arc<Store>, users: u64) {
     let channel = store.add_channel(&login("bench")).await.expect("channel");
     let mut streams: Vec<(StreamKey, Timestamp)> = Vec::new();
     for s in 0..3_i64 {
@@ -142,7 +142,7 @@ struct Run {
     peak: f64,
 }
 
-async fn run(store: &Arc<dyn Store>, format: Option<ExportFormat>) -> Run {
+async fn run(store: &Arc<Store>, format: Option<ExportFormat>) -> Run {
     let channel = store
         .channel(&login("bench"))
         .await

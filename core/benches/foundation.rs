@@ -205,7 +205,7 @@ async fn ingest(db: &Db, label: &str, total: usize) {
 
 /// A channel with a live stream, its row written, and a tracker that knows both.
 async fn live_channel(
-    store: &Arc<dyn Store>,
+    store: &Arc<Store>,
     name: &str,
     stream: &str,
     broadcaster: Option<UserId>,

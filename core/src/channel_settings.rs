@@ -65,7 +65,7 @@ impl Default for ChannelSettings {
 
 impl ChannelSettings {
     /// Reads a channel's settings from the store.
-    pub async fn load(store: &dyn Store, channel: ChannelKey) -> Result<Self, StoreError> {
+    pub async fn load(store: &Store, channel: ChannelKey) -> Result<Self, StoreError> {
         Ok(Self::from_rows(store.channel_settings(channel).await?))
     }
 
@@ -122,7 +122,7 @@ impl ChannelSettings {
 }
 
 /// The channels that asked for a weekly digest.
-pub async fn weekly_digest_channels(store: &dyn Store) -> Result<Vec<ChannelKey>, StoreError> {
+pub async fn weekly_digest_channels(store: &Store) -> Result<Vec<ChannelKey>, StoreError> {
     store
         .channels_with_setting(keys::WEEKLY_DIGEST, keys::ON)
         .await

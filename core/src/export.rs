@@ -83,7 +83,7 @@ pub enum ExportError {
 /// The chunks of one channel's export: users seen in `[since, until]`, outside `excluded`, by
 /// user id. The same function serves HTTP and the command line.
 pub fn export<'a>(
-    store: &'a dyn Store,
+    store: &'a Store,
     channel: ChannelKey,
     since: Timestamp,
     until: Timestamp,

@@ -223,7 +223,7 @@ impl Ingest {
     /// open by a crash, and spawns the tracker and writer tasks. The returned task ends after
     /// `cancel` fires and the final batch is committed.
     pub async fn start(
-        store: Arc<dyn Store>,
+        store: Arc<Store>,
         config: IngestConfig,
         cancel: CancellationToken,
     ) -> Result<(IngestHandle, JoinHandle<Result<(), StoreError>>), StoreError> {
@@ -292,7 +292,7 @@ struct Job {
 
 /// The writer task: commits batches in order, retrying failures with backoff.
 async fn write_batches(
-    store: Arc<dyn Store>,
+    store: Arc<Store>,
     mut jobs: mpsc::Receiver<Job>,
     metrics: Arc<IngestMetrics>,
     cancel: CancellationToken,
@@ -343,7 +343,7 @@ async fn write_batches(
 }
 
 struct Pipeline {
-    store: Arc<dyn Store>,
+    store: Arc<Store>,
     config: IngestConfig,
     tracker: Tracker,
     batch: Batch,
@@ -480,9 +480,10 @@ impl Pipeline {
             batch: std::mem::take(&mut self.batch),
             acks: std::mem::take(&mut self.acks),
         };
-        self.jobs.send(job).await.map_err(|_| {
-            StoreError::Sql(sqlx::Error::Protocol("the batch writer has stopped".into()))
-        })
+        self.jobs
+            .send(job)
+            .await
+            .map_err(|_| StoreError::WriterStopped)
     }
 
     /// Hands over the open batch and waits until everything before it is committed.
@@ -492,10 +493,8 @@ impl Pipeline {
         self.hand_over().await?;
         match rx.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(StoreError::Sql(sqlx::Error::Protocol(e))),
-            Err(_) => Err(StoreError::Sql(sqlx::Error::Protocol(
-                "the batch writer has stopped".into(),
-            ))),
+            Ok(Err(e)) => Err(StoreError::CommitFailed(e)),
+            Err(_) => Err(StoreError::WriterStopped),
         }
     }
 

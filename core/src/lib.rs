@@ -3,8 +3,8 @@
 //! # Layout
 //! - [`domain`]: validated newtypes (user ids, logins, stream ids, timestamps).
 //! - [`event`]: the [`event::Event`] enum everything is ingested as.
-//! - [`store`]: the [`store::Store`] trait, its SQLite/MariaDB/PostgreSQL implementations and
-//!   the [`store::Batch`] of row changes.
+//! - [`store`]: the [`store::Store`] handle on SQLite, MariaDB or PostgreSQL, split by concern,
+//!   and the [`store::Batch`] of row changes.
 //! - [`tracker`]: in-memory presence per channel, clock-free; turns events into row changes.
 //! - [`ingest`]: the bounded queue and batched writer around the tracker.
 //! - [`bots`]: the shipped known-bot list and per-channel rules.

@@ -128,19 +128,18 @@ pub struct Seen {
 /// The figures API.
 #[derive(Debug, Clone)]
 pub struct Figures {
-    store: Arc<dyn Store>,
+    store: Arc<Store>,
     bots: KnownBots,
     bot_user: Option<UserId>,
 }
 
 fn share(part: i64, whole: i64) -> Option<f64> {
-    #[allow(clippy::cast_precision_loss)]
     (whole > 0).then(|| part as f64 / whole as f64)
 }
 
 impl Figures {
     /// Figures over `store`, with the shipped bot list and the bot account's id.
-    pub fn new(store: Arc<dyn Store>, bots: KnownBots, bot_user: Option<UserId>) -> Self {
+    pub fn new(store: Arc<Store>, bots: KnownBots, bot_user: Option<UserId>) -> Self {
         Self {
             store,
             bots,
@@ -149,7 +148,7 @@ impl Figures {
     }
 
     /// The store underneath.
-    pub fn store(&self) -> &Arc<dyn Store> {
+    pub fn store(&self) -> &Arc<Store> {
         &self.store
     }
 

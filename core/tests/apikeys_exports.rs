@@ -20,7 +20,7 @@ const CHAN: &str = "chan";
 const ROOM: i64 = 500;
 
 /// Ingests `events` through the real pipeline and waits until they are committed.
-async fn ingest(store: &Arc<dyn Store>, events: Vec<Event>) {
+async fn ingest(store: &Arc<Store>, events: Vec<Event>) {
     let config = IngestConfig {
         tracker: TrackerConfig {
             bot_user: None,
@@ -67,7 +67,7 @@ fn two_streams() -> Vec<Event> {
     ]
 }
 
-async fn channel_key(store: &Arc<dyn Store>, name: &str) -> ChannelKey {
+async fn channel_key(store: &Arc<Store>, name: &str) -> ChannelKey {
     store
         .channel(&login(name))
         .await
@@ -76,7 +76,7 @@ async fn channel_key(store: &Arc<dyn Store>, name: &str) -> ChannelKey {
         .key
 }
 
-async fn api_keys_are_stored_hashed_with_their_channels_and_revoked_once(store: Arc<dyn Store>) {
+async fn api_keys_are_stored_hashed_with_their_channels_and_revoked_once(store: Arc<Store>) {
     let a = store.add_channel(&login("alpha")).await.expect("add").key;
     let b = store.add_channel(&login("beta")).await.expect("add").key;
     let key = ApiKey::generate().expect("random");
@@ -155,7 +155,7 @@ async fn api_keys_are_stored_hashed_with_their_channels_and_revoked_once(store: 
     assert_eq!(store.api_keys().await.expect("list")[1].revoked_at, None);
 }
 
-async fn streamed_rows_equal_channel_users(store: Arc<dyn Store>) {
+async fn streamed_rows_equal_channel_users(store: Arc<Store>) {
     ingest(&store, two_streams()).await;
     let chan = channel_key(&store, CHAN).await;
     let everyone = (Timestamp(0), Timestamp(i64::MAX));
@@ -216,7 +216,7 @@ async fn streamed_rows_equal_channel_users(store: Arc<dyn Store>) {
     );
 }
 
-async fn exports_parse_back_to_the_rows(store: Arc<dyn Store>) {
+async fn exports_parse_back_to_the_rows(store: Arc<Store>) {
     ingest(&store, two_streams()).await;
     let chan = channel_key(&store, CHAN).await;
     let excluded = [UserId(ROOM), UserId(901)];
@@ -294,7 +294,7 @@ async fn exports_parse_back_to_the_rows(store: Arc<dyn Store>) {
     assert_eq!(expected.len(), 4);
 }
 
-async fn large_exports_stream_every_row_in_id_order(store: Arc<dyn Store>) {
+async fn large_exports_stream_every_row_in_id_order(store: Arc<Store>) {
     // Two pages of 10,000 users (the export reads by pages of user ids).
     let crowd: Vec<_> = (0..12_000)
         .map(|i| user(10_000 + i, &format!("viewer{i}")))
@@ -342,7 +342,7 @@ async fn large_exports_stream_every_row_in_id_order(store: Arc<dyn Store>) {
     );
 }
 
-async fn many_concurrent_exports_all_finish(store: Arc<dyn Store>) {
+async fn many_concurrent_exports_all_finish(store: Arc<Store>) {
     ingest(&store, two_streams()).await;
     let chan = channel_key(&store, CHAN).await;
 

@@ -63,7 +63,7 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-async fn open(url: &str) -> Arc<dyn Store> {
+async fn open(url: &str) -> Arc<Store> {
     let store = store::open(url, &ConnectOptions::default())
         .await
         .expect("open");

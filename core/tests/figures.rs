@@ -18,14 +18,14 @@ const ROOM: i64 = 500;
 const BOT: i64 = 900;
 
 struct Harness {
-    store: Arc<dyn Store>,
+    store: Arc<Store>,
     ingest: IngestHandle,
     cancel: CancellationToken,
     task: tokio::task::JoinHandle<Result<(), chatters_core::store::StoreError>>,
     figures: Figures,
 }
 
-async fn harness(store: Arc<dyn Store>) -> Harness {
+async fn harness(store: Arc<Store>) -> Harness {
     let config = IngestConfig {
         tracker: TrackerConfig {
             bot_user: Some(UserId(BOT)),
@@ -135,7 +135,7 @@ async fn scripted_streams(h: &Harness) {
     .await;
 }
 
-async fn stream_figures_follow_the_definitions(store: Arc<dyn Store>) {
+async fn stream_figures_follow_the_definitions(store: Arc<Store>) {
     let h = harness(store).await;
     scripted_streams(&h).await;
 
@@ -183,7 +183,7 @@ async fn stream_figures_follow_the_definitions(store: Arc<dyn Store>) {
     h.stop().await;
 }
 
-async fn user_seen_only_by_part_is_no_chatter(store: Arc<dyn Store>) {
+async fn user_seen_only_by_part_is_no_chatter(store: Arc<Store>) {
     let h = harness(store).await;
     scripted_streams(&h).await;
     let chan = h.channel(CHAN).await;
@@ -213,7 +213,7 @@ async fn user_seen_only_by_part_is_no_chatter(store: Arc<dyn Store>) {
     h.stop().await;
 }
 
-async fn shared_chat_messages_count_only_in_their_source_channel(store: Arc<dyn Store>) {
+async fn shared_chat_messages_count_only_in_their_source_channel(store: Arc<Store>) {
     let h = harness(store).await;
     let gina = user(7, "gina");
     let mut copy = message_in(CHAN, ROOM, &gina, 20);
@@ -234,7 +234,7 @@ async fn shared_chat_messages_count_only_in_their_source_channel(store: Arc<dyn 
     h.stop().await;
 }
 
-async fn second_stream_has_retention_raid_retention_and_rename(store: Arc<dyn Store>) {
+async fn second_stream_has_retention_raid_retention_and_rename(store: Arc<Store>) {
     let h = harness(store).await;
     scripted_streams(&h).await;
     let alice = user(1, "alice");
@@ -325,7 +325,7 @@ async fn second_stream_has_retention_raid_retention_and_rename(store: Arc<dyn St
     h.stop().await;
 }
 
-async fn opt_out_mid_stream_removes_the_user_from_every_figure(store: Arc<dyn Store>) {
+async fn opt_out_mid_stream_removes_the_user_from_every_figure(store: Arc<Store>) {
     let h = harness(store).await;
     scripted_streams(&h).await;
     let alice = user(1, "alice");
@@ -396,7 +396,7 @@ async fn opt_out_mid_stream_removes_the_user_from_every_figure(store: Arc<dyn St
     h.stop().await;
 }
 
-async fn empty_stream_has_zero_figures(store: Arc<dyn Store>) {
+async fn empty_stream_has_zero_figures(store: Arc<Store>) {
     let h = harness(store).await;
     scripted_streams(&h).await;
     h.send(vec![online(CHAN, ROOM, "1003", 5000), offline(CHAN, 5100)])
@@ -407,7 +407,7 @@ async fn empty_stream_has_zero_figures(store: Arc<dyn Store>) {
     h.stop().await;
 }
 
-async fn irc_only_peak_follows_joins_parts_and_timeouts(store: Arc<dyn Store>) {
+async fn irc_only_peak_follows_joins_parts_and_timeouts(store: Arc<Store>) {
     let h = harness(store).await;
     let a = user(11, "aa");
     let b = user(12, "bb");
@@ -450,7 +450,7 @@ async fn irc_only_peak_follows_joins_parts_and_timeouts(store: Arc<dyn Store>) {
     h.stop().await;
 }
 
-async fn overlap_and_account_clusters(store: Arc<dyn Store>) {
+async fn overlap_and_account_clusters(store: Arc<Store>) {
     let h = harness(store).await;
     let users: Vec<_> = (0..14)
         .map(|i| user(100 + i, &format!("viewer{i}")))
@@ -524,7 +524,7 @@ async fn overlap_and_account_clusters(store: Arc<dyn Store>) {
     h.stop().await;
 }
 
-async fn restart_resumes_the_live_stream_without_double_counting(store: Arc<dyn Store>) {
+async fn restart_resumes_the_live_stream_without_double_counting(store: Arc<Store>) {
     let alice = user(1, "alice");
     let bob = user(2, "bob");
     let h = harness(store.clone()).await;

@@ -29,7 +29,7 @@ struct Running {
     task: JoinHandle<Result<(), StoreError>>,
 }
 
-async fn start(store: &Arc<dyn Store>) -> Running {
+async fn start(store: &Arc<Store>) -> Running {
     let config = IngestConfig {
         tracker: TrackerConfig {
             bot_user: Some(UserId(BOT)),
@@ -72,7 +72,7 @@ fn sid(id: &str) -> StreamId {
     StreamId::parse(id).expect("valid stream id")
 }
 
-async fn channel(store: &Arc<dyn Store>, name: &str) -> Channel {
+async fn channel(store: &Arc<Store>, name: &str) -> Channel {
     store
         .channel(&login(name))
         .await
@@ -80,7 +80,7 @@ async fn channel(store: &Arc<dyn Store>, name: &str) -> Channel {
         .expect("channel exists")
 }
 
-async fn stream(store: &Arc<dyn Store>, id: &str) -> Stream {
+async fn stream(store: &Arc<Store>, id: &str) -> Stream {
     store
         .stream(&sid(id))
         .await
@@ -145,7 +145,7 @@ fn observed(
 
 // ---- channels ----
 
-async fn channels_are_added_once_removed_softly_and_listed_by_login(store: Arc<dyn Store>) {
+async fn channels_are_added_once_removed_softly_and_listed_by_login(store: Arc<Store>) {
     let before = Timestamp::now();
     let beta = store.add_channel(&login("beta")).await.expect("add");
     let after = Timestamp::now();
@@ -264,7 +264,7 @@ async fn channels_are_added_once_removed_softly_and_listed_by_login(store: Arc<d
     assert_eq!(store.channel(&login("nobody")).await.expect("read"), None);
 }
 
-async fn channel_settings_are_set_overwritten_cleared_and_listed_by_name(store: Arc<dyn Store>) {
+async fn channel_settings_are_set_overwritten_cleared_and_listed_by_name(store: Arc<Store>) {
     let chan = store.add_channel(&login(CHAN)).await.expect("add");
     let other = store.add_channel(&login("other")).await.expect("add");
     let listed = |v: &[(&str, &str)]| -> Vec<(String, String)> {
@@ -343,7 +343,7 @@ fn figure_counts(f: &StreamFigures) -> [i64; 4] {
     [f.unique_chatters, f.messages, f.lurkers, f.known_bots]
 }
 
-async fn bot_rules_decide_who_counts_in_the_figures(store: Arc<dyn Store>) {
+async fn bot_rules_decide_who_counts_in_the_figures(store: Arc<Store>) {
     let alice = user(1, "alice");
     let mybot = user(3, "mybot");
     let nightbot = user(901, "nightbot");
@@ -469,7 +469,7 @@ async fn bot_rules_decide_who_counts_in_the_figures(store: Arc<dyn Store>) {
 
 // ---- streams ----
 
-async fn streams_are_opened_once_and_listed_newest_first(store: Arc<dyn Store>) {
+async fn streams_are_opened_once_and_listed_newest_first(store: Arc<Store>) {
     let chan = store.add_channel(&login(CHAN)).await.expect("add");
     let other = store.add_channel(&login("other")).await.expect("add");
     let k1 = store

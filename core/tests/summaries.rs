@@ -12,9 +12,7 @@ fn targets(keys: &[&str]) -> Vec<String> {
     keys.iter().map(|k| (*k).to_owned()).collect()
 }
 
-async fn summaries_are_recorded_once_claimed_once_and_finished_by_their_claim(
-    store: Arc<dyn Store>,
-) {
+async fn summaries_are_recorded_once_claimed_once_and_finished_by_their_claim(store: Arc<Store>) {
     let added = store
         .add_summaries(7, &targets(&["discord:global", "slack:channel"]), 1_000)
         .await
@@ -115,11 +113,11 @@ async fn summaries_are_recorded_once_claimed_once_and_finished_by_their_claim(
     assert_eq!(due[0].attempts, 1);
 }
 
-async fn store_key(store: &dyn Store, id: &StreamId) -> chatters_core::store::StreamKey {
+async fn store_key(store: &Store, id: &StreamId) -> chatters_core::store::StreamKey {
     store.stream(id).await.expect("read").expect("stream").key
 }
 
-async fn ended_streams_and_settings_are_listed(store: Arc<dyn Store>) {
+async fn ended_streams_and_settings_are_listed(store: Arc<Store>) {
     let a = store.add_channel(&login("aaa")).await.expect("add");
     let b = store.add_channel(&login("bbb")).await.expect("add");
     let old = StreamId::parse("100").expect("id");
@@ -140,10 +138,10 @@ async fn ended_streams_and_settings_are_listed(store: Arc<dyn Store>) {
     let mut batch = chatters_core::store::Batch::default();
     batch
         .stream_ends
-        .push((store_key(&*store, &old).await, t(1_000)));
+        .push((store_key(&store, &old).await, t(1_000)));
     batch
         .stream_ends
-        .push((store_key(&*store, &recent).await, t(6_000)));
+        .push((store_key(&store, &recent).await, t(6_000)));
     store.commit(&batch).await.expect("commit");
     store
         .set_channel_setting(b.key, "weekly_digest", Some("on"))
@@ -169,7 +167,7 @@ async fn ended_streams_and_settings_are_listed(store: Arc<dyn Store>) {
     assert_eq!(digests, vec![b.key]);
 }
 
-async fn disabled_targets_are_recorded_per_channel(store: Arc<dyn Store>) {
+async fn disabled_targets_are_recorded_per_channel(store: Arc<Store>) {
     let a = store.add_channel(&login("aaa")).await.expect("add");
     let b = store.add_channel(&login("bbb")).await.expect("add");
     let first = DisabledTarget {

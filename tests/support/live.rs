@@ -73,7 +73,7 @@ where
 /// The whole process (bot and web halves) running over a fresh SQLite file.
 pub struct Bot {
     /// The store the process runs over (shared with the test).
-    pub store: Arc<dyn Store>,
+    pub store: Arc<Store>,
     /// Figures over the same store, as the process computes them.
     pub figures: Figures,
     /// The web half's address (`/metrics`, charts, API).

@@ -81,7 +81,7 @@ impl Default for WebConfig {
 #[derive(Clone)]
 pub struct AppState {
     /// The database.
-    pub store: Arc<dyn Store>,
+    pub store: Arc<Store>,
     /// The SPEC figures over the store.
     pub figures: Figures,
     /// Settings.
@@ -102,12 +102,12 @@ impl fmt::Debug for AppState {
 
 impl AppState {
     /// State over a store with default settings.
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    pub fn new(store: Arc<Store>) -> Self {
         Self::with_config(store, WebConfig::default())
     }
 
     /// State over a store with the given settings.
-    pub fn with_config(store: Arc<dyn Store>, config: WebConfig) -> Self {
+    pub fn with_config(store: Arc<Store>, config: WebConfig) -> Self {
         let figures = Figures::new(store.clone(), KnownBots::shipped(), config.bot_user);
         Self {
             store,

@@ -11,7 +11,7 @@ use support::{raw_get, spawn_server};
 
 /// A migrated SQLite store in a fresh temporary directory (removed when the database is
 /// dropped).
-async fn spawn_store() -> (std::sync::Arc<dyn chatters_core::store::Store>, TestDb) {
+async fn spawn_store() -> (std::sync::Arc<chatters_core::store::Store>, TestDb) {
     let db = TestDb::sqlite().await;
     (db.store.clone(), db)
 }

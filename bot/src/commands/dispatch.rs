@@ -79,7 +79,7 @@ impl Dispatcher {
         self.metrics.clone()
     }
 
-    fn store(&self) -> &Arc<dyn Store> {
+    fn store(&self) -> &Arc<Store> {
         self.figures.store()
     }
 

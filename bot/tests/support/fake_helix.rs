@@ -54,14 +54,14 @@ pub async fn fake_twitch(scopes: &[&str]) -> FakeHelix {
 pub async fn start(
     fake: &FakeHelix,
     config: AuthConfig,
-    store: Option<Arc<dyn Store>>,
+    store: Option<Arc<Store>>,
 ) -> Result<Helix, AuthError> {
     let http = TwitchHttp::new(fake.http_config()).expect("HTTP client");
     let auth = Auth::start(config, http, store).await?;
     Ok(Helix::new(auth))
 }
 
-pub async fn sqlite_store(dir: &TempDir) -> Arc<dyn Store> {
+pub async fn sqlite_store(dir: &TempDir) -> Arc<Store> {
     let url = format!("sqlite://{}/t.db", dir.path().display());
     let store = chatters_core::store::open(&url, &Default::default())
         .await

@@ -166,7 +166,7 @@ impl SettingChange {
     }
 
     /// Saves the change for a channel.
-    pub async fn save(&self, store: &dyn Store, channel: ChannelKey) -> Result<(), StoreError> {
+    pub async fn save(&self, store: &Store, channel: ChannelKey) -> Result<(), StoreError> {
         match (self, self.row()) {
             (Self::Bot(user, rule), _) => store.set_bot_rule(channel, user, *rule).await,
             (_, Some((name, value))) => {

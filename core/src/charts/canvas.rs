@@ -387,7 +387,10 @@ pub(super) type TimeChart<'a, 'b> = ChartContext<
 
 /// Draws `window` (reduced to two points per pixel column of a `plot_w`-wide plot over
 /// `[from, to]`) as lines, broken where data is missing; a lone point becomes a dot.
-#[allow(clippy::too_many_arguments)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the plot's area, chart, data, window and style are each needed; a struct would only rename them"
+)]
 pub(super) fn series_line(
     root: &Area<'_>,
     chart: &mut TimeChart<'_, '_>,

@@ -5,7 +5,8 @@
 
 use rustc_hash::FxHashMap;
 
-use super::{ChannelKey, Raid, StreamKey};
+use super::figures::Raid;
+use super::keys::{ChannelKey, StreamKey};
 use crate::domain::{Login, Timestamp, UserId};
 
 /// A user's name as last seen (written only when new to the writer or changed).

@@ -17,7 +17,7 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 #[derive(Debug)]
 pub struct TestDb {
     /// The migrated store over it.
-    pub store: Arc<dyn Store>,
+    pub store: Arc<Store>,
     /// Its URL.
     pub url: String,
     /// The admin URL and database name to drop, on a server.

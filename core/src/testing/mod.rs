@@ -22,7 +22,7 @@ pub use script::{FIRST_STREAM, SECOND_STREAM, scripted_channel};
 
 pub use crate::on_every_backend;
 
-/// Declares each listed `async fn name(store: Arc<dyn Store>)` as a test on all three backends
+/// Declares each listed `async fn name(store: Arc<Store>)` as a test on all three backends
 /// (a module per backend: `sqlite::name`, `mysql::name`, `postgres::name`). Tests that also
 /// need SQL access to the database (row counts) follow `; with_db:` and take `db: &TestDb`
 /// instead: `on_every_backend!(a, b; with_db: c)`. An unset server URL skips that backend's

@@ -39,7 +39,7 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// Starts ingestion over `store` with `config`.
-    pub async fn start(store: Arc<dyn Store>, config: IngestConfig) -> Self {
+    pub async fn start(store: Arc<Store>, config: IngestConfig) -> Self {
         let cancel = CancellationToken::new();
         let (ingest, task) = Ingest::start(store, config, cancel.clone())
             .await

@@ -33,7 +33,7 @@ pub struct ChannelProbe {
 
 /// Reads the probe of `login`; `previous` (the last probe, however old) bounds the queries.
 pub(crate) async fn probe(
-    store: &dyn Store,
+    store: &Store,
     login: &Login,
     previous: Option<&ChannelProbe>,
     now: Timestamp,

@@ -132,7 +132,7 @@ pub(super) async fn public_channel(state: &AppState, raw: &str) -> Result<Public
     let probe = match state.charts.probe_lookup(&login) {
         ProbeLookup::Use(probe) => probe,
         ProbeLookup::Refresh(previous) => {
-            match version::probe(&*state.store, &login, previous.as_deref(), Timestamp::now()).await
+            match version::probe(&state.store, &login, previous.as_deref(), Timestamp::now()).await
             {
                 Ok(probe) => {
                     let probe = Arc::new(probe);

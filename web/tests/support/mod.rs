@@ -33,7 +33,7 @@ pub const BOT: i64 = 900;
 
 /// A store with ingestion running, and the time its timeline starts at (three hours ago).
 pub struct Harness {
-    pub store: Arc<dyn Store>,
+    pub store: Arc<Store>,
     pub base: i64,
     pub pipeline: Pipeline,
     timeline: Timeline,

@@ -1,0 +1,397 @@
+//! Committing a [`Batch`]: the users (with their renames), the channel/stream/presence rows
+//! through the [`bulk`](super::bulk) upsert, the per-stream "new chatter" check, series
+//! points, stream peaks and ends, raids and broadcaster ids, all in one transaction.
+
+use rustc_hash::{FxHashMap, FxHashSet};
+use sqlx::{QueryBuilder, Row as _};
+
+use super::batch::Batch;
+use super::bulk;
+use super::dialect::{Dialect, fixed_chunks, id_list};
+use super::error::StoreError;
+use super::keys::{ChannelKey, StreamKey};
+use super::pool::{Store, Tx, with_tx};
+use crate::domain::{Login, Timestamp, UserId};
+
+impl Store {
+    /// Commits one batch of row changes in one transaction.
+    pub async fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        let mut tx = self.begin().await?;
+        commit_users(&mut tx, batch).await?;
+        let users = started.elapsed();
+        commit_observations(&mut tx, batch).await?;
+        let observations = started.elapsed();
+        commit_rest(&mut tx, batch).await?;
+        tx.commit().await?;
+        tracing::debug!(
+            events = batch.events,
+            users = batch.users.len(),
+            channel_users = batch.channel_users.len(),
+            stream_users = batch.stream_users.len(),
+            presence = batch.presence.len(),
+            users_ms = users.as_millis() as u64,
+            observations_ms = (observations - users).as_millis() as u64,
+            total_ms = started.elapsed().as_millis() as u64,
+            "batch committed"
+        );
+        Ok(())
+    }
+}
+
+/// The dialect of an open transaction.
+fn dialect(tx: &Tx) -> Dialect {
+    with_tx!(tx, |_tx, Db, d| d)
+}
+
+/// A display name worth storing: `None` when it is the login in another case.
+fn display_to_store<'a>(login: &Login, display: Option<&'a str>) -> Option<&'a str> {
+    display.filter(|d| !d.eq_ignore_ascii_case(login.as_str()))
+}
+
+/// `(id, login, login_since)` of the stored users among `ids`.
+async fn stored_users(tx: &mut Tx, ids: &[UserId]) -> Result<Vec<(i64, String, i64)>, StoreError> {
+    let rows = match tx {
+        // One array parameter: one statement text whatever the count.
+        Tx::Postgres(tx) => {
+            let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+            sqlx::query_as("SELECT id, login, login_since FROM users WHERE id = ANY($1)")
+                .bind(ids)
+                .fetch_all(&mut **tx)
+                .await?
+        }
+        // Inlined ids through the text protocol: no prepared statement per list length.
+        tx => with_tx!(tx, |tx, Db, d| {
+            let sql = format!(
+                "SELECT id, login, login_since FROM users WHERE id IN {}",
+                id_list(ids)
+            );
+            let mut out = Vec::new();
+            for row in sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .fetch_all(&mut **tx)
+                .await?
+            {
+                out.push((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?));
+            }
+            out
+        }),
+    };
+    Ok(rows)
+}
+
+async fn commit_users(tx: &mut Tx, batch: &Batch) -> Result<(), StoreError> {
+    let d = dialect(tx);
+    // Key order: each b-tree page is visited once, in order.
+    let mut rows: Vec<_> = batch.users.iter().collect();
+    rows.sort_unstable_by_key(|(k, _)| **k);
+    for chunk in d.write_chunks(&rows) {
+        // Which of these users are stored under another login: their old name goes to the
+        // history before the row is overwritten.
+        let ids: Vec<UserId> = chunk.iter().map(|(id, _)| **id).collect();
+        let stored: FxHashMap<i64, (String, i64)> = stored_users(tx, &ids)
+            .await?
+            .into_iter()
+            .map(|(id, login, since)| (id, (login, since)))
+            .collect();
+        let renamed: Vec<_> = chunk
+            .iter()
+            .filter_map(|(id, row)| {
+                stored
+                    .get(&id.0)
+                    .filter(|(old, _)| old.as_str() != row.login.as_str())
+                    .map(|(old, since)| (id.0, old.clone(), *since, row.at.0))
+            })
+            .collect();
+        if !renamed.is_empty() {
+            // One (user, old login) per row: a chunk holds each user once.
+            let tail = format!(
+                "{}first_seen = {l}(name_history.first_seen, {f}), last_seen = {g}(name_history.last_seen, {ls})",
+                d.upsert("user_id, login"),
+                l = d.least(),
+                g = d.greatest(),
+                f = d.ex("first_seen"),
+                ls = d.ex("last_seen"),
+            );
+            bulk::upsert(
+                tx,
+                "INSERT INTO name_history (user_id, login, first_seen, last_seen) ",
+                &tail,
+                &renamed,
+                |r| r.clone(),
+            )
+            .await?;
+        }
+        // login_since first: MariaDB evaluates these left to right on the new values.
+        let tail = format!(
+            "{}login_since = CASE WHEN users.login = {l} THEN users.login_since ELSE {s} END, \
+             display_name = {dn}, login = {l}",
+            d.upsert("id"),
+            l = d.ex("login"),
+            s = d.ex("login_since"),
+            dn = d.ex("display_name"),
+        );
+        bulk::upsert(
+            tx,
+            "INSERT INTO users (id, login, display_name, login_since) ",
+            &tail,
+            chunk,
+            |(id, row)| {
+                let display = display_to_store(&row.login, row.display_name.as_deref());
+                (
+                    id.0,
+                    row.login.as_str().to_owned(),
+                    display.map(str::to_owned),
+                    row.at.0,
+                )
+            },
+        )
+        .await?;
+    }
+    for (id, created) in &batch.accounts {
+        with_tx!(tx, |tx, Db, d| {
+            let mut qb = QueryBuilder::<Db>::new("UPDATE users SET created_at = ");
+            qb.push_bind(created.0).push(" WHERE id = ").push_bind(id.0);
+            qb.build().execute(&mut **tx).await?;
+        });
+    }
+    Ok(())
+}
+
+async fn commit_observations(tx: &mut Tx, batch: &Batch) -> Result<(), StoreError> {
+    let d = dialect(tx);
+    let step = std::time::Instant::now();
+    // channel_users first: stream_users.is_new compares against the earliest observation in
+    // the channel, this batch's included.
+    // Key order: each b-tree page is visited once, in order.
+    let mut rows: Vec<_> = batch.channel_users.iter().collect();
+    rows.sort_unstable_by_key(|(k, _)| **k);
+    let tail = format!(
+        "{}first_seen = {l}(channel_users.first_seen, {f}), \
+         last_seen = {g}(channel_users.last_seen, {ls}), \
+         messages = channel_users.messages + {m}",
+        d.upsert("channel_id, user_id"),
+        l = d.least(),
+        g = d.greatest(),
+        f = d.ex("first_seen"),
+        ls = d.ex("last_seen"),
+        m = d.ex("messages"),
+    );
+    bulk::upsert(
+        tx,
+        "INSERT INTO channel_users (channel_id, user_id, first_seen, last_seen, messages) ",
+        &tail,
+        &rows,
+        |((c, u), delta)| {
+            (
+                c.0,
+                u.0,
+                delta.first_seen.0,
+                delta.last_seen.0,
+                delta.messages,
+            )
+        },
+    )
+    .await?;
+    // Key order: each b-tree page is visited once, in order.
+    let mut rows: Vec<_> = batch.stream_users.iter().collect();
+    rows.sort_unstable_by_key(|(k, _)| **k);
+    let tail = format!(
+        "{}first_seen = {l}(stream_users.first_seen, {f}), \
+         last_seen = {g}(stream_users.last_seen, {ls}), \
+         messages = stream_users.messages + {m}, \
+         first_msg = {g}(stream_users.first_msg, {fm}), \
+         active = {g}(stream_users.active, {a})",
+        d.upsert("stream_id, user_id"),
+        l = d.least(),
+        g = d.greatest(),
+        f = d.ex("first_seen"),
+        ls = d.ex("last_seen"),
+        m = d.ex("messages"),
+        fm = d.ex("first_msg"),
+        a = d.ex("active"),
+    );
+    bulk::upsert(
+        tx,
+        "INSERT INTO stream_users (stream_id, user_id, first_seen, last_seen, messages, first_msg, active) ",
+        &tail,
+        &rows,
+        |((s, u), delta)| {
+            (
+                s.0,
+                u.0,
+                delta.first_seen.0,
+                delta.last_seen.0,
+                delta.messages,
+                i64::from(delta.first_msg),
+                i64::from(delta.active),
+            )
+        },
+    )
+    .await?;
+    let t_upserts = step.elapsed();
+    mark_new(tx, batch).await?;
+    let t_new = step.elapsed();
+    let mut rows: Vec<_> = batch.presence.iter().collect();
+    rows.sort_unstable_by_key(|(k, _)| **k);
+    let tail = format!(
+        "{}until = {}",
+        d.upsert("channel_id, user_id, since"),
+        d.ex("until")
+    );
+    bulk::upsert(
+        tx,
+        "INSERT INTO presence (channel_id, user_id, since, until) ",
+        &tail,
+        &rows,
+        |((c, u, since), until)| (c.0, u.0, since.0, until.map(|t| t.0)),
+    )
+    .await?;
+    tracing::trace!(
+        upserts_ms = t_upserts.as_millis() as u64,
+        is_new_ms = (t_new - t_upserts).as_millis() as u64,
+        presence_ms = (step.elapsed() - t_new).as_millis() as u64,
+        "observation steps"
+    );
+    commit_series(tx, batch).await
+}
+
+/// New = no observation in the channel before the stream started. It only depends on
+/// channel_users (just written), so rows that may have been inserted by this batch are
+/// (re)evaluated in one statement per stream.
+async fn mark_new(tx: &mut Tx, batch: &Batch) -> Result<(), StoreError> {
+    let mut first: FxHashMap<(StreamKey, ChannelKey, Timestamp), Vec<UserId>> =
+        FxHashMap::default();
+    for ((s, u), delta) in &batch.stream_users {
+        if delta.maybe_first {
+            first
+                .entry((*s, delta.channel, delta.stream_started))
+                .or_default()
+                .push(*u);
+        }
+    }
+    for ((stream, channel, started), mut users) in first {
+        users.sort_unstable();
+        for chunk in users.chunks(10_000) {
+            let sql = format!(
+                "SELECT user_id FROM channel_users WHERE channel_id = {c} AND first_seen < {t} AND user_id IN {ids}",
+                c = channel.0,
+                t = started.0,
+                ids = id_list(chunk),
+            );
+            let mut known = FxHashSet::default();
+            with_tx!(tx, |tx, Db, d| {
+                for row in sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .fetch_all(&mut **tx)
+                    .await?
+                {
+                    known.insert(row.try_get::<i64, _>(0)?);
+                }
+            });
+            let new: Vec<UserId> = chunk
+                .iter()
+                .copied()
+                .filter(|u| !known.contains(&u.0))
+                .collect();
+            if new.is_empty() {
+                continue;
+            }
+            let sql = format!(
+                "UPDATE stream_users SET is_new = 1 WHERE stream_id = {s} AND is_new = 0 AND user_id IN {ids}",
+                s = stream.0,
+                ids = id_list(&new),
+            );
+            with_tx!(tx, |tx, Db, d| {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut **tx)
+                    .await?;
+            });
+        }
+    }
+    Ok(())
+}
+
+async fn commit_series(tx: &mut Tx, batch: &Batch) -> Result<(), StoreError> {
+    // One row per (channel, at), the latest: PostgreSQL refuses a multi-row upsert that
+    // touches a row twice, and an IRC-only tick can share its second with the channel's first
+    // snapshot.
+    let mut kept = FxHashSet::default();
+    let mut series: Vec<_> = batch
+        .series
+        .iter()
+        .rev()
+        .filter(|p| kept.insert((p.channel, p.at)))
+        .collect();
+    series.reverse();
+    for chunk in fixed_chunks(&series) {
+        with_tx!(tx, |tx, Db, d| {
+            let mut qb =
+                QueryBuilder::<Db>::new("INSERT INTO series (channel_id, at, chatters, total) ");
+            qb.push_values(chunk, |mut b, p| {
+                b.push_bind(p.channel.0)
+                    .push_bind(p.at.0)
+                    .push_bind(p.chatters)
+                    .push_bind(p.total);
+            });
+            qb.push(d.upsert("channel_id, at"));
+            qb.push(format!(
+                "chatters = {}, total = {}",
+                d.ex("chatters"),
+                d.ex("total")
+            ));
+            qb.build().execute(&mut **tx).await?;
+        });
+    }
+    Ok(())
+}
+
+async fn commit_rest(tx: &mut Tx, batch: &Batch) -> Result<(), StoreError> {
+    for (stream, peak) in &batch.stream_peaks {
+        with_tx!(tx, |tx, Db, d| {
+            let mut qb = QueryBuilder::<Db>::new(format!(
+                "UPDATE streams SET irc_peak = {}(irc_peak, ",
+                d.greatest()
+            ));
+            qb.push_bind(*peak)
+                .push(") WHERE id = ")
+                .push_bind(stream.0);
+            qb.build().execute(&mut **tx).await?;
+        });
+    }
+    for (stream, at) in &batch.stream_ends {
+        with_tx!(tx, |tx, Db, d| {
+            let mut qb = QueryBuilder::<Db>::new("UPDATE streams SET ended_at = ");
+            qb.push_bind(at.0)
+                .push(" WHERE id = ")
+                .push_bind(stream.0)
+                .push(" AND ended_at IS NULL");
+            qb.build().execute(&mut **tx).await?;
+        });
+    }
+    if !batch.raids.is_empty() {
+        with_tx!(tx, |tx, Db, d| {
+            let mut qb = QueryBuilder::<Db>::new(
+                "INSERT INTO raids (channel_id, stream_id, from_id, from_login, viewers, at) ",
+            );
+            qb.push_values(&batch.raids, |mut b, r| {
+                b.push_bind(r.channel.0)
+                    .push_bind(r.stream.map(|s| s.0))
+                    .push_bind(r.from.0)
+                    .push_bind(r.from_login.as_str().to_owned())
+                    .push_bind(r.viewers)
+                    .push_bind(r.at.0);
+            });
+            qb.build().execute(&mut **tx).await?;
+        });
+    }
+    for (channel, id) in &batch.channel_ids {
+        with_tx!(tx, |tx, Db, d| {
+            let mut qb = QueryBuilder::<Db>::new("UPDATE channels SET twitch_id = ");
+            qb.push_bind(id.0).push(" WHERE id = ").push_bind(channel.0);
+            qb.build().execute(&mut **tx).await?;
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,59 @@
+//! [`StoreError`]: every way a storage call can fail.
+
+use crate::domain::Login;
+
+/// Storage failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The URL's scheme is not one chatters supports.
+    #[error("unsupported database URL scheme {0:?} (expected sqlite://, mysql:// or postgres://)")]
+    UnsupportedUrl(String),
+    /// The database could not be reached within the start-up grace period.
+    #[error("database at {host} unreachable: {reason}")]
+    Unreachable {
+        /// Host (never the password).
+        host: String,
+        /// Last connection error (its text; sqlx never puts the password in it).
+        reason: sqlx::Error,
+    },
+    /// A migration failed to apply.
+    #[error("migration failed: {0}")]
+    Migrate(sqlx::migrate::MigrateError),
+    /// A query failed.
+    #[error("database error: {0}")]
+    Sql(sqlx::Error),
+    /// A channel that was never added.
+    #[error("channel {0} is not tracked (add it first)")]
+    UnknownChannel(Login),
+    /// A value stored in the database that does not parse.
+    #[error("corrupt value in column {column}: {value:?}")]
+    Corrupt {
+        /// Column.
+        column: &'static str,
+        /// What was found.
+        value: String,
+    },
+    /// The ingestion pipeline's batch writer task is gone (it gave up on a commit, or the
+    /// pipeline shut down), so nothing more can be handed to it or committed through it.
+    #[error("the ingestion batch writer has stopped")]
+    WriterStopped,
+    /// The ingestion batch writer gave up on a commit that a flush was waiting for. Holds the
+    /// commit error's text: the error itself is the writer's own result, and every waiter gets
+    /// a copy of its message.
+    #[error("the ingestion batch writer could not commit: {0}")]
+    CommitFailed(String),
+}
+
+// The cause is part of each message above, so it is not also exposed as `source()`: error
+// chains print it once.
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Sql(e)
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        Self::Migrate(e)
+    }
+}
