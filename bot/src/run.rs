@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use chatters_core::bots::KnownBots;
 use chatters_core::ingest::{Ingest, IngestConfig, IngestHandle};
+use chatters_core::metrics::Metrics;
 use chatters_core::settings::Settings;
 use chatters_core::stats::Figures;
 use chatters_core::store::Store;
@@ -107,8 +108,7 @@ async fn start(
         None
     };
     let mut ingest_handle = None;
-    let mut twitch_metrics = None;
-    let mut recap_metrics = None;
+    let metrics = Metrics::default();
     let mut bot_user = None;
     if halves.bot() {
         // Credentials first: an invalid token stops start-up, and the bot account's id is
@@ -119,20 +119,22 @@ async fn start(
         bot_user = config.tracker.bot_user;
         let figures = Figures::new(store.clone(), KnownBots::shipped(), config.tracker.bot_user);
         let recaps = Recaps::new(figures, RecapConfig::from_settings(settings))?;
-        recap_metrics = Some(recaps.metrics().clone());
+        recaps.metrics().register(&metrics);
         let stop = cancel.clone();
         tasks.spawn("recaps", recaps.run(stop));
         let (handle, writer) = Ingest::start(store.clone(), config, cancel.clone())
             .await
             .context("starting ingestion")?;
-        twitch_metrics = Some(crate::twitch::spawn(
+        handle.register_metrics(&metrics);
+        crate::twitch::spawn(
             twitch,
             settings,
             store.clone(),
             handle.clone(),
             cancel,
             &mut tasks,
-        ));
+        )
+        .register(&metrics);
         ingest_handle = Some(handle);
         tasks.spawn("ingest", async move {
             match writer.await {
@@ -148,16 +150,8 @@ async fn start(
             // Known when the bot half runs here; the tracker never counts it either way.
             bot_user,
         };
-        let state = AppState::with_config(store.clone(), config);
-        if let Some(handle) = &ingest_handle {
-            state.metrics.register_ingest(handle.clone());
-        }
-        if let Some(metrics) = twitch_metrics {
-            metrics.register(&state.metrics);
-        }
-        if let Some(metrics) = &recap_metrics {
-            metrics.register(&state.metrics);
-        }
+        let mut state = AppState::with_config(store.clone(), config);
+        state.metrics = metrics;
         let shutdown = cancel.clone();
         tasks.spawn("web", async move {
             chatters_web::serve(listener, state, shutdown)

@@ -74,7 +74,7 @@ where
 
 pub struct Bot {
     pub ingest: chatters_core::ingest::IngestHandle,
-    pub metrics: chatters_web::metrics::Metrics,
+    pub metrics: chatters_core::metrics::Metrics,
     pub store: Arc<dyn Store>,
     pub figures: Figures,
     pub cancel: CancellationToken,
@@ -122,7 +122,8 @@ pub async fn start_bot(irc: &FakeIrc, helix: &FakeHelix, extra: &[(&str, String)
         .await
         .expect("ingest");
     let mut tasks = Tasks::default();
-    let metrics = chatters_web::metrics::Metrics::default();
+    let metrics = chatters_core::metrics::Metrics::default();
+    ingest.register_metrics(&metrics);
     let counters = chatters_bot::twitch::spawn(
         twitch,
         &settings,
