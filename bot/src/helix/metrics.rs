@@ -222,9 +222,9 @@ mod tests {
         for line in [
             "chatters_helix_calls_total{endpoint=\"users\",status=\"200\"} 1",
             "chatters_helix_calls_total{endpoint=\"users\",status=\"429\"} 1",
-            "chatters_helix_call_seconds_bucket{le=\"0.0025\",endpoint=\"users\"} 0",
-            "chatters_helix_call_seconds_bucket{le=\"0.005\",endpoint=\"users\"} 1",
-            "chatters_helix_call_seconds_bucket{le=\"0.05\",endpoint=\"users\"} 2",
+            "chatters_helix_call_seconds_bucket{endpoint=\"users\",le=\"0.0025\"} 0",
+            "chatters_helix_call_seconds_bucket{endpoint=\"users\",le=\"0.005\"} 1",
+            "chatters_helix_call_seconds_bucket{endpoint=\"users\",le=\"0.05\"} 2",
             "chatters_helix_call_seconds_count{endpoint=\"users\"} 2",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
