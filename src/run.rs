@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use chatters_core::bots::KnownBots;
 use chatters_core::ingest::{Ingest, IngestConfig, IngestHandle};
+use chatters_core::metrics::Metrics;
 use chatters_core::settings::Settings;
 use chatters_core::stats::Figures;
 use chatters_core::store::Store;
@@ -87,7 +88,19 @@ pub async fn run_until(
     store: Arc<Store>,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
-    let (mut tasks, ingest_handle) = match start(settings, halves, &store, &cancel).await {
+    run_with(settings, halves, store, cancel, Metrics::default()).await
+}
+
+/// [`run_until`] with every series of the process registered into `metrics`, which the caller
+/// may also feed and read (tests scrape it without going through `/metrics`).
+pub async fn run_with(
+    settings: &Settings,
+    halves: Halves,
+    store: Arc<Store>,
+    cancel: CancellationToken,
+    metrics: Metrics,
+) -> anyhow::Result<()> {
+    let (mut tasks, ingest_handle) = match start(settings, halves, &store, &cancel, metrics).await {
         Ok(started) => started,
         Err(error) => {
             cancel.cancel();
@@ -141,6 +154,7 @@ async fn start(
     halves: Halves,
     store: &Arc<Store>,
     cancel: &CancellationToken,
+    metrics: Metrics,
 ) -> anyhow::Result<(Tasks, Option<IngestHandle>)> {
     let mut tasks = Tasks::default();
     let listener = if halves.web() {
@@ -150,8 +164,6 @@ async fn start(
         None
     };
     let mut ingest_handle = None;
-    let mut twitch_metrics = None;
-    let mut recap_metrics = None;
     let mut bot_user = None;
     if halves.bot() {
         // Credentials first: an invalid token stops start-up, and the bot account's id is
@@ -162,20 +174,22 @@ async fn start(
         bot_user = config.tracker.bot_user;
         let figures = Figures::new(store.clone(), KnownBots::shipped(), config.tracker.bot_user);
         let recaps = Recaps::new(figures, RecapConfig::from_settings(settings))?;
-        recap_metrics = Some(recaps.metrics().clone());
+        recaps.metrics().register(&metrics);
         let stop = cancel.clone();
         tasks.spawn("recaps", recaps.run(stop));
         let (handle, writer) = Ingest::start(store.clone(), config, cancel.clone())
             .await
             .context("starting ingestion")?;
-        twitch_metrics = Some(chatters_bot::twitch::spawn(
+        handle.register_metrics(&metrics);
+        chatters_bot::twitch::spawn(
             twitch,
             settings,
             store.clone(),
             handle.clone(),
             cancel,
             &mut tasks,
-        ));
+        )
+        .register(&metrics);
         ingest_handle = Some(handle);
         tasks.spawn("ingest", async move {
             match writer.await {
@@ -191,16 +205,8 @@ async fn start(
             // Known when the bot half runs here; the tracker never counts it either way.
             bot_user,
         };
-        let state = AppState::with_config(store.clone(), config);
-        if let Some(handle) = &ingest_handle {
-            state.metrics.register_ingest(handle.clone());
-        }
-        if let Some(metrics) = twitch_metrics {
-            metrics.register(&state.metrics);
-        }
-        if let Some(metrics) = &recap_metrics {
-            metrics.register(&state.metrics);
-        }
+        let mut state = AppState::with_config(store.clone(), config);
+        state.metrics = metrics;
         let shutdown = cancel.clone();
         tasks.spawn("web", async move {
             chatters_web::serve(listener, state, shutdown)

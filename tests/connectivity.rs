@@ -130,7 +130,7 @@ async fn a_stream_from_online_to_offline_gives_the_spec_figures() {
     );
     assert_eq!(helix.answered(429), 0);
     // The same counters reach /metrics.
-    let text = bot.metrics().await;
+    let text = bot.scrape().await;
     assert!(
         text.contains("chatters_snapshot_results_total{result=\"ok\"} 1"),
         "{text}"

@@ -35,6 +35,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chatters_core::domain::Login;
+use chatters_core::metrics::Metrics;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Cmd, FromRedisValue, RedisError};
 use secrecy::{ExposeSecret, SecretString};
@@ -114,6 +115,25 @@ pub struct LeaseMetrics {
     pub held: AtomicU64,
     /// Leases lost: taken by another instance, or expired while Redis was unreachable.
     pub lost: AtomicU64,
+}
+
+impl LeaseMetrics {
+    /// Publishes these counters in the process's registry.
+    pub fn register(self: &Arc<Self>, metrics: &Metrics) {
+        let this = self.clone();
+        metrics.source(move |w| {
+            w.gauge(
+                "chatters_channels_leased",
+                "Channels whose Redis lease this instance holds (the channels it tracks).",
+                i64::try_from(this.held.load(Ordering::Relaxed)).unwrap_or(i64::MAX),
+            )?;
+            w.counter(
+                "chatters_lease_losses",
+                "Channel leases lost: taken by another instance, or expired while Redis was unreachable.",
+                this.lost.load(Ordering::Relaxed),
+            )
+        });
+    }
 }
 
 /// The Redis URL could not be used (the URL itself is never part of the message).

@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use chatters_core::bots::KnownBots;
 use chatters_core::domain::{Login, UserId};
 use chatters_core::ingest::IngestHandle;
+use chatters_core::metrics::Metrics;
 use chatters_core::settings::Settings;
 use chatters_core::stats::Figures;
 use chatters_core::store::Store;
@@ -168,90 +169,67 @@ pub struct TwitchMetrics {
 }
 
 impl TwitchMetrics {
-    /// Registers these counters with the web endpoint's registry.
-    pub fn register(self, metrics: &chatters_web::metrics::Metrics) {
+    /// Registers these counters in the process's registry.
+    pub fn register(self, metrics: &Metrics) {
         use std::sync::atomic::Ordering::Relaxed;
-        metrics.register(move |w| {
-            if let Some(helix) = &self.helix {
-                for ((endpoint, status), n) in helix.metrics().calls {
-                    w.counter_with(
-                        "chatters_helix_calls_total",
-                        "Helix and OAuth calls by endpoint and HTTP status (or timeout/connect/error).",
-                        &[("endpoint", &endpoint), ("status", &status)],
-                        n,
-                    );
-                }
-            }
-            let s = &self.scheduler;
-            for (result, n) in [
-                ("ok", s.snapshots_ok.load(Relaxed)),
-                ("failed", s.snapshots_failed.load(Relaxed)),
-            ] {
-                w.counter_with(
-                    "chatters_snapshot_results_total",
-                    "Helix Get Chatters snapshots, stored or failed after retries.",
-                    &[("result", result)],
-                    n,
-                );
-            }
-            w.counter(
-                "chatters_stream_polls_failed_total",
-                "Get Streams polls that failed (nothing ends on a failed poll).",
-                s.polls_failed.load(Relaxed),
-            );
-            w.counter(
-                "chatters_logins_unresolved_total",
-                "JOIN/PART observations dropped because the login could not be resolved.",
-                self.identity.unresolved.load(Relaxed),
-            );
-            if let Some(leases) = &self.leases {
-                w.gauge(
-                    "chatters_channels_leased",
-                    "Channels whose Redis lease this instance holds (the channels it tracks).",
-                    leases.held.load(Relaxed) as f64,
-                );
-                w.counter(
-                    "chatters_lease_losses_total",
-                    "Channel leases lost: taken by another instance, or expired while Redis was unreachable.",
-                    leases.lost.load(Relaxed),
-                );
-            }
-            let Some((dispatch, outbox)) = &self.commands else {
-                return;
-            };
-            for (outcome, n) in [
-                ("answered", dispatch.answered.load(Relaxed)),
-                ("denied", dispatch.denied.load(Relaxed)),
-                ("coalesced", dispatch.coalesced.load(Relaxed)),
-                ("failed", dispatch.failed.load(Relaxed)),
-                ("dropped", self.identity.commands_dropped.load(Relaxed)),
-            ] {
-                w.counter_with(
-                    "chatters_commands_total",
-                    "Chat commands asked, by outcome (denied and coalesced asks get no reply).",
-                    &[("outcome", outcome)],
-                    n,
-                );
-            }
-            for (result, n) in [
-                ("sent", outbox.sent.load(Relaxed)),
-                ("dropped", outbox.dropped.load(Relaxed)),
-                ("failed", outbox.failed.load(Relaxed)),
-            ] {
-                w.counter_with(
-                    "chatters_replies_total",
-                    "Chat replies by result (dropped: stale or over the queue bound, never sent).",
-                    &[("result", result)],
-                    n,
-                );
-            }
-            let sent = outbox.sent.load(Relaxed);
-            w.summary(
+        if let Some(helix) = &self.helix {
+            helix.http_metrics().register(metrics);
+        }
+        if let Some(leases) = &self.leases {
+            leases.register(metrics);
+        }
+        if let Some((_, outbox)) = &self.commands {
+            metrics.register(
                 "chatters_reply_latency_seconds",
                 "From a command's arrival to its reply being written to the socket.",
-                outbox.latency_us_sum.load(Relaxed) as f64 / 1e6,
-                sent,
+                outbox.latency.clone(),
             );
+        }
+        metrics.source(move |w| {
+            let s = &self.scheduler;
+            w.counters(
+                "chatters_snapshot_results",
+                "Helix Get Chatters snapshots, stored or failed after retries.",
+                [
+                    ([("result", "ok")], s.snapshots_ok.load(Relaxed)),
+                    ([("result", "failed")], s.snapshots_failed.load(Relaxed)),
+                ],
+            )?;
+            w.counter(
+                "chatters_stream_polls_failed",
+                "Get Streams polls that failed (nothing ends on a failed poll).",
+                s.polls_failed.load(Relaxed),
+            )?;
+            w.counter(
+                "chatters_logins_unresolved",
+                "JOIN/PART observations dropped because the login could not be resolved.",
+                self.identity.unresolved.load(Relaxed),
+            )?;
+            let Some((dispatch, outbox)) = &self.commands else {
+                return Ok(());
+            };
+            w.counters(
+                "chatters_commands",
+                "Chat commands asked, by outcome (denied and coalesced asks get no reply).",
+                [
+                    ("answered", dispatch.answered.load(Relaxed)),
+                    ("denied", dispatch.denied.load(Relaxed)),
+                    ("coalesced", dispatch.coalesced.load(Relaxed)),
+                    ("failed", dispatch.failed.load(Relaxed)),
+                    ("dropped", self.identity.commands_dropped.load(Relaxed)),
+                ]
+                .map(|(outcome, n)| ([("outcome", outcome)], n)),
+            )?;
+            w.counters(
+                "chatters_replies",
+                "Chat replies by result (dropped: stale or over the queue bound, never sent).",
+                [
+                    ("sent", outbox.sent.load(Relaxed)),
+                    ("dropped", outbox.dropped.load(Relaxed)),
+                    ("failed", outbox.failed.load(Relaxed)),
+                ]
+                .map(|(result, n)| ([("result", result)], n)),
+            )
         });
     }
 }

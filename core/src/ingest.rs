@@ -12,7 +12,7 @@
 //!   final batch committed before the task ends.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use rustc_hash::FxHashMap;
@@ -22,6 +22,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::domain::{Login, Timestamp, UserId};
 use crate::event::Event;
+use crate::metrics::Metrics;
+pub use crate::metrics::ingest::IngestMetrics;
 use crate::store::{Batch, Store, StoreError, UserRow};
 use crate::tracker::{Tracker, TrackerConfig};
 
@@ -84,47 +86,6 @@ impl Default for IngestConfig {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("ingestion has stopped")]
 pub struct IngestClosed;
-
-/// Counters of the pipeline (read by `/metrics`).
-#[derive(Debug, Default)]
-pub struct IngestMetrics {
-    /// Events accepted, by kind index (see [`IngestMetrics::KINDS`]).
-    pub events: [AtomicU64; 11],
-    /// Events committed.
-    pub committed: AtomicU64,
-    /// Batches committed.
-    pub batches: AtomicU64,
-    /// Failed commit attempts (retried).
-    pub commit_errors: AtomicU64,
-    /// Duration of the latest commit, microseconds.
-    pub last_commit_micros: AtomicU64,
-    /// Sum of commit durations, microseconds.
-    pub commit_micros_total: AtomicU64,
-}
-
-impl IngestMetrics {
-    /// Event kinds in the order of [`IngestMetrics::events`].
-    pub const KINDS: [&'static str; 11] = [
-        "join",
-        "part",
-        "message",
-        "snapshot",
-        "stream_online",
-        "stream_offline",
-        "raid",
-        "opt_out",
-        "opt_in",
-        "rename",
-        "account",
-    ];
-
-    fn count(&self, event: &Event) {
-        let kind = event.kind();
-        if let Some(i) = Self::KINDS.iter().position(|k| *k == kind) {
-            self.events[i].fetch_add(1, Ordering::Relaxed);
-        }
-    }
-}
 
 type Ack = oneshot::Sender<Result<(), String>>;
 
@@ -200,6 +161,16 @@ impl IngestHandle {
     /// The pipeline's counters.
     pub fn metrics(&self) -> &Arc<IngestMetrics> {
         &self.metrics
+    }
+
+    /// Publishes the pipeline's counters, commit latencies and queue depth in `metrics`.
+    pub fn register_metrics(&self, metrics: &Metrics) {
+        // A weak sender: the registry must not keep the queue open after the last handle.
+        let tx = self.tx.downgrade();
+        self.metrics.register(metrics, move || {
+            tx.upgrade()
+                .map_or(0, |tx| tx.max_capacity() - tx.capacity())
+        });
     }
 }
 
@@ -304,13 +275,7 @@ async fn write_batches(
             let started = Instant::now();
             match store.commit(&batch).await {
                 Ok(()) => {
-                    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-                    metrics.last_commit_micros.store(micros, Ordering::Relaxed);
-                    metrics
-                        .commit_micros_total
-                        .fetch_add(micros, Ordering::Relaxed);
-                    metrics.batches.fetch_add(1, Ordering::Relaxed);
-                    metrics.committed.fetch_add(batch.events, Ordering::Relaxed);
+                    metrics.committed_batch(started.elapsed(), batch.events);
                     break Ok(());
                 }
                 Err(e) => {

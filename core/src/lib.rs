@@ -7,6 +7,7 @@
 //!   and the [`store::Batch`] of row changes.
 //! - [`tracker`]: in-memory presence per channel, clock-free; turns events into row changes.
 //! - [`ingest`]: the bounded queue and batched writer around the tracker.
+//! - [`metrics`]: the Prometheus registry both halves register their counters with.
 //! - [`bots`]: the shipped known-bot list and per-channel rules.
 //! - [`channel_settings`]: per-channel settings, typed; the `channel set` parser; roles and
 //!   per-command access.
@@ -26,6 +27,7 @@ pub mod domain;
 pub mod event;
 pub mod export;
 pub mod ingest;
+pub mod metrics;
 pub mod settings;
 pub mod stats;
 pub mod store;

@@ -5,11 +5,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use chatters::run::{Halves, run_until};
+use chatters::run::{Halves, run_with};
 use chatters_bot::irc::fake::FakeIrc;
 use chatters_bot::testing::fake_helix::{CLIENT_ID, CLIENT_SECRET, FakeHelix, FakeToken, FakeUser};
 use chatters_core::bots::KnownBots;
 use chatters_core::domain::{Login, StreamId, UserId};
+use chatters_core::metrics::Metrics;
 use chatters_core::settings::Settings;
 use chatters_core::stats::Figures;
 use chatters_core::store::{self, Store};
@@ -76,11 +77,13 @@ pub struct Bot {
     pub store: Arc<Store>,
     /// Figures over the same store, as the process computes them.
     pub figures: Figures,
+    /// The process's metrics registry (what `/metrics` serves).
+    pub metrics: Metrics,
     /// The web half's address (`/metrics`, charts, API).
     pub web_addr: SocketAddr,
     /// Stops the process.
     pub cancel: CancellationToken,
-    /// The process: [`chatters::run::run_until`].
+    /// The process: [`chatters::run::run_with`].
     pub process: tokio::task::JoinHandle<anyhow::Result<()>>,
     pub _dir: tempfile::TempDir,
 }
@@ -123,14 +126,15 @@ pub async fn start_bot(irc: &FakeIrc, helix: &FakeHelix, extra: &[(&str, String)
     vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
     let settings = Settings::from_vars(vars).expect("settings");
     let cancel = CancellationToken::new();
+    let metrics = Metrics::default();
     let process = tokio::spawn({
-        let store = store.clone();
-        let cancel = cancel.clone();
-        async move { run_until(&settings, Halves::Both, store, cancel).await }
+        let (store, cancel, metrics) = (store.clone(), cancel.clone(), metrics.clone());
+        async move { run_with(&settings, Halves::Both, store, cancel, metrics).await }
     });
     let bot = Bot {
         figures: Figures::new(store.clone(), KnownBots::shipped(), Some(UserId(900))),
         store,
+        metrics,
         web_addr,
         cancel,
         process,
@@ -159,7 +163,7 @@ impl Bot {
     }
 
     /// The `/metrics` text, as Prometheus would scrape it.
-    pub async fn metrics(&self) -> String {
+    pub async fn scrape(&self) -> String {
         let url = format!("http://{}/metrics", self.web_addr);
         let response = reqwest::get(&url).await.expect("GET /metrics");
         assert!(response.status().is_success(), "{}", response.status());

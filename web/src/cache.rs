@@ -6,8 +6,8 @@
 //! [`ChartCache::probe_ttl`] per channel. A cached body is served while its channel's version is
 //! unchanged and it is younger than its maximum age (a chart's window moves with the clock even
 //! without new data). The in-process store is bounded by bytes and evicts the least recently
-//! used body; concurrent misses of one key render once. Renders and hits are counted for
-//! `/metrics`.
+//! used body; concurrent misses of one key render once. Renders (and their durations) and hits
+//! are counted for `/metrics`.
 
 mod lru;
 mod remote;
@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use axum::http::HeaderValue;
 use chatters_core::domain::Login;
+use chatters_core::metrics::{Histogram, latency_histogram};
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 
@@ -106,6 +107,8 @@ pub struct ChartCache {
     hits: AtomicU64,
     /// Bodies of those hits read from Redis.
     remote_hits: AtomicU64,
+    /// Time taken by successful renders (data read, drawing, encoding), seconds.
+    render_seconds: Histogram,
 }
 
 impl Default for ChartCache {
@@ -128,6 +131,7 @@ impl ChartCache {
             renders: AtomicU64::new(0),
             hits: AtomicU64::new(0),
             remote_hits: AtomicU64::new(0),
+            render_seconds: latency_histogram(),
         }
     }
 
@@ -144,6 +148,11 @@ impl ChartCache {
     /// Of [`hits`](Self::hits), those read from Redis.
     pub fn remote_hits(&self) -> u64 {
         self.remote_hits.load(Ordering::Relaxed)
+    }
+
+    /// Durations of the renders counted by [`renders`](Self::renders), in seconds.
+    pub fn render_seconds(&self) -> &Histogram {
+        &self.render_seconds
     }
 
     /// How long a channel's data version is trusted before it is read again.
@@ -233,7 +242,9 @@ impl ChartCache {
                 self.store_local(key, version, cached.clone(), max_age);
                 return Ok(cached);
             }
+            let started = Instant::now();
             let body = render().await?;
+            self.render_seconds.observe(started.elapsed().as_secs_f64());
             self.renders.fetch_add(1, Ordering::Relaxed);
             if let Some(remote) = remote {
                 remote.set(&remote_key, &body, max_age).await;

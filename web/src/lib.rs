@@ -4,12 +4,11 @@
 //! ids, tracing, panic catching, timeouts, body limit, gzip of JSON/CSV); [`serve`] runs it on a
 //! listener until a [`CancellationToken`] asks it to stop; `routes/` holds one file per group of
 //! routes; [`error`] turns failures into JSON `{"error", "message"}` answers; [`auth`] checks
-//! API keys; [`metrics`] is the registry behind `/metrics`.
+//! API keys. `/metrics` encodes the core registry ([`chatters_core::metrics::Metrics`]).
 
 pub mod auth;
 pub mod cache;
 pub mod error;
-pub mod metrics;
 mod routes;
 
 use std::fmt;
@@ -19,6 +18,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderName, Request, StatusCode};
 use chatters_core::bots::KnownBots;
+use chatters_core::metrics::Metrics;
 use chatters_core::stats::Figures;
 use chatters_core::store::Store;
 use tokio::net::TcpListener;
@@ -88,8 +88,9 @@ pub struct AppState {
     pub config: Arc<WebConfig>,
     /// Rendered charts, until new data arrives for their channel.
     pub charts: Arc<cache::ChartCache>,
-    /// Counters rendered by `/metrics`.
-    pub metrics: Arc<metrics::Metrics>,
+    /// The process's metrics registry, encoded by `/metrics` (shared with the bot half when
+    /// both run in one process); the chart cache's counters are added at each scrape.
+    pub metrics: Metrics,
 }
 
 impl fmt::Debug for AppState {
@@ -114,7 +115,7 @@ impl AppState {
             figures,
             config: Arc::new(config),
             charts: Arc::new(cache::ChartCache::default()),
-            metrics: Arc::new(metrics::Metrics::default()),
+            metrics: Metrics::default(),
         }
     }
 }

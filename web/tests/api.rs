@@ -187,9 +187,7 @@ async fn spawn_app() -> App {
     let both_key = key(&["chan", "other"], false).await;
     let revoked_key = key(&["chan"], true).await;
     let state = AppState::new(store);
-    state
-        .metrics
-        .register_ingest(harness.pipeline.ingest.clone());
+    harness.pipeline.ingest.register_metrics(&state.metrics);
     App {
         state,
         base,
@@ -867,7 +865,7 @@ fn parse_prometheus(text: &str) -> Vec<(String, String)> {
             let kind = type_line
                 .strip_prefix(&format!("# TYPE {name} "))
                 .unwrap_or_else(|| panic!("TYPE of {name}: {type_line}"));
-            assert!(["counter", "gauge", "summary"].contains(&kind), "{kind}");
+            assert!(["counter", "gauge", "histogram"].contains(&kind), "{kind}");
             assert!(declared.insert(name.clone()), "{name} declared twice");
             current = Some(name);
             continue;
@@ -879,7 +877,7 @@ fn parse_prometheus(text: &str) -> Vec<(String, String)> {
             name == family
                 || name
                     .strip_prefix(family)
-                    .is_some_and(|s| s == "_sum" || s == "_count"),
+                    .is_some_and(|s| ["_bucket", "_sum", "_count"].contains(&s)),
             "{name} outside {family}"
         );
         assert!(
@@ -894,8 +892,6 @@ fn parse_prometheus(text: &str) -> Vec<(String, String)> {
 #[tokio::test]
 async fn metrics_are_prometheus_text_with_ingestion_counters() {
     let app = spawn_app().await;
-    app.state.metrics.snapshots.inc(&["ok"]);
-    app.state.metrics.helix_requests.inc(&["chatters", "200"]);
 
     let answer = get(&app, "/metrics", None).await;
 
@@ -921,32 +917,28 @@ async fn metrics_are_prometheus_text_with_ingestion_counters() {
         "7"
     );
     assert_eq!(value("chatters_events_ingested_total{kind=\"raid\"}"), "1");
+    assert_eq!(
+        value("chatters_events_ingested_total{kind=\"channel_released\"}"),
+        "0"
+    );
     assert_eq!(value("chatters_events_committed_total"), "24");
     assert_eq!(value("chatters_ingest_queue_depth"), "0");
-    assert_eq!(value("chatters_snapshots_total{result=\"ok\"}"), "1");
-    assert_eq!(value("chatters_snapshots_total{result=\"failed\"}"), "0");
-    assert_eq!(
-        value("chatters_helix_requests_total{endpoint=\"chatters\",status=\"200\"}"),
-        "1"
-    );
+    assert_eq!(value("chatters_ingest_commit_errors_total"), "0");
     assert_eq!(value("chatters_chart_renders_total"), "0");
     assert_eq!(value("chatters_chart_cache_hits_total"), "0");
-    assert!(
-        value("chatters_ingest_batches_total")
-            .parse::<u64>()
-            .expect("int")
-            >= 1
-    );
-    assert!(
-        value("chatters_ingest_commit_seconds_count")
-            .parse::<u64>()
-            .expect("int")
-            >= 1
+    assert_eq!(value("chatters_chart_render_seconds_count"), "0");
+    // Every commit is one observation of the latency histogram, in its +Inf bucket.
+    let batches = value("chatters_ingest_batches_total");
+    assert!(batches.parse::<u64>().expect("int") >= 1, "{batches}");
+    assert_eq!(value("chatters_ingest_commit_seconds_count"), batches);
+    assert_eq!(
+        value("chatters_ingest_commit_seconds_bucket{le=\"+Inf\"}"),
+        batches
     );
     assert!(
         samples
             .iter()
-            .any(|(s, _)| s.starts_with("chatters_build_info{version="))
+            .any(|(s, v)| s.starts_with("chatters_build_info{version=") && v == "1")
     );
 }
 

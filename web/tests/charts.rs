@@ -504,6 +504,22 @@ async fn a_second_instance_reads_charts_from_redis() {
     .await;
     get(&second, &path, &[]).await;
     assert_eq!(second.charts.renders(), 1);
+    // `/metrics` shows the same: every family the web registers has been fed.
+    let text = get(&second, "/metrics", &[]).await.text();
+    for line in [
+        "chatters_chart_renders_total 1",
+        "chatters_chart_cache_hits_total 1",
+        "chatters_chart_cache_remote_hits_total 1",
+        "chatters_chart_render_seconds_count 1",
+        "chatters_chart_render_seconds_bucket{le=\"+Inf\"} 1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+    }
+    assert_eq!(
+        chatters_core::metrics::silent_families(&text),
+        Vec::<String>::new(),
+        "{text}"
+    );
     h.stop().await;
 }
 

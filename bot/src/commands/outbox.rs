@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chatters_core::domain::Login;
+use chatters_core::metrics::{Histogram, latency_histogram};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -107,7 +108,7 @@ pub struct Outgoing {
 }
 
 /// Counters of the outbox.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct OutboxMetrics {
     /// Replies written to the socket.
     pub sent: AtomicU64,
@@ -115,8 +116,19 @@ pub struct OutboxMetrics {
     pub dropped: AtomicU64,
     /// Replies the IRC session refused.
     pub failed: AtomicU64,
-    /// Sum of arrival-to-socket latencies of sent replies, in microseconds.
-    pub latency_us_sum: AtomicU64,
+    /// Arrival-to-socket latencies of sent replies, in seconds.
+    pub latency: Histogram,
+}
+
+impl Default for OutboxMetrics {
+    fn default() -> Self {
+        Self {
+            sent: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            latency: latency_histogram(),
+        }
+    }
 }
 
 /// The send-time log, and per channel the last text sent and when.
@@ -286,10 +298,9 @@ impl Outbox {
         match out.reply(&reply.channel, &reply.reply_to, &text).await {
             Ok(()) => {
                 self.metrics.sent.fetch_add(1, Ordering::Relaxed);
-                let micros = u64::try_from(reply.arrived.elapsed().as_micros()).unwrap_or(u64::MAX);
                 self.metrics
-                    .latency_us_sum
-                    .fetch_add(micros, Ordering::Relaxed);
+                    .latency
+                    .observe(reply.arrived.elapsed().as_secs_f64());
             }
             Err(error) => {
                 self.metrics.failed.fetch_add(1, Ordering::Relaxed);

@@ -109,6 +109,11 @@ impl Helix {
         self.http.metrics().snapshot()
     }
 
+    /// The live call counters (shared with every clone of the HTTP client).
+    pub fn http_metrics(&self) -> &HelixMetrics {
+        self.http.metrics()
+    }
+
     /// Get Users by login, 100 per call. Unknown logins are left out.
     pub async fn users_by_login(&self, logins: &[Login]) -> Result<Vec<HelixUser>, HelixError> {
         let mut users = Vec::with_capacity(logins.len());

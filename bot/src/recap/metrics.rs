@@ -3,6 +3,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use chatters_core::metrics::Metrics;
+
 use super::Service;
 
 /// What became of an attempt, for the metrics.
@@ -56,21 +58,26 @@ impl RecapMetrics {
         self.slot(service, result).load(Ordering::Relaxed)
     }
 
-    /// Publishes the counters on the web endpoint's `/metrics`.
-    pub fn register(self: &Arc<Self>, metrics: &chatters_web::metrics::Metrics) {
+    /// Publishes the counters in the process's registry.
+    pub fn register(self: &Arc<Self>, metrics: &Metrics) {
         let this = self.clone();
-        metrics.register(move |w| {
-            for service in [Service::Discord, Service::Slack] {
-                for result in Delivery::ALL {
-                    w.counter_with(
-                        "chatters_recaps_total",
-                        "Recap and digest delivery attempts by service and result \
-                         (sent, retried, given_up, disabled).",
-                        &[("service", service.as_str()), ("result", result.as_str())],
-                        this.get(service, result),
-                    );
-                }
-            }
+        metrics.source(move |w| {
+            let samples = [Service::Discord, Service::Slack]
+                .into_iter()
+                .flat_map(|service| {
+                    Delivery::ALL.map(|result| {
+                        (
+                            [("service", service.as_str()), ("result", result.as_str())],
+                            this.get(service, result),
+                        )
+                    })
+                });
+            w.counters(
+                "chatters_recaps",
+                "Recap and digest delivery attempts by service and result \
+                 (sent, retried, given_up, disabled).",
+                samples,
+            )
         });
     }
 }

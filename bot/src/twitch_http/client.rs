@@ -153,18 +153,20 @@ impl TwitchHttp {
         if !body.is_empty() {
             *outgoing.body_mut() = Some(body.into());
         }
+        let started = std::time::Instant::now();
         let result = self.execute(outgoing).await;
+        let took = started.elapsed();
         match &result {
             Ok(response) => {
                 self.inner
                     .metrics
-                    .call(&endpoint, response.status().as_str());
+                    .call(&endpoint, response.status().as_str(), took);
                 if let Some(permit) = permit {
                     permit.complete(response.status(), response.headers());
                 }
             }
             // Dropping the permit counts the point as spent.
-            Err(error) => self.inner.metrics.call(&endpoint, error.outcome()),
+            Err(error) => self.inner.metrics.call(&endpoint, error.outcome(), took),
         }
         result
     }

@@ -1,11 +1,17 @@
-//! Counters of every call to Twitch (Helix and OAuth): by endpoint and outcome, plus retries,
-//! final failures, token refreshes and the time spent waiting for budget. The web `/metrics`
-//! renders a [`MetricsSnapshot`].
+//! Counters of every call to Twitch (Helix and OAuth): by endpoint and outcome, their
+//! durations by endpoint, plus retries, final failures, token refreshes and the time spent
+//! waiting for budget. [`HelixMetrics::register`] publishes the calls and their durations;
+//! tests read a [`MetricsSnapshot`].
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+
+use chatters_core::metrics::{LatencyFamily, Metrics, latency_family};
+
+/// The label set of the duration histograms: the endpoint.
+type EndpointLabel = [(&'static str, String); 1];
 
 /// Shared counters; cloning shares them.
 #[derive(Debug, Clone, Default)]
@@ -13,16 +19,32 @@ pub struct HelixMetrics {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Inner {
     /// (endpoint, outcome) → calls. Outcome: the HTTP status, or `timeout`/`connect`/`error`.
     calls: Mutex<BTreeMap<(String, String), u64>>,
+    /// Durations of the calls (one HTTP exchange each, after any wait for budget), by endpoint.
+    durations: LatencyFamily<EndpointLabel>,
     /// endpoint → calls that failed after every retry.
     failures: Mutex<BTreeMap<String, u64>>,
     retries: AtomicU64,
     refreshes: AtomicU64,
     refresh_failures: AtomicU64,
     budget_wait_micros: AtomicU64,
+}
+
+impl Default for Inner {
+    fn default() -> Self {
+        Self {
+            calls: Mutex::default(),
+            durations: latency_family(),
+            failures: Mutex::default(),
+            retries: AtomicU64::new(0),
+            refreshes: AtomicU64::new(0),
+            refresh_failures: AtomicU64::new(0),
+            budget_wait_micros: AtomicU64::new(0),
+        }
+    }
 }
 
 /// A copy of the counters at one moment.
@@ -54,8 +76,12 @@ impl MetricsSnapshot {
 }
 
 impl HelixMetrics {
-    /// Counts one call to `endpoint` that ended with `outcome`.
-    pub(crate) fn call(&self, endpoint: &str, outcome: &str) {
+    /// Counts one call to `endpoint` that ended with `outcome` after `took`.
+    pub(crate) fn call(&self, endpoint: &str, outcome: &str, took: Duration) {
+        self.inner
+            .durations
+            .get_or_create(&[("endpoint", endpoint.to_owned())])
+            .observe(took.as_secs_f64());
         let mut calls = self
             .inner
             .calls
@@ -99,6 +125,34 @@ impl HelixMetrics {
             .fetch_add(micros, Ordering::Relaxed);
     }
 
+    /// Publishes the calls (`chatters_helix_calls_total{endpoint, status}`) and their durations
+    /// (`chatters_helix_call_seconds{endpoint}`) in `metrics`.
+    pub fn register(&self, metrics: &Metrics) {
+        metrics.register(
+            "chatters_helix_call_seconds",
+            "Duration of Helix and OAuth calls (one HTTP exchange each), by endpoint.",
+            self.inner.durations.clone(),
+        );
+        let inner = self.inner.clone();
+        metrics.source(move |w| {
+            let calls = inner
+                .calls
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            w.counters(
+                "chatters_helix_calls",
+                "Helix and OAuth calls by endpoint and HTTP status (or timeout/connect/error).",
+                calls.iter().map(|((endpoint, status), n)| {
+                    (
+                        [("endpoint", endpoint.as_str()), ("status", status.as_str())],
+                        *n,
+                    )
+                }),
+            )
+        });
+    }
+
     /// The counters now.
     pub fn snapshot(&self) -> MetricsSnapshot {
         let calls = self
@@ -133,10 +187,11 @@ mod tests {
     #[test]
     fn calls_are_counted_by_endpoint_and_outcome() {
         let metrics = HelixMetrics::default();
-        metrics.call("users", "200");
-        metrics.call("users", "200");
-        metrics.call("users", "429");
-        metrics.call("oauth2/token", "timeout");
+        let ms = Duration::from_millis;
+        metrics.call("users", "200", ms(3));
+        metrics.call("users", "200", ms(30));
+        metrics.call("users", "429", ms(3));
+        metrics.call("oauth2/token", "timeout", ms(3000));
         metrics.failure("users");
         metrics.retry();
         metrics.refresh(true);
@@ -152,5 +207,27 @@ mod tests {
         assert_eq!(snapshot.refreshes, 1);
         assert_eq!(snapshot.refresh_failures, 1);
         assert_eq!(snapshot.budget_wait, Duration::from_millis(75));
+    }
+
+    #[test]
+    fn calls_and_their_durations_are_published() {
+        let helix = HelixMetrics::default();
+        let registry = Metrics::default();
+        helix.register(&registry);
+        helix.call("users", "200", Duration::from_millis(3));
+        helix.call("users", "429", Duration::from_millis(40));
+
+        let text = registry.encode();
+
+        for line in [
+            "chatters_helix_calls_total{endpoint=\"users\",status=\"200\"} 1",
+            "chatters_helix_calls_total{endpoint=\"users\",status=\"429\"} 1",
+            "chatters_helix_call_seconds_bucket{endpoint=\"users\",le=\"0.0025\"} 0",
+            "chatters_helix_call_seconds_bucket{endpoint=\"users\",le=\"0.005\"} 1",
+            "chatters_helix_call_seconds_bucket{endpoint=\"users\",le=\"0.05\"} 2",
+            "chatters_helix_call_seconds_count{endpoint=\"users\"} 2",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
     }
 }

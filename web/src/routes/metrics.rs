@@ -1,39 +1,43 @@
-//! `GET /metrics`: every registered metric in the Prometheus text format, plus the chart
-//! cache's counters read from this state's cache (no auth, like `/healthz`: keep the endpoint
-//! off the public internet or behind the proxy's rules).
+//! `GET /metrics`: the process's registry in the Prometheus text format, plus the chart
+//! cache's counters and render durations read from this state's cache at each scrape (no auth,
+//! like `/healthz`: keep the endpoint off the public internet or behind the proxy's rules).
 
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
+use chatters_core::metrics::CONTENT_TYPE as PROMETHEUS_TEXT;
 
 use crate::AppState;
-use crate::metrics::CONTENT_TYPE as PROMETHEUS_TEXT;
 
-/// Renders the registry.
+/// Encodes the registry and the chart cache's families.
 pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let charts = state.charts.clone();
-    let text = state.metrics.render_with(|w| {
+    let text = state.metrics.encode_with(move |w| {
         w.counter(
-            "chatters_chart_renders_total",
+            "chatters_chart_renders",
             "Chart images and share pages rendered (cache misses).",
             charts.renders(),
-        );
+        )?;
+        w.histogram(
+            "chatters_chart_render_seconds",
+            "Time taken by chart and share page renders on a cache miss (data read, drawing, encoding).",
+            charts.render_seconds(),
+        )?;
         w.counter(
-            "chatters_chart_cache_hits_total",
+            "chatters_chart_cache_hits",
             "Chart and share page requests answered from the cache.",
             charts.hits(),
-        );
+        )?;
         w.counter(
-            "chatters_chart_cache_remote_hits_total",
+            "chatters_chart_cache_remote_hits",
             "Of the cache hits, those read from Redis.",
             charts.remote_hits(),
-        );
-        #[allow(clippy::cast_precision_loss)] // bounded by the cache budget
+        )?;
         w.gauge(
             "chatters_chart_cache_bytes",
             "Bytes held by the in-process chart cache.",
-            charts.bytes() as f64,
-        );
+            i64::try_from(charts.bytes()).unwrap_or(i64::MAX),
+        )
     });
     ([(CONTENT_TYPE, PROMETHEUS_TEXT)], text)
 }
