@@ -1,7 +1,10 @@
 //! The three OAuth calls (validate, refresh, client credentials), made with twitch_oauth2 over
 //! [`TwitchHttp`], with transient failures (no response, 5xx, unparsable body) retried and every
-//! failure reduced to an [`OAuthFailure`] that holds no secret.
+//! failure reduced to an [`OAuthFailure`] that holds no secret; and how a validation's answer
+//! reads (its scopes, the `AuthError` of a failure), which both the start and the periodic check
+//! need.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::time::Duration;
 
@@ -14,6 +17,7 @@ use twitch_api::twitch_oauth2::{
     RefreshTokenRef, RequestParseError, ValidatedToken,
 };
 
+use super::error::AuthError;
 use crate::twitch_http::{TransportError, TwitchHttp};
 
 /// How an OAuth call failed.
@@ -151,4 +155,31 @@ pub(super) async fn app_token(
     .sleep(tokio::time::sleep)
     .when(OAuthFailure::is_transient)
     .await
+}
+
+/// The scopes a validated token carries.
+pub(super) fn scope_set(validated: &ValidatedToken) -> BTreeSet<String> {
+    validated
+        .scopes
+        .iter()
+        .flatten()
+        .map(|s| s.as_str().to_owned())
+        .collect()
+}
+
+/// The [`AuthError`] of a failed validation.
+pub(super) fn validate_error(failure: OAuthFailure) -> AuthError {
+    match failure {
+        OAuthFailure::Unauthorized => AuthError::InvalidToken {
+            hint: String::new(),
+        },
+        OAuthFailure::Transient(reason) => AuthError::Unavailable {
+            endpoint: "oauth2/validate",
+            reason,
+        },
+        OAuthFailure::Rejected(reason) => AuthError::Protocol {
+            endpoint: "oauth2/validate",
+            reason,
+        },
+    }
 }

@@ -11,10 +11,11 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 use twitch_api::twitch_oauth2::{AccessToken, RefreshToken, TwitchToken as _, ValidatedToken};
 
-use super::oauth::{self, OAuthFailure};
-use super::{
-    Auth, AuthError, AuthMode, BotAccount, REFRESH_ORIGIN_STATE, REFRESH_TOKEN_STATE,
-    REQUIRED_SCOPES, Token, lock,
+use super::error::AuthError;
+use super::oauth::{self, OAuthFailure, scope_set, validate_error};
+use super::state::{
+    Auth, AuthMode, BotAccount, REFRESH_ORIGIN_STATE, REFRESH_TOKEN_STATE, REQUIRED_SCOPES, Token,
+    lock,
 };
 
 impl Auth {
@@ -236,30 +237,5 @@ impl Auth {
                 );
             }
         }
-    }
-}
-
-pub(super) fn scope_set(validated: &ValidatedToken) -> BTreeSet<String> {
-    validated
-        .scopes
-        .iter()
-        .flatten()
-        .map(|s| s.as_str().to_owned())
-        .collect()
-}
-
-pub(super) fn validate_error(failure: OAuthFailure) -> AuthError {
-    match failure {
-        OAuthFailure::Unauthorized => AuthError::InvalidToken {
-            hint: String::new(),
-        },
-        OAuthFailure::Transient(reason) => AuthError::Unavailable {
-            endpoint: "oauth2/validate",
-            reason,
-        },
-        OAuthFailure::Rejected(reason) => AuthError::Protocol {
-            endpoint: "oauth2/validate",
-            reason,
-        },
     }
 }

@@ -7,49 +7,18 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use backon::{ExponentialBuilder, Retryable as _};
+use backon::Retryable as _;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use tracing::{debug, warn};
 use twitch_api::helix::{HelixRequestGetError, Paginated, PaginationState, RequestGet, Response};
 
-use super::{Helix, HelixError};
+use super::client::Helix;
+use super::error::HelixError;
 use crate::auth::{AuthMode, Bearer};
 
 /// A runaway-pagination guard: 10,000 pages of 1,000 chatters.
 const MAX_PAGES: usize = 10_000;
-
-/// How often and how patiently a call is retried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Attempts in all (the first one included).
-    pub attempts: usize,
-    /// Delay before the first retry; it doubles (with jitter) from there.
-    pub min_delay: Duration,
-    /// Cap of the delay.
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    /// 5 attempts, 250 ms doubling up to 8 s.
-    fn default() -> Self {
-        Self {
-            attempts: 5,
-            min_delay: Duration::from_millis(250),
-            max_delay: Duration::from_secs(8),
-        }
-    }
-}
-
-impl RetryPolicy {
-    fn backoff(&self) -> ExponentialBuilder {
-        ExponentialBuilder::default()
-            .with_min_delay(self.min_delay)
-            .with_max_delay(self.max_delay)
-            .with_max_times(self.attempts.saturating_sub(1))
-            .with_jitter()
-    }
-}
 
 /// Which token a call needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
