@@ -1,4 +1,4 @@
-//! Stream recaps (issue 6) end to end: a stream scripted through the real ingestion and store,
+//! Stream recaps end to end: a stream scripted through the real ingestion and store,
 //! the recap worker, and local webhook sinks standing in for Discord and Slack. Checks the
 //! exact SPEC figures on the wire, exactly-once delivery across failures and restarts, 429
 //! waits, revoked webhooks, and the weekly digest.

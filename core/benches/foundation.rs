@@ -9,7 +9,10 @@
 
 // The counting allocator below is the only unsafe code in the workspace: a benchmark-only
 // wrapper that forwards to the system allocator.
-#![allow(unsafe_code)]
+#![allow(
+    unsafe_code,
+    reason = "a counting global allocator, benchmark only, forwarding to the system one"
+)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! The recap bookkeeping of the [`Store`] (issue 6), on SQLite, MariaDB and PostgreSQL: pending
+//! The recap bookkeeping of the [`Store`], on SQLite, MariaDB and PostgreSQL: pending
 //! rows written once per (subject, target), claims that only one worker wins, results written
 //! only by the claim's holder, recently ended streams, and disabled targets.
 

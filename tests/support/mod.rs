@@ -1,7 +1,9 @@
 //! Test support of the root package: [`live`] runs the whole process ([`chatters::run::run_until`])
 //! against the fake Twitch IRC and Helix servers of `chatters-bot` (feature `fake`).
-// Each test binary uses a different part of this module.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of this module"
+)]
 
 pub mod live;
 // The webhook sink standing in for Discord and Slack, shared with the bot crate's tests.

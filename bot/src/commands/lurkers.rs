@@ -8,7 +8,6 @@ pub(super) async fn answer(ctx: &Context<'_>) -> anyhow::Result<Reply> {
         return Ok(Reply::new("No stream recorded yet."));
     };
     let f = ctx.figures.stream(&stream).await?;
-    #[allow(clippy::cast_precision_loss)]
     let share = (f.unique_chatters > 0).then(|| f.lurkers as f64 / f.unique_chatters as f64);
     Ok(Reply::new(format!(
         "{} lurkers of {} chatters ({})",

@@ -61,7 +61,6 @@ pub fn list(head: &str, items: &[String], sep: &str) -> Reply {
 /// A share as a whole percentage (`42%`), or `n/a`.
 pub fn percent(share: Option<f64>) -> String {
     match share {
-        #[allow(clippy::cast_possible_truncation)]
         Some(s) if s.is_finite() => format!("{}%", (s * 100.0).round() as i64),
         _ => "n/a".to_owned(),
     }

@@ -119,7 +119,6 @@ impl Digest {
     pub fn trend(&self) -> String {
         match self.previous_unique {
             Some(before) if before > 0 => {
-                #[allow(clippy::cast_precision_loss)]
                 let change = (self.unique - before) as f64 / before as f64;
                 let sign = if change >= 0.0 { "+" } else { "" };
                 format!("{sign}{} ({before} → {})", percent(change), self.unique)

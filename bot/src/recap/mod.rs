@@ -1,4 +1,4 @@
-//! Stream recaps and weekly digests to Discord and Slack (issue 6).
+//! Stream recaps and weekly digests to Discord and Slack.
 //!
 //! # Layout
 //! - [`target`]: where a recap goes ([`Target`], stored as `discord:channel` ...), the secret

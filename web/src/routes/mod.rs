@@ -21,7 +21,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(chart_routes())
 }
 
-/// The keyed JSON API, exports and `/metrics` (issue 5).
+/// The keyed JSON API, exports and `/metrics`.
 fn api_routes() -> Router<AppState> {
     Router::new()
         .route("/metrics", get(metrics::metrics))
@@ -33,7 +33,7 @@ fn api_routes() -> Router<AppState> {
         .route("/api/v1/users/{login}", get(api::user))
 }
 
-/// Chart images and the public share page (issue 5).
+/// Chart images and the public share page.
 fn chart_routes() -> Router<AppState> {
     Router::new()
         .route("/c/{login}", get(share::page))
