@@ -2,26 +2,22 @@
 //! side against the fake Twitch (Helix calls, snapshots, a failed stream poll, an unresolved
 //! login, a moderator's command and its reply), ingestion on a real SQLite store (including a
 //! commit that fails and is retried), channel leases on Redis (one taken over by another
-//! instance) and a recap to a webhook sink, all in one registry; then no family of the encoded
-//! text may be all zeros. A family registered but never incremented fails here.
+//! instance) and the recap the process posts to a webhook sink, all in one registry; then no
+//! family of the encoded text may be all zeros. A family registered but never incremented fails
+//! here.
 
 mod support;
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use chatters_bot::irc::fake::{FakeIrc, corpus_line_in, exclusive};
 use chatters_bot::lease::{LeaseConfig, Leases};
-use chatters_bot::recap::{RecapConfig, Recaps};
 use chatters_bot::testing::fake_helix::{Endpoint, Failure, FakeHelix, FakeStream, FakeUser};
-use chatters_core::bots::KnownBots;
 use chatters_core::domain::{Login, StreamId, Timestamp};
 use chatters_core::metrics::silent_families;
-use chatters_core::stats::Figures;
 use secrecy::SecretString;
 use support::live::{WAIT, eventually, fake_twitch_users, login, privmsg, rfc3339_now, start_bot};
 use support::webhook_sink::{Reply, Sink};
-use tokio_util::sync::CancellationToken;
 
 /// Families that are levels at rest, not counts: zero is their normal value once the work is
 /// done, so they need not be non-zero here (they must still be exported).
@@ -56,10 +52,18 @@ async fn every_exported_family_is_fed_by_some_code_path() {
         "500",
         vec![FakeUser::new("1", "alice"), FakeUser::new("2", "bob")],
     );
+    // The process posts its recap to a (global) Discord webhook: this sink.
+    let discord = Sink::start(Reply::status(204)).await;
     let bot = start_bot(
         &irc,
         &helix,
-        &[("PUBLIC_BASE_URL", "https://c.example".into())],
+        &[
+            ("PUBLIC_BASE_URL", "https://c.example".into()),
+            (
+                "DISCORD_WEBHOOK_URL",
+                discord.url("/api/webhooks/1/metrics-token"),
+            ),
+        ],
     )
     .await;
     let metrics = bot.metrics.clone();
@@ -159,7 +163,7 @@ async fn every_exported_family_is_fed_by_some_code_path() {
     .await;
     sqlite.close().await;
 
-    // The stream ends; a recap of it goes to the (global) Discord webhook.
+    // The stream ends; the process posts its recap to the (global) Discord webhook.
     helix.end_stream("500");
     eventually("the stream to end", || async {
         let stream = bot
@@ -169,23 +173,11 @@ async fn every_exported_family_is_fed_by_some_code_path() {
         stream.ok().flatten().is_some_and(|s| s.ended_at.is_some())
     })
     .await;
-    let discord = Sink::start(Reply::status(204)).await;
-    let recaps = Recaps::new(
-        Figures::new(bot.store.clone(), KnownBots::shipped(), None),
-        RecapConfig {
-            poll_interval: Duration::from_millis(50),
-            discord_webhook_url: Some(SecretString::from(
-                discord.url("/api/webhooks/1/metrics-token"),
-            )),
-            public_base_url: "https://c.example".to_owned(),
-            ..RecapConfig::default()
-        },
+    eventually(
+        "the recap posted (the recap worker polls every 15 s)",
+        || async { !discord.requests().is_empty() },
     )
-    .expect("recaps");
-    recaps.metrics().register(&metrics);
-    let stop_recaps = CancellationToken::new();
-    let recap_task = tokio::spawn(recaps.run(stop_recaps.clone()));
-    discord.wait_for(1).await;
+    .await;
     eventually("the recap counted", || async {
         sample(
             &scrape(),
@@ -194,8 +186,6 @@ async fn every_exported_family_is_fed_by_some_code_path() {
         .is_some_and(|n| n >= 1.0)
     })
     .await;
-    stop_recaps.cancel();
-    recap_task.await.expect("join").expect("recaps");
 
     let text = scrape();
     let silent: Vec<String> = silent_families(&text)

@@ -16,7 +16,7 @@ use chatters_core::stats::Figures;
 use chatters_core::store::{self, Store};
 use tokio_util::sync::CancellationToken;
 
-pub const WAIT: Duration = Duration::from_secs(20);
+pub const WAIT: Duration = Duration::from_secs(30);
 pub const TOKEN: &str = "bot-access-token";
 pub const SCOPES: &[&str] = &[
     "moderator:read:chatters",
