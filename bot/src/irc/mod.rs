@@ -38,7 +38,7 @@
 //! twitch-irc's `MakeConnection::new_socket()` takes no arguments, so the address lives in a
 //! process-global ([`connector::set_target`], done by [`run`]). Production runs one client per
 //! process; tests that start clients must hold a global lock for the whole test (see
-//! `bot/tests/support/fake_irc.rs`).
+//! `chatters_bot::irc::fake::exclusive`).
 
 pub mod client;
 pub mod connector;
