@@ -13,11 +13,11 @@ use std::collections::BTreeSet;
 use chatters_bot::irc::fake::{FakeIrc, corpus_line_in, exclusive};
 use chatters_bot::lease::{LeaseConfig, Leases};
 use chatters_bot::testing::fake_helix::{Endpoint, Failure, FakeHelix, FakeStream, FakeUser};
+use chatters_bot::testing::webhook_sink::{Reply, Sink};
 use chatters_core::domain::{Login, StreamId, Timestamp};
 use chatters_core::metrics::silent_families;
 use secrecy::SecretString;
 use support::live::{WAIT, eventually, fake_twitch_users, login, privmsg, rfc3339_now, start_bot};
-use support::webhook_sink::{Reply, Sink};
 
 /// Families that are levels at rest, not counts: zero is their normal value once the work is
 /// done, so they need not be non-zero here (they must still be exported).

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chatters_bot::recap::{Delivery, RecapConfig, Recaps, Service};
+use chatters_bot::testing::webhook_sink::{Reply, Sink, multipart};
 use chatters_core::bots::KnownBots;
 use chatters_core::domain::{Login, StreamId, Timestamp, UserId};
 use chatters_core::event::{Event, Message, UserRef};
@@ -17,7 +18,6 @@ use chatters_core::stats::Figures;
 use chatters_core::store::{self, Channel, Store, Stream, SummaryState};
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use support::webhook_sink::{Reply, Sink, multipart};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 

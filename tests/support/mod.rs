@@ -6,6 +6,3 @@
 )]
 
 pub mod live;
-// The webhook sink standing in for Discord and Slack, shared with the bot crate's tests.
-#[path = "../../bot/tests/support/webhook_sink.rs"]
-pub mod webhook_sink;

@@ -1,6 +1,6 @@
 //! A webhook sink: a plain HTTP server on 127.0.0.1 that records every request (path, content
 //! type, body, arrival time) and answers scripted replies, then a default one. Stands in for
-//! Discord and Slack in the recap tests.
+//! Discord and Slack in the recap and metrics tests.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
