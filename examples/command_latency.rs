@@ -1,6 +1,6 @@
 //! Latency of chat commands under load: the whole process as `chatters run` wires it
-//! ([`chatters::run::run_until`]: credentials, Helix, IRC, identity, scheduler, ingestion on
-//! SQLite, commands, the reply outbox, and the web half serving `/metrics`) against
+//! ([`chatters::run::run_with`]: credentials, Helix, IRC, identity, scheduler, ingestion on
+//! SQLite, commands, the reply outbox, and the web half) against
 //! the fake Twitch, while the fake IRC server pushes chat at a fixed rate into live streams. A
 //! moderator asks a command every `--every-ms`, cycling through the commands and channels; the
 //! latency of one is from the fake writing the asking line to the fake reading the threaded
@@ -19,21 +19,16 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail};
-use chatters::run::{Halves, run_until};
-use chatters_bot::irc::fake::{ConnSender, FakeIrc};
-use chatters_bot::testing::fake_helix::{
-    CLIENT_ID, CLIENT_SECRET, FakeHelix, FakeStream, FakeToken, FakeUser,
-};
+use chatters_bot::irc::fake::ConnSender;
 use chatters_core::domain::Timestamp;
-use chatters_core::settings::Settings;
-use chatters_core::store;
 use clap::Parser;
-use tokio_util::sync::CancellationToken;
 
 #[path = "irc_load/lines.rs"]
 mod lines;
+#[path = "irc_load/twitch.rs"]
+mod twitch;
 use lines::{generate, routes};
+use twitch::channel_name;
 
 /// Drive chat at a fixed rate and time a moderator's commands.
 #[derive(Debug, Parser)]
@@ -73,10 +68,6 @@ const COMMANDS: [&str; 9] = [
     "!chart",
 ];
 
-fn channel_name(c: u64) -> String {
-    format!("chan{c:04}")
-}
-
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     tokio::runtime::Builder::new_multi_thread()
@@ -87,94 +78,9 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn load(args: Args) -> anyhow::Result<()> {
-    // The fake Twitch on its own thread and runtime, as a remote server would be.
-    let server = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("fake-twitch")
-        .enable_all()
-        .build()?;
-    let fake = Arc::new(server.spawn(FakeIrc::start()).await??);
-    let helix = server.spawn(FakeHelix::start()).await??;
-    let bot = FakeUser::new("900", "chattersbot");
-    helix.add_user(bot.clone());
-    helix.set_client(CLIENT_ID, CLIENT_SECRET);
-    let token = "load-token";
-    helix.add_token(FakeToken::user(
-        token,
-        "load-refresh",
-        &bot,
-        &[
-            "moderator:read:chatters",
-            "user:read:moderated_channels",
-            "chat:read",
-            "chat:edit",
-        ],
-    ));
-    let names: Vec<String> = (0..args.channels).map(channel_name).collect();
-    let channels: Vec<FakeUser> = names
-        .iter()
-        .enumerate()
-        .map(|(c, n)| FakeUser::new(&(1_000_000 + c).to_string(), n))
-        .collect();
-    for c in &channels {
-        helix.add_user(c.clone());
-        fake.state().moderator_in.insert(c.login.clone());
-        helix.set_stream(FakeStream {
-            id: format!("{}", 500_000 + c.id.parse::<u64>().unwrap_or(0)),
-            user: c.clone(),
-            title: "load".into(),
-            started_at: Timestamp::now().plus(-60).to_rfc3339(),
-        });
-    }
-    helix.set_moderated_channels("900", channels.clone());
-
-    let dir = tempfile::tempdir()?;
-    let url = format!("sqlite://{}/latency.db", dir.path().display());
-    // A free port for the web half (its `/metrics` gives the counters printed at the end).
-    let web_addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-    let settings = Settings::from_vars([
-        ("DATABASE_URL".to_owned(), url.clone()),
-        ("WEB_ADDR".to_owned(), web_addr.to_string()),
-        ("TWITCH_IRC_URL".to_owned(), fake.url().to_string()),
-        ("TWITCH_HELIX_URL".to_owned(), helix.helix_url().to_string()),
-        (
-            "TWITCH_OAUTH2_URL".to_owned(),
-            helix.oauth2_url().to_string(),
-        ),
-        ("TWITCH_CLIENT_ID".to_owned(), CLIENT_ID.to_owned()),
-        ("TWITCH_CLIENT_SECRET".to_owned(), CLIENT_SECRET.to_owned()),
-        ("TWITCH_BOT_LOGIN".to_owned(), "chattersbot".to_owned()),
-        ("TWITCH_BOT_TOKEN".to_owned(), token.to_owned()),
-        ("SNAPSHOT_INTERVAL".to_owned(), "1h".to_owned()),
-        ("OFFLINE_SNAPSHOT_INTERVAL".to_owned(), "1h".to_owned()),
-        ("STREAM_POLL_INTERVAL".to_owned(), "10s".to_owned()),
-    ])
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let store = store::open(&url, &Default::default()).await?;
-    store.migrate().await?;
-    let cancel = CancellationToken::new();
-    let process = tokio::spawn({
-        let (store, cancel) = (store.clone(), cancel.clone());
-        async move { run_until(&settings, Halves::Both, store, cancel).await }
-    });
-
-    let all_joined = fake
-        .wait_for(Duration::from_secs(180), |s| {
-            names.iter().all(|n| !s.joined(n).is_empty())
-        })
-        .await;
-    if !all_joined {
-        bail!("not every channel was joined within 3 minutes");
-    }
-    // Every stream is recorded before the load starts.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while store.live_streams().await?.len() < names.len() {
-        if Instant::now() > deadline {
-            bail!("the streams were not all recorded within a minute");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let (routes, senders) = routes(&fake, &names);
+    let running = twitch::start(args.channels).await?;
+    let (fake, server, names) = (&running.irc, &running.server, &running.names);
+    let (routes, senders) = routes(fake, names);
     println!(
         "{} live channels over {} connections; {} msg/s for {} s ({} users); a command every {} ms",
         args.channels,
@@ -240,11 +146,7 @@ async fn load(args: Args) -> anyhow::Result<()> {
         pct(1.0)
     );
     // The process's own counters, as Prometheus would scrape them.
-    let metrics = reqwest::get(format!("http://{web_addr}/metrics"))
-        .await
-        .context("GET /metrics")?
-        .text()
-        .await?;
+    let metrics = running.metrics.encode();
     for line in metrics.lines().filter(|l| {
         !l.starts_with('#')
             && [
@@ -258,11 +160,7 @@ async fn load(args: Args) -> anyhow::Result<()> {
     }) {
         println!("  {line}");
     }
-    cancel.cancel();
-    process.await.context("the process")??;
-    store.close().await;
-    server.shutdown_background();
-    Ok(())
+    running.stop().await
 }
 
 /// A moderator asks a command every `every_ms`; returns each ask's id and send time.

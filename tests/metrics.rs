@@ -15,19 +15,13 @@ use chatters_bot::lease::{LeaseConfig, Leases};
 use chatters_bot::testing::fake_helix::{Endpoint, Failure, FakeHelix, FakeStream, FakeUser};
 use chatters_bot::testing::webhook_sink::{Reply, Sink};
 use chatters_core::domain::{Login, StreamId, Timestamp};
-use chatters_core::metrics::silent_families;
+use chatters_core::metrics::{sample, silent_families};
 use secrecy::SecretString;
 use support::live::{WAIT, eventually, fake_twitch_users, login, privmsg, rfc3339_now, start_bot};
 
 /// Families that are levels at rest, not counts: zero is their normal value once the work is
 /// done, so they need not be non-zero here (they must still be exported).
 const LEVELS: &[&str] = &["chatters_ingest_queue_depth"];
-
-/// The value of one sample line (`series value`) of `text`, if present.
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-}
 
 /// `TEST_REDIS_URL`; CI sets it (skipping the lease part elsewhere would hide its families).
 fn redis_url() -> Option<String> {

@@ -23,6 +23,7 @@ use chatters_core::bots::KnownBots;
 use chatters_core::domain::{Login, StreamId, Timestamp, UserId};
 use chatters_core::event::{Event, Message, UserRef};
 use chatters_core::ingest::{Ingest, IngestConfig};
+use chatters_core::metrics::{Metrics, sample};
 use chatters_core::stats::Figures;
 use chatters_core::store::{self, Batch, Store};
 use chatters_core::tracker::{Tracker, TrackerConfig};
@@ -192,9 +193,13 @@ async fn ingest(db: &Db, label: &str, total: usize) {
     }
     handle.flush().await.expect("flush");
     let elapsed = started.elapsed();
-    let m = handle.metrics();
-    let batches = m.batches.load(Ordering::Relaxed);
-    let commit_ms = m.commit_micros_total.load(Ordering::Relaxed) as f64 / 1000.0;
+    let scraped = {
+        let metrics = Metrics::default();
+        handle.register_metrics(&metrics);
+        metrics.encode()
+    };
+    let batches = handle.metrics().batches.load(Ordering::Relaxed);
+    let commit_ms = sample(&scraped, "chatters_ingest_commit_seconds_sum").unwrap_or(0.0) * 1000.0;
     cancel.cancel();
     task.await.expect("join").expect("final flush");
     let rate = total as f64 / elapsed.as_secs_f64();

@@ -1,16 +1,21 @@
 //! Ingestion: a bounded queue of [`Event`]s into the [`Tracker`], whose row changes are
-//! committed by a separate writer task, one transaction per batch.
+//! committed one transaction per batch, in the same task.
 //!
 //! - Back-pressure: [`IngestHandle::send`] waits when the queue is full; memory never grows
 //!   without bound, and a slow database slows the producers instead of losing events.
-//! - A batch is handed to the writer when it holds `batch_events` events or `flush_interval`
-//!   has passed, whichever is first; the tracker keeps working while the writer commits.
+//! - A batch is committed when it holds `batch_events` events or `flush_interval` has passed,
+//!   whichever is first. The commit is a future the task polls beside its queue, so the
+//!   tracker keeps working while it runs (one commit in flight at most; the next batch waits
+//!   for it). Anything else that writes to the store from this task waits for it first, so a
+//!   write never queues behind a transaction only this task can finish.
 //! - An event is stored once its batch commits; [`IngestHandle::flush`] waits for that.
 //! - Opted-out users are dropped at the door (by the tracker); an opt-out waits for every
 //!   earlier batch to commit, then deletes the user's rows in one transaction.
 //! - On cancellation the queue is drained, present users' last sightings are written and the
 //!   final batch committed before the task ends.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -191,7 +196,7 @@ pub struct Ingest;
 
 impl Ingest {
     /// Loads what the tracker needs (opt-outs, channels, live streams), repairs presence left
-    /// open by a crash, and spawns the tracker and writer tasks. The returned task ends after
+    /// open by a crash, and spawns the ingestion task. The returned task ends after
     /// `cancel` fires and the final batch is committed.
     pub async fn start(
         store: Arc<Store>,
@@ -232,26 +237,20 @@ impl Ingest {
             tx,
             metrics: metrics.clone(),
         };
-        let (jobs_tx, jobs_rx) = mpsc::channel(1);
-        let writer = tokio::spawn(write_batches(
-            store.clone(),
-            jobs_rx,
-            metrics.clone(),
-            cancel.clone(),
-        ));
         let pipeline = Pipeline {
             store,
             config,
             tracker,
             batch: Batch::default(),
             acks: Vec::new(),
-            jobs: jobs_tx,
+            in_flight: None,
             metrics,
             clock: i64::MIN,
             last_tick: i64::MIN,
             names: FxHashMap::default(),
+            cancel: cancel.clone(),
         };
-        let task = tokio::spawn(pipeline.run(rx, writer, cancel));
+        let task = tokio::spawn(pipeline.run(rx, cancel));
         Ok((handle, task))
     }
 }
@@ -261,50 +260,55 @@ struct Job {
     acks: Vec<Ack>,
 }
 
-/// The writer task: commits batches in order, retrying failures with backoff.
-async fn write_batches(
+/// A batch's commit in progress.
+type Commit = Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send>>;
+
+/// Commits one batch, retrying failures with backoff (until cancelled, then 5 attempts), and
+/// answers the flushes waiting for it.
+async fn commit(
     store: Arc<Store>,
-    mut jobs: mpsc::Receiver<Job>,
+    Job { batch, acks }: Job,
     metrics: Arc<IngestMetrics>,
     cancel: CancellationToken,
 ) -> Result<(), StoreError> {
-    while let Some(Job { batch, acks }) = jobs.recv().await {
-        let mut delay = Duration::from_millis(100);
-        let mut attempts = 0u32;
-        let result = loop {
-            let started = Instant::now();
-            match store.commit(&batch).await {
-                Ok(()) => {
-                    metrics.committed_batch(started.elapsed(), batch.events);
-                    break Ok(());
-                }
-                Err(e) => {
-                    attempts += 1;
-                    metrics.commit_errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(error = %e, attempts, rows = batch.rows(), "batch commit failed, retrying");
-                    if cancel.is_cancelled() && attempts >= 5 {
-                        break Err(e);
-                    }
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(5));
-                }
-            }
-        };
-        match result {
+    let mut delay = Duration::from_millis(100);
+    let mut attempts = 0u32;
+    let result = loop {
+        let started = Instant::now();
+        match store.commit(&batch).await {
             Ok(()) => {
-                for ack in acks {
-                    let _ = ack.send(Ok(()));
-                }
+                metrics.committed_batch(started.elapsed(), batch.events);
+                break Ok(());
             }
             Err(e) => {
-                for ack in acks {
-                    let _ = ack.send(Err(e.to_string()));
+                attempts += 1;
+                metrics.commit_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, attempts, rows = batch.rows(), "batch commit failed, retrying");
+                if cancel.is_cancelled() && attempts >= 5 {
+                    break Err(e);
                 }
-                return Err(e);
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
             }
         }
+    };
+    for ack in acks {
+        let _ = ack.send(result.as_ref().map_err(ToString::to_string).copied());
     }
-    Ok(())
+    result
+}
+
+/// Completes the commit in `slot`, if any; pending forever otherwise (a `select!` branch that
+/// never fires while nothing is in flight). Cancel-safe: the commit stays in `slot`.
+async fn finish(slot: &mut Option<Commit>) -> Result<(), StoreError> {
+    match slot {
+        Some(commit) => {
+            let result = commit.await;
+            *slot = None;
+            result
+        }
+        None => std::future::pending().await,
+    }
 }
 
 struct Pipeline {
@@ -313,14 +317,16 @@ struct Pipeline {
     tracker: Tracker,
     batch: Batch,
     acks: Vec<Ack>,
-    jobs: mpsc::Sender<Job>,
+    /// The previous batch's commit, while it runs.
+    in_flight: Option<Commit>,
     metrics: Arc<IngestMetrics>,
     /// Latest event time seen: the tracker's clock (deterministic, import-friendly).
     clock: i64,
     /// Clock value of the latest tracker tick.
     last_tick: i64,
-    /// Hash of each user's name as last handed to the writer (bounded by [`NAME_CACHE_LIMIT`]).
+    /// Hash of each user's name as last handed to a commit (bounded by [`NAME_CACHE_LIMIT`]).
     names: FxHashMap<UserId, u64>,
+    cancel: CancellationToken,
 }
 
 /// Names remembered by the pipeline before the cache starts over (about 40 MB).
@@ -350,7 +356,6 @@ impl Pipeline {
     async fn run(
         mut self,
         mut rx: mpsc::Receiver<Command>,
-        writer: JoinHandle<Result<(), StoreError>>,
         cancel: CancellationToken,
     ) -> Result<(), StoreError> {
         let mut flush = tokio::time::interval(self.config.flush_interval);
@@ -361,10 +366,13 @@ impl Pipeline {
             let step = tokio::select! {
                 biased;
                 () = cancel.cancelled() => break Ok(()),
+                // Polled before the queue, so a busy queue never starves the commit.
+                committed = finish(&mut self.in_flight) => committed,
                 cmd = rx.recv() => match cmd {
                     Some(cmd) => self.command(cmd).await,
                     None => break Ok(()),
                 },
+
                 _ = flush.tick() => {
                     // With no events for a while, a live bot's clock still moves on (imports of
                     // old lines never drive it: their times are far from now).
@@ -394,17 +402,8 @@ impl Pipeline {
             }
         }
         self.tracker.checkpoint(&mut self.batch);
-        let handed = self.hand_over().await;
-        let Self { jobs, .. } = self;
-        drop(jobs);
-        let written = match writer.await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(error = %e, "writer task panicked");
-                Ok(())
-            }
-        };
-        drained.and(handed).and(written)
+        let written = self.settle().await;
+        drained.and(written)
     }
 
     async fn command(&mut self, cmd: Command) -> Result<(), StoreError> {
@@ -427,12 +426,14 @@ impl Pipeline {
         }
     }
 
-    /// Hands the open batch (and waiting flush acks) to the writer.
+    /// Starts the open batch's commit (answering the waiting flush acks when it is done), after
+    /// the previous one has finished.
     async fn hand_over(&mut self) -> Result<(), StoreError> {
         if self.batch.is_empty() && self.acks.is_empty() {
             return Ok(());
         }
-        // Names the writer stored already (and unchanged since) need no second write.
+        self.wait_commit().await?;
+        // Names committed already (and unchanged since) need no second write.
         let names = &mut self.names;
         if names.len() + self.batch.users.len() > NAME_CACHE_LIMIT {
             names.clear();
@@ -445,28 +446,34 @@ impl Pipeline {
             batch: std::mem::take(&mut self.batch),
             acks: std::mem::take(&mut self.acks),
         };
-        self.jobs
-            .send(job)
-            .await
-            .map_err(|_| StoreError::WriterStopped)
+        self.in_flight = Some(Box::pin(commit(
+            self.store.clone(),
+            job,
+            self.metrics.clone(),
+            self.cancel.clone(),
+        )));
+        Ok(())
     }
 
-    /// Hands over the open batch and waits until everything before it is committed.
-    async fn settle(&mut self) -> Result<(), StoreError> {
-        let (tx, rx) = oneshot::channel();
-        self.acks.push(tx);
-        self.hand_over().await?;
-        match rx.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(StoreError::CommitFailed(e)),
-            Err(_) => Err(StoreError::WriterStopped),
+    /// Waits for the commit in flight, if any.
+    async fn wait_commit(&mut self) -> Result<(), StoreError> {
+        match self.in_flight.take() {
+            Some(commit) => commit.await,
+            None => Ok(()),
         }
+    }
+
+    /// Commits the open batch and waits until everything before it is committed.
+    async fn settle(&mut self) -> Result<(), StoreError> {
+        self.hand_over().await?;
+        self.wait_commit().await
     }
 
     async fn ensure_channel(&mut self, channel: &Login) -> Result<(), StoreError> {
         if self.tracker.knows(channel) {
             return Ok(());
         }
+        self.wait_commit().await?;
         let row = self.store.ensure_channel(channel).await?;
         let rules = self.store.bot_rules(row.key).await?.into_iter().collect();
         self.tracker
@@ -531,6 +538,7 @@ impl Pipeline {
                     .find(|(l, _)| **l == channel)
                     .map(|(_, k)| k);
                 if let Some(key) = key {
+                    self.wait_commit().await?;
                     let stream_key = self
                         .store
                         .open_stream(key, &stream, started_at, &title)
@@ -565,6 +573,7 @@ impl Pipeline {
                 self.store.opt_out(user, at).await?;
             }
             Event::OptIn { user } => {
+                self.wait_commit().await?;
                 self.store.opt_in(user).await?;
                 self.tracker.opt_in(user);
             }

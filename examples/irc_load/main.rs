@@ -1,42 +1,33 @@
-//! Load test of the IRC path: the fake Twitch IRC server (own thread and runtime) pushes
-//! PRIVMSG lines (real tag set, ~50k distinct users) across many channels at a fixed rate into
-//! the real twitch-irc client, our translation, and `Ingest` on a temporary SQLite store.
-//! Reports end-to-end ingested messages/s (everything committed), peak RSS, process CPU, where
-//! the backlog sits each second, and the single-core cost per line of twitch-irc's parsing and
-//! of our translation.
+//! Load test of the IRC path through the whole process as `chatters run` wires it
+//! ([`chatters::run::run_with`]: credentials, Helix, the twitch-irc client, our translation,
+//! identity, ingestion on a temporary SQLite file, the web half): the fake Twitch IRC server
+//! (own thread and runtime) pushes PRIVMSG lines (real tag set, ~50k distinct users) across
+//! many live channels at a fixed rate. Reports end-to-end ingested messages/s (everything
+//! committed), peak RSS, process CPU, where the backlog sits each second, and the single-core
+//! cost per line of twitch-irc's parsing and of our translation.
 //!
 //! ```sh
-//! cargo run --release -p chatters-bot --example irc_load -- \
-//!     --rate 100000 --channels 1000 --seconds 20
+//! cargo run --release --example irc_load -- --rate 100000 --channels 1000 --seconds 20
 //! ```
 //!
-//! (The `fake` feature comes from the package's dev-dependency on itself.) For the CPU split
-//! between parsing, tracking and storage, run the built binary under
+//! For the CPU split between parsing, tracking and storage, run the built binary under
 //! `perf record -F 199 --call-graph dwarf` and group the samples by the innermost frame of
 //! `twitch_irc`, `chatters_bot::irc`, `chatters_core::{ingest,tracker}` and `sqlx`/`sqlite3`.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use bytes::BytesMut;
-use chatters_bot::irc::fake::FakeIrc;
-use chatters_bot::irc::{self, IrcConfig};
-use chatters_bot::observed::Observed;
-use chatters_core::bots::KnownBots;
-use chatters_core::domain::{Login, StreamId, Timestamp, UserId};
-use chatters_core::event::Event;
-use chatters_core::ingest::{Ingest, IngestConfig, IngestHandle};
-use chatters_core::store::{self, ConnectOptions};
-use chatters_core::tracker::TrackerConfig;
+use chatters_bot::irc::{self, fake::FakeIrc};
+use chatters_core::domain::{Login, Timestamp};
+use chatters_core::metrics::{Metrics, sample};
 use clap::Parser;
-use tokio::sync::{mpsc, watch};
-use tokio_util::sync::CancellationToken;
 use twitch_irc::message::{IRCMessage, ServerMessage};
 
 mod lines;
+mod twitch;
 use lines::{Lines, generate, routes};
 
 /// Drive the IRC client at a fixed message rate.
@@ -45,7 +36,7 @@ struct Args {
     /// Chat messages per second, over all channels.
     #[arg(long, default_value_t = 100_000)]
     rate: u64,
-    /// Channels.
+    /// Channels (all live, all moderated by the bot).
     #[arg(long, default_value_t = 1_000)]
     channels: u64,
     /// Seconds of sending.
@@ -54,70 +45,59 @@ struct Args {
     /// Distinct chatters.
     #[arg(long, default_value_t = 50_000)]
     users: u64,
-    /// Count translated messages without ingesting them (isolates the IRC path).
-    #[arg(long)]
-    no_store: bool,
-    /// Channels per IRC connection (twitch-irc's default: 90).
-    #[arg(long, default_value_t = 90)]
-    per_connection: usize,
-    /// Tokio worker threads.
+    /// Tokio worker threads of the process.
     #[arg(long, default_value_t = 2)]
     workers: usize,
 }
 
-fn channel_name(c: u64) -> String {
-    format!("chan{c:04}")
+/// The process's ingestion counters, read from its registry as `/metrics` would serve them.
+struct Ingested {
+    /// Chat messages accepted by ingestion.
+    messages: f64,
+    /// Events of every kind accepted.
+    accepted: f64,
+    committed: f64,
+    batches: f64,
+    commit_seconds: f64,
+    queue: f64,
 }
 
-fn login(s: &str) -> anyhow::Result<Login> {
-    Login::parse(s).context("login")
-}
-
-/// Forwards translated messages to ingestion in batches; counts them.
-async fn forward(
-    mut events: mpsc::Receiver<Observed>,
-    ingest: Option<IngestHandle>,
-    count: Arc<AtomicU64>,
-) {
-    let mut batch = Vec::with_capacity(1024);
-    while events.recv_many(&mut batch, 1024).await > 0 {
-        let list: Vec<Event> = batch
-            .drain(..)
-            .filter_map(|e| match e {
-                Observed::Event(e) => Some(e),
-                _ => None,
-            })
-            .collect();
-        let n = list.len() as u64;
-        if let Some(ingest) = &ingest
-            && ingest.send_all(list).await.is_err()
-        {
-            return;
+impl Ingested {
+    fn read(metrics: &Metrics) -> Self {
+        let text = metrics.encode();
+        let get = |series: &str| sample(&text, series).unwrap_or(0.0);
+        let accepted = text
+            .lines()
+            .filter(|l| l.starts_with("chatters_events_ingested_total{"))
+            .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+            .sum();
+        Self {
+            messages: get("chatters_events_ingested_total{kind=\"message\"}"),
+            accepted,
+            committed: get("chatters_events_committed_total"),
+            batches: get("chatters_ingest_batches_total"),
+            commit_seconds: get("chatters_ingest_commit_seconds_sum"),
+            queue: get("chatters_ingest_queue_depth"),
         }
-        count.fetch_add(n, Ordering::Relaxed);
     }
 }
 
 /// Prints, every second, where the messages are: not yet written by the fake server, inside
-/// the bot (twitch-irc and our task), or queued for ingestion.
-async fn progress(
-    fake: Arc<FakeIrc>,
-    generated: Arc<AtomicU64>,
-    forwarded: Arc<AtomicU64>,
-    ingest: IngestHandle,
-) {
+/// the bot (read by twitch-irc, not yet accepted by ingestion), or queued for ingestion.
+async fn progress(fake: Arc<FakeIrc>, generated: Arc<AtomicU64>, metrics: Metrics) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;
     loop {
         tick.tick().await;
         let g = generated.load(Ordering::Relaxed);
         let w = fake.bytes_written();
+        let m = Ingested::read(&metrics);
         println!(
-            "  t: fake queue {:.1} MB, bot received {}, forwarded {}, ingest queue {} commands, RSS {:.0} MiB",
+            "  t: fake queue {:.1} MB, bot received {}, ingested {:.0}, ingest queue {:.0} commands, RSS {:.0} MiB",
             g.saturating_sub(w) as f64 / 1e6,
             irc::client::lines_received(),
-            forwarded.load(Ordering::Relaxed),
-            ingest.queue_depth(),
+            m.messages,
+            m.queue,
             rss_mib("VmRSS:")
         );
     }
@@ -207,76 +187,10 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn load(args: Args) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let url = format!("sqlite://{}/load.db", dir.path().display());
-    let store = store::open(&url, &ConnectOptions::default()).await?;
-    store.migrate().await?;
-    let cancel = CancellationToken::new();
-    let config = IngestConfig {
-        tracker: TrackerConfig {
-            bot_user: None,
-            bot_login: None,
-            presence_timeout: 900,
-            snapshot_stale_after: 3600,
-            bots: KnownBots::shipped(),
-        },
-        ..IngestConfig::default()
-    };
-    let (ingest, ingest_task) = Ingest::start(store.clone(), config, cancel.clone()).await?;
-    let names: Vec<String> = (0..args.channels).map(channel_name).collect();
-    let mut online = Vec::new();
-    for (c, name) in names.iter().enumerate() {
-        online.push(Event::StreamOnline {
-            channel: login(name)?,
-            broadcaster: Some(UserId(1_000_000 + c as i64)),
-            stream: StreamId::parse(&format!("{}", 500_000 + c))?,
-            started_at: Timestamp::now().plus(-60),
-            title: "load".into(),
-        });
-    }
-    ingest.send_all(online).await?;
-    ingest.flush().await?;
-
-    // The fake Twitch runs on its own thread and runtime, as a remote server would.
-    let server = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("fake-twitch")
-        .enable_all()
-        .build()?;
-    let fake = Arc::new(server.spawn(FakeIrc::start()).await??);
-    let irc_config = IrcConfig {
-        new_connection_every: Duration::from_millis(20),
-        max_channels_per_connection: args.per_connection,
-        ..IrcConfig::new(fake.url())
-    };
-    let wanted: BTreeSet<Login> = names.iter().map(|n| login(n)).collect::<Result<_, _>>()?;
-    let (_wanted_tx, wanted_rx) = watch::channel(wanted);
-    let (events_tx, events_rx) = mpsc::channel(65_536);
-    let irc_task = tokio::spawn(irc::run(
-        irc_config,
-        irc::anonymous(),
-        wanted_rx,
-        events_tx,
-        cancel.clone(),
-    ));
-    let forwarded = Arc::new(AtomicU64::new(0));
-    let forward_task = tokio::spawn(forward(
-        events_rx,
-        (!args.no_store).then(|| ingest.clone()),
-        forwarded.clone(),
-    ));
-
-    let all_joined = fake
-        .wait_for(Duration::from_secs(120), |s| {
-            names.iter().all(|n| s.joined(n).len() == 1)
-        })
-        .await;
-    if !all_joined {
-        bail!("not every channel was joined within 2 minutes");
-    }
-    let (routes, senders) = routes(&fake, &names);
+    let running = twitch::start(args.channels).await?;
+    let (routes, senders) = routes(&running.irc, &running.names);
     println!(
-        "joined {} channels over {} connections; sending {} msg/s for {} s ({} users)",
+        "joined {} live channels over {} connections; sending {} msg/s for {} s ({} users)",
         args.channels,
         senders.len(),
         args.rate,
@@ -286,61 +200,57 @@ async fn load(args: Args) -> anyhow::Result<()> {
 
     let cpu0 = cpu_seconds();
     let started = Instant::now();
-    let committed0 = ingest.metrics().committed.load(Ordering::Relaxed);
+    let before = Ingested::read(&running.metrics);
     let generated = Arc::new(AtomicU64::new(0));
     let probe = tokio::spawn(progress(
-        fake.clone(),
+        running.irc.clone(),
         generated.clone(),
-        forwarded.clone(),
-        ingest.clone(),
+        running.metrics.clone(),
     ));
     let shape = (args.rate, args.seconds, args.channels, args.users);
-    let sent = server
+    let sent = running
+        .server
         .spawn(generate(shape, routes, senders, generated.clone()))
         .await?;
     let send_secs = started.elapsed().as_secs_f64();
-    while forwarded.load(Ordering::Relaxed) < sent {
-        if started.elapsed() > Duration::from_secs(args.seconds * 10 + 60) {
-            bail!(
-                "only {} of {sent} messages arrived",
-                forwarded.load(Ordering::Relaxed)
-            );
+    // Every line accepted by ingestion, then everything accepted committed.
+    let deadline = started + Duration::from_secs(args.seconds * 10 + 60);
+    loop {
+        let now = Ingested::read(&running.metrics);
+        let arrived = now.messages - before.messages;
+        if arrived >= sent as f64 && now.committed >= now.accepted {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("only {arrived} of {sent} messages arrived");
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    ingest.flush().await?;
     let total_secs = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;
-    let m = ingest.metrics();
-    let committed = m.committed.load(Ordering::Relaxed) - committed0;
-    let commit_secs = m.commit_micros_total.load(Ordering::Relaxed) as f64 / 1e6;
-    let batches = m.batches.load(Ordering::Relaxed);
-
+    let after = Ingested::read(&running.metrics);
+    let committed = after.messages - before.messages;
+    let commit_secs = after.commit_seconds - before.commit_seconds;
+    let batches = after.batches - before.batches;
     probe.abort();
-    cancel.cancel();
-    irc_task.await?.context("irc task")?;
-    forward_task.await?;
-    ingest_task.await?.context("ingestion")?;
-    store.close().await;
-    drop(fake);
-    server.shutdown_background();
+    running.stop().await?;
 
     let peak_rss = peak_rss_mib();
     let (parse_us, translate_us) = stage_costs(&args);
-    let rate = committed as f64 / total_secs;
+    let rate = committed / total_secs;
     println!(
         "sent       {sent} messages in {send_secs:.2} s ({:.0}/s offered)",
         sent as f64 / send_secs
     );
     println!(
-        "ingested   {committed} events committed in {total_secs:.2} s = {rate:.0} messages/s end to end"
+        "ingested   {committed:.0} messages committed in {total_secs:.2} s = {rate:.0} messages/s end to end"
     );
     println!(
         "drain      {:.2} s after the last line was sent",
         total_secs - send_secs
     );
     println!(
-        "storage    {batches} batches, {commit_secs:.2} s in commits ({:.0}% of wall time)",
+        "storage    {batches:.0} batches, {commit_secs:.2} s in commits ({:.0}% of wall time)",
         100.0 * commit_secs / total_secs
     );
     println!("peak RSS   {peak_rss:.0} MiB (VmHWM, fake server and generator included)");

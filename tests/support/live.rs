@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use chatters::run::{Halves, run_with};
 use chatters_bot::irc::fake::FakeIrc;
 use chatters_bot::testing::fake_helix::{CLIENT_ID, CLIENT_SECRET, FakeHelix, FakeToken, FakeUser};
+use chatters_bot::testing::process_vars;
 use chatters_core::bots::KnownBots;
 use chatters_core::domain::{Login, StreamId, UserId};
 use chatters_core::metrics::Metrics;
@@ -102,27 +103,18 @@ pub async fn start_bot(irc: &FakeIrc, helix: &FakeHelix, extra: &[(&str, String)
     let store = store::open(&url, &Default::default()).await.expect("open");
     store.migrate().await.expect("migrate");
     let web_addr = free_addr();
-    let mut vars = vec![
-        ("DATABASE_URL".to_owned(), url),
-        ("WEB_ADDR".to_owned(), web_addr.to_string()),
-        ("TWITCH_IRC_URL".to_owned(), irc.url().to_string()),
-        ("TWITCH_HELIX_URL".to_owned(), helix.helix_url().to_string()),
-        (
-            "TWITCH_OAUTH2_URL".to_owned(),
-            helix.oauth2_url().to_string(),
-        ),
-        ("TWITCH_CLIENT_ID".to_owned(), CLIENT_ID.to_owned()),
-        ("TWITCH_CLIENT_SECRET".to_owned(), CLIENT_SECRET.to_owned()),
-        ("TWITCH_BOT_LOGIN".to_owned(), "chattersbot".to_owned()),
-        ("TWITCH_BOT_TOKEN".to_owned(), TOKEN.to_owned()),
-        (
-            "TWITCH_BOT_REFRESH_TOKEN".to_owned(),
-            "bot-refresh".to_owned(),
-        ),
-        ("SNAPSHOT_INTERVAL".to_owned(), "1h".to_owned()),
-        ("OFFLINE_SNAPSHOT_INTERVAL".to_owned(), "1h".to_owned()),
-        ("STREAM_POLL_INTERVAL".to_owned(), "300ms".to_owned()),
-    ];
+    let mut vars = process_vars(irc, helix, "chattersbot", TOKEN);
+    vars.extend(
+        [
+            ("DATABASE_URL", url),
+            ("WEB_ADDR", web_addr.to_string()),
+            ("TWITCH_BOT_REFRESH_TOKEN", "bot-refresh".to_owned()),
+            ("SNAPSHOT_INTERVAL", "1h".to_owned()),
+            ("OFFLINE_SNAPSHOT_INTERVAL", "1h".to_owned()),
+            ("STREAM_POLL_INTERVAL", "300ms".to_owned()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v)),
+    );
     vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
     let settings = Settings::from_vars(vars).expect("settings");
     let cancel = CancellationToken::new();

@@ -21,8 +21,6 @@ pub struct IngestMetrics {
     pub commit_errors: AtomicU64,
     /// Duration of the latest commit, microseconds.
     pub last_commit_micros: AtomicU64,
-    /// Sum of commit durations, microseconds.
-    pub commit_micros_total: AtomicU64,
     /// Durations of successful commits, seconds.
     pub commit_seconds: Histogram,
 }
@@ -35,7 +33,6 @@ impl Default for IngestMetrics {
             batches: AtomicU64::new(0),
             commit_errors: AtomicU64::new(0),
             last_commit_micros: AtomicU64::new(0),
-            commit_micros_total: AtomicU64::new(0),
             commit_seconds: latency_histogram(),
         }
     }
@@ -72,8 +69,6 @@ impl IngestMetrics {
     pub(crate) fn committed_batch(&self, took: Duration, events: u64) {
         let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
         self.last_commit_micros.store(micros, Ordering::Relaxed);
-        self.commit_micros_total
-            .fetch_add(micros, Ordering::Relaxed);
         self.commit_seconds.observe(took.as_secs_f64());
         self.batches.fetch_add(1, Ordering::Relaxed);
         self.committed.fetch_add(events, Ordering::Relaxed);

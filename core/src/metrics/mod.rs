@@ -224,6 +224,13 @@ impl Scrape<'_> {
     }
 }
 
+/// The value of one sample of an encoded text, by its whole series (`name` or
+/// `name{label="value"}`), if present: for tests, benchmarks and load tools.
+pub fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
 /// The families of an encoded text (their `# TYPE` names) none of whose samples has a non-zero
 /// value, in order: for tests that check every exported family is fed by some code path.
 pub fn silent_families(text: &str) -> Vec<String> {

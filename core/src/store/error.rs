@@ -33,15 +33,6 @@ pub enum StoreError {
         /// What was found.
         value: String,
     },
-    /// The ingestion pipeline's batch writer task is gone (it gave up on a commit, or the
-    /// pipeline shut down), so nothing more can be handed to it or committed through it.
-    #[error("the ingestion batch writer has stopped")]
-    WriterStopped,
-    /// The ingestion batch writer gave up on a commit that a flush was waiting for. Holds the
-    /// commit error's text: the error itself is the writer's own result, and every waiter gets
-    /// a copy of its message.
-    #[error("the ingestion batch writer could not commit: {0}")]
-    CommitFailed(String),
 }
 
 // The cause is part of each message above, so it is not also exposed as `source()`: error

@@ -27,7 +27,7 @@ pub fn tracker_config(bot_user: Option<UserId>) -> TrackerConfig {
     }
 }
 
-/// Ingestion running over a store. Dropping it cancels the writer, which commits what it holds
+/// Ingestion running over a store. Dropping it cancels ingestion, which commits what it holds
 /// in the background; [`Pipeline::stop`] waits for that.
 #[derive(Debug)]
 pub struct Pipeline {
@@ -57,7 +57,7 @@ impl Pipeline {
         self.ingest.flush().await.expect("flush");
     }
 
-    /// Stops ingestion and waits for the writer's final commit (panics if it failed).
+    /// Stops ingestion and waits for its final commit (panics if it failed).
     pub async fn stop(mut self) {
         self.cancel.cancel();
         if let Some(task) = self.task.take() {

@@ -1,0 +1,150 @@
+//! The load tools' common set-up: the fake Twitch (IRC, Helix, OAuth) on its own thread and
+//! runtime, as a remote server would be, with `channels` live channels the bot moderates, and
+//! the whole process ([`chatters::run::run_with`]) over a fresh SQLite file, started and
+//! waited for until every channel is joined and its stream recorded.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use chatters::run::{Halves, run_with};
+use chatters_bot::irc::fake::FakeIrc;
+use chatters_bot::testing::fake_helix::{
+    CLIENT_ID, CLIENT_SECRET, FakeHelix, FakeStream, FakeToken, FakeUser,
+};
+use chatters_bot::testing::process_vars;
+use chatters_core::domain::Timestamp;
+use chatters_core::metrics::Metrics;
+use chatters_core::settings::Settings;
+use chatters_core::store::{self, Store};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// The bot account's login and token in the fake.
+const BOT_LOGIN: &str = "chattersbot";
+const TOKEN: &str = "load-token";
+
+pub fn channel_name(c: u64) -> String {
+    format!("chan{c:04}")
+}
+
+/// The fake Twitch and the process running against it.
+pub struct Running {
+    /// The fake Twitch's own runtime (generators run on it too).
+    pub server: tokio::runtime::Runtime,
+    pub irc: Arc<FakeIrc>,
+    /// Kept alive for the process's Helix calls.
+    pub _helix: FakeHelix,
+    pub names: Vec<String>,
+    pub store: Arc<Store>,
+    /// The process's registry (what its `/metrics` serves).
+    pub metrics: Metrics,
+    cancel: CancellationToken,
+    process: JoinHandle<anyhow::Result<()>>,
+    _dir: tempfile::TempDir,
+}
+
+/// Starts the fake Twitch with `channels` live channels and the whole process against it,
+/// then waits until every channel is joined and every stream is recorded.
+pub async fn start(channels: u64) -> anyhow::Result<Running> {
+    let server = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("fake-twitch")
+        .enable_all()
+        .build()?;
+    let irc = Arc::new(server.spawn(FakeIrc::start()).await??);
+    let helix = server.spawn(FakeHelix::start()).await??;
+    let bot = FakeUser::new("900", BOT_LOGIN);
+    helix.add_user(bot.clone());
+    helix.set_client(CLIENT_ID, CLIENT_SECRET);
+    helix.add_token(FakeToken::user(
+        TOKEN,
+        "load-refresh",
+        &bot,
+        &[
+            "moderator:read:chatters",
+            "user:read:moderated_channels",
+            "chat:read",
+            "chat:edit",
+        ],
+    ));
+    let names: Vec<String> = (0..channels).map(channel_name).collect();
+    let users: Vec<FakeUser> = names
+        .iter()
+        .enumerate()
+        .map(|(c, n)| FakeUser::new(&(1_000_000 + c).to_string(), n))
+        .collect();
+    for (c, user) in users.iter().enumerate() {
+        helix.add_user(user.clone());
+        irc.state().moderator_in.insert(user.login.clone());
+        helix.set_stream(FakeStream {
+            id: (1_500_000 + c).to_string(),
+            user: user.clone(),
+            title: "load".into(),
+            started_at: Timestamp::now().plus(-60).to_rfc3339(),
+        });
+    }
+    helix.set_moderated_channels("900", users);
+
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite://{}/load.db", dir.path().display());
+    let web_addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let mut vars = process_vars(&irc, &helix, BOT_LOGIN, TOKEN);
+    vars.extend(
+        [
+            ("DATABASE_URL", url.clone()),
+            ("WEB_ADDR", web_addr.to_string()),
+            ("SNAPSHOT_INTERVAL", "1h".to_owned()),
+            ("OFFLINE_SNAPSHOT_INTERVAL", "1h".to_owned()),
+            ("STREAM_POLL_INTERVAL", "10s".to_owned()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v)),
+    );
+    let settings = Settings::from_vars(vars).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let store = store::open(&url, &Default::default()).await?;
+    store.migrate().await?;
+    let cancel = CancellationToken::new();
+    let metrics = Metrics::default();
+    let process = tokio::spawn({
+        let (store, cancel, metrics) = (store.clone(), cancel.clone(), metrics.clone());
+        async move { run_with(&settings, Halves::Both, store, cancel, metrics).await }
+    });
+
+    let all_joined = irc
+        .wait_for(Duration::from_secs(180), |s| {
+            names.iter().all(|n| !s.joined(n).is_empty())
+        })
+        .await;
+    if !all_joined {
+        bail!("not every channel was joined within 3 minutes");
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while store.live_streams().await?.len() < names.len() {
+        if Instant::now() > deadline {
+            bail!("the streams were not all recorded within a minute");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(Running {
+        server,
+        irc,
+        _helix: helix,
+        names,
+        store,
+        metrics,
+        cancel,
+        process,
+        _dir: dir,
+    })
+}
+
+impl Running {
+    /// Stops the process (which commits what it holds) and the fake Twitch.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.cancel.cancel();
+        self.process.await.context("the process")??;
+        self.store.close().await;
+        self.server.shutdown_background();
+        Ok(())
+    }
+}
