@@ -10,6 +10,8 @@ use chatters_bot::error::ConfigError;
 use chatters_core::settings::{Settings, SettingsError};
 use clap::Parser as _;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::cli::{Cli, Command};
 
@@ -111,10 +113,25 @@ fn init_tracing(settings: &Settings) -> Result<(), SettingsError> {
     {
         filter = filter.add_directive(quiet);
     }
+    // twitch-irc logs two errors for every failed reconnect, and our connector says it better
+    // (once per streak): its own logs are off unless asked for by name.
+    if !settings.log.filter.contains("twitch_irc")
+        && let Ok(off) = "twitch_irc=off".parse()
+    {
+        filter = filter.add_directive(off);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
+        .finish()
+        .with(tracing_subscriber::filter::filter_fn(no_secrets))
         .init();
     Ok(())
+}
+
+/// Events that can never be logged, whatever `LOG` says: twitch-irc's trace level writes every
+/// line it sends, `PASS oauth:<token>` included.
+fn no_secrets(meta: &tracing::Metadata<'_>) -> bool {
+    !(meta.target().starts_with("twitch_irc") && *meta.level() == tracing::Level::TRACE)
 }

@@ -17,7 +17,7 @@ use chatters_core::metrics::Metrics;
 use chatters_core::settings::Settings;
 use chatters_core::stats::Figures;
 use chatters_core::store::Store;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use twitch_irc::login::LoginCredentials;
@@ -164,6 +164,8 @@ pub struct TwitchMetrics {
     pub identity: Arc<crate::identity::IdentityMetrics>,
     /// Chat commands and their replies, when the bot answers commands.
     pub commands: Option<(Arc<DispatchMetrics>, Arc<OutboxMetrics>)>,
+    /// Whether Twitch IRC accepted the login (for `/healthz`).
+    pub irc: irc::IrcStatus,
     /// Channel leases, when `REDIS_URL` is set.
     pub leases: Option<Arc<LeaseMetrics>>,
 }
@@ -261,31 +263,34 @@ pub fn spawn(
     let mut irc_config = IrcConfig::new(settings.twitch_irc_url.clone());
     irc_config.command_prefix = answering.map(|_| settings.command_prefix.clone());
     irc_config.roles = moderator_of.clone();
-    let (chat_tx, chat_rx) = oneshot::channel::<Arc<dyn ChatOut>>();
+    let irc_status = irc_config.status.clone();
+    let chat = Arc::new(SessionChat::default());
     let irc_cancel = cancel.clone();
     if user_token {
         let credentials = twitch.auth.irc_credentials();
+        let auth = twitch.auth.clone();
         tasks.spawn(
             "irc",
             run_irc(
                 irc_config,
-                credentials,
+                move || credentials.clone(),
+                Some(auth),
                 wanted_rx,
                 observed_tx,
-                chat_tx,
+                chat.clone(),
                 irc_cancel,
             ),
         );
     } else {
-        let credentials = irc::anonymous();
         tasks.spawn(
             "irc",
             run_irc(
                 irc_config,
-                credentials,
+                irc::anonymous,
+                None,
                 wanted_rx,
                 observed_tx,
-                chat_tx,
+                chat.clone(),
                 irc_cancel,
             ),
         );
@@ -306,22 +311,10 @@ pub fn spawn(
         let outbox = Outbox::new(Limits::default(), moderator_of);
         commands_metrics = Some((dispatcher.metrics(), outbox.metrics()));
         tasks.spawn("commands", dispatcher.run(lines_rx, cancel.clone()));
-        let outbox_cancel = cancel.clone();
-        tasks.spawn("replies", async move {
-            // The IRC task hands over its sender once the session has started.
-            let out = tokio::select! {
-                () = outbox_cancel.cancelled() => return Ok(()),
-                out = chat_rx => match out {
-                    Ok(out) => out,
-                    Err(_) => {
-                        // The IRC task ended before starting a session; it reports why.
-                        outbox_cancel.cancelled().await;
-                        return Ok(());
-                    }
-                },
-            };
-            outbox.run(outbox_rx, out, outbox_cancel).await
-        });
+        tasks.spawn(
+            "replies",
+            outbox.run(outbox_rx, chat as Arc<dyn ChatOut>, cancel.clone()),
+        );
         commands_tx = Some(lines_tx);
     }
 
@@ -386,6 +379,7 @@ pub fn spawn(
         identity: identity_metrics,
         commands: commands_metrics,
         leases: lease_metrics,
+        irc: irc_status,
     };
     tasks.spawn("scheduler", scheduler.run(cancel.clone()));
 
@@ -400,23 +394,88 @@ pub fn spawn(
     metrics
 }
 
+/// Where replies go: the sender of the IRC session running now (none between sessions, when a
+/// reply fails as if the connection were closed).
+#[derive(Default)]
+struct SessionChat(std::sync::RwLock<Option<Arc<dyn ChatOut>>>);
+
+impl SessionChat {
+    fn set(&self, out: Option<Arc<dyn ChatOut>>) {
+        if let Ok(mut current) = self.0.write() {
+            *current = out;
+        }
+    }
+}
+
+#[async_trait]
+impl ChatOut for SessionChat {
+    async fn reply(
+        &self,
+        channel: &Login,
+        reply_to: &str,
+        text: &str,
+    ) -> Result<(), irc::IrcError> {
+        let out = self
+            .0
+            .read()
+            .ok()
+            .and_then(|current| current.clone())
+            .ok_or(irc::IrcError::Closed)?;
+        out.reply(channel, reply_to, text).await
+    }
+}
+
+/// Runs IRC sessions until `cancel` fires. A login Twitch rejects (a revoked or expired token)
+/// stops nothing else: the token is refreshed when it can be, and the session is started again
+/// after a backoff ([`irc::connector::backoff`]), with one warning per streak of failures and `/healthz`
+/// reporting IRC degraded meanwhile (through the config's status).
 async fn run_irc<L: LoginCredentials>(
     config: IrcConfig,
-    credentials: L,
+    credentials: impl Fn() -> L + Send + 'static,
+    auth: Option<Auth>,
     wanted: watch::Receiver<BTreeSet<Login>>,
     events: mpsc::Sender<Observed>,
-    chat: oneshot::Sender<Arc<dyn ChatOut>>,
+    chat: Arc<SessionChat>,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
-    let session = async {
-        let session = IrcSession::start(config, credentials).await?;
-        // Nobody waits for it when commands are off.
-        let _ = chat.send(Arc::new(session.sender()));
-        session.run(wanted, events, cancel).await
-    };
-    match session.await {
-        Ok(()) => Ok(()),
-        Err(e @ irc::IrcError::LoginFailed { .. }) => Err(ConfigError(e.to_string()).into()),
-        Err(e) => Err(anyhow::Error::new(e).context("Twitch IRC")),
+    let status = config.status.clone();
+    let mut backoff = irc::connector::backoff();
+    let mut failures = 0u32;
+    loop {
+        let session = async {
+            let session = IrcSession::start(config.clone(), credentials()).await?;
+            chat.set(Some(Arc::new(session.sender())));
+            session
+                .run(wanted.clone(), events.clone(), cancel.clone())
+                .await
+        };
+        let ended = session.await;
+        chat.set(None);
+        match ended {
+            Ok(()) => return Ok(()),
+            Err(irc::IrcError::LoginFailed { login, notice }) => {
+                if status.problem().is_none() {
+                    // This session had logged in: a new streak starts.
+                    failures = 0;
+                    backoff = irc::connector::backoff();
+                }
+                failures += 1;
+                status.set_problem(format!("login rejected ({notice}), retrying"));
+                if failures == 1 {
+                    warn!(%login, %notice, "Twitch IRC rejected the login; refreshing the token and retrying with backoff (chat is paused, nothing else stops)");
+                }
+                if let Some(auth) = &auth
+                    && let Err(error) = auth.refresh().await
+                {
+                    tracing::debug!(%error, "refreshing the token after a rejected chat login failed");
+                }
+                let delay = backoff.next().unwrap_or(Duration::from_secs(300));
+                tokio::select! {
+                    () = cancel.cancelled() => return Ok(()),
+                    () = tokio::time::sleep(delay) => {}
+                }
+            }
+            Err(e) => return Err(anyhow::Error::new(e).context("Twitch IRC")),
+        }
     }
 }

@@ -24,6 +24,7 @@ use super::connector::{self, Client};
 use super::error::IrcError;
 use super::membership::{Membership, MembershipConfig, Plan};
 use super::sender::IrcSender;
+use super::status::IrcStatus;
 use super::translate::{translate, translate_chat};
 use crate::observed::{ModeratorOf, Observed};
 
@@ -48,6 +49,8 @@ pub struct IrcConfig {
     /// Where the bot's own role per channel is recorded (from USERSTATE, with
     /// `command_prefix` only), for the outbox's rate limit.
     pub roles: ModeratorOf,
+    /// Set fine when Twitch welcomes the login (`001`).
+    pub status: IrcStatus,
 }
 
 impl IrcConfig {
@@ -62,6 +65,7 @@ impl IrcConfig {
             connect_timeout: Duration::from_secs(20),
             command_prefix: None,
             roles: ModeratorOf::default(),
+            status: IrcStatus::default(),
         }
     }
 }
@@ -113,7 +117,7 @@ impl<L: LoginCredentials> IrcSession<L> {
             .map_err(|e| IrcError::Credentials(e.to_string()))?;
         let own = Login::parse(&pair.login)
             .map_err(|_| IrcError::Credentials(format!("invalid login {:?}", pair.login)))?;
-        let target = TargetGuard(connector::set_target(&config.url)?);
+        let target = TargetGuard(connector::set_target(&config.url, config.status.clone())?);
         let mut client_config = ClientConfig::new_simple(credentials);
         client_config.max_channels_per_connection = config.max_channels_per_connection.max(1);
         client_config.new_connection_every = config.new_connection_every;
@@ -164,6 +168,7 @@ impl<L: LoginCredentials> IrcSession<L> {
             membership: Membership::new(config.membership),
             prefix: config.command_prefix,
             roles: config.roles,
+            status: config.status,
         };
         let first = wanted.borrow_and_update().clone();
         task.apply_wanted(first);
@@ -215,6 +220,7 @@ struct Task<L: LoginCredentials> {
     membership: Membership,
     prefix: Option<String>,
     roles: ModeratorOf,
+    status: IrcStatus,
 }
 
 impl<L: LoginCredentials> Task<L> {
@@ -260,6 +266,9 @@ impl<L: LoginCredentials> Task<L> {
         let received = Timestamp::now();
         LINES_RECEIVED.fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
         for msg in batch.drain(..) {
+            if msg.source().command == "001" {
+                self.status.set_ok();
+            }
             self.observe(msg.source(), now);
             let chat = self
                 .prefix
@@ -268,7 +277,8 @@ impl<L: LoginCredentials> Task<L> {
             for event in translate(&msg, received, &self.own).into_iter().chain(chat) {
                 let observed = match event {
                     Observed::LoginFailed { text } => {
-                        warn!(login = %self.own, notice = %text, "Twitch IRC rejected the login");
+                        // The caller logs once per failure streak.
+                        tracing::debug!(login = %self.own, notice = %text, "Twitch IRC rejected the login");
                         return Err(IrcError::LoginFailed {
                             login: self.own.to_string(),
                             notice: text,

@@ -8,10 +8,16 @@
 //!
 //! It also counts closed sockets ([`closures`]): the membership logic needs to know that a
 //! connection was lost, which twitch-irc does not tell its user.
+//!
+//! Twitch unreachable: twitch-irc asks for a new socket every few seconds, forever, and logs
+//! two errors each time (its logs are off by default, see `startup`). The connector instead
+//! waits before each attempt after a failure (1 s doubling to 5 min, with jitter), logs one
+//! warning per streak of failures and one line when a socket opens again, and reports the
+//! reason in the target's [`IrcStatus`] (`/healthz`).
 
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -26,7 +32,10 @@ use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 use twitch_irc::TwitchIRCClient;
 use twitch_irc::transport::tcp::{MakeConnection, TCPTransport, TCPTransportConnectError};
 
+use backon::BackoffBuilder as _;
+
 use super::error::IrcError;
+use super::status::IrcStatus;
 
 /// The line written first on every socket.
 pub const MEMBERSHIP_CAP: &[u8] = b"CAP REQ :twitch.tv/membership\r\n";
@@ -44,6 +53,8 @@ struct Target {
     host: String,
     port: u16,
     tls: Option<(TlsConnector, ServerName<'static>)>,
+    /// Told when sockets cannot be opened.
+    status: IrcStatus,
 }
 
 static TARGET: RwLock<Option<Arc<Target>>> = RwLock::new(None);
@@ -51,23 +62,29 @@ static GENERATION: AtomicU64 = AtomicU64::new(0);
 static CLOSURES: AtomicU64 = AtomicU64::new(0);
 /// Nanoseconds after [`origin`] of the latest socket closure (0: none yet).
 static LAST_CLOSURE: AtomicU64 = AtomicU64::new(0);
+/// Sockets that could not be opened since the last one that could.
+static FAILURES: AtomicU32 = AtomicU32::new(0);
 
 fn origin() -> Instant {
     static ORIGIN: OnceLock<Instant> = OnceLock::new();
     *ORIGIN.get_or_init(Instant::now)
 }
 
-/// Points every future socket at `url`, trusting the webpki roots for `ircs://`. Returns the
-/// target's generation, for [`clear_target`].
-pub fn set_target(url: &IrcUrl) -> Result<u64, IrcError> {
+/// Points every future socket at `url`, trusting the webpki roots for `ircs://`; connection
+/// failures are reported in `status`. Returns the target's generation, for [`clear_target`].
+pub fn set_target(url: &IrcUrl, status: IrcStatus) -> Result<u64, IrcError> {
     let roots = RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
-    set_target_with_roots(url, roots)
+    set_target_with_roots(url, roots, status)
 }
 
 /// [`set_target`] with other TLS roots (tests trust their own certificate).
-pub fn set_target_with_roots(url: &IrcUrl, roots: RootCertStore) -> Result<u64, IrcError> {
+pub fn set_target_with_roots(
+    url: &IrcUrl,
+    roots: RootCertStore,
+    status: IrcStatus,
+) -> Result<u64, IrcError> {
     let invalid = |reason: String| IrcError::Address {
         url: url.to_string(),
         reason,
@@ -91,7 +108,9 @@ pub fn set_target_with_roots(url: &IrcUrl, roots: RootCertStore) -> Result<u64, 
         host: url.host.clone(),
         port: url.port,
         tls,
+        status,
     };
+    FAILURES.store(0, Ordering::Release);
     *TARGET.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(target));
     Ok(generation)
 }
@@ -131,25 +150,70 @@ impl MakeConnection for Connector {
     type Socket = IrcSocket;
 
     async fn new_socket() -> Result<IrcSocket, TCPTransportConnectError> {
+        let failures = FAILURES.load(Ordering::Acquire);
+        if failures > 0 {
+            tokio::time::sleep(reconnect_delay(failures)).await;
+        }
         let target = current_target().ok_or_else(|| {
             io::Error::new(io::ErrorKind::NotConnected, "the IRC client has stopped")
         })?;
-        let tcp = TcpStream::connect((target.host.as_str(), target.port)).await?;
-        tcp.set_nodelay(true)?;
-        let mut stream = match &target.tls {
-            None => Stream::Plain(tcp),
-            Some((connector, name)) => {
-                Stream::Tls(Box::new(connector.connect(name.clone(), tcp).await?))
+        match open(&target).await {
+            Ok(socket) => {
+                let failed = FAILURES.swap(0, Ordering::AcqRel);
+                if failed > 0 {
+                    tracing::info!(host = %target.host, port = target.port, failed, "Twitch IRC reachable again");
+                    target.status.set_problem("connecting");
+                }
+                Ok(socket)
             }
-        };
-        stream.write_all(MEMBERSHIP_CAP).await?;
-        stream.flush().await?;
-        tracing::debug!(host = %target.host, port = target.port, "IRC socket opened");
-        Ok(IrcSocket {
-            stream,
-            _closed: ClosureGuard,
-        })
+            Err(error) => {
+                let failed = FAILURES.fetch_add(1, Ordering::AcqRel) + 1;
+                let reason = format!("cannot reach Twitch IRC: {error}");
+                if failed == 1 {
+                    tracing::warn!(host = %target.host, port = target.port, %error, "cannot reach Twitch IRC; retrying with backoff (1 s doubling to 5 min)");
+                } else {
+                    tracing::debug!(host = %target.host, port = target.port, %error, failed, "Twitch IRC still unreachable");
+                }
+                target.status.set_problem(reason);
+                Err(error)
+            }
+        }
     }
+}
+
+/// Delays between attempts to reach Twitch IRC, or to log in again after a rejected login:
+/// 1 s doubling to 5 min, with jitter (so that many processes do not retry in step).
+pub fn backoff() -> impl Iterator<Item = Duration> {
+    backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_secs(1))
+        .with_max_delay(Duration::from_secs(300))
+        .with_jitter()
+        .without_max_times()
+        .build()
+}
+
+/// The wait before attempt `failures + 1`.
+fn reconnect_delay(failures: u32) -> Duration {
+    let n = usize::try_from(failures.saturating_sub(1)).unwrap_or(usize::MAX);
+    backoff().nth(n).unwrap_or(Duration::from_secs(300))
+}
+
+async fn open(target: &Target) -> Result<IrcSocket, TCPTransportConnectError> {
+    let tcp = TcpStream::connect((target.host.as_str(), target.port)).await?;
+    tcp.set_nodelay(true)?;
+    let mut stream = match &target.tls {
+        None => Stream::Plain(tcp),
+        Some((connector, name)) => {
+            Stream::Tls(Box::new(connector.connect(name.clone(), tcp).await?))
+        }
+    };
+    stream.write_all(MEMBERSHIP_CAP).await?;
+    stream.flush().await?;
+    tracing::debug!(host = %target.host, port = target.port, "IRC socket opened");
+    Ok(IrcSocket {
+        stream,
+        _closed: ClosureGuard,
+    })
 }
 
 /// Counts the closure when the socket is dropped (twitch-irc drops both halves on close).
@@ -251,14 +315,16 @@ mod tests {
 
     #[test]
     fn targets_are_validated_and_cleared_only_by_their_owner() {
-        let first = set_target(&url(true, "irc.chat.twitch.tv")).expect("a TLS target");
+        let first = set_target(&url(true, "irc.chat.twitch.tv"), IrcStatus::default())
+            .expect("a TLS target");
         assert!(current_target().is_some_and(|t| t.tls.is_some()));
-        let second = set_target(&url(false, "127.0.0.1")).expect("a plain target");
+        let second =
+            set_target(&url(false, "127.0.0.1"), IrcStatus::default()).expect("a plain target");
         clear_target(first);
         assert!(current_target().is_some(), "a stale owner cannot clear it");
         clear_target(second);
         assert!(current_target().is_none());
-        let bad = set_target(&url(true, "not a host name"));
+        let bad = set_target(&url(true, "not a host name"), IrcStatus::default());
         assert!(matches!(bad, Err(IrcError::Address { .. })), "{bad:?}");
     }
 }

@@ -11,6 +11,7 @@
 //!   bookkeeping, which another user's PART corrupts.
 //! - [`client`]: the long-lived task ([`run`], [`IrcSession`]).
 //! - [`sender`]: [`IrcSender`], for chat replies while the task runs.
+//! - [`status`]: [`IrcStatus`], whether Twitch welcomed the login (for `/healthz`).
 //! - [`error`] holds [`IrcError`].
 //! - `fake` (feature `fake`): a fake Twitch IRC server for the tests and the `irc_load` example.
 //!
@@ -22,7 +23,8 @@
 //!    crate gives no way around them) read and parse the lines, and queue them in the crate's
 //!    unbounded channel (**queue 1**).
 //! 2. The `irc` task ([`IrcSession::run`]) takes them in batches, translates each once, acts on
-//!    what concerns the connection itself (a rejected login stops it, notices are logged, the
+//!    what concerns the connection itself (a rejected login ends the session, which is retried
+//!    with backoff; notices are logged; the
 //!    bot's own USERSTATE role goes to [`ModeratorOf`](crate::observed::ModeratorOf), a
 //!    permanent ban becomes a part, timeouts are dropped) and sends the rest to the observation
 //!    queue (**queue 2**, bounded, `try_send` first).
@@ -30,9 +32,8 @@
 //!    sends the events to ingestion's bounded queue (**queue 3**); chat commands go to the
 //!    commands task from there, once what came before them has been sent.
 //!
-//! Ingestion (`chatters_core::ingest`) then applies the events to the tracker and hands each
-//! batch to its writer, which commits it: that hand-over is the commit itself, one batch in
-//! flight.
+//! Ingestion (`chatters_core::ingest`, the third task) then applies the events to the tracker
+//! and commits each batch, one commit in flight beside the tracking.
 //!
 //! # One client per process
 //! twitch-irc's `MakeConnection::new_socket()` takes no arguments, so the address lives in a
@@ -48,9 +49,11 @@ pub mod error;
 pub mod fake;
 pub mod membership;
 pub mod sender;
+pub mod status;
 pub mod translate;
 
 pub use client::{IrcConfig, IrcSession, anonymous, run};
 pub use error::IrcError;
 pub use sender::IrcSender;
+pub use status::IrcStatus;
 pub use translate::{translate, translate_chat, translate_irc};
