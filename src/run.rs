@@ -172,6 +172,12 @@ async fn start(
         let mut config = IngestConfig::from_settings(settings);
         config.tracker.bot_user = twitch.bot.as_ref().map(|b| b.id);
         bot_user = config.tracker.bot_user;
+        if let Some(id) = bot_user {
+            store
+                .set_bot_user(id)
+                .await
+                .context("recording the bot account's id")?;
+        }
         let figures = Figures::new(store.clone(), KnownBots::shipped(), config.tracker.bot_user);
         let recaps = Recaps::new(figures, RecapConfig::from_settings(settings))?;
         recaps.metrics().register(&metrics);

@@ -152,6 +152,14 @@ impl Figures {
         &self.store
     }
 
+    /// The bot account's id: given, or else as the bot's own process recorded it.
+    pub async fn bot_user(&self) -> Result<Option<UserId>, StoreError> {
+        match self.bot_user {
+            Some(id) => Ok(Some(id)),
+            None => self.store.bot_user().await,
+        }
+    }
+
     /// Ids of known bots in a channel (shipped and added, minus allowed).
     pub async fn bot_ids(&self, channel: &Channel) -> Result<Vec<UserId>, StoreError> {
         let rules: FxHashMap<_, _> = self
@@ -175,7 +183,7 @@ impl Figures {
     /// Everyone not counted in a channel: the bot account, the broadcaster, known bots.
     pub async fn excluded(&self, channel: &Channel) -> Result<Vec<UserId>, StoreError> {
         let mut ids = self.bot_ids(channel).await?;
-        ids.extend(self.bot_user);
+        ids.extend(self.bot_user().await?);
         ids.extend(channel.twitch_id);
         ids.extend(
             self.store

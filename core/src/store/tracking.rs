@@ -94,6 +94,19 @@ impl Store {
         Ok(rows.into_iter().map(|(u,)| UserId(u)).collect())
     }
 
+    /// The bot account's id, as the last `chatters run` that logged in recorded it: processes
+    /// that never log in (`chatters export`, `chatters web` alone) leave it out of the figures
+    /// too.
+    pub async fn bot_user(&self) -> Result<Option<UserId>, StoreError> {
+        let value = self.state(BOT_USER_STATE).await?;
+        Ok(value.and_then(|v| v.parse().ok()).map(UserId))
+    }
+
+    /// Records the bot account's id (see [`Store::bot_user`]).
+    pub async fn set_bot_user(&self, id: UserId) -> Result<(), StoreError> {
+        self.set_state(BOT_USER_STATE, &id.0.to_string()).await
+    }
+
     /// A small piece of process state (e.g. the rotated refresh token), by name.
     pub async fn state(&self, name: &str) -> Result<Option<String>, StoreError> {
         let row: Option<(String,)> = with_pool!(self, |pool, Db, d| {
@@ -119,3 +132,6 @@ impl Store {
         Ok(())
     }
 }
+
+/// The `bot_state` row holding the bot account's id.
+const BOT_USER_STATE: &str = "bot_user_id";
