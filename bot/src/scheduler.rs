@@ -345,7 +345,6 @@ impl Scheduler {
         if ids.is_empty() {
             return Ok(());
         }
-        let at = Timestamp::now();
         let live = match api.streams(&ids).await {
             Ok(live) => live,
             Err(error) => {
@@ -354,6 +353,9 @@ impl Scheduler {
                 return Ok(());
             }
         };
+        // A stream ends when the answer that found it offline came, however long the call's
+        // retries took before it.
+        let at = Timestamp::now();
         let by_id: BTreeMap<UserId, _> = live.into_iter().map(|s| (s.user_id, s)).collect();
         let mut events = Vec::new();
         for (login, t) in &mut self.channels {
