@@ -170,6 +170,8 @@ async fn start(
         // needed so it never counts as a chatter.
         let twitch = chatters_bot::twitch::connect(settings, store).await?;
         let mut config = IngestConfig::from_settings(settings);
+        // With Redis, channels are leased among instances (see chatters_bot::lease).
+        config.leased = settings.redis_url.is_some();
         config.tracker.bot_user = twitch.bot.as_ref().map(|b| b.id);
         bot_user = config.tracker.bot_user;
         if let Some(id) = bot_user {

@@ -302,6 +302,15 @@ impl Scheduler {
             if !released.is_empty() {
                 self.ingest.send_all(released).await?;
             }
+            // Taken here: what its previous instance left open is closed before tracking starts.
+            let acquired: Vec<Event> = wanted
+                .iter()
+                .filter(|l| !self.channels.contains_key(*l))
+                .map(|l| Event::ChannelAcquired { channel: l.clone() })
+                .collect();
+            if !acquired.is_empty() {
+                self.ingest.send_all(acquired).await?;
+            }
         }
         self.channels.retain(|l, _| wanted.contains(l));
         for login in &wanted {

@@ -159,6 +159,13 @@ pub enum Event {
         /// When it stopped being tracked here.
         at: Timestamp,
     },
+    /// This instance took the channel's lease: presence another instance left open there
+    /// (it died, or was stopped without handing over) is closed at its last sighting before
+    /// this instance's own tracking starts.
+    ChannelAcquired {
+        /// Channel.
+        channel: Login,
+    },
     /// Helix Get Users `created_at` of an account (account-age clusters).
     Account {
         /// The user.
@@ -182,7 +189,7 @@ impl Event {
             | Self::ChannelReleased { at, .. } => Some(*at),
             Self::Message(m) => Some(m.at),
             Self::StreamOnline { started_at, .. } => Some(*started_at),
-            Self::OptIn { .. } | Self::Account { .. } => None,
+            Self::OptIn { .. } | Self::Account { .. } | Self::ChannelAcquired { .. } => None,
         }
     }
 
@@ -201,6 +208,7 @@ impl Event {
             Self::Rename { .. } => "rename",
             Self::Account { .. } => "account",
             Self::ChannelReleased { .. } => "channel_released",
+            Self::ChannelAcquired { .. } => "channel_acquired",
         }
     }
 }

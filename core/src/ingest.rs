@@ -72,6 +72,10 @@ pub struct IngestConfig {
     /// on the streams recorded as live. Off for `chatters import`, which must neither close a
     /// running bot's presence intervals nor attribute old log lines to the stream live now.
     pub resume: bool,
+    /// Channels are leased among several instances (`REDIS_URL`): presence left open is closed
+    /// per channel when its lease is taken ([`Event::ChannelAcquired`]), never in every channel
+    /// at start, where other instances' viewers are still present.
+    pub leased: bool,
 }
 
 impl Default for IngestConfig {
@@ -83,6 +87,7 @@ impl Default for IngestConfig {
             rules_reload: Duration::from_secs(10),
             tracker: TrackerConfig::default(),
             resume: true,
+            leased: false,
         }
     }
 }
@@ -203,8 +208,8 @@ impl Ingest {
         config: IngestConfig,
         cancel: CancellationToken,
     ) -> Result<(IngestHandle, JoinHandle<Result<(), StoreError>>), StoreError> {
-        let dangling = if config.resume {
-            store.close_dangling_presence().await?
+        let dangling = if config.resume && !config.leased {
+            store.close_dangling_presence(None).await?
         } else {
             0
         };
@@ -579,6 +584,22 @@ impl Pipeline {
             }
             Event::Rename { user, at } => self.tracker.rename(&user, at, batch),
             Event::ChannelReleased { channel, at } => self.tracker.release(&channel, at, batch),
+            Event::ChannelAcquired { channel } => {
+                self.ensure_channel(&channel).await?;
+                let key = self
+                    .tracker
+                    .channel_keys()
+                    .find(|(l, _)| **l == channel)
+                    .map(|(_, k)| k);
+                if let Some(key) = key {
+                    // Whatever this instance wrote there before (a release) is committed first.
+                    self.settle().await?;
+                    let closed = self.store.close_dangling_presence(Some(key)).await?;
+                    if closed > 0 {
+                        tracing::info!(%channel, intervals = closed, "closed presence left open by the channel's previous instance");
+                    }
+                }
+            }
             Event::Account { user, created_at } => {
                 self.tracker
                     .account(&user, created_at, Timestamp::now(), batch);

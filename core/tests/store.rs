@@ -30,7 +30,13 @@ struct Running {
 }
 
 async fn start(store: &Arc<Store>) -> Running {
+    start_with(store, false).await
+}
+
+/// Ingestion of one instance among several sharing channel leases (`leased`) or alone.
+async fn start_with(store: &Arc<Store>, leased: bool) -> Running {
     let config = IngestConfig {
+        leased,
         tracker: TrackerConfig {
             bot_user: Some(UserId(BOT)),
             bot_login: Some(login("chattersbot")),
@@ -618,7 +624,7 @@ async fn a_restart_closes_presence_left_open_at_the_last_sighting(db: &TestDb) {
         vec![(1, 10, Some(51)), (2, 10, Some(11))]
     );
     assert_eq!(
-        store.close_dangling_presence().await.expect("close"),
+        store.close_dangling_presence(None).await.expect("close"),
         0,
         "nothing is left open"
     );
@@ -635,6 +641,52 @@ async fn a_restart_closes_presence_left_open_at_the_last_sighting(db: &TestDb) {
     );
 }
 
+/// Several instances share the channels through leases: a starting instance must not cut the
+/// presence the others hold open; a channel it takes over has its dangling presence closed, and
+/// only that channel.
+async fn with_leases_only_a_taken_over_channel_has_its_presence_closed(db: &TestDb) {
+    let store = db.store.clone();
+    let alice = user(1, "alice");
+    let bob = user(2, "bob");
+    // Another instance tracks both channels, then dies.
+    let other = start_with(&store, true).await;
+    other
+        .send(vec![
+            online(CHAN, ROOM, "8001", 0),
+            snapshot(CHAN, &[&alice], 10),
+            msg(CHAN, ROOM, &alice, 50),
+            online("other", 600, "8002", 0),
+            snapshot("other", &[&bob], 20),
+        ])
+        .await;
+    other.task.abort();
+    assert!(other.task.await.expect_err("aborted").is_cancelled());
+    let chan = channel(&store, CHAN).await;
+    let elsewhere = channel(&store, "other").await;
+
+    // A new instance starts: nothing is closed (the other channel may still be tracked).
+    let run = start_with(&store, true).await;
+    assert_eq!(presence(db, chan.key).await, vec![(1, 10, None)]);
+    assert_eq!(presence(db, elsewhere.key).await, vec![(2, 20, None)]);
+
+    // It takes #chan's lease: #chan's presence closes at alice's last sighting + 1 s.
+    run.send(vec![Event::ChannelAcquired {
+        channel: login(CHAN),
+    }])
+    .await;
+    assert_eq!(presence(db, chan.key).await, vec![(1, 10, Some(51))]);
+    assert_eq!(presence(db, elsewhere.key).await, vec![(2, 20, None)]);
+
+    // Its own tracking of #chan then goes on as usual.
+    run.send(vec![snapshot(CHAN, &[&alice], 100)]).await;
+    run.stop().await;
+    assert_eq!(
+        presence(db, chan.key).await,
+        vec![(1, 10, Some(51)), (1, 100, None)]
+    );
+    assert_eq!(presence(db, elsewhere.key).await, vec![(2, 20, None)]);
+}
+
 async fn dangling_presence_without_a_sighting_closes_one_second_after_it_began(db: &TestDb) {
     let store = db.store.clone();
     let chan = store.add_channel(&login(CHAN)).await.expect("add");
@@ -646,7 +698,7 @@ async fn dangling_presence_without_a_sighting_closes_one_second_after_it_began(d
     b.presence.insert((chan.key, UserId(7), t(20)), None);
     b.presence.insert((chan.key, UserId(1), t(60)), None);
     store.commit(&b).await.expect("commit");
-    assert_eq!(store.close_dangling_presence().await.expect("close"), 3);
+    assert_eq!(store.close_dangling_presence(None).await.expect("close"), 3);
     assert_eq!(
         presence(db, chan.key).await,
         vec![
@@ -875,6 +927,7 @@ on_every_backend!(
     streams_are_opened_once_and_listed_newest_first;
     with_db:
     a_restart_closes_presence_left_open_at_the_last_sighting,
+    with_leases_only_a_taken_over_channel_has_its_presence_closed,
     dangling_presence_without_a_sighting_closes_one_second_after_it_began,
     opt_out_deletes_every_row_about_the_user_and_opt_in_lifts_it,
     storage_grows_with_changes_not_with_snapshots,

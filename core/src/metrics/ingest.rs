@@ -8,11 +8,14 @@ use std::time::Duration;
 use super::{Histogram, Metrics, latency_histogram};
 use crate::event::Event;
 
+/// How many event kinds there are ([`IngestMetrics::KINDS`]).
+const KIND_COUNT: usize = 13;
+
 /// Counters of the pipeline (read by `/metrics`).
 #[derive(Debug)]
 pub struct IngestMetrics {
     /// Events accepted, by kind index (see [`IngestMetrics::KINDS`]).
-    pub events: [AtomicU64; 12],
+    pub events: [AtomicU64; KIND_COUNT],
     /// Events committed.
     pub committed: AtomicU64,
     /// Batches committed.
@@ -40,7 +43,7 @@ impl Default for IngestMetrics {
 
 impl IngestMetrics {
     /// Event kinds ([`Event::kind`]) in the order of [`IngestMetrics::events`].
-    pub const KINDS: [&'static str; 12] = [
+    pub const KINDS: [&'static str; KIND_COUNT] = [
         "join",
         "part",
         "message",
@@ -53,6 +56,7 @@ impl IngestMetrics {
         "rename",
         "account",
         "channel_released",
+        "channel_acquired",
     ];
 
     /// Counts one accepted event.
@@ -60,8 +64,8 @@ impl IngestMetrics {
         let kind = event.kind();
         let index = Self::KINDS.iter().position(|k| *k == kind);
         debug_assert!(index.is_some(), "event kind {kind} missing from KINDS");
-        if let Some(i) = index {
-            self.events[i].fetch_add(1, Ordering::Relaxed);
+        if let Some(counter) = index.and_then(|i| self.events.get(i)) {
+            counter.fetch_add(1, Ordering::Relaxed);
         }
     }
 

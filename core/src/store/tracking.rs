@@ -4,12 +4,18 @@
 use sqlx::QueryBuilder;
 
 use super::error::StoreError;
+use super::keys::ChannelKey;
 use super::pool::{Store, with_pool};
 use crate::domain::{Timestamp, UserId};
 
 impl Store {
-    /// Closes presence intervals left open by a crash, at their user's last recorded sighting.
-    pub async fn close_dangling_presence(&self) -> Result<u64, StoreError> {
+    /// Closes presence intervals left open by a crash, at their user's last recorded sighting:
+    /// in `channel`, or in every channel (only right for a single instance: with leases, others
+    /// hold open presence of their own channels).
+    pub async fn close_dangling_presence(
+        &self,
+        channel: Option<ChannelKey>,
+    ) -> Result<u64, StoreError> {
         with_pool!(self, |pool, Db, d| {
             // The last sighting is in the channel row, or (for messages while live) in the
             // stream rows of streams that ran during the interval.
@@ -20,8 +26,13 @@ impl Store {
                  COALESCE((SELECT MAX(su.last_seen) FROM stream_users su JOIN streams s ON s.id = su.stream_id \
                  WHERE s.channel_id = presence.channel_id AND su.user_id = presence.user_id \
                  AND (s.ended_at IS NULL OR s.ended_at >= presence.since)), presence.since)) + 1 \
-                 WHERE until IS NULL",
-                g = d.greatest()
+                 WHERE until IS NULL{only}",
+                g = d.greatest(),
+                // An integer key, never text from outside.
+                only = channel.map_or(String::new(), |key| format!(
+                    " AND presence.channel_id = {}",
+                    key.0
+                ))
             );
             Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
                 .execute(pool)
