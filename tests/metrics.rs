@@ -21,7 +21,11 @@ use support::live::{WAIT, eventually, fake_twitch_users, login, privmsg, rfc3339
 
 /// Families that are levels at rest, not counts: zero is their normal value once the work is
 /// done, so they need not be non-zero here (they must still be exported).
-const LEVELS: &[&str] = &["chatters_ingest_queue_depth"];
+const LEVELS: &[&str] = &[
+    "chatters_ingest_queue_depth",
+    "chatters_irc_backlog",
+    "chatters_irc_reading_paused",
+];
 
 /// `TEST_REDIS_URL`; CI sets it (skipping the lease part elsewhere would hide its families).
 fn redis_url() -> Option<String> {

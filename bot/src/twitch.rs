@@ -202,6 +202,16 @@ impl TwitchMetrics {
                 "Get Streams polls that failed (nothing ends on a failed poll).",
                 s.polls_failed.load(Relaxed),
             )?;
+            w.gauge(
+                "chatters_irc_backlog",
+                "Chat messages read from Twitch and not yet taken by the irc task (the lag; reading pauses at 50,000).",
+                i64::try_from(irc::pressure::backlog()).unwrap_or(i64::MAX),
+            )?;
+            w.gauge(
+                "chatters_irc_reading_paused",
+                "1 while reading from Twitch is paused because ingestion is behind (back-pressure).",
+                i64::from(irc::pressure::paused()),
+            )?;
             w.counter(
                 "chatters_logins_unresolved",
                 "JOIN/PART observations dropped because the login could not be resolved.",

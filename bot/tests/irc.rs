@@ -393,3 +393,53 @@ async fn server_pings_are_answered_and_replies_are_threaded() {
         Err(IrcError::Closed)
     );
 }
+
+/// Ingestion stalls while chat keeps coming: twitch-irc's queue stops growing at the
+/// back-pressure limit (the sockets are no longer read), and once ingestion takes events
+/// again every message arrives, none lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_consumer_pauses_reading_and_loses_nothing() {
+    use chatters_bot::irc::pressure;
+
+    let _lock = exclusive().await;
+    let fake = FakeIrc::start().await.expect("fake");
+    let mut bot = start(config(&fake), token(), &["chan"]).await;
+    let conn = joined(&fake, "chan").await;
+    let total = pressure::HIGH * 3;
+    let sender = fake.sender(conn).expect("connection");
+    for n in 0..total {
+        let line = chat("chan", &format!("00000000-0000-0000-0000-{n:012}"));
+        assert!(sender.send(format!("{line}\r\n").into()), "sent");
+    }
+
+    // Nobody takes the events: reading pauses with the backlog at the limit.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !pressure::paused() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(pressure::paused(), "reading paused");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let backlog = pressure::backlog();
+    assert!(
+        (pressure::HIGH as u64..pressure::HIGH as u64 + 2_000).contains(&backlog),
+        "backlog {backlog}, limit {}",
+        pressure::HIGH
+    );
+    assert!(pressure::paused(), "still paused");
+
+    // Ingestion resumes: every message arrives exactly once, in order.
+    let mut ids = Vec::with_capacity(total);
+    while ids.len() < total {
+        let events = bot.next(1).await;
+        ids.extend(message_ids(&events));
+    }
+    assert_eq!(ids.len(), total);
+    assert!(
+        ids.iter()
+            .enumerate()
+            .all(|(n, id)| *id == format!("00000000-0000-0000-0000-{n:012}")),
+        "in order, none lost"
+    );
+    assert!(!pressure::paused(), "reading resumed");
+    bot.stop().await;
+}

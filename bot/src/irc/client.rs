@@ -185,6 +185,7 @@ impl<L: LoginCredentials> IrcSession<L> {
                     if n == 0 {
                         return Err(IrcError::Closed);
                     }
+                    super::pressure::taken(n, incoming.is_empty());
                     tokio::select! {
                         () = cancel.cancelled() => return Ok(()),
                         delivered = task.deliver(&mut batch, &events) => delivered?,
@@ -348,5 +349,7 @@ struct TargetGuard(u64);
 impl Drop for TargetGuard {
     fn drop(&mut self) {
         connector::clear_target(self.0);
+        // What the session's sockets read and nobody will take: reading is never left paused.
+        super::pressure::taken(0, true);
     }
 }

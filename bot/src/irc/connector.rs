@@ -283,7 +283,15 @@ impl AsyncRead for IrcSocket {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+        if super::pressure::poll_gate(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let before = buf.filled().len();
+        let read = Pin::new(&mut self.get_mut().stream).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = read {
+            super::pressure::lines_read(&buf.filled()[before..]);
+        }
+        read
     }
 }
 

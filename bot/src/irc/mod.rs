@@ -12,6 +12,7 @@
 //! - [`client`]: the long-lived task ([`run`], [`IrcSession`]).
 //! - [`sender`]: [`IrcSender`], for chat replies while the task runs.
 //! - [`status`]: [`IrcStatus`], whether Twitch welcomed the login (for `/healthz`).
+//! - [`pressure`]: back-pressure from the `irc` task to the sockets (bounded memory).
 //! - [`error`] holds [`IrcError`].
 //! - `fake` (feature `fake`): a fake Twitch IRC server for the tests and the `irc_load` example.
 //!
@@ -21,7 +22,8 @@
 //! Tasks, in order, from the socket to the commit:
 //! 1. twitch-irc's own connection tasks (one per pooled connection, plus its client loop; the
 //!    crate gives no way around them) read and parse the lines, and queue them in the crate's
-//!    unbounded channel (**queue 1**).
+//!    unbounded channel (**queue 1**), bounded in effect by [`pressure`]: at 50,000 waiting
+//!    messages the sockets are not read until the `irc` task has taken half of them.
 //! 2. The `irc` task ([`IrcSession::run`]) takes them in batches, translates each once, acts on
 //!    what concerns the connection itself (a rejected login ends the session, which is retried
 //!    with backoff; notices are logged; the
@@ -48,6 +50,7 @@ pub mod error;
 #[doc(hidden)]
 pub mod fake;
 pub mod membership;
+pub mod pressure;
 pub mod sender;
 pub mod status;
 pub mod translate;

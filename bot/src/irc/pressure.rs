@@ -1,0 +1,92 @@
+//! Back-pressure from the `irc` task to the sockets.
+//!
+//! twitch-irc's connection tasks read and parse every line as fast as the socket gives them and
+//! queue the parsed messages without bound; when ingestion cannot keep up, that queue is where
+//! memory goes (6 GiB at 100k msgs/s on a loaded machine). The connector counts the lines it
+//! reads ([`lines_read`]), the `irc` task the messages it takes ([`taken`]); the difference is
+//! the backlog inside twitch-irc, wherever the `irc` task is blocked. At [`HIGH`] the sockets
+//! stop being read ([`poll_gate`] in the connector's `poll_read`) until the backlog is down to
+//! [`LOW`]. Unread bytes then wait in the kernel's socket buffers and, beyond them, at Twitch:
+//! memory stays bounded and nothing read is dropped.
+//!
+//! Lines read on a connection that closes before twitch-irc hands them over are never taken;
+//! whenever the `irc` task finds its queue empty it forgives them (the backlog is then zero, up
+//! to the few lines in flight between the socket and the queue).
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Context, Poll, Waker};
+
+/// Parsed messages waiting for the `irc` task at which reading pauses.
+pub const HIGH: usize = 50_000;
+/// ... and at which it resumes.
+pub const LOW: usize = HIGH / 2;
+
+static READ: AtomicU64 = AtomicU64::new(0);
+static TAKEN: AtomicU64 = AtomicU64::new(0);
+static PAUSED: AtomicBool = AtomicBool::new(false);
+static PAUSES: AtomicU64 = AtomicU64::new(0);
+static WAITING: Mutex<Vec<Waker>> = Mutex::new(Vec::new());
+
+/// Counts `bytes` just read from a socket (their line ends); pauses reading at [`HIGH`].
+pub(crate) fn lines_read(bytes: &[u8]) {
+    let lines = memchr::memchr_iter(b'\n', bytes).count() as u64;
+    let read = READ.fetch_add(lines, Ordering::AcqRel) + lines;
+    let backlog = read.saturating_sub(TAKEN.load(Ordering::Acquire));
+    if backlog >= HIGH as u64 && !PAUSED.swap(true, Ordering::AcqRel) {
+        PAUSES.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(
+            backlog,
+            "IRC reading paused until the backlog is down to {LOW}"
+        );
+    }
+}
+
+/// The `irc` task took `n` messages, and found its queue empty after them or not; resumes
+/// reading at [`LOW`].
+pub fn taken(n: usize, queue_empty: bool) {
+    let taken = if queue_empty {
+        let read = READ.load(Ordering::Acquire);
+        TAKEN.fetch_max(read, Ordering::AcqRel).max(read)
+    } else {
+        TAKEN.fetch_add(n as u64, Ordering::AcqRel) + n as u64
+    };
+    let backlog = READ.load(Ordering::Acquire).saturating_sub(taken);
+    if backlog <= LOW as u64 && PAUSED.swap(false, Ordering::AcqRel) {
+        let waiting = std::mem::take(&mut *WAITING.lock().unwrap_or_else(|e| e.into_inner()));
+        for waker in waiting {
+            waker.wake();
+        }
+    }
+}
+
+/// Messages read from the sockets and not yet taken by the `irc` task.
+pub fn backlog() -> u64 {
+    READ.load(Ordering::Acquire)
+        .saturating_sub(TAKEN.load(Ordering::Acquire))
+}
+/// How many times reading paused since the process started.
+pub fn pauses() -> u64 {
+    PAUSES.load(Ordering::Relaxed)
+}
+
+/// Whether reading is paused now.
+pub fn paused() -> bool {
+    PAUSED.load(Ordering::Acquire)
+}
+
+/// Ready when a socket may be read; otherwise registers `cx` to be woken when reading resumes.
+pub(crate) fn poll_gate(cx: &mut Context<'_>) -> Poll<()> {
+    if !PAUSED.load(Ordering::Acquire) {
+        return Poll::Ready(());
+    }
+    let mut waiting = WAITING.lock().unwrap_or_else(|e| e.into_inner());
+    // Checked again under the lock: `publish` clears the flag before taking the wakers.
+    if !PAUSED.load(Ordering::Acquire) {
+        return Poll::Ready(());
+    }
+    if !waiting.iter().any(|w| w.will_wake(cx.waker())) {
+        waiting.push(cx.waker().clone());
+    }
+    Poll::Pending
+}
