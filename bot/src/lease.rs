@@ -2,11 +2,11 @@
 //! database and each channel is tracked (joined, polled, snapshotted) by exactly one of them.
 //!
 //! - A lease is the key `<prefix>lease:<login>` (prefix `chatters:`) holding this instance's
-//!   random id, taken with `SET key id NX PX ttl` (ttl 30 s by default).
+//!   random id, taken with `SET key id NX PX ttl` (ttl 10 s by default).
 //! - The lease task ([`Leases::run`]) reads the wanted channels from the scheduler and publishes
 //!   the leased ones to IRC and back to the scheduler. It is a task of its own so that slow
 //!   Helix calls in the scheduler never delay a renewal.
-//! - Every `ttl / 3` ([`Leases::renew_interval`]) and whenever the wanted set changes, the
+//! - Every `ttl / 5` ([`Leases::renew_interval`]) and whenever the wanted set changes, the
 //!   task calls [`Leases::sync`]: the held leases are extended by a Lua script that extends a
 //!   key only while it still holds our id. A lease that is not ours any more (expired and taken, or overwritten) is dropped and
 //!   counted as lost; the channel stops being tracked here.
@@ -15,13 +15,16 @@
 //!   is the number of live instances.
 //! - Fair share: with `wanted` channels and `live` instances, an instance takes free channels
 //!   while it holds fewer than `ceil(wanted / live)`, and releases its extras down to that
-//!   number when it holds more than `ceil(wanted / live) + 1`. So when several instances start,
-//!   the first one may take everything for one tick and then hands the surplus over; the
-//!   others pick it up at their next tick.
-//! - Take-over: a dead instance's leases and heartbeat expire within one ttl; the channels are
-//!   picked up at the survivors' next sync, so within about `ttl + ttl / 3` (40 s by default).
-//!   A graceful shutdown ([`Leases::release_all`]) deletes the leases at once (check-and-delete
-//!   script) and the others take over at their next sync (within `ttl / 3`).
+//!   number when it holds more than `ceil(wanted / live) + 1`. An instance's first sync only
+//!   announces it (heartbeat, no lease taken): instances started within one renew interval of
+//!   each other count each other before taking anything, so they share the channels from the
+//!   start instead of the first taking everything (more than it can JOIN at Twitch's rate) and
+//!   handing most of it back.
+//! - Take-over: a dead instance's leases and heartbeat expire within one ttl of its last
+//!   renewal; the channels are picked up at the survivors' next sync, so within about
+//!   `ttl + 2 × ttl / 5` (14 s by default, usually 10-12 s; then the JOIN). A graceful shutdown
+//!   ([`Leases::release_all`]) deletes the leases at once (check-and-delete script) and the
+//!   others take over at their next sync (within `ttl / 5`).
 //! - Redis unreachable: the leases already held are kept while they are still valid in Redis
 //!   (measured from before the command that last took or renewed them); a lease that would
 //!   expire before the next sync is dropped (counted as lost), so no channel is ever tracked
@@ -102,7 +105,7 @@ pub struct LeaseConfig {
 impl Default for LeaseConfig {
     fn default() -> Self {
         Self {
-            ttl: Duration::from_secs(30),
+            ttl: Duration::from_secs(10),
             prefix: "chatters:".to_owned(),
         }
     }
@@ -152,6 +155,8 @@ pub struct Leases {
     metrics: Arc<LeaseMetrics>,
     /// Redis failed at the last sync (warned once).
     unreachable: bool,
+    /// The first sync (heartbeat only) is done.
+    announced: bool,
 }
 
 impl std::fmt::Debug for Leases {
@@ -211,6 +216,7 @@ impl Leases {
             held: BTreeMap::new(),
             metrics: Arc::new(LeaseMetrics::default()),
             unreachable: false,
+            announced: false,
         })
     }
 
@@ -219,9 +225,9 @@ impl Leases {
         &self.id
     }
 
-    /// How often [`sync`](Self::sync) is to be called: a third of the ttl.
+    /// How often [`sync`](Self::sync) is to be called: a fifth of the ttl.
     pub fn renew_interval(&self) -> Duration {
-        self.config.ttl / 3
+        self.config.ttl / 5
     }
 
     /// The channels leased now.
@@ -315,6 +321,11 @@ impl Leases {
                 &[&self.id, &self.ttl_ms()],
             ))
             .await?;
+        if !self.announced {
+            // Counted by the others first; nothing is taken before the next sync.
+            self.announced = true;
+            return Ok(());
+        }
         self.renew().await?;
         let target = wanted.len().div_ceil(live.max(1));
         if self.held.len() > target + SLACK {
@@ -587,7 +598,12 @@ mod tests {
         let mut b = Leases::connect(&url, config.clone()).expect("leases");
         assert_ne!(a.id(), b.id());
 
-        // A starts alone and takes everything; B's arrival makes A hand half over.
+        // A starts alone: its first sync only announces it, the second takes everything; B's
+        // arrival makes A hand half over.
+        assert!(
+            a.sync(&wanted).await.is_empty(),
+            "the first sync only announces"
+        );
         assert_eq!(a.sync(&wanted).await, wanted);
         settle(&mut a, &mut b, &wanted).await;
 
@@ -597,6 +613,29 @@ mod tests {
             assert_eq!(owner(&a, login).await.as_deref(), Some(a.id()));
         }
         assert_eq!(a.metrics().held.load(Ordering::Relaxed), 5);
+        assert_eq!(a.metrics().lost.load(Ordering::Relaxed), 0);
+        a.release_all().await;
+        b.release_all().await;
+        cleanup(&url, &config.prefix).await;
+    }
+
+    #[tokio::test]
+    async fn instances_starting_together_share_the_channels_from_the_start() {
+        let Some(url) = redis_url() else { return };
+        let config = config("together");
+        let wanted = channels();
+        let mut a = Leases::connect(&url, config.clone()).expect("leases");
+        let mut b = Leases::connect(&url, config.clone()).expect("leases");
+
+        // Both announce themselves before either takes anything ...
+        assert!(a.sync(&wanted).await.is_empty());
+        assert!(b.sync(&wanted).await.is_empty());
+        // ... so each takes its half at once, and nothing is handed back.
+        assert_eq!(a.sync(&wanted).await.len(), 5);
+        assert_eq!(b.sync(&wanted).await.len(), 5);
+        assert_partition(&a, &b, &wanted);
+        settle(&mut a, &mut b, &wanted).await;
+        assert_eq!((a.held().len(), b.held().len()), (5, 5));
         assert_eq!(a.metrics().lost.load(Ordering::Relaxed), 0);
         a.release_all().await;
         b.release_all().await;
@@ -653,6 +692,7 @@ mod tests {
         let config = config("overwritten");
         let wanted = channels();
         let mut a = Leases::connect(&url, config.clone()).expect("leases");
+        a.sync(&wanted).await;
         assert_eq!(a.sync(&wanted).await, wanted);
         let stolen = Login::parse("channel3").expect("login");
         let mut set = redis::cmd("SET");
@@ -680,6 +720,7 @@ mod tests {
         let wanted = channels();
         let mut a = Leases::connect(&url, config.clone()).expect("leases");
         a.sync(&wanted).await;
+        assert_eq!(a.sync(&wanted).await, wanted);
         let fewer: BTreeSet<Login> = wanted.iter().take(4).cloned().collect();
 
         assert_eq!(a.sync(&fewer).await, fewer);
