@@ -303,6 +303,35 @@ async fn commit(
     result
 }
 
+/// Runs a direct store call (outside a batch), retrying while the database is unreachable
+/// until it answers or `cancel` fires: an outage delays ingestion, it does not stop it.
+async fn until_reachable<T, Fut>(
+    cancel: &CancellationToken,
+    mut call: impl FnMut() -> Fut,
+) -> Result<T, StoreError>
+where
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    let mut delay = Duration::from_millis(100);
+    let mut warned = false;
+    loop {
+        match call().await {
+            Err(error) if error.is_transient() && !cancel.is_cancelled() => {
+                if !warned {
+                    tracing::warn!(%error, "database unreachable; ingestion holds the events and retries");
+                    warned = true;
+                }
+                tokio::select! {
+                    () = cancel.cancelled() => {}
+                    () = tokio::time::sleep(delay) => {}
+                }
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Completes the commit in `slot`, if any; pending forever otherwise (a `select!` branch that
 /// never fires while nothing is in flight). Cancel-safe: the commit stays in `slot`.
 async fn finish(slot: &mut Option<Commit>) -> Result<(), StoreError> {
@@ -479,8 +508,12 @@ impl Pipeline {
             return Ok(());
         }
         self.wait_commit().await?;
-        let row = self.store.ensure_channel(channel).await?;
-        let rules = self.store.bot_rules(row.key).await?.into_iter().collect();
+        let store = &self.store;
+        let row = until_reachable(&self.cancel, || store.ensure_channel(channel)).await?;
+        let rules = until_reachable(&self.cancel, || store.bot_rules(row.key))
+            .await?
+            .into_iter()
+            .collect();
         self.tracker
             .add_channel(row.login, row.key, row.twitch_id, rules);
         Ok(())
@@ -493,8 +526,18 @@ impl Pipeline {
             .map(|(l, k)| (l.clone(), k))
             .collect();
         for (login, key) in keys {
-            let rules: FxHashMap<_, _> = self.store.bot_rules(key).await?.into_iter().collect();
-            self.tracker.set_rules(&login, rules);
+            match self.store.bot_rules(key).await {
+                Ok(rules) => {
+                    let rules: FxHashMap<_, _> = rules.into_iter().collect();
+                    self.tracker.set_rules(&login, rules);
+                }
+                // The rules in memory stay; the next reload tries again.
+                Err(error) if error.is_transient() => {
+                    tracing::debug!(%error, "reloading bot rules failed; keeping the current ones");
+                    return Ok(());
+                }
+                Err(error) => return Err(error),
+            }
         }
         Ok(())
     }
@@ -544,10 +587,11 @@ impl Pipeline {
                     .map(|(_, k)| k);
                 if let Some(key) = key {
                     self.wait_commit().await?;
-                    let stream_key = self
-                        .store
-                        .open_stream(key, &stream, started_at, &title)
-                        .await?;
+                    let store = &self.store;
+                    let stream_key = until_reachable(&self.cancel, || {
+                        store.open_stream(key, &stream, started_at, &title)
+                    })
+                    .await?;
                     self.tracker.stream_online(
                         &channel,
                         stream_key,
@@ -575,11 +619,13 @@ impl Pipeline {
                 self.tracker.opt_out(user);
                 self.names.remove(&user);
                 self.settle().await?;
-                self.store.opt_out(user, at).await?;
+                let store = &self.store;
+                until_reachable(&self.cancel, || store.opt_out(user, at)).await?;
             }
             Event::OptIn { user } => {
                 self.wait_commit().await?;
-                self.store.opt_in(user).await?;
+                let store = &self.store;
+                until_reachable(&self.cancel, || store.opt_in(user)).await?;
                 self.tracker.opt_in(user);
             }
             Event::Rename { user, at } => self.tracker.rename(&user, at, batch),
@@ -594,7 +640,10 @@ impl Pipeline {
                 if let Some(key) = key {
                     // Whatever this instance wrote there before (a release) is committed first.
                     self.settle().await?;
-                    let closed = self.store.close_dangling_presence(Some(key)).await?;
+                    let store = &self.store;
+                    let closed =
+                        until_reachable(&self.cancel, || store.close_dangling_presence(Some(key)))
+                            .await?;
                     if closed > 0 {
                         tracing::info!(%channel, intervals = closed, "closed presence left open by the channel's previous instance");
                     }

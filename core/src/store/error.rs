@@ -35,6 +35,26 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Whether the database was unreachable (connection refused or lost, pool timed out): the
+    /// same call may well succeed later, where other errors would fail again.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Unreachable { .. } => true,
+            Self::Sql(e) => matches!(
+                e,
+                sqlx::Error::Io(_)
+                    | sqlx::Error::Tls(_)
+                    | sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::WorkerCrashed
+                    | sqlx::Error::Protocol(_)
+            ),
+            _ => false,
+        }
+    }
+}
+
 // The cause is part of each message above, so it is not also exposed as `source()`: error
 // chains print it once.
 impl From<sqlx::Error> for StoreError {

@@ -10,6 +10,7 @@
 mod db;
 mod events;
 mod pipeline;
+mod proxy;
 mod script;
 
 pub use db::{TestDb, database_name, server_url};
@@ -18,6 +19,7 @@ pub use events::{
     t, user,
 };
 pub use pipeline::{Pipeline, tracker_config};
+pub use proxy::Proxy;
 pub use script::{FIRST_STREAM, SECOND_STREAM, scripted_channel};
 
 pub use crate::on_every_backend;
