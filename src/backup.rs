@@ -1,0 +1,36 @@
+//! `chatters backup <file>`: a consistent copy of the SQLite database, taken while chatters
+//! runs (`VACUUM INTO`). MariaDB and PostgreSQL have their own tools; the error says which.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use chatters_core::settings::Settings;
+use chatters_core::store::Backend;
+
+/// Writes the copy to `file`, which must not exist.
+pub async fn execute(file: &Path, settings: &Settings) -> anyhow::Result<()> {
+    match settings.database_backend() {
+        Backend::Sqlite => {}
+        Backend::MySql => anyhow::bail!(
+            "chatters backup copies SQLite databases only; for MariaDB use \
+             `mariadb-dump --single-transaction <database> > {}` (see README \"Backups\")",
+            file.display()
+        ),
+        Backend::Postgres => anyhow::bail!(
+            "chatters backup copies SQLite databases only; for PostgreSQL use \
+             `pg_dump --format=custom --file={} <database>` (see README \"Backups\")",
+            file.display()
+        ),
+    }
+    if file.exists() {
+        anyhow::bail!("{} already exists (choose a new file)", file.display());
+    }
+    let store = crate::open::open_store(settings).await?;
+    let copied = store
+        .backup_sqlite(file)
+        .await
+        .context("the store is not SQLite")?;
+    store.close().await;
+    copied.with_context(|| format!("copying the database to {}", file.display()))?;
+    crate::output::print_lines(&[format!("database copied to {}", file.display())])
+}
