@@ -43,8 +43,8 @@ async fn sign_in(
             flow.verification_uri, flow.user_code
         ),
         format!(
-            "Waiting for the authorization (the code expires in {} minutes)...",
-            flow.expires_in.as_secs().div_ceil(60)
+            "Waiting for the authorization (the code expires in {})...",
+            humantime::format_duration(flow.expires_in)
         ),
     ])?;
     let tokens = flow
