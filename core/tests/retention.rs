@@ -19,8 +19,8 @@ const DAY: i64 = 86_400;
 /// Keep 10 days.
 const KEEP: Duration = Duration::from_secs(10 * 86_400);
 
-/// The scripted channel 30 days ago (streams 1001 and 1002, both ended then), and stream 2001
-/// yesterday with regular1 and a newcomer, user 50.
+/// The scripted channel 30 days ago (streams 1001 and 1002, both ended then),
+/// and stream 2001 yesterday with regular1 (renamed) and a newcomer, user 50.
 async fn history(store: &std::sync::Arc<Store>, now: Timestamp) -> Figures {
     let old = Timeline::at(now.0 - 30 * DAY);
     let recent = Timeline::at(now.0 - DAY);
@@ -39,6 +39,8 @@ async fn history(store: &std::sync::Arc<Store>, now: Timestamp) -> Figures {
             recent.online(CHAN, ROOM, "2001", 0),
             recent.snapshot(CHAN, &[&regular, &newcomer], 60),
             recent.msg(CHAN, ROOM, &newcomer, 120),
+            // A rename yesterday: regular1's former login is recent name history.
+            recent.msg(CHAN, ROOM, &user(1, "regular1new"), 180),
             recent.offline(CHAN, 3600),
         ])
         .await;
@@ -73,7 +75,19 @@ async fn pruning_keeps_the_exact_figures_of_old_streams(db: &TestDb) {
         before.push(figures_of(&figures, id).await);
     }
     assert!(stream_users(db, "1001").await > 0);
+    // A former login of newcomer25, last seen a month ago.
+    let month_ago = now.0 - 30 * DAY;
+    db.rows(&format!(
+        "INSERT INTO name_history (user_id, login, first_seen, last_seen) \
+         VALUES (25, 'oldname25', {month_ago}, {month_ago})"
+    ))
+    .await;
     let users_before = u64::try_from(db.count("users", "1=1").await).expect("count");
+    assert_eq!(
+        db.rows("SELECT user_id FROM name_history ORDER BY user_id")
+            .await,
+        [[Some(1)], [Some(25)]]
+    );
 
     let pruned = Retention::new(figures.clone(), KEEP)
         .prune(now)
@@ -95,7 +109,7 @@ async fn pruning_keeps_the_exact_figures_of_old_streams(db: &TestDb) {
             first.messages,
             first.lurkers,
         ],
-        [24, 20, 4, 23, 24, 4],
+        [24, 20, 4, 24, 24, 0],
         "{first:?}"
     );
     assert_eq!(
@@ -104,7 +118,7 @@ async fn pruning_keeps_the_exact_figures_of_old_streams(db: &TestDb) {
             after[2].new_chatters,
             after[2].messages
         ],
-        [2, 1, 1]
+        [2, 1, 2]
     );
     assert_eq!(pruned.streams, 2);
     assert_eq!(stream_users(db, "1001").await, 0);
@@ -123,9 +137,14 @@ async fn pruning_keeps_the_exact_figures_of_old_streams(db: &TestDb) {
         [[Some(1)], [Some(50)]]
     );
     assert_eq!(
-        db.rows("SELECT DISTINCT user_id FROM name_history ORDER BY user_id")
+        db.count("name_history", "user_id = 25").await,
+        0,
+        "a stale user's former logins go"
+    );
+    assert_eq!(
+        db.rows("SELECT user_id FROM name_history ORDER BY user_id")
             .await,
-        [[Some(1)], [Some(50)]]
+        [[Some(1)]]
     );
     assert_eq!(
         db.rows("SELECT DISTINCT user_id FROM channel_users ORDER BY user_id")
