@@ -227,7 +227,8 @@ impl Settings {
             presence_timeout: vars.duration("PRESENCE_TIMEOUT", Duration::from_secs(15 * 60))?,
             command_prefix: command_prefix(vars.get("COMMAND_PREFIX").unwrap_or("!"))?,
             log: vars.log_filter(),
-            operations: Operations::from_vars(&vars)?,
+            operations: Operations::parse(|var| vars.get(var))
+                .map_err(|r| SettingsError::invalid(r.var, &r.value, r.problem))?,
         })
     }
 

@@ -1,11 +1,9 @@
 //! The SPEC's "Operations settings" that concern running chatters rather than Twitch:
-//! `RETENTION`, `METRICS_ADDR` and `LOG_FORMAT` ([`Operations`]), parsed with the rest of
-//! [`Settings`](super::Settings) and reported the same way.
+//! `RETENTION`, `METRICS_ADDR` and `LOG_FORMAT` ([`Operations`]), parsed with the rest of the
+//! settings, which turn a [`Rejected`] value into their one-line error naming the variable.
 
 use std::net::SocketAddr;
 use std::time::Duration;
-
-use super::{SettingsError, Vars};
 
 /// How log lines are written (`LOG_FORMAT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -32,55 +30,67 @@ pub struct Operations {
 /// streams still being talked about.
 pub const MIN_RETENTION: Duration = Duration::from_secs(24 * 3600);
 
+/// A value one of these variables does not accept (none of them is secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Rejected {
+    /// The variable.
+    pub(super) var: &'static str,
+    /// The value given.
+    pub(super) value: String,
+    /// What is wrong and what is accepted.
+    pub(super) problem: &'static str,
+}
+
 impl Operations {
-    pub(super) fn from_vars(vars: &Vars) -> Result<Self, SettingsError> {
-        Ok(Self {
-            retention: vars.opt("RETENTION", retention)?,
-            metrics_addr: vars.opt("METRICS_ADDR", metrics_addr)?,
-            log_format: vars
-                .opt("LOG_FORMAT", log_format)?
-                .unwrap_or(LogFormat::Text),
-        })
+    /// Parses the variables through `get` (a set value, trimmed, or `None`).
+    pub(super) fn parse<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Result<Self, Rejected> {
+        fn reject(var: &'static str, value: &str) -> impl FnOnce(&'static str) -> Rejected {
+            let value = value.to_owned();
+            move |problem| Rejected {
+                var,
+                value,
+                problem,
+            }
+        }
+        let mut operations = Self::default();
+        if let Some(v) = get("RETENTION") {
+            operations.retention = Some(retention(v).map_err(reject("RETENTION", v))?);
+        }
+        if let Some(v) = get("METRICS_ADDR") {
+            operations.metrics_addr = Some(metrics_addr(v).map_err(reject("METRICS_ADDR", v))?);
+        }
+        if let Some(v) = get("LOG_FORMAT") {
+            operations.log_format = log_format(v).map_err(reject("LOG_FORMAT", v))?;
+        }
+        Ok(operations)
     }
 }
 
-fn retention(var: &'static str, value: &str) -> Result<Duration, SettingsError> {
+fn retention(value: &str) -> Result<Duration, &'static str> {
     match humantime::parse_duration(value) {
         Ok(d) if d >= MIN_RETENTION => Ok(d),
-        Ok(_) => Err(SettingsError::invalid(
-            var,
-            value,
-            "must be at least 1d (use e.g. 400d, or leave it unset to keep everything)",
-        )),
-        Err(_) => Err(SettingsError::invalid(
-            var,
-            value,
-            "is not a duration (use e.g. 400d or 90d)",
-        )),
+        Ok(_) => Err("must be at least 1d (use e.g. 400d, or leave it unset to keep everything)"),
+        Err(_) => Err("is not a duration (use e.g. 400d or 90d)"),
     }
 }
 
-fn metrics_addr(var: &'static str, value: &str) -> Result<SocketAddr, SettingsError> {
-    value.parse().map_err(|_| {
-        SettingsError::invalid(
-            var,
-            value,
-            "is not a socket address (use e.g. 127.0.0.1:9090)",
-        )
-    })
+fn metrics_addr(value: &str) -> Result<SocketAddr, &'static str> {
+    value
+        .parse()
+        .map_err(|_| "is not a socket address (use e.g. 127.0.0.1:9090)")
 }
 
-fn log_format(var: &'static str, value: &str) -> Result<LogFormat, SettingsError> {
+fn log_format(value: &str) -> Result<LogFormat, &'static str> {
     match value.to_ascii_lowercase().as_str() {
         "text" => Ok(LogFormat::Text),
         "json" => Ok(LogFormat::Json),
-        _ => Err(SettingsError::invalid(var, value, "must be text or json")),
+        _ => Err("must be text or json"),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::Settings;
+    use super::super::{Settings, SettingsError};
     use super::*;
 
     fn operations(vars: &[(&str, &str)]) -> Result<Operations, SettingsError> {

@@ -8,22 +8,11 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::exchange::{Answer, Incoming};
-use super::model::{FakeDevice, FakeToken};
+use super::model::{DeviceGrant, FakeToken};
 use super::state::State;
 
 /// The grant type of device code polls.
 pub(super) const GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
-
-/// One device code handed out.
-#[derive(Debug, Clone)]
-pub(super) struct DeviceGrant {
-    script: FakeDevice,
-    scopes: Vec<String>,
-    polls: u32,
-    expires: Instant,
-    /// Set once the tokens were handed out: the code is used up.
-    redeemed: bool,
-}
 
 pub(super) fn start(state: &mut State, req: &Incoming) -> Answer {
     let Some(script) = state.device.clone() else {

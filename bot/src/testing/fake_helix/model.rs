@@ -123,6 +123,17 @@ impl FakeDevice {
     }
 }
 
+/// One device code handed out.
+#[derive(Debug, Clone)]
+pub(super) struct DeviceGrant {
+    pub(super) script: FakeDevice,
+    pub(super) scopes: Vec<String>,
+    pub(super) polls: u32,
+    pub(super) expires: std::time::Instant,
+    /// Set once the tokens were handed out: the code is used up.
+    pub(super) redeemed: bool,
+}
+
 /// The endpoints the fake serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Endpoint {

@@ -4,10 +4,9 @@
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use super::device::DeviceGrant;
 use super::model::{
-    CLIENT_ID, CLIENT_SECRET, Endpoint, Failure, FakeDevice, FakeStream, FakeToken, FakeUser,
-    RecordedCall,
+    CLIENT_ID, CLIENT_SECRET, DeviceGrant, Endpoint, Failure, FakeDevice, FakeStream, FakeToken,
+    FakeUser, RecordedCall,
 };
 
 /// A Twitch-style token bucket: `limit` points, refilled continuously at `limit` a minute.
