@@ -1,6 +1,6 @@
 //! `RETENTION`: streams keep their exact figures, frozen when they ended, after the daily
 //! pruning deleted their per-user rows, presence, series and the users not seen since; on
-//! every backend.
+//! every backend. (Also the migration bookkeeping `chatters doctor` reads.)
 
 use std::time::Duration;
 
@@ -180,7 +180,16 @@ async fn streams_not_frozen_keep_their_rows(db: &TestDb) {
     assert_eq!(stream_users(db, "1001").await, before);
 }
 
+/// `chatters doctor` reads the migration bookkeeping of each backend.
+async fn a_migrated_database_has_no_pending_migrations(db: &TestDb) {
+    assert_eq!(
+        db.store.pending_migrations().await.expect("read"),
+        Vec::<i64>::new()
+    );
+}
+
 on_every_backend!(; with_db:
+    a_migrated_database_has_no_pending_migrations,
     pruning_keeps_the_exact_figures_of_old_streams,
     a_second_pruning_the_next_day_finds_nothing_more,
     streams_not_frozen_keep_their_rows,
