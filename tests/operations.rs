@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -184,6 +185,8 @@ async fn a_backup_restores_to_an_identical_database() {
         .expect("backup");
     let again = chatters::backup::execute(&copy, &settings).await;
 
+    let mode = std::fs::metadata(&copy).expect("copy").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "the copy holds tokens: owner only");
     let restored = format!("sqlite://{}", copy.display());
     let restored_store = chatters::open::open_store(
         &Settings::from_vars(vars(&[("DATABASE_URL", &restored)])).expect("settings"),
