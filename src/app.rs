@@ -17,6 +17,11 @@ pub async fn execute(command: Command, settings: Settings) -> anyhow::Result<()>
         Command::Apikey(command) => crate::apikey::execute(command, &settings).await,
         Command::Export(args) => crate::export::execute(args, &settings).await,
         Command::Import(args) => crate::import::execute(args, &settings).await,
+        Command::Login => crate::login::execute(&settings).await,
+        Command::Doctor => crate::doctor::execute(&settings).await,
+        Command::Backup { file } => crate::backup::execute(&file, &settings).await,
+        // Handled before the settings are read (`startup`).
+        Command::Completions { .. } => Ok(()),
     }
 }
 

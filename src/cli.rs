@@ -44,6 +44,36 @@ pub enum Command {
     /// timestamped line before it in its file. A file already imported (same SHA-256) is
     /// refused.
     Import(ImportArgs),
+    /// Sign the bot account in with Twitch (device code flow; needs only TWITCH_CLIENT_ID of a
+    /// public application) and store its tokens in the database.
+    Login,
+    /// Check the setup: settings, database, Redis, token, Twitch, web and public address.
+    ///
+    /// Prints one line per check, ✓ or ✗ with the fix; exits 0 only when every check passes.
+    Doctor,
+    /// Copy the SQLite database to FILE while chatters runs (MariaDB: mariadb-dump,
+    /// PostgreSQL: pg_dump; see README "Backups").
+    Backup {
+        /// Where to write the copy (must not exist).
+        file: PathBuf,
+    },
+    /// Print a shell completion script (e.g. `chatters completions bash > /etc/bash_completion.d/chatters`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+}
+
+/// Shells with completion scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    /// Bash.
+    Bash,
+    /// Zsh.
+    Zsh,
+    /// Fish.
+    Fish,
 }
 
 /// `chatters channel …`.
@@ -149,7 +179,11 @@ impl Command {
             | Command::Channel(_)
             | Command::Apikey(_)
             | Command::Export(_)
-            | Command::Import(_) => None,
+            | Command::Import(_)
+            | Command::Login
+            | Command::Doctor
+            | Command::Backup { .. }
+            | Command::Completions { .. } => None,
         }
     }
 }
@@ -193,6 +227,19 @@ mod tests {
     #[test]
     fn the_cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn completions_take_a_known_shell() {
+        for shell in ["bash", "zsh", "fish"] {
+            assert!(parse(&["completions", shell]).is_ok(), "{shell}");
+        }
+        assert_eq!(
+            parse(&["completions", "tcsh"])
+                .expect_err("unknown shell")
+                .exit_code(),
+            2
+        );
     }
 
     #[test]

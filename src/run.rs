@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use chatters_core::bots::KnownBots;
 use chatters_core::ingest::{Ingest, IngestConfig, IngestHandle};
 use chatters_core::metrics::Metrics;
+use chatters_core::retention::Retention;
 use chatters_core::settings::Settings;
 use chatters_core::stats::Figures;
 use chatters_core::store::Store;
@@ -163,6 +164,14 @@ async fn start(
     } else {
         None
     };
+    let metrics_listener = match settings.operations.metrics_addr {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("listening on {addr} (METRICS_ADDR)"))?,
+        ),
+        None => None,
+    };
     let mut ingest_handle = None;
     let mut bot_user = None;
     if halves.bot() {
@@ -181,6 +190,16 @@ async fn start(
                 .context("recording the bot account's id")?;
         }
         let figures = Figures::new(store.clone(), KnownBots::shipped(), config.tracker.bot_user);
+        if let Some(keep) = settings.operations.retention {
+            let retention = Retention::new(figures.clone(), keep);
+            tasks.spawn("retention", {
+                let stop = cancel.clone();
+                async move {
+                    retention.run(stop).await;
+                    Ok(())
+                }
+            });
+        }
         let recaps = Recaps::new(figures, RecapConfig::from_settings(settings))?;
         recaps.metrics().register(&metrics);
         let stop = cancel.clone();
@@ -206,15 +225,27 @@ async fn start(
             }
         });
     }
+    let config = chatters_web::WebConfig {
+        public_base_url: settings.public_base_url.clone(),
+        redis_url: settings.redis_url.clone(),
+        // Known when the bot half runs here; the tracker never counts it either way.
+        bot_user,
+    };
+    let mut state = AppState::with_config(store.clone(), config);
+    state.metrics = metrics;
+    if let Some(listener) = metrics_listener {
+        state.metrics_route = false;
+        let (state, shutdown) = (state.clone(), cancel.clone());
+        tasks.spawn("metrics", async move {
+            chatters_web::serve_metrics(listener, state, shutdown)
+                .await
+                .context("metrics server failed")
+        });
+        if let Some(addr) = settings.operations.metrics_addr {
+            info!(%addr, "metrics endpoint listening");
+        }
+    }
     if let Some(listener) = listener {
-        let config = chatters_web::WebConfig {
-            public_base_url: settings.public_base_url.clone(),
-            redis_url: settings.redis_url.clone(),
-            // Known when the bot half runs here; the tracker never counts it either way.
-            bot_user,
-        };
-        let mut state = AppState::with_config(store.clone(), config);
-        state.metrics = metrics;
         let shutdown = cancel.clone();
         tasks.spawn("web", async move {
             chatters_web::serve(listener, state, shutdown)

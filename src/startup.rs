@@ -1,7 +1,6 @@
-//! Start-up and exit: `.env`, settings, logging, the runtime, and which failures exit 2
-//! (configuration, before anything starts) or 1 (everything else).
+//! Start-up and exit: `.env`, settings, logging ([`crate::logging`]), the runtime, and which
+//! failures exit 2 (configuration, before anything starts) or 1 (everything else).
 
-use std::io::IsTerminal as _;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -9,9 +8,6 @@ use anyhow::Context as _;
 use chatters_bot::error::ConfigError;
 use chatters_core::settings::{Settings, SettingsError};
 use clap::Parser as _;
-use tracing_subscriber::EnvFilter;
-use tracing_subscriber::layer::SubscriberExt as _;
-use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::cli::{Cli, Command};
 
@@ -57,8 +53,19 @@ fn start() -> anyhow::Result<()> {
     if let Some(name) = command.not_yet_available() {
         anyhow::bail!("'{name}' is not available in this version yet");
     }
-    let settings = Settings::from_vars(env_vars())?;
-    init_tracing(&settings)?;
+    if let Command::Completions { shell } = command {
+        return crate::completions::print(shell);
+    }
+    let settings = match Settings::from_vars(env_vars()) {
+        Ok(settings) => settings,
+        Err(error) => {
+            if matches!(command, Command::Doctor) {
+                crate::doctor::report_settings_error(&error);
+            }
+            return Err(error.into());
+        }
+    };
+    crate::logging::init(&settings)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -100,38 +107,4 @@ fn env_vars() -> impl Iterator<Item = (String, String)> {
         let name = name.into_string().ok()?;
         Some((name, value.to_string_lossy().into_owned()))
     })
-}
-
-/// Logs go to stderr, so stdout carries only command output.
-fn init_tracing(settings: &Settings) -> Result<(), SettingsError> {
-    let mut filter =
-        EnvFilter::try_new(&settings.log.filter).map_err(|_| settings.log.invalid())?;
-    // serenity's spans record its requests' routes, and a webhook route holds the webhook's
-    // token (a secret): its own tracing stays at warnings unless asked for by name.
-    if !settings.log.filter.contains("serenity")
-        && let Ok(quiet) = "serenity=warn".parse()
-    {
-        filter = filter.add_directive(quiet);
-    }
-    // twitch-irc logs two errors for every failed reconnect, and our connector says it better
-    // (once per streak): its own logs are off unless asked for by name.
-    if !settings.log.filter.contains("twitch_irc")
-        && let Ok(off) = "twitch_irc=off".parse()
-    {
-        filter = filter.add_directive(off);
-    }
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .finish()
-        .with(tracing_subscriber::filter::filter_fn(no_secrets))
-        .init();
-    Ok(())
-}
-
-/// Events that can never be logged, whatever `LOG` says: twitch-irc's trace level writes every
-/// line it sends, `PASS oauth:<token>` included.
-fn no_secrets(meta: &tracing::Metadata<'_>) -> bool {
-    !(meta.target().starts_with("twitch_irc") && *meta.level() == tracing::Level::TRACE)
 }

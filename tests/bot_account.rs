@@ -47,7 +47,7 @@ async fn an_export_without_the_bot_running_leaves_the_bot_account_out() {
     let export = Running::spawn(chatters(
         dir.path(),
         &["export", "--channel", "chan", "--format", "csv"],
-        [("DATABASE_URL", url.as_str())],
+        &[("DATABASE_URL".to_owned(), url.clone())],
     ))
     .finish(WAIT.max(Duration::from_secs(30)));
 

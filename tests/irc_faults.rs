@@ -74,7 +74,7 @@ async fn the_token_is_never_logged_even_at_trace() {
             "bot-refresh".to_owned(),
         ),
     ]);
-    let mut bot = Running::spawn(chatters(dir.path(), &["run"], vars));
+    let mut bot = Running::spawn(chatters(dir.path(), &["run"], &vars));
 
     assert!(
         irc.wait_for(WAIT, |s| !s.joined("chan").is_empty()).await,
@@ -130,7 +130,7 @@ async fn an_unreachable_irc_server_is_retried_quietly_with_backoff() {
             "bot-refresh".to_owned(),
         ),
     ]);
-    let mut bot = Running::spawn(chatters(dir.path(), &["run"], vars));
+    let mut bot = Running::spawn(chatters(dir.path(), &["run"], &vars));
 
     // Attempts at about 0, 1, 3 and 7 s: four within 8 s, where a fixed 2 s retry makes five.
     tokio::time::sleep(Duration::from_secs(8)).await;

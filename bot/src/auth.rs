@@ -19,19 +19,28 @@
 //! - `lifecycle`: [`Auth::start`], [`Auth::refresh`], [`Auth::check`], [`Auth::maintain`];
 //! - `renew`: first validation, refresh, app tokens, scope report;
 //! - `oauth`: the three OAuth calls with retries, and how a validation's answer reads;
-//! - `error`: [`AuthError`]; `irc`: [`IrcCredentials`].
+//! - `error`: [`AuthError`]; `irc`: [`IrcCredentials`];
+//! - `device`: the device code flow of `chatters login` ([`DeviceFlow`]);
+//! - `stored`: the sign-in `chatters login` keeps in the database ([`StoredLogin`]), used when
+//!   `TWITCH_BOT_TOKEN` is unset, and [`inspect`] (one validation, for `chatters doctor`).
 
+mod device;
 mod error;
 mod irc;
 mod lifecycle;
 mod oauth;
 mod renew;
 mod state;
+mod stored;
 
+pub use device::{DeviceError, DeviceFlow, DeviceTokens, SLOW_DOWN_STEP};
 pub use error::AuthError;
 pub use irc::{ANONYMOUS_LOGIN, IrcCredentials};
 pub(crate) use state::Bearer;
 pub use state::{
     Auth, AuthConfig, AuthMode, BotAccount, REFRESH_ORIGIN_STATE, REFRESH_TOKEN_STATE,
     REQUIRED_SCOPES, SCOPE_CHAT_EDIT, SCOPE_CHAT_READ, SCOPE_CHATTERS, SCOPE_MODERATED_CHANNELS,
+};
+pub use stored::{
+    ACCESS_TOKEN_STATE, CLIENT_ID_STATE, LOGIN_STATE, StoredLogin, TokenInfo, inspect,
 };

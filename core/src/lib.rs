@@ -12,6 +12,7 @@
 //! - [`channel_settings`]: per-channel settings, typed; the `channel set` parser; roles and
 //!   per-command access.
 //! - [`stats`]: every SPEC definition, computed over the store.
+//! - [`retention`]: `RETENTION`: stream figures frozen at their end, daily pruning.
 //! - [`charts`]: series, streams and account clusters as PNG (plotters, embedded font).
 //! - [`settings`]: the validated configuration.
 //! - [`apikey`]: API keys (generation, stored hash, constant-time check).
@@ -28,6 +29,7 @@ pub mod event;
 pub mod export;
 pub mod ingest;
 pub mod metrics;
+pub mod retention;
 pub mod settings;
 pub mod stats;
 pub mod store;

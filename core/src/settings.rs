@@ -21,6 +21,10 @@ use url::{Host, Url};
 use crate::domain::Login;
 use crate::store::Backend;
 
+mod operations;
+
+pub use operations::{LogFormat, MIN_RETENTION, Operations};
+
 /// Why a setting was rejected. `Display` is one line: the variable, what was wrong, what is
 /// accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -165,6 +169,8 @@ pub struct Settings {
     pub command_prefix: String,
     /// `LOG` / `RUST_LOG`: tracing filter, default `info`.
     pub log: LogFilter,
+    /// `RETENTION`, `METRICS_ADDR`, `LOG_FORMAT` (SPEC "Operations settings").
+    pub operations: Operations,
 }
 
 const DEFAULT_DATABASE_URL: &str = "sqlite://chatters.db";
@@ -221,6 +227,8 @@ impl Settings {
             presence_timeout: vars.duration("PRESENCE_TIMEOUT", Duration::from_secs(15 * 60))?,
             command_prefix: command_prefix(vars.get("COMMAND_PREFIX").unwrap_or("!"))?,
             log: vars.log_filter(),
+            operations: Operations::parse(|var| vars.get(var))
+                .map_err(|r| SettingsError::invalid(r.var, &r.value, r.problem))?,
         })
     }
 

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::bots::KnownBots;
 use crate::charts::{ChannelSeries, LiveSpan, RaidMark, StreamSeries};
@@ -26,8 +26,9 @@ pub const RAID_ARRIVAL_WINDOW: i64 = 5 * 60;
 /// Raid retention: arrivals observed again this many seconds or more after the raid.
 pub const RAID_RETENTION_AFTER: i64 = 30 * 60;
 
-/// A stream's figures (the JSON `Stream` object).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A stream's figures (the JSON `Stream` object). Deserialized from the copy frozen for
+/// `RETENTION` (`crate::retention`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StreamFigures {
     /// Twitch's stream id.
     pub id: StreamId,
@@ -216,8 +217,19 @@ impl Figures {
         Ok(self.store.streams(channel.key, 1).await?.into_iter().next())
     }
 
-    /// Every figure of one stream.
+    /// Every figure of one stream; an ended stream frozen for `RETENTION` has them from its
+    /// frozen copy (its per-user rows may be gone).
     pub async fn stream(&self, stream: &Stream) -> Result<StreamFigures, StoreError> {
+        if stream.ended_at.is_some()
+            && let Some(frozen) = self.store.frozen_figures(stream.key).await?
+        {
+            match serde_json::from_str(&frozen) {
+                Ok(figures) => return Ok(figures),
+                Err(error) => {
+                    tracing::warn!(stream = %stream.id, %error, "frozen figures unreadable; computing them")
+                }
+            }
+        }
         let channel = self.channel_of(stream).await?;
         let excluded = self.excluded(&channel).await?;
         let counts = self.store.stream_counts(stream, &excluded).await?;

@@ -1,5 +1,6 @@
 //! Test support of the root package: [`live`] runs the whole process ([`chatters::run::run_until`])
-//! against the fake Twitch IRC and Helix servers of `chatters-bot` (feature `fake`).
+//! against the fake Twitch IRC and Helix servers of `chatters-bot` (feature `fake`);
+//! [`process`] runs the `chatters` binary itself, as a user would.
 #![allow(
     dead_code,
     reason = "each test binary uses a different part of this module"

@@ -4,7 +4,8 @@
 //! ids, tracing, panic catching, timeouts, body limit, gzip of JSON/CSV); [`serve`] runs it on a
 //! listener until a [`CancellationToken`] asks it to stop; `routes/` holds one file per group of
 //! routes; [`error`] turns failures into JSON `{"error", "message"}` answers; [`auth`] checks
-//! API keys. `/metrics` encodes the core registry ([`chatters_core::metrics::Metrics`]).
+//! API keys. `/metrics` encodes the core registry ([`chatters_core::metrics::Metrics`]), on the
+//! web address or, with `METRICS_ADDR`, only on its own ([`serve_metrics`]).
 
 pub mod auth;
 pub mod cache;
@@ -91,6 +92,9 @@ pub struct AppState {
     /// The process's metrics registry, encoded by `/metrics` (shared with the bot half when
     /// both run in one process); the chart cache's counters are added at each scrape.
     pub metrics: Metrics,
+    /// Whether [`router`] answers `/metrics` (false when `METRICS_ADDR` serves it elsewhere,
+    /// through [`serve_metrics`]).
+    pub metrics_route: bool,
 }
 
 impl fmt::Debug for AppState {
@@ -116,6 +120,7 @@ impl AppState {
             config: Arc::new(config),
             charts: Arc::new(cache::ChartCache::default()),
             metrics: Metrics::default(),
+            metrics_route: true,
         }
     }
 }
@@ -151,6 +156,25 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// Serves only `/metrics` of `state` on `listener` (`METRICS_ADDR`: kept off the public web
+/// address) until `shutdown` is cancelled.
+pub async fn serve_metrics(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let state = AppState {
+        metrics_route: true,
+        ..state
+    };
+    let app = routes::metrics_only()
+        .fallback(error::not_found)
+        .with_state(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
 }
 
 /// Serves [`router`] on `listener` until `shutdown` is cancelled, then lets requests in flight

@@ -15,6 +15,7 @@ use twitch_api::twitch_oauth2::AccessToken;
 use super::error::AuthError;
 use super::oauth::{self, OAuthFailure, scope_set, validate_error};
 use super::state::{Auth, AuthConfig, lock};
+use super::stored::StoredLogin;
 use crate::twitch_http::TwitchHttp;
 
 /// Twitch requires validating a user token at least hourly.
@@ -25,15 +26,17 @@ const RENEW_AHEAD: Duration = Duration::from_secs(300);
 const CHECK_RETRY: Duration = Duration::from_secs(300);
 
 impl Auth {
-    /// Sets up the credentials of `config`: validates (and if needed refreshes) the bot token,
-    /// or gets an app access token, or stays anonymous. [`AuthError::is_config`] errors mean the
-    /// settings are wrong (exit 2).
+    /// Sets up the credentials of `config`: validates (and if needed refreshes) the bot token
+    /// (`TWITCH_BOT_TOKEN`, else the sign-in `chatters login` stored), or gets an app access
+    /// token, or stays anonymous. [`AuthError::is_config`] errors mean the settings are wrong
+    /// (exit 2).
     pub async fn start(
         config: AuthConfig,
         http: TwitchHttp,
         store: Option<Arc<Store>>,
     ) -> Result<Self, AuthError> {
-        let auth = Self::with(&config, http, store);
+        let (config, signed_in) = with_stored_login(config, store.as_deref()).await;
+        let auth = Self::with(&config, http, store, signed_in);
         if let Some(token) = &config.bot_token {
             auth.load_stored_refresh_token().await;
             let access = AccessToken::new(token.expose_secret().to_owned());
@@ -120,6 +123,33 @@ impl Auth {
                     () = tokio::time::sleep(CHECK_RETRY) => {}
                 }
             }
+        }
+    }
+}
+
+/// `config` with the sign-in `chatters login` stored, when the environment sets no bot token
+/// (the environment wins); true when the stored one is used.
+async fn with_stored_login(config: AuthConfig, store: Option<&Store>) -> (AuthConfig, bool) {
+    let Some(store) = store.filter(|_| config.bot_token.is_none()) else {
+        return (config, false);
+    };
+    match StoredLogin::load(store).await {
+        Ok(Some(stored)) => {
+            info!(login = %stored.login, "using the Twitch sign-in stored by `chatters login`");
+            let config = AuthConfig {
+                client_id: config.client_id.or(stored.client_id),
+                bot_login: Some(stored.login),
+                bot_token: Some(stored.access),
+                // Its refresh token is the stored one (origin: no setting).
+                refresh_token: None,
+                ..config
+            };
+            (config, true)
+        }
+        Ok(None) => (config, false),
+        Err(error) => {
+            warn!(%error, "reading the stored Twitch sign-in failed; continuing without it");
+            (config, false)
         }
     }
 }

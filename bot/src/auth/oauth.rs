@@ -109,17 +109,17 @@ pub(super) async fn validate(
 /// token.
 pub(super) type Refreshed = (AccessToken, Duration, Option<RefreshToken>);
 
-/// `POST oauth2/token` with `grant_type=refresh_token`. Takes the refresh token by reference:
-/// nothing is lost when it fails.
+/// `POST oauth2/token` with `grant_type=refresh_token` (without a secret for a public client).
+/// Takes the refresh token by reference: nothing is lost when it fails.
 pub(super) async fn refresh(
     http: &TwitchHttp,
     refresh_token: &RefreshTokenRef,
     client_id: &ClientId,
-    client_secret: &ClientSecret,
+    client_secret: Option<&ClientSecret>,
 ) -> Result<Refreshed, OAuthFailure> {
     (|| async {
         refresh_token
-            .refresh_token(http, client_id, Some(client_secret))
+            .refresh_token(http, client_id, client_secret)
             .await
             .map_err(|e| match e {
                 RefreshTokenError::RequestError(e) => OAuthFailure::transport(&e),

@@ -17,6 +17,7 @@ use super::state::{
     Auth, AuthMode, BotAccount, REFRESH_ORIGIN_STATE, REFRESH_TOKEN_STATE, REQUIRED_SCOPES, Token,
     lock,
 };
+use super::stored::ACCESS_TOKEN_STATE;
 
 impl Auth {
     pub(super) async fn load_stored_refresh_token(&self) {
@@ -129,20 +130,23 @@ impl Auth {
             .ok_or(AuthError::CannotRefresh {
                 missing: "TWITCH_CLIENT_ID",
             })?;
-        let secret = self
-            .inner
-            .client_secret
-            .clone()
-            .ok_or(AuthError::CannotRefresh {
-                missing: "TWITCH_CLIENT_SECRET",
-            })?;
+        // A public client (the device flow of `chatters login`) refreshes without a secret.
+        let secret = match (&self.inner.client_secret, self.inner.signed_in) {
+            (Some(secret), _) => Some(secret.clone()),
+            (None, true) => None,
+            (None, false) => {
+                return Err(AuthError::CannotRefresh {
+                    missing: "TWITCH_CLIENT_SECRET",
+                });
+            }
+        };
         let refresh = lock(&self.inner.refresh_token)
             .clone()
             .ok_or(AuthError::CannotRefresh {
                 missing: "TWITCH_BOT_REFRESH_TOKEN",
             })?;
         let metrics = self.inner.http.metrics();
-        match oauth::refresh(&self.inner.http, &refresh, &client_id, &secret).await {
+        match oauth::refresh(&self.inner.http, &refresh, &client_id, secret.as_ref()).await {
             Ok((access, lifetime, rotated)) => {
                 metrics.refresh(true);
                 info!(
@@ -152,6 +156,9 @@ impl Auth {
                 if let Some(rotated) = rotated {
                     self.save_refresh_token(&rotated).await;
                     *lock(&self.inner.refresh_token) = Some(rotated);
+                }
+                if self.inner.signed_in {
+                    self.save_access_token(&access).await;
                 }
                 Ok((access, lifetime))
             }
@@ -176,6 +183,16 @@ impl Auth {
         };
         if let Err(error) = saved.await {
             warn!(%error, "saving the new refresh token failed; the next start may need a new one");
+        }
+    }
+
+    /// Keeps a signed-in bot's new access token for the next start.
+    async fn save_access_token(&self, token: &AccessToken) {
+        let Some(store) = &self.inner.store else {
+            return;
+        };
+        if let Err(error) = store.set_state(ACCESS_TOKEN_STATE, token.secret()).await {
+            warn!(%error, "saving the new access token failed; the next start refreshes it");
         }
     }
 

@@ -130,13 +130,16 @@ pub(super) struct Inner {
     /// Held while a token is renewed or checked.
     pub(super) renewing: tokio::sync::Mutex<()>,
     pub(super) reported_missing: Mutex<BTreeSet<&'static str>>,
+    /// The token comes from `chatters login` (device flow, public client): it refreshes
+    /// without a client secret, and each new access token is stored too.
+    pub(super) signed_in: bool,
 }
 
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn fingerprint(secret: Option<&SecretString>) -> String {
+pub(super) fn fingerprint(secret: Option<&SecretString>) -> String {
     let mut hasher = DefaultHasher::new();
     secret.map(|s| s.expose_secret()).hash(&mut hasher);
     format!("{:016x}", hasher.finish())
@@ -152,7 +155,12 @@ impl fmt::Debug for Auth {
 }
 
 impl Auth {
-    pub(super) fn with(config: &AuthConfig, http: TwitchHttp, store: Option<Arc<Store>>) -> Self {
+    pub(super) fn with(
+        config: &AuthConfig,
+        http: TwitchHttp,
+        store: Option<Arc<Store>>,
+        signed_in: bool,
+    ) -> Self {
         let secret = config.client_secret.as_ref();
         Self {
             inner: Arc::new(Inner {
@@ -171,13 +179,14 @@ impl Auth {
                 ),
                 renewing: tokio::sync::Mutex::new(()),
                 reported_missing: Mutex::new(BTreeSet::new()),
+                signed_in,
             }),
         }
     }
 
     /// No credentials: anonymous chat, no Helix.
     pub fn anonymous(http: TwitchHttp) -> Self {
-        Self::with(&AuthConfig::default(), http, None)
+        Self::with(&AuthConfig::default(), http, None, false)
     }
 
     /// The HTTP client the credentials are validated and refreshed with.
@@ -204,6 +213,12 @@ impl Auth {
         lock(&self.inner.token)
             .as_ref()
             .is_some_and(|t| t.account.is_some() && t.scopes.contains(scope))
+    }
+
+    /// Time left on the token in use, when Twitch said (`chatters doctor`).
+    pub fn expires_in(&self) -> Option<std::time::Duration> {
+        let at = lock(&self.inner.token).as_ref()?.expires_at?;
+        Some(at.saturating_duration_since(Instant::now()))
     }
 
     /// The [`REQUIRED_SCOPES`] the bot's user token lacks (empty without a user token).

@@ -14,6 +14,8 @@
 //! - `channels`, `streams`, `users`, `figures`: rows and the reads behind the figures.
 //! - `tracking`: dangling presence, opt-out/in, process state.
 //! - `apikeys`, `summaries`, `export`: API keys, recap/digest bookkeeping, export paging.
+//! - `retention`: frozen stream figures and the pruning of old per-user history (`RETENTION`);
+//!   `maintenance`: pending migrations and SQLite backups.
 //!
 //! Every public type is re-exported here (`chatters_core::store::X`).
 
@@ -28,7 +30,9 @@ mod error;
 mod export;
 mod figures;
 mod keys;
+mod maintenance;
 mod pool;
+mod retention;
 mod streams;
 mod summaries;
 mod tracking;
@@ -44,6 +48,7 @@ pub use error::StoreError;
 pub use figures::{NewChatter, Raid, SeriesPoint, StreamCounts, UserCount};
 pub use keys::{ChannelKey, StreamKey};
 pub use pool::Store;
+pub use retention::{Pruned, TIMED_TABLES};
 pub use streams::Stream;
 pub use summaries::{DisabledTarget, Summary, SummaryState, SummaryUpdate};
 pub use users::{ChannelUser, NameRecord, User};

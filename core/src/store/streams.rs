@@ -28,11 +28,12 @@ pub struct Stream {
     pub irc_peak: i64,
 }
 
-type StreamTuple = (i64, String, i64, i64, Option<i64>, String, i64);
+pub(super) type StreamTuple = (i64, String, i64, i64, Option<i64>, String, i64);
 
-const STREAM_COLS: &str = "id, twitch_id, channel_id, started_at, ended_at, title, irc_peak";
+pub(super) const STREAM_COLS: &str =
+    "id, twitch_id, channel_id, started_at, ended_at, title, irc_peak";
 
-fn stream_row(
+pub(super) fn stream_row(
     (key, id, channel, started, ended, title, peak): StreamTuple,
 ) -> Result<Stream, StoreError> {
     Ok(Stream {

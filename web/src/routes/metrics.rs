@@ -1,16 +1,20 @@
 //! `GET /metrics`: the process's registry in the Prometheus text format, plus the chart
 //! cache's counters and render durations read from this state's cache at each scrape (no auth,
-//! like `/healthz`: keep the endpoint off the public internet or behind the proxy's rules).
+//! like `/healthz`: with `METRICS_ADDR` it is served only there, off the public address).
 
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use chatters_core::metrics::CONTENT_TYPE as PROMETHEUS_TEXT;
 
 use crate::AppState;
 
 /// Encodes the registry and the chart cache's families.
-pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+    if !state.metrics_route {
+        // Served on METRICS_ADDR only: the public address does not know the route.
+        return crate::error::not_found().await.into_response();
+    }
     let charts = state.charts.clone();
     let text = state.metrics.encode_with(move |w| {
         w.counter(
@@ -39,5 +43,5 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
             i64::try_from(charts.bytes()).unwrap_or(i64::MAX),
         )
     });
-    ([(CONTENT_TYPE, PROMETHEUS_TEXT)], text)
+    ([(CONTENT_TYPE, PROMETHEUS_TEXT)], text).into_response()
 }

@@ -33,6 +33,11 @@ fn api_routes() -> Router<AppState> {
         .route("/api/v1/users/{login}", get(api::user))
 }
 
+/// `/metrics` alone (its own listener, `METRICS_ADDR`).
+pub(crate) fn metrics_only() -> Router<AppState> {
+    Router::new().route("/metrics", get(metrics::metrics))
+}
+
 /// Chart images and the public share page.
 fn chart_routes() -> Router<AppState> {
     Router::new()

@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use super::device;
 use super::exchange::{Answer, Incoming};
 use super::lists;
 use super::state::{RateHeaders, State};
@@ -63,7 +64,7 @@ fn respond(state: &mut State, req: &Incoming) -> Answer {
     let Some(endpoint) = req.endpoint else {
         return Answer::helix_error(404, "Not Found");
     };
-    let method = if endpoint == Endpoint::Token {
+    let method = if matches!(endpoint, Endpoint::Token | Endpoint::Device) {
         Method::POST
     } else {
         Method::GET
@@ -79,6 +80,7 @@ fn respond(state: &mut State, req: &Incoming) -> Answer {
             Some(Failure::RateLimited) => Answer::oauth_error(429, "Too Many Requests"),
             Some(Failure::InvalidJson) => Answer::invalid_json(),
             None if endpoint == Endpoint::Validate => validate(state, req),
+            None if endpoint == Endpoint::Device => device::start(state, req),
             None => token(state, req),
         }
     }
@@ -136,8 +138,17 @@ fn validate(state: &State, req: &Incoming) -> Answer {
 }
 
 fn token(state: &mut State, req: &Incoming) -> Answer {
+    if req.value("grant_type") == Some(device::GRANT) {
+        return device::poll(state, req);
+    }
+    // Tokens of the device flow (a public client) refresh without the secret.
+    let public = req.value("client_secret").is_none()
+        && req.value("grant_type") == Some("refresh_token")
+        && req
+            .value("refresh_token")
+            .is_some_and(|r| state.public_refresh.contains(r));
     if req.value("client_id") != Some(state.client_id.as_str())
-        || req.value("client_secret") != Some(state.client_secret.as_str())
+        || (!public && req.value("client_secret") != Some(state.client_secret.as_str()))
     {
         return Answer::oauth_error(403, "invalid client secret");
     }

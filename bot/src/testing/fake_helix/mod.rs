@@ -8,9 +8,13 @@
 //! chatters, streams, moderated channels and tokens, inject failures into the next calls of an
 //! endpoint, and read the record of received calls.
 //!
+//! The device code flow (`oauth2/device`, then `token` polls) follows [`FakeDevice`]; its tokens
+//! are `device-access-N`/`device-refresh-N` and refresh without the client secret.
+//!
 //! Refreshing a user token rotates both tokens (`access-N`, `refresh-N`, N counting from 1) and
 //! revokes the old ones; app tokens are `app-N`.
 
+mod device;
 mod endpoints;
 mod exchange;
 mod lists;
@@ -26,8 +30,8 @@ use url::Url;
 
 use crate::helix::HttpConfig;
 pub use model::{
-    CLIENT_ID, CLIENT_SECRET, DEFAULT_POINTS_PER_MINUTE, Endpoint, Failure, FakeStream, FakeToken,
-    FakeUser, RecordedCall,
+    CLIENT_ID, CLIENT_SECRET, DEFAULT_POINTS_PER_MINUTE, Endpoint, Failure, FakeDevice, FakeStream,
+    FakeToken, FakeUser, RecordedCall,
 };
 use state::State;
 
@@ -132,6 +136,11 @@ impl FakeHelix {
     /// Accepts an access token (and its refresh token).
     pub fn add_token(&self, token: FakeToken) {
         self.state().add_token(token);
+    }
+
+    /// Enables the device code flow (`POST oauth2/device` and its polls of `token`).
+    pub fn set_device(&self, device: FakeDevice) {
+        self.state().device = Some(device);
     }
 
     /// Revokes an access token: Helix and `validate` answer 401 for it.

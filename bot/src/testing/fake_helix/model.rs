@@ -91,6 +91,49 @@ impl FakeToken {
     }
 }
 
+/// How the fake's device code flow behaves: who authorizes the codes and how the polls of
+/// `token` are answered before that.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeDevice {
+    /// The account that enters the code (`None`: nobody does; polls stay pending).
+    pub user: Option<FakeUser>,
+    /// Polls first answered `slow_down`.
+    pub slow_down_polls: u32,
+    /// Polls then answered `authorization_pending`.
+    pub pending_polls: u32,
+    /// The user declines instead of authorizing.
+    pub denied: bool,
+    /// `interval` answered by `device`, seconds.
+    pub interval: u64,
+    /// `expires_in` answered by `device`, seconds; later polls answer `invalid device code`.
+    pub expires_in: u64,
+}
+
+impl FakeDevice {
+    /// `user` authorizes after two pending polls; 1 s interval, codes valid 30 minutes.
+    pub fn authorized_by(user: &FakeUser) -> Self {
+        Self {
+            user: Some(user.clone()),
+            slow_down_polls: 0,
+            pending_polls: 2,
+            denied: false,
+            interval: 1,
+            expires_in: 1800,
+        }
+    }
+}
+
+/// One device code handed out.
+#[derive(Debug, Clone)]
+pub(super) struct DeviceGrant {
+    pub(super) script: FakeDevice,
+    pub(super) scopes: Vec<String>,
+    pub(super) polls: u32,
+    pub(super) expires: std::time::Instant,
+    /// Set once the tokens were handed out: the code is used up.
+    pub(super) redeemed: bool,
+}
+
 /// The endpoints the fake serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Endpoint {
@@ -106,6 +149,8 @@ pub enum Endpoint {
     Validate,
     /// `POST /oauth2/token`.
     Token,
+    /// `POST /oauth2/device` (device code flow).
+    Device,
 }
 
 impl Endpoint {
@@ -117,12 +162,13 @@ impl Endpoint {
             "/helix/moderation/channels" => Self::ModeratedChannels,
             "/oauth2/validate" => Self::Validate,
             "/oauth2/token" => Self::Token,
+            "/oauth2/device" => Self::Device,
             _ => return None,
         })
     }
 
     pub(super) fn is_helix(self) -> bool {
-        !matches!(self, Self::Validate | Self::Token)
+        !matches!(self, Self::Validate | Self::Token | Self::Device)
     }
 }
 

@@ -1,11 +1,12 @@
 //! The fake's state: accounts, chatter lists, streams, moderated channels, tokens, the per-token
 //! rate-limit buckets, queued failures and the call record.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::model::{
-    CLIENT_ID, CLIENT_SECRET, Endpoint, Failure, FakeStream, FakeToken, FakeUser, RecordedCall,
+    CLIENT_ID, CLIENT_SECRET, DeviceGrant, Endpoint, Failure, FakeDevice, FakeStream, FakeToken,
+    FakeUser, RecordedCall,
 };
 
 /// A Twitch-style token bucket: `limit` points, refilled continuously at `limit` a minute.
@@ -88,8 +89,14 @@ pub(super) struct State {
     /// Per endpoint, what the next calls do: `None` answer normally, `Some` fail.
     pub(super) failures: HashMap<Endpoint, VecDeque<Option<Failure>>>,
     pub(super) calls: Vec<RecordedCall>,
-    /// Tokens issued so far (names `access-N`, `refresh-N`, `app-N`).
-    issued: u32,
+    /// How the device code flow behaves (`None`: `device` answers 400).
+    pub(super) device: Option<FakeDevice>,
+    /// Device codes handed out, by device code.
+    pub(super) device_grants: HashMap<String, DeviceGrant>,
+    /// Refresh tokens of public clients (refreshed without the secret).
+    pub(super) public_refresh: HashSet<String>,
+    /// Tokens issued so far (names `access-N`, `refresh-N`, `app-N`, `device-N`).
+    pub(super) issued: u32,
 }
 
 impl State {
@@ -107,6 +114,9 @@ impl State {
             buckets: HashMap::new(),
             failures: HashMap::new(),
             calls: Vec::new(),
+            device: None,
+            device_grants: HashMap::new(),
+            public_refresh: HashSet::new(),
             issued: 0,
         }
     }
@@ -143,6 +153,10 @@ impl State {
         self.issued += 1;
         token.access = format!("access-{}", self.issued);
         token.refresh = Some(format!("refresh-{}", self.issued));
+        if self.public_refresh.remove(refresh) {
+            self.public_refresh
+                .insert(format!("refresh-{}", self.issued));
+        }
         self.add_token(token.clone());
         Some(token)
     }
