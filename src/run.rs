@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use chatters_core::bots::KnownBots;
+use chatters_core::health::{self, Health};
 use chatters_core::ingest::{Ingest, IngestConfig, IngestHandle};
 use chatters_core::metrics::Metrics;
 use chatters_core::settings::Settings;
@@ -157,6 +158,9 @@ async fn start(
     metrics: Metrics,
 ) -> anyhow::Result<(Tasks, Option<IngestHandle>)> {
     let mut tasks = Tasks::default();
+    // What `/healthz` reports. The bot half sets `irc` and `helix` (`Health::set_irc`,
+    // `Health::set_helix`); the integrity check sets `database`.
+    let health = Health::new();
     let listener = if halves.web() {
         let bound = TcpListener::bind(settings.web_addr).await;
         Some(bound.with_context(|| format!("listening on {} (WEB_ADDR)", settings.web_addr))?)
@@ -169,6 +173,10 @@ async fn start(
         // Credentials first: an invalid token stops start-up, and the bot account's id is
         // needed so it never counts as a chatter.
         let twitch = chatters_bot::twitch::connect(settings, store).await?;
+        health.set_irc(None);
+        if twitch.helix.is_some() {
+            health.set_helix(None);
+        }
         let mut config = IngestConfig::from_settings(settings);
         config.tracker.bot_user = twitch.bot.as_ref().map(|b| b.id);
         bot_user = config.tracker.bot_user;
@@ -198,6 +206,11 @@ async fn start(
             }
         });
     }
+    let integrity = health::integrity_task(store.clone(), health.clone(), cancel.clone());
+    tasks.spawn("integrity", async move {
+        integrity.await;
+        Ok(())
+    });
     if let Some(listener) = listener {
         let config = chatters_web::WebConfig {
             public_base_url: settings.public_base_url.clone(),
@@ -207,6 +220,7 @@ async fn start(
         };
         let mut state = AppState::with_config(store.clone(), config);
         state.metrics = metrics;
+        state.health = health;
         let shutdown = cancel.clone();
         tasks.spawn("web", async move {
             chatters_web::serve(listener, state, shutdown)

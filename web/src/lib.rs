@@ -1,23 +1,33 @@
 //! The HTTP side of chatters (axum).
 //!
 //! Layout: [`router`] builds every route over an [`AppState`] with the shared middleware (request
-//! ids, tracing, panic catching, timeouts, body limit, gzip of JSON/CSV); [`serve`] runs it on a
-//! listener until a [`CancellationToken`] asks it to stop; `routes/` holds one file per group of
-//! routes; [`error`] turns failures into JSON `{"error", "message"}` answers; [`auth`] checks
-//! API keys. `/metrics` encodes the core registry ([`chatters_core::metrics::Metrics`]).
+//! ids, tracing, panic catching, timeouts, body limit, gzip of JSON/CSV, security headers);
+//! [`serve`] runs it on a listener until a [`CancellationToken`] asks it to stop, through
+//! [`server`] (our accept loop: header and idle timeouts, connection cap, prompt stop);
+//! `routes/` holds one file per group of routes; [`error`] turns failures into JSON
+//! `{"error", "message"}` answers; [`auth`] checks API keys; [`render_limit`] bounds uncached
+//! chart renders (per-IP budget, slots, queue). `/metrics` encodes the core registry
+//! ([`chatters_core::metrics::Metrics`]); `/healthz` reads [`chatters_core::health::Health`].
 
 pub mod auth;
 pub mod cache;
 pub mod error;
+pub mod render_limit;
 mod routes;
+pub mod server;
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::http::HeaderValue;
+use axum::http::header::{
+    CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+};
 use axum::http::{HeaderName, Request, StatusCode};
 use chatters_core::bots::KnownBots;
+use chatters_core::health::Health;
 use chatters_core::metrics::Metrics;
 use chatters_core::stats::Figures;
 use chatters_core::store::Store;
@@ -28,10 +38,20 @@ use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{Predicate as _, SizeAbove};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
+pub use render_limit::{RenderLimiter, RenderLimits};
+pub use server::{ServerLimits, serve_with};
+
+/// What pages may load: their own images and stylesheets, nothing inline, no scripts, no
+/// framing (the dashboard's pages may set their own).
+const CONTENT_SECURITY_POLICY_VALUE: HeaderValue = HeaderValue::from_static(
+    "default-src 'none'; img-src 'self'; style-src 'self'; base-uri 'none'; \
+     form-action 'self'; frame-ancestors 'none'",
+);
 
 /// How long one request may take before it is answered 503.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -91,6 +111,10 @@ pub struct AppState {
     /// The process's metrics registry, encoded by `/metrics` (shared with the bot half when
     /// both run in one process); the chart cache's counters are added at each scrape.
     pub metrics: Metrics,
+    /// The components `/healthz` reports (shared with the bot half and the integrity check).
+    pub health: Health,
+    /// Bounds on uncached chart renders.
+    pub renders: Arc<RenderLimiter>,
 }
 
 impl fmt::Debug for AppState {
@@ -116,6 +140,8 @@ impl AppState {
             config: Arc::new(config),
             charts: Arc::new(cache::ChartCache::default()),
             metrics: Metrics::default(),
+            health: Health::new(),
+            renders: Arc::new(RenderLimiter::default()),
         }
     }
 }
@@ -151,16 +177,31 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            CONTENT_SECURITY_POLICY,
+            CONTENT_SECURITY_POLICY_VALUE,
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
 }
 
-/// Serves [`router`] on `listener` until `shutdown` is cancelled, then lets requests in flight
-/// finish.
+/// Serves [`router`] on `listener` with SPEC's [`ServerLimits`] until `shutdown` is
+/// cancelled, then closes idle connections and lets answers in progress finish (at most
+/// [`ServerLimits::stop_grace`]).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+    serve_with(listener, router(state), shutdown, ServerLimits::default()).await
 }
