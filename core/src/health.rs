@@ -6,10 +6,12 @@
 //! - the database: [`integrity_task`] (SQLite `PRAGMA quick_check` at start and daily; a
 //!   failure is the one state in which `/healthz` answers 503 besides a database that does not
 //!   answer its ping);
-//! - IRC and Helix: the bot half, with [`Health::set_irc`] / [`Health::set_helix`]: `None`
-//!   when the component works, `Some(reason)` when it is degraded (a short text, shown as is,
-//!   so never a secret). A process that does not run the bot half leaves them
-//!   [`Status::NotRun`].
+//! - IRC and Helix: the bot half, either by pushing each change with [`Health::set_irc`] /
+//!   [`Health::set_helix`], or by handing over a probe read at each report with
+//!   [`Health::watch_irc`] / [`Health::watch_helix`] (e.g. `health.watch_irc(move ||
+//!   irc_status.problem())`). Either way `None` means the component works and `Some(reason)`
+//!   that it is degraded (a short text, shown as is, so never a secret). A process that does
+//!   not run the bot half leaves them [`Status::NotRun`].
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -84,11 +86,30 @@ impl Report {
     }
 }
 
+/// A component's state read when asked: `None` = ok, `Some(reason)` = degraded.
+type Probe = Arc<dyn Fn() -> Option<String> + Send + Sync>;
+
 /// The process's component states: cheap to clone, shared by every task that sets or reads
 /// them. Every component starts [`Status::NotRun`].
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Health {
-    report: Arc<RwLock<Report>>,
+    inner: Arc<RwLock<Inner>>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// The states set.
+    report: Report,
+    /// When set, read for `irc` instead of the state set.
+    irc_probe: Option<Probe>,
+    /// When set, read for `helix` instead of the state set.
+    helix_probe: Option<Probe>,
+}
+
+impl std::fmt::Debug for Health {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Health").field(&self.report()).finish()
+    }
 }
 
 impl Health {
@@ -113,20 +134,49 @@ impl Health {
         self.update(|r| r.helix = Status::from_problem(problem));
     }
 
+    /// Reads Twitch IRC's state from `probe` at each report from now on (`None` = ok,
+    /// `Some(reason)` = degraded), instead of the state set with [`Self::set_irc`].
+    pub fn watch_irc(&self, probe: impl Fn() -> Option<String> + Send + Sync + 'static) {
+        self.write().irc_probe = Some(Arc::new(probe));
+    }
+
+    /// Reads Helix's state from `probe` at each report from now on, instead of the state set
+    /// with [`Self::set_helix`].
+    pub fn watch_helix(&self, probe: impl Fn() -> Option<String> + Send + Sync + 'static) {
+        self.write().helix_probe = Some(Arc::new(probe));
+    }
+
     /// The states now.
     pub fn report(&self) -> Report {
-        self.report
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        let (mut report, irc, helix) = {
+            let inner = self
+                .inner
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            (
+                inner.report.clone(),
+                inner.irc_probe.clone(),
+                inner.helix_probe.clone(),
+            )
+        };
+        // Probes run outside the lock: they may take locks of their own.
+        if let Some(probe) = irc {
+            report.irc = Status::from_problem(probe());
+        }
+        if let Some(probe) = helix {
+            report.helix = Status::from_problem(probe());
+        }
+        report
     }
 
     fn update(&self, change: impl FnOnce(&mut Report)) {
-        let mut report = self
-            .report
+        change(&mut self.write().report);
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        self.inner
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        change(&mut report);
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -181,5 +231,21 @@ mod tests {
         assert!(report.degraded());
         health.set_irc(None);
         assert!(!health.report().degraded());
+    }
+
+    #[test]
+    fn a_watched_component_is_read_at_each_report() {
+        let health = Health::new();
+        let problem = Arc::new(RwLock::new(Some("connecting".to_owned())));
+        let source = problem.clone();
+        health.set_irc(None);
+
+        health.watch_irc(move || source.read().ok().and_then(|p| p.clone()));
+        let connecting = health.report().irc;
+        *problem.write().expect("lock") = None;
+        let welcomed = health.report().irc;
+
+        assert_eq!(connecting, Status::Degraded("connecting".into()));
+        assert_eq!(welcomed, Status::Ok);
     }
 }
