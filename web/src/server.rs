@@ -254,10 +254,14 @@ impl Activity {
             .is_some_and(|deadline| now >= deadline)
     }
 
-    /// Bytes arrived.
+    /// Bytes arrived: the head's clock starts (a first request's runs from the accept).
     fn read(&mut self, now: Instant) {
         if !self.answering() && self.head_since.is_none() {
-            self.head_since = Some(now);
+            self.head_since = Some(if self.answered_one {
+                now
+            } else {
+                self.idle_since
+            });
         }
     }
 }

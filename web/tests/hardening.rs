@@ -114,8 +114,10 @@ async fn slowloris_connections_close_after_the_header_timeout_while_others_are_s
     let (head, _) = raw_get(addr, "/healthz", &[]).await;
     let answered_after = opened.elapsed();
     let mut closed = 0;
+    let deadline = Instant::now() + Duration::from_secs(15);
     for stream in &mut slow {
-        if closed_within(stream, Duration::from_secs(15)).await {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if closed_within(stream, left).await {
             closed += 1;
         }
     }
@@ -312,6 +314,11 @@ async fn renders_beyond_the_slots_and_the_queue_answer_503_with_retry_after() {
         "the queued renders ran once the slots were free"
     );
     assert!(state.renders.peak_running() <= 2);
+    let metrics = get(&state, "/metrics", &[]).await.text();
+    assert!(
+        metrics.contains("\nchatters_chart_renders_refused_total{reason=\"busy\"} 6\n"),
+        "{metrics}"
+    );
     h.stop().await;
 }
 
@@ -385,6 +392,11 @@ async fn a_client_over_its_render_budget_gets_429_and_cache_hits_still_answer() 
         "another client has its own budget"
     );
     assert_eq!(state.renders.refused_rate(), 1);
+    let metrics = get(&state, "/metrics", &[]).await.text();
+    assert!(
+        metrics.contains("\nchatters_chart_renders_refused_total{reason=\"rate_limited\"} 1\n"),
+        "{metrics}"
+    );
     h.stop().await;
 }
 

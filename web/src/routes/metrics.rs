@@ -1,5 +1,6 @@
 //! `GET /metrics`: the process's registry in the Prometheus text format, plus the chart
-//! cache's counters and render durations read from this state's cache at each scrape (no auth,
+//! cache's counters and render durations read from this state's cache, and the render
+//! limiter's refusals, at each scrape (no auth,
 //! like `/healthz`: keep the endpoint off the public internet or behind the proxy's rules).
 
 use axum::extract::State;
@@ -12,7 +13,17 @@ use crate::AppState;
 /// Encodes the registry and the chart cache's families.
 pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let charts = state.charts.clone();
+    let renders = state.renders.clone();
     let text = state.metrics.encode_with(move |w| {
+        w.counters(
+            "chatters_chart_renders_refused",
+            "Uncached chart renders refused: 429 rate_limited (the client IP over its budget), \
+             503 busy (every render slot and queue place taken).",
+            [
+                ([("reason", "rate_limited")], renders.refused_rate()),
+                ([("reason", "busy")], renders.refused_busy()),
+            ],
+        )?;
         w.counter(
             "chatters_chart_renders",
             "Chart images and share pages rendered (cache misses).",
