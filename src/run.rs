@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use chatters_core::bots::KnownBots;
+use chatters_core::health::{self, Health};
 use chatters_core::ingest::{Ingest, IngestConfig, IngestHandle};
 use chatters_core::metrics::Metrics;
 use chatters_core::retention::Retention;
@@ -158,6 +159,9 @@ async fn start(
     metrics: Metrics,
 ) -> anyhow::Result<(Tasks, Option<IngestHandle>)> {
     let mut tasks = Tasks::default();
+    // What `/healthz` reports. The bot half sets `irc` and `helix` (`Health::set_irc`,
+    // `Health::set_helix`); the integrity check sets `database`.
+    let health = Health::new();
     let listener = if halves.web() {
         let bound = TcpListener::bind(settings.web_addr).await;
         Some(bound.with_context(|| format!("listening on {} (WEB_ADDR)", settings.web_addr))?)
@@ -178,6 +182,9 @@ async fn start(
         // Credentials first: an invalid token stops start-up, and the bot account's id is
         // needed so it never counts as a chatter.
         let twitch = chatters_bot::twitch::connect(settings, store).await?;
+        if twitch.helix.is_some() {
+            health.set_helix(None);
+        }
         let mut config = IngestConfig::from_settings(settings);
         // With Redis, channels are leased among instances (see chatters_bot::lease).
         config.leased = settings.redis_url.is_some();
@@ -208,15 +215,19 @@ async fn start(
             .await
             .context("starting ingestion")?;
         handle.register_metrics(&metrics);
-        chatters_bot::twitch::spawn(
+        let twitch_metrics = chatters_bot::twitch::spawn(
             twitch,
             settings,
             store.clone(),
             handle.clone(),
             cancel,
             &mut tasks,
-        )
-        .register(&metrics);
+        );
+        // Chat is degraded until Twitch welcomes the login, and while it cannot (see
+        // chatters_bot::irc::IrcStatus).
+        let irc_status = twitch_metrics.irc.clone();
+        health.watch_irc(move || irc_status.problem());
+        twitch_metrics.register(&metrics);
         ingest_handle = Some(handle);
         tasks.spawn("ingest", async move {
             match writer.await {
@@ -225,6 +236,11 @@ async fn start(
             }
         });
     }
+    let integrity = health::integrity_task(store.clone(), health.clone(), cancel.clone());
+    tasks.spawn("integrity", async move {
+        integrity.await;
+        Ok(())
+    });
     let config = chatters_web::WebConfig {
         public_base_url: settings.public_base_url.clone(),
         redis_url: settings.redis_url.clone(),
@@ -233,6 +249,7 @@ async fn start(
     };
     let mut state = AppState::with_config(store.clone(), config);
     state.metrics = metrics;
+    state.health = health;
     if let Some(listener) = metrics_listener {
         state.metrics_route = false;
         let (state, shutdown) = (state.clone(), cancel.clone());

@@ -115,7 +115,7 @@ fn serve_then_signal(args: &[&str], signal: &str) -> (TempDir, Finished) {
         }
     };
     assert!(answer.starts_with("HTTP/1.0 200"), "{answer}");
-    assert!(answer.ends_with(r#"{"status":"ok"}"#), "{answer}");
+    assert!(answer.contains(r#""status":"ok""#), "{answer}");
     assert!(dir.path().join("chatters.db").is_file());
 
     let killed = Command::new("kill")

@@ -1,5 +1,6 @@
 //! Exports of a channel's chatters, one row per user: CSV (RFC 4180: a header row, CRLF line
-//! ends, fields quoted only when they need it) and JSON `{"chatters": [...]}`, with RFC 3339
+//! ends, fields quoted only when they need it, text cells that a spreadsheet would take for a
+//! formula prefixed with `'`) and JSON `{"chatters": [...]}`, with RFC 3339
 //! UTC timestamps.
 //!
 //! [`export`] turns the store's row stream into a stream of byte chunks of about
@@ -180,8 +181,8 @@ impl Encoder {
                 let mut streams = Int::default();
                 self.csv.write_record([
                     id.format(user.user_id.0),
-                    user.login.as_str().as_bytes(),
-                    user.display_name.as_bytes(),
+                    formula_safe(user.login.as_str()).as_bytes(),
+                    formula_safe(&user.display_name).as_bytes(),
                     first_seen.as_str().as_bytes(),
                     last_seen.as_str().as_bytes(),
                     messages.format(user.messages),
@@ -238,6 +239,16 @@ impl Encoder {
         }
         let last = self.take()?;
         Ok(last)
+    }
+}
+
+/// A CSV text cell that a spreadsheet will not run as a formula (OWASP's "CSV injection"
+/// advice): a cell starting with `=`, `+`, `-`, `@`, tab or CR gets a leading `'`.
+fn formula_safe(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
     }
 }
 
@@ -399,6 +410,36 @@ mod tests {
             "user_id,login,display_name,first_seen,last_seen,messages,streams_attended\r\n\
              1,alice,Alice,2026-11-25T18:00:00Z,2026-11-25T19:30:05Z,12,3\r\n\
              2,bob,\"Bob, \"\"the\"\" builder\",2026-11-25T18:00:00Z,2026-11-25T19:30:05Z,12,3\r\n"
+        );
+    }
+
+    #[test]
+    fn csv_cells_that_a_spreadsheet_would_run_start_with_a_quote() {
+        let users = [
+            user(1, "a", "=HYPERLINK(\"http://x\")"),
+            user(2, "b", "+1"),
+            user(3, "c", "-2+3"),
+            user(4, "d", "@SUM(A1)"),
+            user(5, "e", "\tx"),
+            user(6, "f", "\rx"),
+            user(7, "g", "a=b"),
+        ];
+
+        let csv = whole(ExportFormat::Csv, &users);
+
+        let t = "2026-11-25T18:00:00Z,2026-11-25T19:30:05Z,12,3\r\n";
+        assert_eq!(
+            csv,
+            format!(
+                "user_id,login,display_name,first_seen,last_seen,messages,streams_attended\r\n\
+                 1,a,\"'=HYPERLINK(\"\"http://x\"\")\",{t}\
+                 2,b,'+1,{t}\
+                 3,c,'-2+3,{t}\
+                 4,d,'@SUM(A1),{t}\
+                 5,e,'\tx,{t}\
+                 6,f,\"'\rx\",{t}\
+                 7,g,a=b,{t}"
+            )
         );
     }
 

@@ -17,6 +17,8 @@
 //! - [`settings`]: the validated configuration.
 //! - [`apikey`]: API keys (generation, stored hash, constant-time check).
 //! - [`export`]: CSV/JSON exports of a channel's chatters, streamed in chunks.
+//! - [`health`]: the components `/healthz` reports (database, IRC, Helix) and the SQLite
+//!   integrity check.
 //! - `testing` (cargo feature `testing`): per-test databases on every backend, event
 //!   builders and the ingestion pipeline, for the tests of every crate.
 
@@ -27,6 +29,7 @@ pub mod charts;
 pub mod domain;
 pub mod event;
 pub mod export;
+pub mod health;
 pub mod ingest;
 pub mod metrics;
 pub mod retention;

@@ -7,7 +7,8 @@ use std::any::Any;
 
 use axum::Json;
 use axum::body::Body;
-use axum::http::{Response, StatusCode};
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, Response, StatusCode};
 use axum::response::IntoResponse;
 use chatters_core::store::StoreError;
 use serde_json::json;
@@ -21,6 +22,8 @@ pub struct ApiError {
     pub code: &'static str,
     /// Human-readable message, safe to show to anyone.
     pub message: String,
+    /// Seconds the client should wait before trying again (sent as `Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -30,7 +33,34 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// This error with a `Retry-After` of `seconds` (at least 1).
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds.max(1));
+        self
+    }
+
+    /// 429: this client asked for too much too fast.
+    pub fn too_many_requests(retry_after: u64) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many chart renders from this address; try again later",
+        )
+        .retry_after(retry_after)
+    }
+
+    /// 503: the server is at capacity for this kind of work.
+    pub fn busy(retry_after: u64) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "too many charts are being drawn; try again shortly",
+        )
+        .retry_after(retry_after)
     }
 
     /// The HTTP status of this answer.
@@ -108,7 +138,13 @@ impl std::error::Error for ApiError {}
 impl IntoResponse for ApiError {
     fn into_response(self) -> axum::response::Response {
         let body = json!({"error": self.code, "message": self.message});
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
@@ -178,6 +214,17 @@ mod tests {
             body,
             json!({"error": "bad_parameter", "message": "w: use 200-2400"})
         );
+    }
+
+    #[tokio::test]
+    async fn a_retry_after_is_sent_as_a_header_beside_the_json() {
+        let response = ApiError::too_many_requests(0).into_response();
+
+        assert_eq!(response.headers()[RETRY_AFTER], "1");
+        let (status, body) = json_of(response).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(body["error"], "rate_limited");
+        assert_eq!(body.as_object().map(|o| o.len()), Some(2));
     }
 
     #[test]

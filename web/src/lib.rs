@@ -1,24 +1,35 @@
 //! The HTTP side of chatters (axum).
 //!
 //! Layout: [`router`] builds every route over an [`AppState`] with the shared middleware (request
-//! ids, tracing, panic catching, timeouts, body limit, gzip of JSON/CSV); [`serve`] runs it on a
-//! listener until a [`CancellationToken`] asks it to stop; `routes/` holds one file per group of
-//! routes; [`error`] turns failures into JSON `{"error", "message"}` answers; [`auth`] checks
-//! API keys. `/metrics` encodes the core registry ([`chatters_core::metrics::Metrics`]), on the
-//! web address or, with `METRICS_ADDR`, only on its own ([`serve_metrics`]).
+//! ids, tracing, panic catching, timeouts, body limit, gzip of JSON/CSV, security headers);
+//! [`serve`] runs it on a listener until a [`CancellationToken`] asks it to stop, through
+//! [`server`] (our accept loop: header and idle timeouts, connection cap, prompt stop);
+//! `routes/` holds one file per group of routes; [`error`] turns failures into JSON
+//! `{"error", "message"}` answers; [`auth`] checks API keys; [`render_limit`] bounds uncached
+//! chart renders (per-IP budget, slots, queue). `/metrics` encodes the core registry
+//! ([`chatters_core::metrics::Metrics`]); `/healthz` reads [`chatters_core::health::Health`].
+//!
+//! With `METRICS_ADDR`, `/metrics` is served only on its own address ([`serve_metrics`]).
 
 pub mod auth;
 pub mod cache;
 pub mod error;
+pub mod render_limit;
 mod routes;
+pub mod server;
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::http::HeaderValue;
+use axum::http::header::{
+    CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+};
 use axum::http::{HeaderName, Request, StatusCode};
 use chatters_core::bots::KnownBots;
+use chatters_core::health::Health;
 use chatters_core::metrics::Metrics;
 use chatters_core::stats::Figures;
 use chatters_core::store::Store;
@@ -29,10 +40,20 @@ use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{Predicate as _, SizeAbove};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 pub use error::ApiError;
+pub use render_limit::{RenderLimiter, RenderLimits};
+pub use server::{ServerLimits, serve_with};
+
+/// What pages may load: their own images and stylesheets, nothing inline, no scripts, no
+/// framing (the dashboard's pages may set their own).
+const CONTENT_SECURITY_POLICY_VALUE: HeaderValue = HeaderValue::from_static(
+    "default-src 'none'; img-src 'self'; style-src 'self'; base-uri 'none'; \
+     form-action 'self'; frame-ancestors 'none'",
+);
 
 /// How long one request may take before it is answered 503.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -95,6 +116,10 @@ pub struct AppState {
     /// Whether [`router`] answers `/metrics` (false when `METRICS_ADDR` serves it elsewhere,
     /// through [`serve_metrics`]).
     pub metrics_route: bool,
+    /// The components `/healthz` reports (shared with the bot half and the integrity check).
+    pub health: Health,
+    /// Bounds on uncached chart renders.
+    pub renders: Arc<RenderLimiter>,
 }
 
 impl fmt::Debug for AppState {
@@ -121,6 +146,8 @@ impl AppState {
             charts: Arc::new(cache::ChartCache::default()),
             metrics: Metrics::default(),
             metrics_route: true,
+            health: Health::new(),
+            renders: Arc::new(RenderLimiter::default()),
         }
     }
 }
@@ -141,21 +168,41 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-                let id = request
-                    .headers()
-                    .get(REQUEST_ID)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("-");
-                tracing::info_span!(
-                    "http",
-                    method = %request.method(),
-                    path = %request.uri().path(),
-                    request_id = %id,
-                )
-            }),
+            TraceLayer::new_for_http()
+                // A 5xx is logged once where it happens (`ApiError::store`, the panic handler);
+                // a line per refused render (503 `busy`) would flood the log under load.
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG))
+                .make_span_with(|request: &Request<_>| {
+                    let id = request
+                        .headers()
+                        .get(REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    tracing::info_span!(
+                        "http",
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                        request_id = %id,
+                    )
+                }),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            CONTENT_SECURITY_POLICY,
+            CONTENT_SECURITY_POLICY_VALUE,
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
 }
 
 /// Serves only `/metrics` of `state` on `listener` (`METRICS_ADDR`: kept off the public web
@@ -177,14 +224,13 @@ pub async fn serve_metrics(
         .await
 }
 
-/// Serves [`router`] on `listener` until `shutdown` is cancelled, then lets requests in flight
-/// finish.
+/// Serves [`router`] on `listener` with SPEC's [`ServerLimits`] until `shutdown` is
+/// cancelled, then closes idle connections and lets answers in progress finish (at most
+/// [`ServerLimits::stop_grace`]).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+    serve_with(listener, router(state), shutdown, ServerLimits::default()).await
 }

@@ -1,6 +1,7 @@
 //! A real browser loads the share page: headless Chromium (Debian's `chromium`, installed by
 //! `.ci/run`) opens `/c/{login}` from the real server, driven over the DevTools protocol, and
-//! the test checks that every image loaded (`naturalWidth > 0`, at the chart size) and that
+//! the test checks that every image loaded (`naturalWidth > 0`, at the chart size), that the
+//! stylesheet applied under the page's Content-Security-Policy, and that
 //! the figures on the page equal the JSON API's.
 //!
 //! Without `/usr/bin/chromium` the test is skipped with a note, unless `CI` is set, where that
@@ -43,6 +44,7 @@ const INSPECT: &str = r#"(async () => {
     images: [...document.images].map(i => ({src: i.currentSrc || i.src, width: i.naturalWidth, height: i.naturalHeight})),
     rows,
     og_image: document.querySelector('meta[property="og:image"]').content,
+    main_max_width: getComputedStyle(document.querySelector('main')).maxWidth,
   };
 })()"#;
 
@@ -277,6 +279,8 @@ async fn the_share_page_loads_every_image_and_shows_the_api_figures() {
         page["og_image"],
         json!(format!("{base}/c/{CHAN}/chatters.png"))
     );
+    // The stylesheet loaded and applied under the page's Content-Security-Policy.
+    assert_eq!(page["main_max_width"], "1240px", "{page}");
     // The figures of every stream on the page equal the API's.
     let rows: HashMap<String, Value> = serde_json::from_value(page["rows"].clone()).expect("rows");
     let streams = api["streams"].as_array().expect("streams");

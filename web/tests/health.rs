@@ -33,7 +33,10 @@ async fn healthz_answers_ok_when_the_database_answers() {
     let (status, request_id, body) = get(AppState::new(store), "/healthz").await;
 
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body, json!({"status": "ok"}));
+    assert_eq!(
+        body,
+        json!({"status": "ok", "database": "ok", "irc": "not run", "helix": "not run"})
+    );
     assert!(request_id.is_some_and(|id| !id.is_empty()));
 }
 
@@ -45,12 +48,10 @@ async fn healthz_answers_503_without_internals_when_the_database_is_gone() {
     let (status, _, body) = get(AppState::new(store), "/healthz").await;
 
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(body["error"], "database_unavailable");
-    let message = body["message"].as_str().expect("message");
-    assert!(
-        !message.contains("sqlite") && !message.contains("pool"),
-        "{message}"
-    );
+    assert_eq!(body["status"], "degraded");
+    assert_eq!(body["database"], "unavailable");
+    let text = body.to_string();
+    assert!(!text.contains("sqlite") && !text.contains("pool"), "{text}");
 }
 
 #[tokio::test]
@@ -91,7 +92,10 @@ async fn serve_answers_on_its_listener_and_stops_when_cancelled() {
         .expect("no panic");
 
     assert!(head.starts_with("HTTP/1.0 200"), "{head}");
-    assert_eq!(body, br#"{"status":"ok"}"#);
+    assert_eq!(
+        body,
+        br#"{"database":"ok","helix":"not run","irc":"not run","status":"ok"}"#
+    );
     assert!(stopped.is_ok());
 }
 

@@ -116,10 +116,40 @@ impl Store {
         Ok(())
     }
 
+    /// SQLite's `PRAGMA quick_check`: `None` when the file is sound, else the first problems
+    /// it names. MariaDB and PostgreSQL look after their own files: always `None`.
+    pub async fn integrity_check(&self) -> Result<Option<String>, StoreError> {
+        let Pool::Sqlite(pool) = &self.pool else {
+            return Ok(None);
+        };
+        let lines: Vec<String> = match sqlx::query_scalar("PRAGMA quick_check(5)")
+            .fetch_all(pool)
+            .await
+        {
+            Ok(lines) => lines,
+            // SQLITE_CORRUPT or SQLITE_NOTADB: the check itself hit the damage.
+            Err(sqlx::Error::Database(e)) if sqlite_damaged(e.code().as_deref()) => {
+                return Ok(Some(e.message().to_owned()));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if lines.iter().all(|l| l == "ok") {
+            Ok(None)
+        } else {
+            Ok(Some(lines.join("; ")))
+        }
+    }
+
     /// Closes the pool, waiting for connections to finish.
     pub async fn close(&self) {
         with_pool!(self, |pool, Db, d| pool.close().await);
     }
+}
+
+/// SQLITE_CORRUPT (11) or SQLITE_NOTADB (26), extended codes included.
+fn sqlite_damaged(code: Option<&str>) -> bool {
+    code.and_then(|c| c.parse::<i32>().ok())
+        .is_some_and(|c| matches!(c & 0xff, 11 | 26))
 }
 
 /// Retries connecting until `retry_for` has passed (the server may still be starting).
@@ -174,6 +204,9 @@ async fn connect_sqlite(url: &str, options: &ConnectOptions) -> Result<Store, St
         // Checkpoints run beside the writes instead of inside the commit that crosses the
         // threshold, which would stall it (and a command waiting for it) for many ms.
         .pragma("wal_autocheckpoint", "0");
+    if !url.contains("mode=memory") {
+        create_private(opts.get_filename())?;
+    }
     let pool = SqlitePoolOptions::new()
         .max_connections(options.max_connections.max(1))
         .connect_with(opts)
@@ -184,6 +217,26 @@ async fn connect_sqlite(url: &str, options: &ConnectOptions) -> Result<Store, St
         pool: Pool::Sqlite(pool),
         _checkpointer: Some(Arc::new(stop.drop_guard())),
     })
+}
+
+/// Creates the database file, when missing, readable and writable by its owner only (0600):
+/// it holds tokens and webhook URLs. SQLite gives its `-wal` and `-shm` files the mode of the
+/// database file.
+fn create_private(path: &std::path::Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    if path.as_os_str().is_empty() || path == std::path::Path::new(":memory:") {
+        return Ok(());
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Sql(sqlx::Error::Io(e))),
+    }
 }
 
 /// Copies the WAL into the database file every [`CHECKPOINT_EVERY`] without blocking readers
@@ -225,7 +278,10 @@ async fn connect_mysql(url: &str, options: &ConnectOptions) -> Result<MySqlPool,
 
 /// PostgreSQL 15+: connects, retrying an unreachable server for `options.retry_for`.
 async fn connect_postgres(url: &str, options: &ConnectOptions) -> Result<PgPool, StoreError> {
-    let opts = PgConnectOptions::from_str(url)?;
+    // Notices ("relation ... already exists, skipping" from the migrations table's `CREATE
+    // TABLE IF NOT EXISTS`) would be logged on every command's stderr: the server sends only
+    // warnings and errors.
+    let opts = PgConnectOptions::from_str(url)?.options([("client_min_messages", "warning")]);
     let max = options.max_connections;
     connect_with_retry(url, options.retry_for, || {
         PgPoolOptions::new()

@@ -3,7 +3,9 @@
 //! strong `ETag`, `Cache-Control: public, max-age=60` and 304 answers to `If-None-Match`.
 //!
 //! Parameters are checked before anything is read, so a bad one costs nothing; an unknown
-//! channel, a channel whose public page is off and an unknown stream are all 404.
+//! channel, a channel whose public page is off and an unknown stream are all 404. A cache
+//! miss renders only once [`crate::render_limit`] admits it (429/503 with `Retry-After`
+//! otherwise); hits are never limited.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +24,7 @@ use super::params::Params;
 use crate::AppState;
 use crate::cache::{Cached, ChannelProbe, ProbeLookup, version};
 use crate::error::ApiError;
+use crate::render_limit::ClientIp;
 
 /// How long a rendered chart is served without new data (its window moves with the clock).
 pub(super) const CHART_MAX_AGE: Duration = Duration::from_secs(10 * 60);
@@ -32,6 +35,7 @@ pub(super) const CACHE_CONTROL_VALUE: HeaderValue = HeaderValue::from_static("pu
 /// `GET /c/{login}/chatters.png`.
 pub(crate) async fn chatters(
     State(state): State<AppState>,
+    ClientIp(client): ClientIp,
     login: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
@@ -43,6 +47,7 @@ pub(crate) async fn chatters(
     let public = public_channel(&state, &login).await?;
     let key = chart_key(&public, &format!("chatters/{range}"), &spec);
     png(&state, &headers, &public, &key, || async {
+        let _permit = state.renders.admit(client).await?;
         render_channel(&state, public.channel()?, range, spec).await
     })
     .await
@@ -51,6 +56,7 @@ pub(crate) async fn chatters(
 /// `GET /c/{login}/streams/{id}.png`.
 pub(crate) async fn stream(
     State(state): State<AppState>,
+    ClientIp(client): ClientIp,
     path: Result<Path<(String, String)>, PathRejection>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
@@ -64,6 +70,7 @@ pub(crate) async fn stream(
     let public = public_channel(&state, &login).await?;
     let key = chart_key(&public, &format!("stream/{id}"), &spec);
     png(&state, &headers, &public, &key, || async {
+        let _permit = state.renders.admit(client).await?;
         render_stream(&state, public.channel()?, id, spec).await
     })
     .await

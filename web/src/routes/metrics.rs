@@ -1,6 +1,7 @@
 //! `GET /metrics`: the process's registry in the Prometheus text format, plus the chart
-//! cache's counters and render durations read from this state's cache at each scrape (no auth,
-//! like `/healthz`: with `METRICS_ADDR` it is served only there, off the public address).
+//! cache's counters and render durations read from this state's cache, and the render
+//! limiter's refusals, at each scrape (no auth, like `/healthz`: with `METRICS_ADDR` it is served
+//! only there, off the public address).
 
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
@@ -16,7 +17,17 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
         return crate::error::not_found().await.into_response();
     }
     let charts = state.charts.clone();
+    let renders = state.renders.clone();
     let text = state.metrics.encode_with(move |w| {
+        w.counters(
+            "chatters_chart_renders_refused",
+            "Uncached chart renders refused: 429 rate_limited (the client IP over its budget), \
+             503 busy (every render slot and queue place taken).",
+            [
+                ([("reason", "rate_limited")], renders.refused_rate()),
+                ([("reason", "busy")], renders.refused_busy()),
+            ],
+        )?;
         w.counter(
             "chatters_chart_renders",
             "Chart images and share pages rendered (cache misses).",

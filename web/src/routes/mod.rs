@@ -42,6 +42,7 @@ pub(crate) fn metrics_only() -> Router<AppState> {
 fn chart_routes() -> Router<AppState> {
     Router::new()
         .route("/c/{login}", get(share::page))
+        .route("/assets/share.css", get(share::stylesheet))
         .route("/c/{login}/chatters.png", get(charts::chatters))
         .route("/c/{login}/streams/{file}", get(charts::stream))
 }

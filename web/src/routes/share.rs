@@ -1,5 +1,7 @@
 //! `GET /c/{login}`: the public share page. Server-rendered HTML from
-//! `assets/templates/share.html` (minijinja, HTML auto-escaping), no script: the chatter
+//! `assets/templates/share.html` (minijinja, HTML auto-escaping), no script and no inline
+//! style (its styles are `GET /assets/share.css`, so the Content-Security-Policy forbids both
+//! inline): the chatter
 //! chart, the latest stream's chart, the last streams' figures, account-age clusters, and Open
 //! Graph / Twitter tags so a pasted link unfurls with the chart. Cached like the charts, for at
 //! most a minute (message counts move without new series points).
@@ -7,6 +9,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -19,6 +22,7 @@ use serde::Serialize;
 
 use super::charts::{public_channel, respond, unknown_channel};
 use crate::AppState;
+use crate::cache::Cached;
 use crate::error::ApiError;
 
 /// Streams listed in the table.
@@ -29,8 +33,10 @@ const ACCOUNT_DAYS_LISTED: usize = 10;
 const ACCOUNTS_WINDOW: i64 = 7 * 24 * 3600;
 /// How long a rendered page is served without new series data.
 const PAGE_MAX_AGE: Duration = Duration::from_secs(60);
-/// Width of the longest account bar, in `em`.
-const BAR_EM: f64 = 16.0;
+/// Steps of the longest account bar (`.w0` … `.w32` in `assets/share.css`, 0.5em each).
+const BAR_STEPS: f64 = 32.0;
+/// The page's stylesheet.
+const STYLESHEET: &str = include_str!("../../../assets/share.css");
 
 const TEMPLATE: &str = "share.html";
 
@@ -53,6 +59,13 @@ pub(crate) async fn page(
         )
         .await?;
     Ok(respond(&headers, &cached, "text/html; charset=utf-8"))
+}
+
+/// `GET /assets/share.css`: the share page's styles, with an ETag (304 when unchanged).
+pub(crate) async fn stylesheet(headers: HeaderMap) -> Response {
+    static CSS: OnceLock<Cached> = OnceLock::new();
+    let cached = CSS.get_or_init(|| Cached::new(Bytes::from_static(STYLESHEET.as_bytes())));
+    respond(&headers, cached, "text/css; charset=utf-8")
 }
 
 /// The page's template context.
@@ -124,8 +137,8 @@ struct DayView {
     date: String,
     count: i64,
     flagged: bool,
-    /// Bar width in `em`, relative to the largest day.
-    width: f64,
+    /// Bar width in steps of [`BAR_STEPS`], relative to the largest day (a CSS class).
+    step: u8,
 }
 
 impl From<AccountClusters> for AccountsView {
@@ -136,12 +149,15 @@ impl From<AccountClusters> for AccountsView {
             .into_iter()
             .take(ACCOUNT_DAYS_LISTED)
             .map(|d| {
-                let width = (BAR_EM * d.count as f64 / max as f64 * 10.0).round() / 10.0;
+                // 0..=32 after the clamp, so the cast cannot truncate.
+                let step = (BAR_STEPS * d.count as f64 / max as f64)
+                    .round()
+                    .clamp(0.0, BAR_STEPS) as u8;
                 DayView {
                     date: d.date,
                     count: d.count,
                     flagged: d.flagged,
-                    width,
+                    step,
                 }
             })
             .collect();
@@ -276,7 +292,12 @@ mod tests {
             accounts: AccountsView {
                 total: 0,
                 threshold: 10,
-                days: vec![],
+                days: vec![DayView {
+                    date: "2024-01-01".into(),
+                    count: 3,
+                    flagged: true,
+                    step: 32,
+                }],
             },
         };
 
@@ -295,5 +316,12 @@ mod tests {
             "{html}"
         );
         assert!(html.contains(r#"<meta name="twitter:card" content="summary_large_image">"#));
+        // Nothing inline for the Content-Security-Policy to refuse.
+        assert!(
+            !html.contains("<style") && !html.contains("style="),
+            "{html}"
+        );
+        assert!(html.contains(r#"<link rel="stylesheet" href="../assets/share.css">"#));
+        assert!(html.contains(r#"<span class="bar w32"></span>"#), "{html}");
     }
 }
