@@ -39,6 +39,15 @@ async fn a_rejected_login_stops_nothing_and_is_retried_until_accepted() {
     let healthz = format!("http://{}/healthz", bot.web_addr);
     let answer = reqwest::get(&healthz).await.expect("GET /healthz");
     assert_eq!(answer.status(), 200, "the web half still answers");
+    let health: serde_json::Value = answer.json().await.expect("JSON");
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert_eq!(health["database"], "ok", "{health}");
+    assert!(
+        health["irc"]
+            .as_str()
+            .is_some_and(|irc| irc.starts_with("login rejected")),
+        "{health}"
+    );
     assert!(
         irc.state().joined("chan").is_empty(),
         "nothing joined while the login is rejected"
@@ -50,10 +59,15 @@ async fn a_rejected_login_stops_nothing_and_is_retried_until_accepted() {
         irc.wait_for(WAIT, |s| !s.joined("chan").is_empty()).await,
         "#chan joined once the login is accepted"
     );
-    eventually("the process to still be running", || async {
-        !bot.process.is_finished()
+    eventually("/healthz to report chat ok again", || async {
+        let Ok(answer) = reqwest::get(&healthz).await else {
+            return false;
+        };
+        let health: serde_json::Value = answer.json().await.unwrap_or_default();
+        health["irc"] == "ok" && health["status"] == "ok"
     })
     .await;
+    assert!(!bot.process.is_finished(), "the process kept running");
     bot.stop().await;
 }
 
