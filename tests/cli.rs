@@ -115,7 +115,8 @@ fn serve_then_signal(args: &[&str], signal: &str) -> (TempDir, Finished) {
         }
     };
     assert!(answer.starts_with("HTTP/1.0 200"), "{answer}");
-    assert!(answer.contains(r#""status":"ok""#), "{answer}");
+    // Twitch is not reachable from here: chat may be "degraded", the database must be ok.
+    assert!(answer.contains(r#""database":"ok""#), "{answer}");
     assert!(dir.path().join("chatters.db").is_file());
 
     let killed = Command::new("kill")
