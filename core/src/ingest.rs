@@ -72,6 +72,12 @@ pub struct IngestConfig {
     /// on the streams recorded as live. Off for `chatters import`, which must neither close a
     /// running bot's presence intervals nor attribute old log lines to the stream live now.
     pub resume: bool,
+    /// Replay of old logs beside a running bot (`chatters import`): history only. Each
+    /// channel's presence runs on its own clock (the latest event time of that channel, so
+    /// archives walked channel by channel expire presence as if interleaved); no IRC-only
+    /// series points and no open presence interval are written, and on stop every interval
+    /// is closed at its timeout. The live bot's presence and series rows are never touched.
+    pub history_only: bool,
 }
 
 impl Default for IngestConfig {
@@ -83,6 +89,7 @@ impl Default for IngestConfig {
             rules_reload: Duration::from_secs(10),
             tracker: TrackerConfig::default(),
             resume: true,
+            history_only: false,
         }
     }
 }
@@ -98,6 +105,7 @@ enum Command {
     Event(Event),
     Events(Vec<Event>),
     Flush(Ack),
+    State(String, String),
     PresentCount(Login, oneshot::Sender<Option<usize>>),
 }
 
@@ -114,6 +122,7 @@ impl std::fmt::Debug for Command {
             Self::Event(_) => "Event",
             Self::Events(_) => "Events",
             Self::Flush(_) => "Flush",
+            Self::State(..) => "State",
             Self::PresentCount(..) => "PresentCount",
         })
     }
@@ -146,6 +155,15 @@ impl IngestHandle {
         rx.await
             .map_err(|_| IngestError::Closed)?
             .map_err(IngestError::Commit)
+    }
+
+    /// Writes a `bot_state` row with the batch holding every event sent before it (same
+    /// transaction).
+    pub async fn record_state(&self, name: String, value: String) -> Result<(), IngestClosed> {
+        self.tx
+            .send(Command::State(name, value))
+            .await
+            .map_err(|_| IngestClosed)
     }
 
     /// Counted users present in a channel now (`None`: channel not seen).
@@ -375,9 +393,10 @@ impl Pipeline {
 
                 _ = flush.tick() => {
                     // With no events for a while, a live bot's clock still moves on (imports of
-                    // old lines never drive it: their times are far from now).
+                    // old lines never drive it: their times are far from now, and a replay's
+                    // channels run on their own clocks).
                     let now = Timestamp::now();
-                    if now.0.saturating_sub(self.clock) < 600 {
+                    if !self.config.history_only && now.0.saturating_sub(self.clock) < 600 {
                         self.advance(now);
                     }
                     self.hand_over().await
@@ -401,7 +420,11 @@ impl Pipeline {
                 drained = self.command(cmd).await;
             }
         }
-        self.tracker.checkpoint(&mut self.batch);
+        if self.config.history_only {
+            self.tracker.close_all(&mut self.batch);
+        } else {
+            self.tracker.checkpoint(&mut self.batch);
+        }
         let written = self.settle().await;
         drained.and(written)
     }
@@ -419,6 +442,10 @@ impl Pipeline {
                 self.acks.push(ack);
                 self.hand_over().await
             }
+            Command::State(name, value) => {
+                self.batch.states.push((name, value));
+                Ok(())
+            }
             Command::PresentCount(channel, reply) => {
                 let _ = reply.send(self.tracker.present_count(&channel));
                 Ok(())
@@ -433,6 +460,10 @@ impl Pipeline {
             return Ok(());
         }
         self.wait_commit().await?;
+        if self.config.history_only {
+            // Intervals still open are written once they close (at the latest on stop).
+            self.batch.presence.retain(|_, until| until.is_some());
+        }
         // Names committed already (and unchanged since) need no second write.
         let names = &mut self.names;
         if names.len() + self.batch.users.len() > NAME_CACHE_LIMIT {
@@ -498,7 +529,15 @@ impl Pipeline {
         self.metrics.count(&event);
         self.batch.events += 1;
         if let Some(at) = event.time() {
-            self.advance(at);
+            if self.config.history_only {
+                self.clock = self.clock.max(at.0);
+                if let Some(channel) = event.channel() {
+                    self.tracker
+                        .tick_channel(channel, at, false, &mut self.batch);
+                }
+            } else {
+                self.advance(at);
+            }
         }
         let batch = &mut self.batch;
         match event {
