@@ -297,3 +297,119 @@ impl<'a> Fields<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chatters_bot::irc::translate::translate_irc;
+    use twitch_irc::message::IRCMessage;
+
+    use super::*;
+
+    const CORPUS: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/corpus/twitch-irc-real.txt"
+    );
+
+    fn own() -> Login {
+        Login::parse("justinfan").expect("a login")
+    }
+
+    /// twitch-irc's reading, without what the scanner leaves out (badges, message id).
+    fn reference(line: &str, at: Timestamp) -> Option<Vec<Observed>> {
+        let msg = IRCMessage::parse(line).ok()?;
+        let mut out: Vec<Observed> = translate_irc(&msg, at, &own())
+            .into_iter()
+            .filter_map(Observed::for_identity)
+            .collect();
+        for o in &mut out {
+            if let Observed::Event(Event::Message(m)) | Observed::MessageByLogin(m) = o {
+                m.badges.clear();
+                m.id = None;
+            }
+        }
+        Some(out)
+    }
+
+    /// The scanner's reading: `None` when it leaves the line to twitch-irc.
+    fn scanned(line: &str, at: Timestamp) -> Option<Vec<Observed>> {
+        let fields = Fields::parse(line)?;
+        let mut out = Vec::new();
+        fields.observe(at, &own(), &mut out);
+        Some(out)
+    }
+
+    /// Asserts agreement on `line`; true when the scanner read it itself.
+    fn agrees(line: &str) -> bool {
+        let at = Timestamp(1_700_000_000);
+        let fast = scanned(line, at);
+        if let Some(fast) = &fast {
+            assert_eq!(Some(fast.clone()), reference(line, at), "{line}");
+            let sent = IRCMessage::parse(line)
+                .ok()
+                .and_then(|m| m.tags.0.get("tmi-sent-ts").and_then(|v| v.trim().parse().ok()));
+            let fields = Fields::parse(line).expect("scanned above");
+            assert_eq!(fields.sent_ms(), sent, "{line}");
+        }
+        fast.is_some()
+    }
+
+    #[test]
+    fn the_scanner_agrees_with_twitch_irc_on_every_corpus_line() {
+        let corpus = std::fs::read_to_string(CORPUS).expect("the corpus");
+        let mut fast = 0;
+        let mut chat = 0;
+        for line in corpus.lines().filter(|l| !l.trim().is_empty()) {
+            let command = IRCMessage::parse(line).map(|m| m.command).unwrap_or_default();
+            if ["PRIVMSG", "USERNOTICE", "JOIN", "PART", "CLEARCHAT"].contains(&command.as_str())
+            {
+                chat += 1;
+            }
+            if agrees(line) {
+                fast += 1;
+            }
+        }
+        // Nearly every chat line takes the fast path (a few carry escaped tag values).
+        assert!(fast * 10 >= chat * 9, "{fast} of {chat} chat lines scanned");
+    }
+
+    #[test]
+    fn the_scanner_agrees_on_unusual_lines_or_leaves_them_to_twitch_irc() {
+        let lines = [
+            "@user-id=1;tmi-sent-ts=1700000000123;room-id=5 :a!a@a.tmi.twitch.tv PRIVMSG #c :hi",
+            "@user-id=1;display-name=A\\sB :a!a@a.tmi.twitch.tv PRIVMSG #c :hi",
+            "@user-id=1;user-id=2 :a!a@a.tmi.twitch.tv PRIVMSG #c :last id wins",
+            "@user-id;first-msg=1 :a!a@a.tmi.twitch.tv PRIVMSG #c :no value",
+            "@user-id= 7 ;first-msg= 1 :a!a@a.tmi.twitch.tv PRIVMSG #c :spaces",
+            ":a!a@a.tmi.twitch.tv privmsg #c :lowercase",
+            ":a!a@a.tmi.twitch.tv PRIVMSG  #c :two spaces",
+            ":a!a@a.tmi.twitch.tv PRIVMSG #c",
+            ":a!a@a.tmi.twitch.tv PRIVMSG c :no hash",
+            ":tmi.twitch.tv PRIVMSG #c :host only",
+            "@login=b :tmi.twitch.tv PRIVMSG #c :login tag",
+            ":a!a@a.tmi.twitch.tv JOIN #c",
+            ":a!a@a.tmi.twitch.tv JOIN :#c",
+            ":justinfan!justinfan@justinfan.tmi.twitch.tv JOIN #c",
+            ":a!a@a.tmi.twitch.tv PART #c",
+            ":a JOIN #c",
+            "@target-user-id=9;tmi-sent-ts=1700000001000 :tmi.twitch.tv CLEARCHAT #c :bad",
+            "@target-user-id=9;ban-duration=600 :tmi.twitch.tv CLEARCHAT #c :bad",
+            "@target-user-id=x :tmi.twitch.tv CLEARCHAT #c :bad",
+            ":tmi.twitch.tv CLEARCHAT #c",
+            "@msg-id=raid;user-id=3;login=r;msg-param-login=r;msg-param-viewerCount=6 :tmi.twitch.tv USERNOTICE #c",
+            "@msg-id=raid;user-id=3;login=r;msg-param-viewerCount=x :tmi.twitch.tv USERNOTICE #c",
+            "@msg-id=resub;user-id=3;login=r :tmi.twitch.tv USERNOTICE #c :  ",
+            "@msg-id=resub;user-id=3;login=r :tmi.twitch.tv USERNOTICE #c :text",
+            "@msg-id=resub;login=r :tmi.twitch.tv USERNOTICE #c :no id",
+            "@user-id=1 :a!a@a.tmi.twitch.tv PRIVMSG #c :carriage\rreturn",
+            "@ :a!a@a.tmi.twitch.tv PRIVMSG #c :empty tags",
+            "PRIVMSG #c :no prefix",
+            "@source-room-id=8;room-id=5;user-id=1 :a!a@a.tmi.twitch.tv PRIVMSG #c :shared",
+        ];
+        for line in lines {
+            agrees(line);
+        }
+        assert!(agrees(lines[0]), "an ordinary line is scanned");
+        assert!(!agrees(lines[1]), "escaped values go to twitch-irc");
+        assert!(!agrees(lines[5]), "lowercase commands go to twitch-irc");
+    }
+}
