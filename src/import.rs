@@ -73,6 +73,8 @@ const DIGEST_HEX: usize = 32;
 const ANONYMOUS: &str = "justinfan";
 /// Ingestion queue slots (each up to [`BATCH`] events): the reader may run this far ahead.
 const QUEUE: usize = 8;
+/// How often ingestion commits during an import.
+const FLUSH: std::time::Duration = std::time::Duration::from_millis(500);
 /// Content hashes computed ahead of the import.
 const HASHES_AHEAD: usize = 4;
 
@@ -107,6 +109,9 @@ async fn run(
     config.resume = false;
     config.history_only = true;
     config.queue_capacity = QUEUE;
+    // Longer batches than live: a replay packs hours of chat into a second, so a user's many
+    // lines merge into one row per batch.
+    config.flush_interval = FLUSH;
     let cancel = CancellationToken::new();
     let (ingest, task) = Ingest::start(store.clone(), config, cancel.clone())
         .await
