@@ -49,8 +49,29 @@ impl Lcg {
 }
 
 const WORDS: &[&str] = &[
-    "KEKW", "LUL", "PogChamp", "that", "was", "so", "good", "lol", "what", "is", "happening",
-    "chat", "<3", "monkaS", "Sadge", "nice", "gg", "clip", "it", "no", "way", "@streamer", "hi",
+    "KEKW",
+    "LUL",
+    "PogChamp",
+    "that",
+    "was",
+    "so",
+    "good",
+    "lol",
+    "what",
+    "is",
+    "happening",
+    "chat",
+    "<3",
+    "monkaS",
+    "Sadge",
+    "nice",
+    "gg",
+    "clip",
+    "it",
+    "no",
+    "way",
+    "@streamer",
+    "hi",
 ];
 
 fn text(rng: &mut Lcg) -> String {

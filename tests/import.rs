@@ -503,8 +503,7 @@ fn file_line(path: &Path, counts: &str) -> String {
     format!("{}: {counts}", path.display())
 }
 
-const NOTHING_SKIPPED: &str =
-    "skipped: 0 malformed, 0 before any timestamp, 0 unresolved logins; 0 lines without anything to record";
+const NOTHING_SKIPPED: &str = "skipped: 0 malformed, 0 before any timestamp, 0 unresolved logins; 0 lines without anything to record";
 
 #[tokio::test]
 async fn a_justlog_archive_is_imported_in_day_order_without_its_per_user_files() {
@@ -634,8 +633,11 @@ fn mixed_directory(db: &Db) -> PathBuf {
     let dir = db.dir.path().join("mixed");
     std::fs::create_dir_all(dir.join("b")).expect("create dirs");
     let read = |p: &str| std::fs::read(sample(p)).expect("a sample");
-    std::fs::write(dir.join("a-plain.log"), read("rustlog/rustchan-2024-03-04.txt"))
-        .expect("write");
+    std::fs::write(
+        dir.join("a-plain.log"),
+        read("rustlog/rustchan-2024-03-04.txt"),
+    )
+    .expect("write");
     std::fs::write(dir.join("b/packed"), gzip(&read("prefixed.log"))).expect("write");
     std::fs::write(
         dir.join("c-junk.txt"),

@@ -83,7 +83,11 @@ async fn an_import_beside_the_live_bot_leaves_the_live_stream_and_presence_exact
         .stderr(Stdio::piped())
         .spawn()
         .expect("start the import");
-    for (id, user, text) in [(1, "alice", "hi"), (3, "carol", "hello"), (1, "alice", "again")] {
+    for (id, user, text) in [
+        (1, "alice", "hi"),
+        (3, "carol", "hello"),
+        (1, "alice", "again"),
+    ] {
         irc.send_to_channel("chan", &privmsg("chan", 500, id, user, false, text));
         tokio::time::sleep(std::time::Duration::from_millis(150)).await;
     }
@@ -98,7 +102,11 @@ async fn an_import_beside_the_live_bot_leaves_the_live_stream_and_presence_exact
     assert!(output.status.success(), "{output:?}");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
-        stdout.contains(&format!("{} lines, {} events ingested", IMPORTED + 1, IMPORTED + 1)),
+        stdout.contains(&format!(
+            "{} lines, {} events ingested",
+            IMPORTED + 1,
+            IMPORTED + 1
+        )),
         "{stdout}"
     );
     eventually("the live figures", || async {

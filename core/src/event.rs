@@ -197,9 +197,10 @@ impl Event {
             | Self::Raid { channel, .. }
             | Self::ChannelReleased { channel, .. } => Some(channel),
             Self::Message(m) => Some(&m.channel),
-            Self::OptOut { .. } | Self::OptIn { .. } | Self::Rename { .. } | Self::Account { .. } => {
-                None
-            }
+            Self::OptOut { .. }
+            | Self::OptIn { .. }
+            | Self::Rename { .. }
+            | Self::Account { .. } => None,
         }
     }
 

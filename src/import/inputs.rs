@@ -229,12 +229,16 @@ mod tests {
 
     #[test]
     fn justlog_user_files_are_recognised_and_channel_files_are_not() {
-        assert!(is_justlog_user_file(Path::new("logs/22484632/2024/3/4711.txt.gz")));
+        assert!(is_justlog_user_file(Path::new(
+            "logs/22484632/2024/3/4711.txt.gz"
+        )));
         assert!(is_justlog_user_file(Path::new("22484632/2024/12/4711.txt")));
         assert!(!is_justlog_user_file(Path::new(
             "logs/22484632/2024/3/5/channel.txt.gz"
         )));
         assert!(!is_justlog_user_file(Path::new("logs/2024/3/4711.txt")));
-        assert!(!is_justlog_user_file(Path::new("22484632/2024/13/4711.txt")));
+        assert!(!is_justlog_user_file(Path::new(
+            "22484632/2024/13/4711.txt"
+        )));
     }
 }

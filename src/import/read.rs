@@ -133,7 +133,11 @@ fn read_file(
         count: count.clone(),
     };
     let mut reader = super::inputs::open_reader(file)?;
-    let fresh = || spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(CHUNK + 4096));
+    let fresh = || {
+        spare
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(CHUNK + 4096))
+    };
     let mut buf = fresh();
     // Bytes of an overlong line still to skip (up to its newline).
     let mut skipping = false;
@@ -165,7 +169,14 @@ fn read_file(
         }
         let disk_bytes = count.load(std::sync::atomic::Ordering::Relaxed);
         if n == 0 {
-            if !buf.is_empty() && out.blocking_send(Piece::Lines { data: buf, disk_bytes }).is_err() {
+            if !buf.is_empty()
+                && out
+                    .blocking_send(Piece::Lines {
+                        data: buf,
+                        disk_bytes,
+                    })
+                    .is_err()
+            {
                 return Ok(());
             }
             return Ok(());
@@ -185,7 +196,13 @@ fn read_file(
         }
         let keep = memrchr(b'\n', &buf).map_or(0, |nl| nl + 1);
         buf.truncate(keep);
-        if out.blocking_send(Piece::Lines { data: buf, disk_bytes }).is_err() {
+        if out
+            .blocking_send(Piece::Lines {
+                data: buf,
+                disk_bytes,
+            })
+            .is_err()
+        {
             return Ok(());
         }
         buf = next;
@@ -221,14 +238,23 @@ mod tests {
     fn both_prefix_forms_are_split_off() {
         let raw = ":a!a@a.tmi.twitch.tv JOIN #c";
         let at = Timestamp::parse_rfc3339("2023-11-14T22:20:00Z").ok();
-        assert_eq!(split_prefix(&format!("2023-11-14T22:20:00Z {raw}")), (at, raw));
-        assert_eq!(split_prefix(&format!("[2023-11-14T22:20:00Z] {raw}")), (at, raw));
+        assert_eq!(
+            split_prefix(&format!("2023-11-14T22:20:00Z {raw}")),
+            (at, raw)
+        );
+        assert_eq!(
+            split_prefix(&format!("[2023-11-14T22:20:00Z] {raw}")),
+            (at, raw)
+        );
         assert_eq!(
             split_prefix(&format!("[2023-11-14T23:20:00.5+01:00] {raw}")),
             (at, raw)
         );
         assert_eq!(split_prefix(raw), (None, raw));
-        assert_eq!(split_prefix("001 justinfan :Welcome"), (None, "001 justinfan :Welcome"));
+        assert_eq!(
+            split_prefix("001 justinfan :Welcome"),
+            (None, "001 justinfan :Welcome")
+        );
         assert_eq!(split_prefix("[not a time] x"), (None, "[not a time] x"));
     }
 }

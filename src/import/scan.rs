@@ -344,9 +344,12 @@ mod tests {
         let fast = scanned(line, at);
         if let Some(fast) = &fast {
             assert_eq!(Some(fast.clone()), reference(line, at), "{line}");
-            let sent = IRCMessage::parse(line)
-                .ok()
-                .and_then(|m| m.tags.0.get("tmi-sent-ts").and_then(|v| v.trim().parse().ok()));
+            let sent = IRCMessage::parse(line).ok().and_then(|m| {
+                m.tags
+                    .0
+                    .get("tmi-sent-ts")
+                    .and_then(|v| v.trim().parse().ok())
+            });
             let fields = Fields::parse(line).expect("scanned above");
             assert_eq!(fields.sent_ms(), sent, "{line}");
         }
@@ -359,9 +362,10 @@ mod tests {
         let mut fast = 0;
         let mut chat = 0;
         for line in corpus.lines().filter(|l| !l.trim().is_empty()) {
-            let command = IRCMessage::parse(line).map(|m| m.command).unwrap_or_default();
-            if ["PRIVMSG", "USERNOTICE", "JOIN", "PART", "CLEARCHAT"].contains(&command.as_str())
-            {
+            let command = IRCMessage::parse(line)
+                .map(|m| m.command)
+                .unwrap_or_default();
+            if ["PRIVMSG", "USERNOTICE", "JOIN", "PART", "CLEARCHAT"].contains(&command.as_str()) {
                 chat += 1;
             }
             if agrees(line) {

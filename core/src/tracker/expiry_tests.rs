@@ -82,7 +82,10 @@ fn a_random_replay_expires_exactly_as_the_definition_says() {
         assert_eq!(tr.present_count(&chan), Some(model.len()));
     }
     let deadlines = tr.channels.get(&chan).map(|c| c.deadlines.len());
-    assert!(deadlines.is_some_and(|n| n <= 2 * 300 + 1024), "{deadlines:?}");
+    assert!(
+        deadlines.is_some_and(|n| n <= 2 * 300 + 1024),
+        "{deadlines:?}"
+    );
 }
 
 #[test]
@@ -100,5 +103,8 @@ fn snapshots_never_let_stale_deadlines_pile_up() {
         tr.snapshot(&chan, &users, 100, Timestamp(T0 + round * 60), &mut batch);
     }
     let deadlines = tr.channels.get(&chan).map(|c| c.deadlines.len());
-    assert!(deadlines.is_some_and(|n| n <= 2 * 100 + 1024), "{deadlines:?}");
+    assert!(
+        deadlines.is_some_and(|n| n <= 2 * 100 + 1024),
+        "{deadlines:?}"
+    );
 }

@@ -256,7 +256,8 @@ impl Tracker {
                         );
                         Self::write_name(user, at, batch);
                         batch.presence.insert((ch.key, user.id, at), None);
-                        ch.deadlines.compact(&ch.present, self.config.presence_timeout);
+                        ch.deadlines
+                            .compact(&ch.present, self.config.presence_timeout);
                         ch.deadlines
                             .push(user.id, t, t, self.config.presence_timeout);
                         if counted {

@@ -298,7 +298,13 @@ impl Tracker {
     /// [`Tracker::tick`] for one channel on its own clock (the latest time this was called
     /// with for it; earlier times do nothing), for replays whose channels arrive one after
     /// another rather than interleaved. `series`: whether IRC-only series points are written.
-    pub fn tick_channel(&mut self, channel: &Login, now: Timestamp, series: bool, batch: &mut Batch) {
+    pub fn tick_channel(
+        &mut self,
+        channel: &Login,
+        now: Timestamp,
+        series: bool,
+        batch: &mut Batch,
+    ) {
         let timeout = self.config.presence_timeout;
         let stale = self.config.snapshot_stale_after;
         if let Some(ch) = self.channels.get_mut(channel)
