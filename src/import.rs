@@ -81,7 +81,14 @@ const HASHES_AHEAD: usize = 4;
 /// Runs `chatters import` against the configured database.
 pub async fn execute(args: ImportArgs, settings: &Settings) -> anyhow::Result<()> {
     let inputs = Inputs::expand(&args.files)?;
-    let store = crate::open::open_store(settings).await?;
+    // One writer, the checkpointer and the lookups; a small page cache (memory stays bounded
+    // whatever the archive's size).
+    let options = chatters_core::store::ConnectOptions {
+        max_connections: 3,
+        sqlite_cache_kib: 8 * 1024,
+        ..chatters_core::store::ConnectOptions::default()
+    };
+    let store = crate::open::open_store_with(settings, &options).await?;
     let result = run(inputs, args.infer_streams, settings, &store).await;
     store.close().await;
     result
