@@ -159,8 +159,10 @@ pub enum ExportFormat {
 /// `chatters import`.
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
-    /// Log files, one raw Twitch IRC line per line (imported in the order given).
-    #[arg(required = true)]
+    /// Log files (plain or gzip) and directories (walked in path order, e.g. a justlog
+    /// archive), one raw Twitch IRC line per line, optionally after an RFC 3339 time
+    /// (`<time> <line>` or `[<time>] <line>`). Imported in the order given.
+    #[arg(required = true, value_name = "PATH")]
     pub files: Vec<PathBuf>,
     /// Infer streams from chat activity, per channel: a silence of at least this long (e.g.
     /// 30m) separates two streams. Without it, imported lines belong to no stream.

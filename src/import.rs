@@ -1,29 +1,38 @@
-//! `chatters import <file>... [--infer-streams <gap>]`: backfill from raw Twitch IRC logs, one
-//! raw line per line exactly as Twitch sends it (no timestamp prefix).
+//! `chatters import <path>... [--infer-streams <gap>]`: backfill from Twitch IRC logs.
 //!
-//! - Files are read line by line (never whole). Blank lines are ignored, a trailing CR is
-//!   stripped. A line that is not UTF-8, longer than [`MAX_LINE`] or not IRC is counted as
-//!   malformed and skipped; nothing in a line can stop the import.
-//! - Times: `tmi-sent-ts`. A line without it (JOIN, PART, old PRIVMSGs) takes the time of the
-//!   last timestamped line before it in the same file; one before any timestamped line of its
-//!   file is counted and skipped.
+//! - Inputs ([`inputs`]): files, gzip files (by their magic bytes, any name) and directories
+//!   (walked recursively in path order, digit runs as numbers: a justlog or rustlog archive is
+//!   given as is; justlog's per-user files repeat its channel files and are left out, counted).
+//! - Lines ([`read`], [`scan`]): `<raw IRC>`, `<RFC 3339> <raw IRC>` or `[<RFC 3339>] <raw
+//!   IRC>`; blank lines are ignored, a trailing CR is stripped. A line that is not UTF-8,
+//!   longer than [`MAX_LINE`] or not IRC is malformed: counted, the first ones named by number.
+//! - Times: `tmi-sent-ts`, else the line's prefix, else the previous line's time in the same
+//!   file; a line with something to record before any time in its file is counted and skipped.
 //! - Identity: logins of JOIN/PART and old tag-less PRIVMSGs resolve from what the import has
 //!   seen so far and from the store's known users only (no Helix calls); an unresolvable login
-//!   is counted and dropped. Ingestion then works as for the live bot: channels are created as
-//!   needed, opted-out users are dropped, the tracker's clock follows the events.
+//!   is counted and dropped. Ingestion then works as for the live bot, in history-only mode
+//!   ([`IngestConfig::history_only`]): it may run beside `chatters run` and never touches the
+//!   live presence, series or streams of a tracked channel.
 //! - Streams: logs carry none. Without `--infer-streams` imported observations belong to no
-//!   stream (not even the stream live now: the import does not resume live streams). With it,
-//!   see [`infer`]. Inferred streams carry on across the files of one run (in the order given).
-//! - Idempotency: the store keeps aggregate counts, not message ids, so an imported line cannot
-//!   be recognised later. Each file's SHA-256 is recorded in `bot_state` once the file is
-//!   committed; a file already recorded is refused (exit 1) before anything is written.
-//!   Different files holding the same lines are not detected.
-//! - Failure: every file is read and hashed before the import starts, so a missing or
-//!   unreadable file (or an already imported one) stops the run before anything is written.
-//!   Files are then committed one after another; a failure midway leaves the files before it
-//!   imported and recorded, and the failing file partly imported and not recorded.
+//!   stream. With it, see [`infer`]; inferred streams carry on across the files of one run.
+//! - Re-imports: each file's decompressed content is hashed (SHA-256, on a thread of its own,
+//!   ahead of the import) and recorded in `bot_state` in the same transaction as its last
+//!   rows. Content imported before (or earlier in the same run) is skipped with a line saying
+//!   so and changes nothing. Exit 1 only when no input held a usable (IRC) line and none was
+//!   skipped as already imported.
+//! - Failure: every path is checked before the store is opened, so a missing one stops the run
+//!   before anything is written. A file that fails midway (e.g. truncated gzip) stops the run:
+//!   the files before it stay imported and recorded, it is partly imported and not recorded.
+//!
+//! Speed: one thread decompresses and cuts lines, the async side scans and tracks; lines are
+//! borrowed slices of reused buffers; the fast scanner covers the lines archives are made of
+//! and twitch-irc parses the rest. See BENCHMARKS.md, "Import".
 
 mod infer;
+mod inputs;
+mod progress;
+mod read;
+mod scan;
 mod summary;
 
 use std::path::{Path, PathBuf};
@@ -36,8 +45,7 @@ use chatters_core::event::Event;
 use chatters_core::ingest::{Ingest, IngestConfig, IngestHandle};
 use chatters_core::settings::Settings;
 use chatters_core::store::Store;
-use sha2::{Digest as _, Sha256};
-use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, BufReader};
+use rustc_hash::FxHashMap;
 use tokio_util::sync::CancellationToken;
 use twitch_irc::message::IRCMessage;
 
@@ -47,7 +55,13 @@ use chatters_bot::irc::translate::translate_irc;
 use chatters_bot::observed::Observed;
 
 pub use infer::Inference;
+pub use inputs::{Inputs, content_hash, path_order};
+pub use read::split_prefix;
+pub use scan::Fields;
 pub use summary::FileSummary;
+
+use progress::Progress;
+use read::{Piece, Reader};
 
 /// Longest line accepted (Twitch's lines, tags included, stay far below).
 pub const MAX_LINE: usize = 64 * 1024;
@@ -57,70 +71,73 @@ const BATCH: usize = 4_096;
 const DIGEST_HEX: usize = 32;
 /// Own JOIN/PART echoes are not observations; without a bot login, Twitch's anonymous prefix.
 const ANONYMOUS: &str = "justinfan";
+/// Ingestion queue slots (each up to [`BATCH`] events): the reader may run this far ahead.
+const QUEUE: usize = 8;
+/// How often ingestion commits during an import.
+const FLUSH: std::time::Duration = std::time::Duration::from_millis(500);
+/// Content hashes computed ahead of the import.
+const HASHES_AHEAD: usize = 4;
+
+/// mimalloc's `mi_option_arena_eager_commit` and `mi_option_purge_delay` (the same indices in
+/// its v2 and v3 headers).
+const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// An import frees as fast as it allocates, on other threads than it allocated on: mimalloc's
+/// defaults (10 ms purge delay, arenas committed eagerly) then keep some 90 MB of freed pages
+/// around (peak RSS 244 MiB against 162 MiB, at no measurable cost in speed; BENCHMARKS.md).
+#[allow(unsafe_code)] // Two FFI calls setting allocator options: no memory is touched.
+fn return_freed_memory_at_once() {
+    // SAFETY: mi_option_set only stores an integer option; both indices are options of the
+    // linked mimalloc, and 0 a valid value for each.
+    unsafe {
+        libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0);
+        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0);
+    }
+}
 
 /// Runs `chatters import` against the configured database.
 pub async fn execute(args: ImportArgs, settings: &Settings) -> anyhow::Result<()> {
-    let mut files = Vec::with_capacity(args.files.len());
-    for path in &args.files {
-        let digest = sha256_of(path)
-            .await
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        if let Some((earlier, _)) = files.iter().find(|(_, d)| *d == digest) {
-            let earlier: &PathBuf = earlier;
-            anyhow::bail!(
-                "{} is the same file as {}: nothing imported",
-                path.display(),
-                earlier.display()
-            );
-        }
-        files.push((path.clone(), digest));
-    }
-    let store = crate::open::open_store(settings).await?;
-    let result = run(&files, args.infer_streams, settings, &store).await;
+    return_freed_memory_at_once();
+    let inputs = Inputs::expand(&args.files)?;
+    // One writer, the checkpointer and the lookups; a small page cache (memory stays bounded
+    // whatever the archive's size).
+    let options = chatters_core::store::ConnectOptions {
+        max_connections: 3,
+        sqlite_cache_kib: 8 * 1024,
+        ..chatters_core::store::ConnectOptions::default()
+    };
+    let store = crate::open::open_store_with(settings, &options).await?;
+    let result = run(inputs, args.infer_streams, settings, &store).await;
     store.close().await;
     result
 }
 
-/// The `bot_state` name recording an imported file.
+/// The `bot_state` name recording imported content.
 fn state_name(digest: &str) -> String {
     format!("import:sha256:{}", &digest[..DIGEST_HEX.min(digest.len())])
 }
 
-async fn sha256_of(path: &Path) -> std::io::Result<String> {
-    let mut file = tokio::fs::File::open(path).await?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = file.read(&mut buf).await?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+/// What the whole run saw.
+#[derive(Debug, Default)]
+struct Totals {
+    usable: u64,
+    skipped: u64,
 }
 
 async fn run(
-    files: &[(PathBuf, String)],
+    inputs: Inputs,
     infer_streams: Option<std::time::Duration>,
     settings: &Settings,
     store: &Arc<Store>,
 ) -> anyhow::Result<()> {
-    for (path, digest) in files {
-        let name = state_name(digest);
-        if let Some(earlier) = store.state(&name).await.context("reading imported files")? {
-            anyhow::bail!(
-                "{} was already imported: same SHA-256 as {earlier}; nothing imported",
-                path.display()
-            );
-        }
-    }
     let mut config = IngestConfig::from_settings(settings);
     config.resume = false;
+    config.history_only = true;
+    config.queue_capacity = QUEUE;
+    // Longer batches than live: a replay packs hours of chat into a second, so a user's many
+    // lines merge into one row per batch.
+    config.flush_interval = FLUSH;
     let cancel = CancellationToken::new();
     let (ingest, task) = Ingest::start(store.clone(), config, cancel.clone())
         .await
@@ -134,18 +151,13 @@ async fn run(
         identity: Identity::new(None, store.clone()),
         own,
         inference: infer_streams.map(Inference::new),
-        latest: None,
-        channels: Vec::new(),
+        pending: Vec::with_capacity(BATCH),
+        progress: Progress::new(inputs.total_bytes()),
     };
-    let mut result = Ok(());
-    for (path, digest) in files {
-        result = importer.file(path, digest, store.as_ref()).await;
-        if result.is_err() {
-            break;
-        }
-    }
-    let presence_timeout = i64::try_from(settings.presence_timeout.as_secs()).unwrap_or(i64::MAX);
-    let finished = importer.finish(presence_timeout).await;
+    let mut totals = Totals::default();
+    let result = importer.all(&inputs, store, &mut totals).await;
+    let finished = importer.finish().await;
+    importer.progress.finish();
     let streams = importer.inference.as_ref().map(Inference::started);
     cancel.cancel();
     let stopped = match task.await {
@@ -155,10 +167,40 @@ async fn run(
     result?;
     finished?;
     stopped?;
+    let mut lines = Vec::new();
+    if inputs.justlog_user_files > 0 {
+        lines.push(format!(
+            "{} justlog per-user files skipped (their lines are in the channel files)",
+            inputs.justlog_user_files
+        ));
+    }
     if let Some(n) = streams {
-        crate::output::print_lines(&[format!("{n} streams inferred")])?;
+        lines.push(format!("{n} streams inferred"));
+    }
+    crate::output::print_lines(&lines)?;
+    if totals.usable == 0 && totals.skipped == 0 {
+        anyhow::bail!("no input held a usable line: nothing imported");
     }
     Ok(())
+}
+
+/// Hashes every file's content on a thread of its own, in order, a few files ahead.
+fn hash_ahead(files: Vec<PathBuf>) -> tokio::sync::mpsc::Receiver<std::io::Result<String>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(HASHES_AHEAD);
+    let spawned = std::thread::Builder::new()
+        .name("import-hash".to_owned())
+        .spawn(move || {
+            for path in files {
+                if tx.blocking_send(content_hash(&path)).is_err() {
+                    return;
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        // The receiver then reports the failure for the first file.
+        tracing::error!(error = %e, "cannot start the hashing thread");
+    }
+    rx
 }
 
 /// One import run's state across its files.
@@ -167,106 +209,163 @@ struct Importer {
     identity: Identity,
     own: Login,
     inference: Option<Inference>,
-    /// Latest event time of the run.
-    latest: Option<Timestamp>,
-    /// Channels that received events.
-    channels: Vec<Login>,
+    /// Observations waiting to be resolved and sent.
+    pending: Vec<Observed>,
+    progress: Progress,
 }
 
 impl Importer {
-    /// Imports one file, commits it, records its digest and prints its summary.
-    async fn file(&mut self, path: &Path, digest: &str, store: &Store) -> anyhow::Result<()> {
-        let file = tokio::fs::File::open(path)
-            .await
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let mut reader = BufReader::with_capacity(256 * 1024, file);
+    /// Imports or skips every input in order.
+    async fn all(
+        &mut self,
+        inputs: &Inputs,
+        store: &Store,
+        totals: &mut Totals,
+    ) -> anyhow::Result<()> {
+        let mut hashes = hash_ahead(inputs.files.iter().map(|(p, _)| p.clone()).collect());
+        let mut reader = Reader::start().context("starting the reader thread")?;
+        let mut this_run: FxHashMap<String, &Path> = FxHashMap::default();
+        for (path, size) in &inputs.files {
+            let digest = hashes
+                .recv()
+                .await
+                .ok_or_else(|| anyhow::anyhow!("the hashing thread stopped"))?
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            if let Some(earlier) = this_run.get(&digest) {
+                totals.skipped += 1;
+                self.progress.file_done(*size);
+                self.progress.print(&[format!(
+                    "{}: skipped, same content as {} (imported in this run)",
+                    path.display(),
+                    earlier.display()
+                )])?;
+                continue;
+            }
+            let name = state_name(&digest);
+            if let Some(earlier) = store.state(&name).await.context("reading imported files")? {
+                totals.skipped += 1;
+                self.progress.file_done(*size);
+                self.progress.print(&[format!(
+                    "{}: skipped, already imported (same SHA-256 as {earlier})",
+                    path.display()
+                )])?;
+                continue;
+            }
+            this_run.insert(digest, path);
+            reader.read(path.clone());
+            let summary = self.file(&mut reader, path).await?;
+            totals.usable += summary.usable();
+            let note = format!("{} imported on {}", path.display(), Timestamp::now());
+            self.ingest
+                .record_state(name, note)
+                .await
+                .context("ingestion stopped")?;
+            self.progress.file_done(*size);
+            self.progress.print(&[summary.line(path)])?;
+        }
+        Ok(())
+    }
+
+    /// Reads one file's lines and hands its events to ingestion (not waiting for the commit).
+    async fn file(&mut self, reader: &mut Reader, path: &Path) -> anyhow::Result<FileSummary> {
         let mut summary = FileSummary::default();
         let mut last_stamp: Option<Timestamp> = None;
-        let mut pending = Vec::with_capacity(BATCH);
-        let mut buf = Vec::with_capacity(1024);
+        let mut number = 0u64;
         loop {
-            let read = read_line(&mut reader, &mut buf)
-                .await
-                .with_context(|| format!("reading {} (partly imported)", path.display()))?;
-            let Some(fits) = read else { break };
-            let Some(observed) = self.line(&buf, fits, &mut last_stamp, &mut summary) else {
-                continue;
+            let (data, disk_bytes) = match reader.next().await {
+                Piece::Lines { data, disk_bytes } => (data, disk_bytes),
+                Piece::End => break,
+                Piece::Failed(e) => {
+                    return Err(anyhow::Error::new(e)).with_context(|| {
+                        format!("reading {} (partly imported, not recorded)", path.display())
+                    });
+                }
             };
-            pending.extend(observed);
-            if pending.len() >= BATCH {
-                self.send(std::mem::take(&mut pending), &mut summary)
-                    .await?;
+            let before = summary.lines;
+            let mut start = 0;
+            while start < data.len() {
+                let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
+                number += 1;
+                self.line(&data[start..end], number, &mut last_stamp, &mut summary);
+                start = end + 1;
+                if self.pending.len() >= BATCH {
+                    self.send(&mut summary).await?;
+                }
             }
+            reader.recycle(data);
+            self.progress.advance(disk_bytes, summary.lines - before);
         }
-        if !pending.is_empty() {
-            self.send(pending, &mut summary).await?;
-        }
-        self.ingest
-            .flush()
-            .await
-            .with_context(|| format!("committing {}", path.display()))?;
-        let note = format!("{} imported on {}", path.display(), Timestamp::now());
-        store
-            .set_state(&state_name(digest), &note)
-            .await
-            .with_context(|| format!("recording {} as imported", path.display()))?;
-        crate::output::print_lines(&[summary.line(path)])
+        self.send(&mut summary).await?;
+        Ok(summary)
     }
 
-    /// One line's observations (`None`: nothing to record, counted in `summary`).
+    /// One line's observations into `pending` (or counted in `summary`).
     fn line(
-        &self,
+        &mut self,
         raw: &[u8],
-        fits: bool,
+        number: u64,
         last_stamp: &mut Option<Timestamp>,
         summary: &mut FileSummary,
-    ) -> Option<Vec<Observed>> {
-        let text = std::str::from_utf8(raw)
-            .ok()
-            .map(|t| t.trim_end_matches(['\r', '\n']));
-        if text.is_some_and(|t| t.trim().is_empty()) {
-            return None;
+    ) {
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let Ok(text) = std::str::from_utf8(raw) else {
+            summary.lines += 1;
+            summary.malformed(number);
+            return;
+        };
+        if text.trim().is_empty() {
+            return;
         }
         summary.lines += 1;
-        let Some(msg) = text
-            .filter(|_| fits)
-            .and_then(|t| IRCMessage::parse(t).ok())
-        else {
-            summary.malformed += 1;
-            return None;
-        };
-        let stamp = msg
-            .tags
-            .0
-            .get("tmi-sent-ts")
-            .and_then(|v| v.trim().parse::<i64>().ok())
-            .filter(|ms| *ms > 0)
-            .map(Timestamp::from_millis);
-        if stamp.is_some() {
-            *last_stamp = stamp;
+        if text.len() > MAX_LINE {
+            summary.malformed(number);
+            return;
         }
-        let observed: Vec<Observed> =
-            translate_irc(&msg, last_stamp.unwrap_or_default(), &self.own)
-                .into_iter()
-                .filter_map(Observed::for_identity)
-                .collect();
-        if observed.is_empty() {
+        let (prefix, irc) = split_prefix(text);
+        let start = self.pending.len();
+        if let Some(fields) = Fields::parse(irc) {
+            let sent = fields
+                .sent_ms()
+                .filter(|ms| *ms > 0)
+                .map(Timestamp::from_millis);
+            if let Some(at) = sent.or(prefix) {
+                *last_stamp = Some(at);
+            }
+            fields.observe(last_stamp.unwrap_or_default(), &self.own, &mut self.pending);
+        } else {
+            let Ok(msg) = IRCMessage::parse(irc) else {
+                summary.malformed(number);
+                return;
+            };
+            let sent = msg
+                .tags
+                .0
+                .get("tmi-sent-ts")
+                .and_then(|v| v.trim().parse::<i64>().ok())
+                .filter(|ms| *ms > 0)
+                .map(Timestamp::from_millis);
+            if let Some(at) = sent.or(prefix) {
+                *last_stamp = Some(at);
+            }
+            let observed = translate_irc(&msg, last_stamp.unwrap_or_default(), &self.own);
+            self.pending
+                .extend(observed.into_iter().filter_map(Observed::for_identity));
+        }
+        if self.pending.len() == start {
             summary.ignored += 1;
-            return None;
-        }
-        if last_stamp.is_none() {
+        } else if last_stamp.is_none() {
+            self.pending.truncate(start);
             summary.untimed += 1;
-            return None;
         }
-        Some(observed)
     }
 
-    /// Resolves a batch and hands its events (with inferred stream boundaries) to ingestion.
-    async fn send(
-        &mut self,
-        batch: Vec<Observed>,
-        summary: &mut FileSummary,
-    ) -> anyhow::Result<()> {
+    /// Resolves the pending observations and hands their events (with inferred stream
+    /// boundaries) to ingestion.
+    async fn send(&mut self, summary: &mut FileSummary) -> anyhow::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::replace(&mut self.pending, Vec::with_capacity(BATCH));
         let metrics = self.identity.metrics();
         let before = metrics.unresolved.load(Ordering::Relaxed);
         let events = self.identity.process(batch).await;
@@ -279,12 +378,6 @@ impl Importer {
             summary.events += 1;
             if let Some(at) = event.time() {
                 summary.saw(at);
-                self.latest = Some(self.latest.map_or(at, |l| l.max(at)));
-            }
-            if let Some(channel) = channel_of(&event)
-                && !self.channels.contains(channel)
-            {
-                self.channels.push(channel.clone());
             }
             match &mut self.inference {
                 Some(inference) => inference.push(event, &mut out),
@@ -294,67 +387,17 @@ impl Importer {
         self.ingest.send_all(out).await.context("ingestion stopped")
     }
 
-    /// Ends the inferred streams still open, then moves the tracker's clock past the presence
-    /// timeout after the last event (never past now), so the imported presence intervals close
-    /// where the live bot would have closed them; commits.
-    async fn finish(&mut self, presence_timeout: i64) -> anyhow::Result<()> {
-        let mut out = Vec::new();
+    /// Ends the inferred streams still open and waits for everything to be committed
+    /// (ingestion closes every presence interval when it stops).
+    async fn finish(&mut self) -> anyhow::Result<()> {
+        let mut out: Vec<Event> = Vec::new();
         if let Some(inference) = &mut self.inference {
             inference.finish(&mut out);
-        }
-        if let Some(latest) = self.latest {
-            let at = latest
-                .plus(presence_timeout)
-                .min(Timestamp::now())
-                .max(latest);
-            // No stream is live by now, so this ends nothing: it only drives the clock.
-            out.extend(self.channels.iter().map(|channel| Event::StreamOffline {
-                channel: channel.clone(),
-                at,
-            }));
         }
         self.ingest
             .send_all(out)
             .await
             .context("ingestion stopped")?;
         self.ingest.flush().await.context("committing the import")
-    }
-}
-
-/// Reads one line (newline included) into `buf`. `Some(false)`: the line was longer than
-/// [`MAX_LINE`] (its rest is read and dropped); `None`: end of file.
-async fn read_line(
-    reader: &mut BufReader<tokio::fs::File>,
-    buf: &mut Vec<u8>,
-) -> std::io::Result<Option<bool>> {
-    buf.clear();
-    let limit = u64::try_from(MAX_LINE).unwrap_or(u64::MAX);
-    let n = (&mut *reader).take(limit).read_until(b'\n', buf).await?;
-    if n == 0 {
-        return Ok(None);
-    }
-    if buf.ends_with(b"\n") || buf.len() < MAX_LINE {
-        return Ok(Some(true));
-    }
-    let mut rest = Vec::new();
-    loop {
-        rest.clear();
-        let n = (&mut *reader)
-            .take(limit)
-            .read_until(b'\n', &mut rest)
-            .await?;
-        if n == 0 || rest.ends_with(b"\n") {
-            return Ok(Some(false));
-        }
-    }
-}
-
-fn channel_of(event: &Event) -> Option<&Login> {
-    match event {
-        Event::Message(m) => Some(&m.channel),
-        Event::Join { channel, .. } | Event::Part { channel, .. } | Event::Raid { channel, .. } => {
-            Some(channel)
-        }
-        _ => None,
     }
 }

@@ -11,10 +11,18 @@ use secrecy::ExposeSecret as _;
 /// Opens the database named by `DATABASE_URL` (an SQLite file is created when missing) and
 /// applies the migrations. Errors name the host, never the password.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<Store>> {
+    open_store_with(settings, &ConnectOptions::default()).await
+}
+
+/// [`open_store`] with other connection options.
+pub async fn open_store_with(
+    settings: &Settings,
+    options: &ConnectOptions,
+) -> anyhow::Result<Arc<Store>> {
     let url = settings.database_url.expose_secret();
     let backend = settings.database_backend();
     let host = store::url_host(url);
-    let store = match store::open(url, &ConnectOptions::default()).await {
+    let store = match store::open(url, options).await {
         Ok(store) => store,
         // Already names the host.
         Err(error @ StoreError::Unreachable { .. }) => {

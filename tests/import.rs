@@ -64,7 +64,8 @@ fn membership(login: &str, command: &str) -> String {
 /// The log of the tests: two bursts of activity 50 minutes apart, with junk around them.
 ///
 /// - untimed: a JOIN before any timestamped line;
-/// - malformed: a line that is not IRC, a line that is not UTF-8;
+/// - prefixed: a tag-less PRIVMSG of alice timed by its RFC 3339 prefix (T0 + 400 s);
+/// - malformed: a line that is not UTF-8 (line 10);
 /// - ignored: a PING;
 /// - unresolved: the JOIN of `ghost`, never seen anywhere.
 fn log_bytes() -> Vec<u8> {
@@ -172,8 +173,8 @@ fn stdout(output: &Output) -> String {
 
 fn summary_line(path: &Path) -> String {
     format!(
-        "{}: 14 lines, 10 events ingested (2023-11-14T22:13:20Z to 2023-11-14T23:20:00Z); \
-         skipped: 2 malformed, 1 before any timestamp, 1 unresolved logins; \
+        "{}: 14 lines, 11 events ingested (2023-11-14T22:13:20Z to 2023-11-14T23:20:00Z); \
+         skipped: 1 malformed (line 10), 1 before any timestamp, 1 unresolved logins; \
          1 lines without anything to record",
         path.display()
     )
@@ -218,7 +219,7 @@ async fn imports_with_inferred_streams(db: Db) {
     );
     let first = figures.stream(&streams[0]).await.expect("figures");
     let second = figures.stream(&streams[1]).await.expect("figures");
-    // jun1orrrr, randers, alice; alice's JOIN adds nobody.
+    // jun1orrrr, randers, alice (3 messages, one timed by its prefix); alice's JOIN adds nobody.
     let counts = |f: &chatters_core::stats::StreamFigures| {
         (
             f.unique_chatters,
@@ -228,7 +229,7 @@ async fn imports_with_inferred_streams(db: Db) {
             f.lurkers,
         )
     };
-    assert_eq!(counts(&first), (3, 3, 1, 4, 0));
+    assert_eq!(counts(&first), (3, 3, 1, 5, 0));
     // raider (observed, no text: a lurker), alice (returning), carol (first-time).
     assert_eq!(counts(&second), (3, 2, 1, 2, 1));
     assert_eq!(second.retention, Some(1.0 / 3.0));
@@ -246,11 +247,11 @@ async fn imports_with_inferred_streams(db: Db) {
     db.drop_database().await;
 }
 
-async fn imports_without_streams_and_refuses_a_second_import(db: Db) {
+async fn imports_without_streams_and_skips_a_second_import(db: Db) {
     // Arrange
     let log = db.write_log("chat.log", &log_bytes());
     let log_arg = log.to_str().expect("utf-8 path");
-    let copy = db.write_log("copy.log", &log_bytes());
+    let copy = db.write_log("copy.log", &gzip(&log_bytes()));
     let copy_arg = copy.to_str().expect("utf-8 path");
 
     // Act
@@ -261,26 +262,19 @@ async fn imports_without_streams_and_refuses_a_second_import(db: Db) {
     // Assert
     assert!(first.status.success(), "{first:?}");
     assert_eq!(stdout(&first), format!("{}\n", summary_line(&log)));
-    for refused in [&again, &renamed] {
-        assert_eq!(refused.status.code(), Some(1), "{refused:?}");
-        let stderr = String::from_utf8_lossy(&refused.stderr);
-        // PostgreSQL notices may be logged before it.
-        let errors: Vec<&str> = stderr
-            .lines()
-            .filter(|l| l.starts_with("chatters: "))
-            .collect();
-        assert_eq!(errors.len(), 1, "{stderr}");
-        let named = if std::ptr::eq(refused, &again) {
+    for skipped in [&again, &renamed] {
+        assert!(skipped.status.success(), "{skipped:?}");
+        let named = if std::ptr::eq(skipped, &again) {
             log_arg
         } else {
             copy_arg
         };
-        let expected = format!(
-            "chatters: {named} was already imported: same SHA-256 as {log_arg} imported on "
-        );
-        assert!(errors[0].starts_with(&expected), "{stderr}");
-        assert!(errors[0].ends_with("Z; nothing imported"), "{stderr}");
-        assert_eq!(stdout(refused), "");
+        let out = stdout(skipped);
+        let expected =
+            format!("{named}: skipped, already imported (same SHA-256 as {log_arg} imported on ");
+        assert!(out.starts_with(&expected), "{out}");
+        assert!(out.ends_with("Z)\n"), "{out}");
+        assert_eq!(out.lines().count(), 1, "{out}");
     }
     let (store, channel) = db.open().await;
     assert!(
@@ -296,7 +290,7 @@ async fn imports_without_streams_and_refuses_a_second_import(db: Db) {
         .await
         .expect("read alice")
         .expect("alice was imported");
-    assert_eq!(alice.messages, 3, "counted once");
+    assert_eq!(alice.messages, 4, "counted once");
     assert_eq!(alice.first_seen, Timestamp(T0 + 120));
     let carol = store
         .channel_user(channel.key, UserId(103))
@@ -324,8 +318,8 @@ async fn sqlite_import_infers_streams_with_exact_figures() {
 }
 
 #[tokio::test]
-async fn sqlite_import_is_refused_the_second_time() {
-    imports_without_streams_and_refuses_a_second_import(Db::sqlite().await).await;
+async fn sqlite_import_skips_the_same_content_the_second_time() {
+    imports_without_streams_and_skips_a_second_import(Db::sqlite().await).await;
 }
 
 #[tokio::test]
@@ -336,9 +330,9 @@ async fn mysql_import_infers_streams_with_exact_figures() {
 }
 
 #[tokio::test]
-async fn mysql_import_is_refused_the_second_time() {
+async fn mysql_import_skips_the_same_content_the_second_time() {
     if let Some(db) = Db::server("TEST_MYSQL_URL").await {
-        imports_without_streams_and_refuses_a_second_import(db).await;
+        imports_without_streams_and_skips_a_second_import(db).await;
     }
 }
 
@@ -350,9 +344,9 @@ async fn postgres_import_infers_streams_with_exact_figures() {
 }
 
 #[tokio::test]
-async fn postgres_import_is_refused_the_second_time() {
+async fn postgres_import_skips_the_same_content_the_second_time() {
     if let Some(db) = Db::server("TEST_POSTGRES_URL").await {
-        imports_without_streams_and_refuses_a_second_import(db).await;
+        imports_without_streams_and_skips_a_second_import(db).await;
     }
 }
 
@@ -423,7 +417,7 @@ async fn a_later_import_resolves_stored_logins_and_leaves_the_live_stream_alone(
         stdout(&output),
         format!(
             "{}: 4 lines, 3 events ingested (2023-11-15T01:00:00Z to 2023-11-15T01:00:00Z); \
-             skipped: 1 malformed, 0 before any timestamp, 0 unresolved logins; \
+             skipped: 1 malformed (line 3), 0 before any timestamp, 0 unresolved logins; \
              0 lines without anything to record\n",
             second.display()
         )
@@ -441,7 +435,7 @@ async fn a_later_import_resolves_stored_logins_and_leaves_the_live_stream_alone(
     };
     assert_eq!(
         user(101).await.messages,
-        4,
+        5,
         "alice's old-style line resolved"
     );
     assert_eq!(user(101).await.last_seen, Timestamp(later));
@@ -463,4 +457,350 @@ async fn a_later_import_resolves_stored_logins_and_leaves_the_live_stream_alone(
         .expect("figures");
     assert_eq!((figures.unique_chatters, figures.messages), (0, 0));
     store.close().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every input form: justlog and rustlog archives, prefixes, gzip, directories, re-imports.
+
+const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/import");
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(bytes).expect("gzip in memory");
+    gz.finish().expect("gzip in memory")
+}
+
+fn sample(path: &str) -> PathBuf {
+    Path::new(SAMPLES).join(path)
+}
+
+fn at(rfc3339: &str) -> Timestamp {
+    Timestamp::parse_rfc3339(rfc3339).expect("a time")
+}
+
+/// `(messages, first_seen, last_seen)` of a user in a channel.
+async fn seen(db: &Db, channel: &str, user: i64) -> (i64, Timestamp, Timestamp) {
+    let store = store::open(&db.url, &ConnectOptions::default())
+        .await
+        .expect("open the store");
+    let key = store
+        .channel(&login(channel))
+        .await
+        .expect("read the channel")
+        .expect("the channel exists")
+        .key;
+    let row = store
+        .channel_user(key, UserId(user))
+        .await
+        .expect("read the user")
+        .expect("the user exists");
+    store.close().await;
+    (row.messages, row.first_seen, row.last_seen)
+}
+
+fn file_line(path: &Path, counts: &str) -> String {
+    format!("{}: {counts}", path.display())
+}
+
+const NOTHING_SKIPPED: &str = "skipped: 0 malformed, 0 before any timestamp, 0 unresolved logins; 0 lines without anything to record";
+
+#[tokio::test]
+async fn a_justlog_archive_is_imported_in_day_order_without_its_per_user_files() {
+    // Arrange
+    let db = Db::sqlite().await;
+    let archive = sample("justlog");
+    let day = |d: &str| archive.join(format!("1000/2024/3/{d}/channel.txt.gz"));
+
+    // Act
+    let output = db.chatters(&["import", archive.to_str().expect("utf-8 path")]);
+
+    // Assert
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        stdout(&output),
+        [
+            file_line(
+                &day("1"),
+                "4 lines, 3 events ingested (2024-03-01T18:00:00Z to 2024-03-01T18:02:00Z); \
+                 skipped: 0 malformed, 0 before any timestamp, 0 unresolved logins; \
+                 1 lines without anything to record"
+            ),
+            file_line(
+                &day("2"),
+                &format!(
+                    "2 lines, 2 events ingested (2024-03-02T18:00:00Z to 2024-03-02T18:00:30Z); \
+                     {NOTHING_SKIPPED}"
+                )
+            ),
+            file_line(
+                &day("10"),
+                &format!(
+                    "2 lines, 2 events ingested (2024-03-10T18:00:00Z to 2024-03-10T18:00:10Z); \
+                     {NOTHING_SKIPPED}"
+                )
+            ),
+            "1 justlog per-user files skipped (their lines are in the channel files)".to_owned(),
+            String::new(),
+        ]
+        .join("\n")
+    );
+    // alpha: three days, banned on the last (a ban is a part: last seen then).
+    assert_eq!(
+        seen(&db, "justchan", 201).await,
+        (3, at("2024-03-01T18:00:00Z"), at("2024-03-10T18:00:10Z"))
+    );
+    // bravo: a timeout is no observation.
+    assert_eq!(
+        seen(&db, "justchan", 202).await,
+        (2, at("2024-03-01T18:01:00Z"), at("2024-03-02T18:00:30Z"))
+    );
+    // charlie: a resub with a message is a message.
+    assert_eq!(
+        seen(&db, "justchan", 203).await,
+        (1, at("2024-03-01T18:02:00Z"), at("2024-03-01T18:02:00Z"))
+    );
+}
+
+#[tokio::test]
+async fn a_rustlog_raw_download_with_crlf_lines_is_imported() {
+    // Arrange
+    let db = Db::sqlite().await;
+    let file = sample("rustlog/rustchan-2024-03-04.txt");
+
+    // Act
+    let output = db.chatters(&["import", file.to_str().expect("utf-8 path")]);
+
+    // Assert
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        stdout(&output),
+        format!(
+            "{}\n",
+            file_line(
+                &file,
+                "5 lines, 4 events ingested (2024-03-04T18:00:00Z to 2024-03-04T18:05:00Z); \
+                 skipped: 0 malformed, 0 before any timestamp, 0 unresolved logins; \
+                 1 lines without anything to record"
+            )
+        )
+    );
+    assert_eq!(
+        seen(&db, "rustchan", 301).await,
+        (2, at("2024-03-04T18:00:00Z"), at("2024-03-04T18:05:00Z"))
+    );
+    assert_eq!(
+        seen(&db, "rustchan", 302).await,
+        (1, at("2024-03-04T18:01:30Z"), at("2024-03-04T18:01:30Z"))
+    );
+}
+
+#[tokio::test]
+async fn both_prefix_forms_time_their_lines_and_tmi_sent_ts_wins_over_them() {
+    // Arrange
+    let db = Db::sqlite().await;
+    let file = sample("prefixed.log");
+
+    // Act
+    let output = db.chatters(&["import", file.to_str().expect("utf-8 path")]);
+
+    // Assert
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        stdout(&output),
+        format!(
+            "{}\n",
+            file_line(
+                &file,
+                &format!(
+                    "3 lines, 3 events ingested (2024-03-05T10:01:00Z to 2024-03-05T10:30:00Z); \
+                     {NOTHING_SKIPPED}"
+                )
+            )
+        )
+    );
+    // 10:01 from `[prefix]`; 10:30 from tmi-sent-ts, not 10:02 from the prefix; the PART
+    // without either takes the previous line's 10:30.
+    assert_eq!(
+        seen(&db, "prefchan", 401).await,
+        (2, at("2024-03-05T10:01:00Z"), at("2024-03-05T10:30:00Z"))
+    );
+}
+
+/// A directory holding a plain file, a gzip file without a `.gz` name in a subfolder, a
+/// prefixed file and a file of junk.
+fn mixed_directory(db: &Db) -> PathBuf {
+    let dir = db.dir.path().join("mixed");
+    std::fs::create_dir_all(dir.join("b")).expect("create dirs");
+    let read = |p: &str| std::fs::read(sample(p)).expect("a sample");
+    std::fs::write(
+        dir.join("a-plain.log"),
+        read("rustlog/rustchan-2024-03-04.txt"),
+    )
+    .expect("write");
+    std::fs::write(dir.join("b/packed"), gzip(&read("prefixed.log"))).expect("write");
+    std::fs::write(
+        dir.join("c-junk.txt"),
+        b"<alice> this is not IRC\n\n@ :x PRIVMSG #c :empty tags\n\xff\xfe\nPING :tmi.twitch.tv\n",
+    )
+    .expect("write");
+    dir
+}
+
+#[tokio::test]
+async fn a_mixed_directory_imports_plain_gzip_and_prefixed_files_and_reports_junk_lines() {
+    // Arrange
+    let db = Db::sqlite().await;
+    let dir = mixed_directory(&db);
+
+    // Act
+    let output = db.chatters(&["import", dir.to_str().expect("utf-8 path")]);
+
+    // Assert
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        stdout(&output),
+        [
+            file_line(
+                &dir.join("a-plain.log"),
+                "5 lines, 4 events ingested (2024-03-04T18:00:00Z to 2024-03-04T18:05:00Z); \
+                 skipped: 0 malformed, 0 before any timestamp, 0 unresolved logins; \
+                 1 lines without anything to record"
+            ),
+            file_line(
+                &dir.join("b/packed"),
+                &format!(
+                    "3 lines, 3 events ingested (2024-03-05T10:01:00Z to 2024-03-05T10:30:00Z); \
+                     {NOTHING_SKIPPED}"
+                )
+            ),
+            file_line(
+                &dir.join("c-junk.txt"),
+                "4 lines, 0 events ingested (no events); skipped: 3 malformed (line 1, 3, 4), \
+                 0 before any timestamp, 0 unresolved logins; 1 lines without anything to record"
+            ),
+            String::new(),
+        ]
+        .join("\n")
+    );
+    assert_eq!(
+        seen(&db, "rustchan", 301).await,
+        (2, at("2024-03-04T18:00:00Z"), at("2024-03-04T18:05:00Z"))
+    );
+    assert_eq!(
+        seen(&db, "prefchan", 401).await,
+        (2, at("2024-03-05T10:01:00Z"), at("2024-03-05T10:30:00Z"))
+    );
+}
+
+#[tokio::test]
+async fn content_imported_before_is_skipped_under_any_name_or_compression_and_changes_nothing() {
+    // Arrange: the mixed directory imported once.
+    let db = Db::sqlite().await;
+    let dir = mixed_directory(&db);
+    let first = db.chatters(&["import", dir.to_str().expect("utf-8 path")]);
+    assert!(first.status.success(), "{first:?}");
+    let before = (
+        seen(&db, "rustchan", 301).await,
+        seen(&db, "prefchan", 401).await,
+    );
+    // The plain file gzipped, the gzip file unpacked, under other names.
+    let again = db.dir.path().join("again");
+    std::fs::create_dir_all(&again).expect("create dir");
+    let plain = std::fs::read(dir.join("a-plain.log")).expect("read");
+    std::fs::write(again.join("x.gz"), gzip(&plain)).expect("write");
+    std::fs::write(
+        again.join("y.txt"),
+        std::fs::read(sample("prefixed.log")).expect("read"),
+    )
+    .expect("write");
+
+    // Act
+    let output = db.chatters(&["import", again.to_str().expect("utf-8 path")]);
+
+    // Assert
+    assert!(output.status.success(), "{output:?}");
+    let out = stdout(&output);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    let plain_note = format!(
+        "{}: skipped, already imported (same SHA-256 as {} imported on ",
+        again.join("x.gz").display(),
+        dir.join("a-plain.log").display()
+    );
+    let packed_note = format!(
+        "{}: skipped, already imported (same SHA-256 as {} imported on ",
+        again.join("y.txt").display(),
+        dir.join("b/packed").display()
+    );
+    assert!(lines[0].starts_with(&plain_note), "{out}");
+    assert!(lines[1].starts_with(&packed_note), "{out}");
+    let after = (
+        seen(&db, "rustchan", 301).await,
+        seen(&db, "prefchan", 401).await,
+    );
+    assert_eq!(after, before, "nothing changed");
+}
+
+#[tokio::test]
+async fn the_same_content_twice_in_one_run_is_imported_once() {
+    // Arrange
+    let db = Db::sqlite().await;
+    let plain = db.write_log(
+        "one.log",
+        &std::fs::read(sample("prefixed.log")).expect("read"),
+    );
+    let packed = db.write_log(
+        "two.log",
+        &gzip(&std::fs::read(sample("prefixed.log")).expect("read")),
+    );
+
+    // Act
+    let output = db.chatters(&[
+        "import",
+        plain.to_str().expect("utf-8 path"),
+        packed.to_str().expect("utf-8 path"),
+    ]);
+
+    // Assert
+    assert!(output.status.success(), "{output:?}");
+    let out = stdout(&output);
+    assert_eq!(
+        out.lines().nth(1),
+        Some(
+            format!(
+                "{}: skipped, same content as {} (imported in this run)",
+                packed.display(),
+                plain.display()
+            )
+            .as_str()
+        ),
+        "{out}"
+    );
+    assert_eq!(seen(&db, "prefchan", 401).await.0, 2);
+}
+
+#[tokio::test]
+async fn an_import_without_a_single_usable_line_exits_1() {
+    // Arrange
+    let db = Db::sqlite().await;
+    let junk = db.write_log("junk.log", b"<alice> not irc\n\xff\n");
+
+    // Act
+    let output = db.chatters(&["import", junk.to_str().expect("utf-8 path")]);
+
+    // Assert
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "chatters: no input held a usable line: nothing imported\n"
+    );
+    assert_eq!(
+        stdout(&output),
+        format!(
+            "{}: 2 lines, 0 events ingested (no events); skipped: 2 malformed (line 1, 2), \
+             0 before any timestamp, 0 unresolved logins; 0 lines without anything to record\n",
+            junk.display()
+        )
+    );
 }

@@ -80,7 +80,10 @@ async fn every_exported_family_is_fed_by_some_code_path() {
         Leases::connect(&SecretString::from(redis.clone()), lease_config).expect("leases");
     leases.metrics().register(&metrics);
     let wanted: BTreeSet<Login> = [login("leased1"), login("leased2")].into();
-    assert!(leases.sync(&wanted).await.is_empty(), "the first sync announces");
+    assert!(
+        leases.sync(&wanted).await.is_empty(),
+        "the first sync announces"
+    );
     assert_eq!(leases.sync(&wanted).await, wanted);
     let client = redis::Client::open(redis.as_str()).expect("redis url");
     let mut con = client

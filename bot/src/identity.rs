@@ -164,7 +164,7 @@ impl Identity {
         for o in &batch {
             match o {
                 Observed::Event(e) => {
-                    for user in users_of(e) {
+                    if let Some(user) = user_of(e) {
                         self.learn(user);
                     }
                 }
@@ -250,15 +250,15 @@ impl Identity {
     }
 }
 
-/// Users an event names with their id.
-fn users_of(event: &Event) -> Vec<&UserRef> {
+/// The user an event names with their id (no allocation: this runs for every chat line).
+fn user_of(event: &Event) -> Option<&UserRef> {
     match event {
-        Event::Message(m) => vec![&m.user],
+        Event::Message(m) => Some(&m.user),
         Event::Join { user, .. } | Event::Part { user, .. } | Event::Rename { user, .. } => {
-            vec![user]
+            Some(user)
         }
-        Event::Raid { from, .. } => vec![from],
-        _ => Vec::new(),
+        Event::Raid { from, .. } => Some(from),
+        _ => None,
     }
 }
 

@@ -193,6 +193,25 @@ impl Event {
         }
     }
 
+    /// The channel the event happened in, for events of one channel.
+    pub fn channel(&self) -> Option<&Login> {
+        match self {
+            Self::Join { channel, .. }
+            | Self::Part { channel, .. }
+            | Self::Snapshot { channel, .. }
+            | Self::StreamOnline { channel, .. }
+            | Self::StreamOffline { channel, .. }
+            | Self::Raid { channel, .. }
+            | Self::ChannelReleased { channel, .. }
+            | Self::ChannelAcquired { channel } => Some(channel),
+            Self::Message(m) => Some(&m.channel),
+            Self::OptOut { .. }
+            | Self::OptIn { .. }
+            | Self::Rename { .. }
+            | Self::Account { .. } => None,
+        }
+    }
+
     /// A short name of the variant, for metrics labels.
     pub fn kind(&self) -> &'static str {
         match self {

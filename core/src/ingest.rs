@@ -30,67 +30,10 @@ use crate::event::Event;
 use crate::metrics::Metrics;
 pub use crate::metrics::ingest::IngestMetrics;
 use crate::store::{Batch, Store, StoreError, UserRow};
-use crate::tracker::{Tracker, TrackerConfig};
+use crate::tracker::Tracker;
 
-impl IngestConfig {
-    /// The pipeline as the settings ask for it.
-    pub fn from_settings(settings: &crate::settings::Settings) -> Self {
-        let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
-        Self {
-            tracker: TrackerConfig {
-                bot_user: None,
-                bot_login: settings.twitch_bot_login.clone(),
-                presence_timeout: secs(settings.presence_timeout),
-                // Two missed offline snapshots and the channel is tracked by IRC alone.
-                snapshot_stale_after: secs(
-                    settings
-                        .offline_snapshot_interval
-                        .max(settings.snapshot_interval),
-                ) * 2
-                    + 60,
-                bots: crate::bots::KnownBots::shipped(),
-            },
-            ..Self::default()
-        }
-    }
-}
-
-/// Tuning of the ingestion pipeline.
-#[derive(Debug, Clone)]
-pub struct IngestConfig {
-    /// Commands (events or event lists) the queue holds before senders wait.
-    pub queue_capacity: usize,
-    /// A batch is committed once it holds this many events.
-    pub batch_events: u64,
-    /// ... or once this much time has passed since the last commit.
-    pub flush_interval: Duration,
-    /// How often per-channel bot rules are re-read from the store.
-    pub rules_reload: Duration,
-    /// Presence tracking settings.
-    pub tracker: TrackerConfig,
-    /// Resume from the store at start: close presence intervals left open by a crash and carry
-    /// on the streams recorded as live. Off for `chatters import`, which must neither close a
-    /// running bot's presence intervals nor attribute old log lines to the stream live now.
-    pub resume: bool,
-    /// Channels are leased among several instances (`REDIS_URL`): presence left open is closed
-    /// per channel when its lease is taken ([`Event::ChannelAcquired`]), never in every channel
-    /// at start, where other instances' viewers are still present.
-    pub leased: bool,
-}
-
-impl Default for IngestConfig {
-    fn default() -> Self {
-        Self {
-            queue_capacity: 65_536,
-            batch_events: 500_000,
-            flush_interval: Duration::from_millis(100),
-            rules_reload: Duration::from_secs(10),
-            tracker: TrackerConfig::default(),
-            resume: true,
-            leased: false,
-        }
-    }
-}
+mod config;
+pub use config::IngestConfig;
 
 /// The ingestion task has stopped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -103,6 +46,7 @@ enum Command {
     Event(Event),
     Events(Vec<Event>),
     Flush(Ack),
+    State(String, String),
     PresentCount(Login, oneshot::Sender<Option<usize>>),
 }
 
@@ -119,6 +63,7 @@ impl std::fmt::Debug for Command {
             Self::Event(_) => "Event",
             Self::Events(_) => "Events",
             Self::Flush(_) => "Flush",
+            Self::State(..) => "State",
             Self::PresentCount(..) => "PresentCount",
         })
     }
@@ -151,6 +96,15 @@ impl IngestHandle {
         rx.await
             .map_err(|_| IngestError::Closed)?
             .map_err(IngestError::Commit)
+    }
+
+    /// Writes a `bot_state` row with the batch holding every event sent before it (same
+    /// transaction).
+    pub async fn record_state(&self, name: String, value: String) -> Result<(), IngestClosed> {
+        self.tx
+            .send(Command::State(name, value))
+            .await
+            .map_err(|_| IngestClosed)
     }
 
     /// Counted users present in a channel now (`None`: channel not seen).
@@ -409,9 +363,10 @@ impl Pipeline {
 
                 _ = flush.tick() => {
                     // With no events for a while, a live bot's clock still moves on (imports of
-                    // old lines never drive it: their times are far from now).
+                    // old lines never drive it: their times are far from now, and a replay's
+                    // channels run on their own clocks).
                     let now = Timestamp::now();
-                    if now.0.saturating_sub(self.clock) < 600 {
+                    if !self.config.history_only && now.0.saturating_sub(self.clock) < 600 {
                         self.advance(now);
                     }
                     self.hand_over().await
@@ -435,7 +390,11 @@ impl Pipeline {
                 drained = self.command(cmd).await;
             }
         }
-        self.tracker.checkpoint(&mut self.batch);
+        if self.config.history_only {
+            self.tracker.close_all(&mut self.batch);
+        } else {
+            self.tracker.checkpoint(&mut self.batch);
+        }
         let written = self.settle().await;
         drained.and(written)
     }
@@ -453,6 +412,10 @@ impl Pipeline {
                 self.acks.push(ack);
                 self.hand_over().await
             }
+            Command::State(name, value) => {
+                self.batch.states.push((name, value));
+                Ok(())
+            }
             Command::PresentCount(channel, reply) => {
                 let _ = reply.send(self.tracker.present_count(&channel));
                 Ok(())
@@ -467,6 +430,10 @@ impl Pipeline {
             return Ok(());
         }
         self.wait_commit().await?;
+        if self.config.history_only {
+            // Intervals still open are written once they close (at the latest on stop).
+            self.batch.presence.retain(|_, until| until.is_some());
+        }
         // Names committed already (and unchanged since) need no second write.
         let names = &mut self.names;
         if names.len() + self.batch.users.len() > NAME_CACHE_LIMIT {
@@ -546,7 +513,15 @@ impl Pipeline {
         self.metrics.count(&event);
         self.batch.events += 1;
         if let Some(at) = event.time() {
-            self.advance(at);
+            if self.config.history_only {
+                self.clock = self.clock.max(at.0);
+                if let Some(channel) = event.channel() {
+                    self.tracker
+                        .tick_channel(channel, at, false, &mut self.batch);
+                }
+            } else {
+                self.advance(at);
+            }
         }
         let batch = &mut self.batch;
         match event {

@@ -113,6 +113,9 @@ pub struct Batch {
     pub raids: Vec<Raid>,
     /// Broadcaster ids learnt for channels.
     pub channel_ids: FxHashMap<ChannelKey, UserId>,
+    /// Process state (`bot_state` rows) written with these changes, e.g. an imported file's
+    /// content hash, so it is recorded in the same transaction as the file's last rows.
+    pub states: Vec<(String, String)>,
     /// How many events went into this batch.
     pub events: u64,
 }
@@ -130,6 +133,7 @@ impl Batch {
             && self.stream_peaks.is_empty()
             && self.raids.is_empty()
             && self.channel_ids.is_empty()
+            && self.states.is_empty()
     }
 
     /// Number of rows this batch will touch (a measure of its size).
@@ -144,6 +148,7 @@ impl Batch {
             + self.stream_peaks.len()
             + self.raids.len()
             + self.channel_ids.len()
+            + self.states.len()
     }
 
     /// Records an observation of `user` in `channel`.

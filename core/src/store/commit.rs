@@ -393,5 +393,17 @@ async fn commit_rest(tx: &mut Tx, batch: &Batch) -> Result<(), StoreError> {
             qb.build().execute(&mut **tx).await?;
         });
     }
+    for (name, value) in &batch.states {
+        with_tx!(tx, |tx, Db, d| {
+            let mut qb = QueryBuilder::<Db>::new("INSERT INTO bot_state (name, value) VALUES (");
+            qb.push_bind(name.clone())
+                .push(", ")
+                .push_bind(value.clone())
+                .push(")");
+            qb.push(d.upsert("name"))
+                .push(format!("value = {}", d.ex("value")));
+            qb.build().execute(&mut **tx).await?;
+        });
+    }
     Ok(())
 }

@@ -45,6 +45,9 @@ pub struct ConnectOptions {
     pub retry_for: Duration,
     /// Pool size.
     pub max_connections: u32,
+    /// SQLite page cache per connection, in KiB (a one-off bulk writer such as an import needs
+    /// far less than a long-running process).
+    pub sqlite_cache_kib: u32,
 }
 
 impl Default for ConnectOptions {
@@ -52,6 +55,7 @@ impl Default for ConnectOptions {
         Self {
             retry_for: Duration::from_secs(30),
             max_connections: 8,
+            sqlite_cache_kib: 65_536,
         }
     }
 }
@@ -200,7 +204,7 @@ async fn connect_sqlite(url: &str, options: &ConnectOptions) -> Result<Store, St
         .busy_timeout(Duration::from_secs(10))
         .foreign_keys(true)
         .pragma("temp_store", "memory")
-        .pragma("cache_size", "-65536")
+        .pragma("cache_size", format!("-{}", options.sqlite_cache_kib))
         // Checkpoints run beside the writes instead of inside the commit that crosses the
         // threshold, which would stall it (and a command waiting for it) for many ms.
         .pragma("wal_autocheckpoint", "0");

@@ -7,8 +7,11 @@
 //! snapshot lists them again.
 //!
 //! Layout: this file holds the tracker and the chat-line path (join, part, message); `state`
-//! the per-channel state; `streams` snapshots, stream transitions and the periodic expiry.
+//! the per-channel state (with the expiry deadlines); `streams` snapshots, stream transitions
+//! and the periodic expiry.
 
+#[cfg(test)]
+mod expiry_tests;
 mod state;
 mod streams;
 
@@ -91,6 +94,8 @@ impl Tracker {
             snapshots: 0,
             streams: 0,
             last_irc_point: None,
+            deadlines: state::Deadlines::default(),
+            last_tick: i64::MIN,
         });
     }
 
@@ -251,6 +256,10 @@ impl Tracker {
                         );
                         Self::write_name(user, at, batch);
                         batch.presence.insert((ch.key, user.id, at), None);
+                        ch.deadlines
+                            .compact(&ch.present, self.config.presence_timeout);
+                        ch.deadlines
+                            .push(user.id, t, t, self.config.presence_timeout);
                         if counted {
                             ch.counted_present += 1;
                             if generation != 0 {

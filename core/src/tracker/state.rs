@@ -1,6 +1,9 @@
 //! The tracker's per-channel state: present users (16 bytes each), the live stream, and the
 //! small helpers that turn them into rows.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
 use rustc_hash::FxHashMap;
 
 use crate::domain::{Login, Timestamp, UserId};
@@ -89,6 +92,70 @@ pub(super) struct ChannelState {
     pub(super) streams: u16,
     /// Start of the minute of the latest IRC-only series point.
     pub(super) last_irc_point: Option<i64>,
+    /// When present users may time out, earliest first (see [`Deadlines`]).
+    pub(super) deadlines: Deadlines,
+    /// Latest time this channel alone was ticked at ([`super::Tracker::tick_channel`]).
+    pub(super) last_tick: i64,
+}
+
+/// One scheduled expiry check: the time (Unix seconds) a presence interval times out unless
+/// the user was seen again, the user, and the interval's start (to tell a later interval of
+/// the same user apart).
+type Deadline = Reverse<(i64, UserId, u32)>;
+
+/// Expiry deadlines of a channel's present users, a min-heap invalidated lazily: an entry is
+/// pushed when an interval opens; when it falls due, the interval is gone (entry dropped),
+/// timed out (expired), or was extended by later sightings (pushed again at its new deadline).
+/// Expiring therefore costs O(expired · log n) instead of a scan of everyone present.
+#[derive(Debug, Default)]
+pub(super) struct Deadlines {
+    heap: BinaryHeap<Deadline>,
+}
+
+impl Deadlines {
+    /// Schedules the check of an interval opened at `since` whose latest sighting is `last`.
+    pub(super) fn push(&mut self, user: UserId, since: u32, last: u32, timeout: i64) {
+        self.heap
+            .push(Reverse((i64::from(last) + timeout, user, since)));
+    }
+
+    /// The next entry due at `now` (deadline at or before it), removed, with its exact
+    /// duplicates (a user who left and came back within one second).
+    pub(super) fn pop_due(&mut self, now: i64) -> Option<(UserId, u32)> {
+        let Reverse(due) = *self.heap.peek()?;
+        if due.0 > now {
+            return None;
+        }
+        self.heap.pop();
+        while self.heap.peek().is_some_and(|Reverse(d)| *d == due) {
+            self.heap.pop();
+        }
+        Some((due.1, due.2))
+    }
+
+    /// Drops every entry (nobody is present any more).
+    pub(super) fn clear(&mut self) {
+        self.heap.clear();
+    }
+
+    /// Rebuilds the heap from the present users when stale entries (intervals closed by a
+    /// part or a snapshot, which never expire) outnumber live ones: memory stays O(present).
+    pub(super) fn compact(&mut self, present: &FxHashMap<UserId, Presence>, timeout: i64) {
+        if self.heap.len() <= 2 * present.len() + 1024 {
+            return;
+        }
+        let entries: Vec<Deadline> = present
+            .iter()
+            .map(|(id, p)| Reverse((i64::from(p.last) + timeout, *id, p.since)))
+            .collect();
+        self.heap = BinaryHeap::from(entries);
+    }
+
+    /// Entries held (live and stale).
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.heap.len()
+    }
 }
 
 pub(super) fn name_hash(user: &UserRef) -> u32 {

@@ -22,6 +22,7 @@ impl Tracker {
         }
         let counted: Vec<bool> = users.iter().map(|u| self.counts(channel, u)).collect();
         let opted_out = &self.opted_out;
+        let timeout = self.config.presence_timeout;
         let Some(ch) = self.channels.get_mut(channel) else {
             return;
         };
@@ -70,6 +71,7 @@ impl Tracker {
                     Self::write_name(u, at, batch);
                     batch.presence.insert((ch.key, u.id, at), None);
                     batch.channel_user(ch.key, u.id, at, 0);
+                    ch.deadlines.push(u.id, t, t, timeout);
                     true
                 }
             };
@@ -102,6 +104,7 @@ impl Tracker {
             }
             false
         });
+        ch.deadlines.compact(&ch.present, timeout);
         // Presence is now exactly the list; while live, everyone listed is observed in the stream.
         ch.counted_present = counted_in_list;
         ch.live_present = if live.is_some() {
@@ -190,6 +193,7 @@ impl Tracker {
                 batch.stream_user(live.at(key), id, last, LAST_SIGHTING);
             }
         }
+        ch.deadlines.clear();
         ch.counted_present = 0;
         ch.live_present = 0;
         ch.last_snapshot = None;
@@ -287,57 +291,104 @@ impl Tracker {
         let timeout = self.config.presence_timeout;
         let stale = self.config.snapshot_stale_after;
         for ch in self.channels.values_mut() {
-            let irc_only = ch.last_snapshot.is_none_or(|s| now.0 - s.0 > stale);
-            if !irc_only {
-                continue;
-            }
-            let current = now.0.div_euclid(60) * 60;
-            let mut minute = match ch.last_irc_point {
-                Some(p) => (p + 60).max(current - 1440 * 60),
-                None => current,
-            };
-            while minute <= current {
-                Self::expire(ch, Timestamp(minute), timeout, batch);
-                if ch.live.is_some() || ch.counted_present > 0 {
-                    batch.series.push(SeriesRow {
-                        channel: ch.key,
-                        at: Timestamp(minute),
-                        chatters: i64::try_from(ch.counted_present).unwrap_or(i64::MAX),
-                        total: None,
-                    });
-                }
-                ch.last_irc_point = Some(minute);
-                minute += 60;
-            }
-            Self::expire(ch, now, timeout, batch);
+            Self::tick_one(ch, now, timeout, stale, true, batch);
         }
     }
 
-    /// Ends the presence of users whose last sighting is `timeout` or more before `now`.
+    /// [`Tracker::tick`] for one channel on its own clock (the latest time this was called
+    /// with for it; earlier times do nothing), for replays whose channels arrive one after
+    /// another rather than interleaved. `series`: whether IRC-only series points are written.
+    pub fn tick_channel(
+        &mut self,
+        channel: &Login,
+        now: Timestamp,
+        series: bool,
+        batch: &mut Batch,
+    ) {
+        let timeout = self.config.presence_timeout;
+        let stale = self.config.snapshot_stale_after;
+        if let Some(ch) = self.channels.get_mut(channel)
+            && now.0 > ch.last_tick
+        {
+            ch.last_tick = now.0;
+            Self::tick_one(ch, now, timeout, stale, series, batch);
+        }
+    }
+
+    fn tick_one(
+        ch: &mut ChannelState,
+        now: Timestamp,
+        timeout: i64,
+        stale: i64,
+        series: bool,
+        batch: &mut Batch,
+    ) {
+        let irc_only = ch.last_snapshot.is_none_or(|s| now.0 - s.0 > stale);
+        if !irc_only {
+            return;
+        }
+        let current = now.0.div_euclid(60) * 60;
+        let mut minute = match ch.last_irc_point {
+            Some(p) => (p + 60).max(current - 1440 * 60),
+            None => current,
+        };
+        while minute <= current {
+            Self::expire(ch, Timestamp(minute), timeout, batch);
+            if series && (ch.live.is_some() || ch.counted_present > 0) {
+                batch.series.push(SeriesRow {
+                    channel: ch.key,
+                    at: Timestamp(minute),
+                    chatters: i64::try_from(ch.counted_present).unwrap_or(i64::MAX),
+                    total: None,
+                });
+            }
+            ch.last_irc_point = Some(minute);
+            minute += 60;
+        }
+        Self::expire(ch, now, timeout, batch);
+    }
+
+    /// Ends the presence of users whose last sighting is `timeout` or more before `now`, in
+    /// O(expired): only entries of [`ChannelState::deadlines`] due by `now` are looked at.
     pub(super) fn expire(ch: &mut ChannelState, now: Timestamp, timeout: i64, batch: &mut Batch) {
         let key = ch.key;
         let live = ch.live;
-        let mut left = Vec::new();
-        ch.present.retain(|id, p| {
+        while let Some((id, since)) = ch.deadlines.pop_due(now.0) {
+            let Some(p) = ch.present.get(&id).copied() else {
+                continue;
+            };
+            if p.since != since {
+                continue;
+            }
             let last = Timestamp(i64::from(p.last));
             if now.0 - last.0 < timeout {
-                return true;
+                // Seen since the entry was pushed: check again at the new deadline.
+                ch.deadlines.push(id, p.since, p.last, timeout);
+                continue;
             }
+            ch.present.remove(&id);
             batch.presence.insert(
-                (key, *id, Timestamp(i64::from(p.since))),
+                (key, id, Timestamp(i64::from(p.since))),
                 Some(last.plus(timeout)),
             );
             if let Some(live) = live
                 && p.recorded == live.generation
                 && last >= live.started_at
             {
-                batch.stream_user(live.at(key), *id, last, LAST_SIGHTING);
+                batch.stream_user(live.at(key), id, last, LAST_SIGHTING);
             }
-            left.push(*p);
-            false
-        });
-        for p in &left {
-            Self::leave(ch, p);
+            Self::leave(ch, &p);
+        }
+    }
+
+    /// Ends every presence at its timeout (last sighting plus the presence timeout), writing
+    /// each present user's last sighting first: what a replay of old logs leaves behind is
+    /// history only, never an open interval.
+    pub fn close_all(&mut self, batch: &mut Batch) {
+        self.checkpoint(batch);
+        let logins: Vec<Login> = self.channels.keys().cloned().collect();
+        for login in logins {
+            self.release(&login, Timestamp(i64::MAX), batch);
         }
     }
 

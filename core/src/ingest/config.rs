@@ -1,0 +1,74 @@
+//! [`IngestConfig`]: the tuning of the ingestion pipeline, and how the settings fill it.
+
+use std::time::Duration;
+
+use crate::tracker::TrackerConfig;
+
+impl IngestConfig {
+    /// The pipeline as the settings ask for it.
+    pub fn from_settings(settings: &crate::settings::Settings) -> Self {
+        let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+        Self {
+            tracker: TrackerConfig {
+                bot_user: None,
+                bot_login: settings.twitch_bot_login.clone(),
+                presence_timeout: secs(settings.presence_timeout),
+                // Two missed offline snapshots and the channel is tracked by IRC alone.
+                snapshot_stale_after: secs(
+                    settings
+                        .offline_snapshot_interval
+                        .max(settings.snapshot_interval),
+                ) * 2
+                    + 60,
+                bots: crate::bots::KnownBots::shipped(),
+            },
+            ..Self::default()
+        }
+    }
+}
+
+/// Tuning of the ingestion pipeline.
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    /// Commands (events or event lists) the queue holds before senders wait.
+    pub queue_capacity: usize,
+    /// A batch is committed once it holds this many events.
+    pub batch_events: u64,
+    /// ... or once this much time has passed since the last commit.
+    pub flush_interval: Duration,
+    /// How often per-channel bot rules are re-read from the store.
+    pub rules_reload: Duration,
+    /// Presence tracking settings.
+    pub tracker: TrackerConfig,
+    /// Resume from the store at start: close presence intervals left open by a crash and carry
+    /// on the streams recorded as live. Off for `chatters import`, which must neither close a
+    /// running bot's presence intervals nor attribute old log lines to the stream live now.
+    pub resume: bool,
+    /// Replay of old logs beside a running bot (`chatters import`): history only. Each
+    /// channel's presence runs on its own clock (the latest event time of that channel, so
+    /// archives walked channel by channel expire presence as if interleaved); no IRC-only
+    /// series points and no open presence interval are written, and on stop every interval
+    /// is closed at its timeout. The live bot's presence and series rows are never touched.
+    pub history_only: bool,
+    /// Channels are leased among several instances (`REDIS_URL`): presence left open is closed
+    /// per channel when its lease is taken ([`Event::ChannelAcquired`]), never in every channel
+    /// at start, where other instances' viewers are still present.
+    ///
+    /// [`Event::ChannelAcquired`]: crate::event::Event::ChannelAcquired
+    pub leased: bool,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            queue_capacity: 65_536,
+            batch_events: 500_000,
+            flush_interval: Duration::from_millis(100),
+            rules_reload: Duration::from_secs(10),
+            tracker: TrackerConfig::default(),
+            resume: true,
+            history_only: false,
+            leased: false,
+        }
+    }
+}
