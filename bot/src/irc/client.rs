@@ -177,6 +177,11 @@ impl<L: LoginCredentials> IrcSession<L> {
         let mut reassert = tokio::time::interval_at(start, config.reassert_every);
         reassert.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut batch = Vec::with_capacity(BATCH);
+        // Reading may pause with nothing left for this task to take (lines read on a socket
+        // that closed are never handed over): the backlog is re-checked while idle, so a
+        // pause never outlives the backlog.
+        let mut pressure = tokio::time::interval(Duration::from_millis(100));
+        pressure.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 biased;
@@ -199,6 +204,7 @@ impl<L: LoginCredentials> IrcSession<L> {
                     Err(_) => wanted_open = false,
                 },
                 _ = reassert.tick() => task.reassert().await,
+                _ = pressure.tick() => super::pressure::taken(0, incoming.is_empty()),
             }
         }
     }
