@@ -204,12 +204,12 @@ impl TwitchMetrics {
             )?;
             w.gauge(
                 "chatters_irc_backlog",
-                "Chat messages read from Twitch and not yet taken by the irc task (the lag; reading pauses at 50,000).",
+                "Chat messages read from Twitch and not yet taken by the irc task (the lag).",
                 i64::try_from(irc::pressure::backlog()).unwrap_or(i64::MAX),
             )?;
             w.gauge(
                 "chatters_irc_reading_paused",
-                "1 while reading from Twitch is paused because ingestion is behind (back-pressure).",
+                "1 while reading from Twitch is paused because ingestion is behind (the read gate is not wired in yet: always 0).",
                 i64::from(irc::pressure::paused()),
             )?;
             w.counter(

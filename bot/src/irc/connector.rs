@@ -283,9 +283,6 @@ impl AsyncRead for IrcSocket {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        if super::pressure::poll_gate(cx).is_pending() {
-            return Poll::Pending;
-        }
         let before = buf.filled().len();
         let read = Pin::new(&mut self.get_mut().stream).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = read {
