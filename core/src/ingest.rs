@@ -14,11 +14,7 @@
 //! - On cancellation the queue is drained, present users' last sightings are written and the
 //!   final batch committed before the task ends.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
 
 use rustc_hash::FxHashMap;
 use tokio::sync::{mpsc, oneshot};
@@ -32,7 +28,9 @@ pub use crate::metrics::ingest::IngestMetrics;
 use crate::store::{Batch, Store, StoreError, UserRow};
 use crate::tracker::Tracker;
 
+mod commit;
 mod config;
+use commit::{Commit, Job, commit, finish, until_reachable};
 pub use config::IngestConfig;
 
 /// The ingestion task has stopped.
@@ -211,91 +209,6 @@ impl Ingest {
         };
         let task = tokio::spawn(pipeline.run(rx, cancel));
         Ok((handle, task))
-    }
-}
-
-struct Job {
-    batch: Batch,
-    acks: Vec<Ack>,
-}
-
-/// A batch's commit in progress.
-type Commit = Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send>>;
-
-/// Commits one batch, retrying failures with backoff (until cancelled, then 5 attempts), and
-/// answers the flushes waiting for it.
-async fn commit(
-    store: Arc<Store>,
-    Job { batch, acks }: Job,
-    metrics: Arc<IngestMetrics>,
-    cancel: CancellationToken,
-) -> Result<(), StoreError> {
-    let mut delay = Duration::from_millis(100);
-    let mut attempts = 0u32;
-    let result = loop {
-        let started = Instant::now();
-        match store.commit(&batch).await {
-            Ok(()) => {
-                metrics.committed_batch(started.elapsed(), batch.events);
-                break Ok(());
-            }
-            Err(e) => {
-                attempts += 1;
-                metrics.commit_errors.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(error = %e, attempts, rows = batch.rows(), "batch commit failed, retrying");
-                if cancel.is_cancelled() && attempts >= 5 {
-                    break Err(e);
-                }
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-        }
-    };
-    for ack in acks {
-        let _ = ack.send(result.as_ref().map_err(ToString::to_string).copied());
-    }
-    result
-}
-
-/// Runs a direct store call (outside a batch), retrying while the database is unreachable
-/// until it answers or `cancel` fires: an outage delays ingestion, it does not stop it.
-async fn until_reachable<T, Fut>(
-    cancel: &CancellationToken,
-    mut call: impl FnMut() -> Fut,
-) -> Result<T, StoreError>
-where
-    Fut: Future<Output = Result<T, StoreError>>,
-{
-    let mut delay = Duration::from_millis(100);
-    let mut warned = false;
-    loop {
-        match call().await {
-            Err(error) if error.is_transient() && !cancel.is_cancelled() => {
-                if !warned {
-                    tracing::warn!(%error, "database unreachable; ingestion holds the events and retries");
-                    warned = true;
-                }
-                tokio::select! {
-                    () = cancel.cancelled() => {}
-                    () = tokio::time::sleep(delay) => {}
-                }
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-            other => return other,
-        }
-    }
-}
-
-/// Completes the commit in `slot`, if any; pending forever otherwise (a `select!` branch that
-/// never fires while nothing is in flight). Cancel-safe: the commit stays in `slot`.
-async fn finish(slot: &mut Option<Commit>) -> Result<(), StoreError> {
-    match slot {
-        Some(commit) => {
-            let result = commit.await;
-            *slot = None;
-            result
-        }
-        None => std::future::pending().await,
     }
 }
 
@@ -555,11 +468,7 @@ impl Pipeline {
                 title,
             } => {
                 self.ensure_channel(&channel).await?;
-                let key = self
-                    .tracker
-                    .channel_keys()
-                    .find(|(l, _)| **l == channel)
-                    .map(|(_, k)| k);
+                let key = self.tracker.channel_key(&channel);
                 if let Some(key) = key {
                     self.wait_commit().await?;
                     let store = &self.store;
@@ -607,11 +516,7 @@ impl Pipeline {
             Event::ChannelReleased { channel, at } => self.tracker.release(&channel, at, batch),
             Event::ChannelAcquired { channel } => {
                 self.ensure_channel(&channel).await?;
-                let key = self
-                    .tracker
-                    .channel_keys()
-                    .find(|(l, _)| **l == channel)
-                    .map(|(_, k)| k);
+                let key = self.tracker.channel_key(&channel);
                 if let Some(key) = key {
                     // Whatever this instance wrote there before (a release) is committed first.
                     self.settle().await?;

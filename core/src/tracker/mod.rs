@@ -106,7 +106,12 @@ impl Tracker {
         }
     }
 
-    /// Channel keys by login.
+    /// The key of a tracked channel.
+    pub fn channel_key(&self, channel: &Login) -> Option<ChannelKey> {
+        self.channels.get(channel).map(|c| c.key)
+    }
+
+    /// Every tracked channel with its key.
     pub fn channel_keys(&self) -> impl Iterator<Item = (&Login, ChannelKey)> {
         self.channels.iter().map(|(l, c)| (l, c.key))
     }
