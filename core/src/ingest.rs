@@ -30,15 +30,13 @@ use crate::tracker::Tracker;
 
 mod commit;
 mod config;
-use commit::{Commit, Job, commit, finish, until_reachable};
+use commit::{Ack, Commit, Job, commit, finish, until_reachable};
 pub use config::IngestConfig;
 
 /// The ingestion task has stopped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("ingestion has stopped")]
 pub struct IngestClosed;
-
-type Ack = oneshot::Sender<Result<(), String>>;
 
 enum Command {
     Event(Event),

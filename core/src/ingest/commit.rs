@@ -7,11 +7,14 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
-use super::Ack;
 use crate::metrics::ingest::IngestMetrics;
 use crate::store::{Batch, Store, StoreError};
+
+/// Answers a flush once its batch is committed (or failed).
+pub(super) type Ack = oneshot::Sender<Result<(), String>>;
 
 pub(super) struct Job {
     pub(super) batch: Batch,
