@@ -94,8 +94,8 @@ async fn load(args: Args) -> anyhow::Result<()> {
     let shape = (args.rate, args.seconds, args.channels, args.users);
     let chat = server.spawn(generate(
         shape,
-        routes.clone(),
-        senders.clone(),
+        fake.clone(),
+        names.clone(),
         Arc::new(AtomicU64::new(0)),
     ));
     let asks = server.spawn(ask(
@@ -105,7 +105,7 @@ async fn load(args: Args) -> anyhow::Result<()> {
         senders,
         args.channels,
     ));
-    let generated = chat.await?;
+    let (generated, _lost) = chat.await?;
     let asked = asks.await?;
     // Replies still in flight.
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -167,7 +167,7 @@ async fn load(args: Args) -> anyhow::Result<()> {
 async fn ask(
     seconds: u64,
     every_ms: u64,
-    routes: Vec<usize>,
+    routes: Vec<Option<usize>>,
     senders: Vec<ConnSender>,
     channels: u64,
 ) -> Vec<(String, Instant)> {
@@ -189,7 +189,9 @@ async fn ask(
             channel_name(c),
         );
         let at = Instant::now();
-        senders[routes[c as usize]].send(bytes::Bytes::from(line));
+        if let Some(r) = routes[c as usize] {
+            senders[r].send(bytes::Bytes::from(line));
+        }
         asked.push((id, at));
         n += 1;
     }

@@ -209,7 +209,7 @@ impl TwitchMetrics {
             )?;
             w.gauge(
                 "chatters_irc_reading_paused",
-                "1 while reading from Twitch is paused because ingestion is behind (the read gate is not wired in yet: always 0).",
+                "1 while the Twitch sockets are not read because ingestion is behind (until the backlog is down to half the limit).",
                 i64::from(irc::pressure::paused()),
             )?;
             w.counter(

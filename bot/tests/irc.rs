@@ -398,7 +398,6 @@ async fn server_pings_are_answered_and_replies_are_threaded() {
 /// back-pressure limit (the sockets are no longer read), and once ingestion takes events
 /// again every message arrives, none lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "the read gate is not wired in: it stalled irc_load at 100k msgs/s (see irc::pressure)"]
 async fn a_stalled_consumer_pauses_reading_and_loses_nothing() {
     use chatters_bot::irc::pressure;
 

@@ -81,19 +81,25 @@ impl std::fmt::Write for Writer<'_> {
 }
 
 /// Sends `rate` lines a second for `seconds` over `channels` channels and `users` chatters,
-/// batched per connection every millisecond (`routes[c]` is channel `c`'s sender); counts the
-/// bytes handed to the fake server. Returns the lines sent.
+/// batched per connection every millisecond, to the connection that has joined the line's
+/// channel now (re-read every 250 ms and whenever a connection is gone: the client reconnects
+/// when it misses a PONG, which the fake queues behind the chat it has not written yet);
+/// counts the bytes handed to the fake server. Returns the lines sent and the lines lost: sent
+/// to a connection that closed, or for a channel no connection had joined (Twitch too delivers
+/// nothing to a client that is not there).
 pub async fn generate(
     (rate, seconds, channels, users): (u64, u64, u64, u64),
-    routes: Vec<usize>,
-    senders: Vec<ConnSender>,
+    fake: Arc<FakeIrc>,
+    names: Vec<String>,
     bytes: Arc<AtomicU64>,
-) -> u64 {
+) -> (u64, u64) {
     let mut lines = Lines::new(channels, users);
-    let mut buffers: Vec<BytesMut> = senders.iter().map(|_| BytesMut::new()).collect();
+    let (mut routes, mut senders) = routes(&fake, &names);
+    let mut buffers: Vec<(BytesMut, u64)> = senders.iter().map(|_| (BytesMut::new(), 0)).collect();
     let started = Instant::now();
+    let mut routed_at = Instant::now();
     let total = rate * seconds;
-    let mut sent = 0u64;
+    let (mut sent, mut lost) = (0u64, 0u64);
     let mut tick = tokio::time::interval(Duration::from_millis(1));
     while sent < total {
         tick.tick().await;
@@ -101,39 +107,63 @@ pub async fn generate(
         let now_ms = u64::try_from(Timestamp::now().0).unwrap_or(0) * 1000;
         while sent < due {
             let (u, c) = lines.pick();
-            lines.render((u, c), now_ms, &mut buffers[routes[c as usize]]);
             sent += 1;
-        }
-        for (buf, sender) in buffers.iter_mut().zip(&senders) {
-            if !buf.is_empty() {
-                bytes.fetch_add(buf.len() as u64, Ordering::Relaxed);
-                sender.send(buf.split().freeze());
+            match routes[c as usize] {
+                Some(r) => {
+                    let (buf, n) = &mut buffers[r];
+                    lines.render((u, c), now_ms, buf);
+                    *n += 1;
+                }
+                None => {
+                    lines.seq += 1;
+                    lost += 1;
+                }
             }
         }
+        let mut gone = false;
+        for ((buf, n), sender) in buffers.iter_mut().zip(&senders) {
+            if !buf.is_empty() {
+                bytes.fetch_add(buf.len() as u64, Ordering::Relaxed);
+                if !sender.send(buf.split().freeze()) {
+                    lost += *n;
+                    gone = true;
+                }
+                *n = 0;
+            }
+        }
+        if gone || routed_at.elapsed() >= Duration::from_millis(250) {
+            (routes, senders) = self::routes(&fake, &names);
+            buffers = senders.iter().map(|_| (BytesMut::new(), 0)).collect();
+            routed_at = Instant::now();
+        }
     }
-    sent
+    (sent, lost)
 }
 
-/// For each channel of `names` (all joined), the index of its connection's sender in the
-/// returned senders: what [`generate`] takes.
-pub fn routes(fake: &FakeIrc, names: &[String]) -> (Vec<usize>, Vec<ConnSender>) {
-    let (routes, conns) = {
+/// For each channel, the index of the sender of the connection that joined it (if any), and
+/// the senders.
+pub fn routes(fake: &FakeIrc, names: &[String]) -> (Vec<Option<usize>>, Vec<ConnSender>) {
+    let joined: Vec<Option<u64>> = {
         let state = fake.state();
-        let mut index = std::collections::HashMap::new();
-        let mut conns = Vec::new();
-        let mut routes = Vec::new();
-        for n in names {
-            let Some(&conn) = state.joined(n).first() else {
-                continue;
-            };
-            let i = *index.entry(conn).or_insert_with(|| {
-                conns.push(conn);
-                conns.len() - 1
-            });
-            routes.push(i);
-        }
-        (routes, conns)
+        names
+            .iter()
+            .map(|n| state.joined(n).first().copied())
+            .collect()
     };
-    let senders = conns.iter().filter_map(|c| fake.sender(*c)).collect();
+    let mut index = std::collections::HashMap::new();
+    let mut senders = Vec::new();
+    let routes = joined
+        .into_iter()
+        .map(|conn| {
+            let conn = conn?;
+            if let Some(&i) = index.get(&conn) {
+                return Some(i);
+            }
+            let sender = fake.sender(conn)?;
+            senders.push(sender);
+            index.insert(conn, senders.len() - 1);
+            Some(senders.len() - 1)
+        })
+        .collect();
     (routes, senders)
 }

@@ -93,9 +93,15 @@ async fn progress(fake: Arc<FakeIrc>, generated: Arc<AtomicU64>, metrics: Metric
         let w = fake.bytes_written();
         let m = Ingested::read(&metrics);
         println!(
-            "  t: fake queue {:.1} MB, bot received {}, ingested {:.0}, ingest queue {:.0} commands, RSS {:.0} MiB",
+            "  t: fake queue {:.1} MB, bot received {}, backlog {}{}, ingested {:.0}, ingest queue {:.0} commands, RSS {:.0} MiB",
             g.saturating_sub(w) as f64 / 1e6,
             irc::client::lines_received(),
+            irc::pressure::backlog(),
+            if irc::pressure::paused() {
+                " (reading paused)"
+            } else {
+                ""
+            },
             m.messages,
             m.queue,
             rss_mib("VmRSS:")
@@ -188,14 +194,10 @@ fn main() -> anyhow::Result<()> {
 
 async fn load(args: Args) -> anyhow::Result<()> {
     let running = twitch::start(args.channels).await?;
-    let (routes, senders) = routes(&running.irc, &running.names);
+    let connections = routes(&running.irc, &running.names).1.len();
     println!(
         "joined {} live channels over {} connections; sending {} msg/s for {} s ({} users)",
-        args.channels,
-        senders.len(),
-        args.rate,
-        args.seconds,
-        args.users
+        args.channels, connections, args.rate, args.seconds, args.users
     );
 
     let cpu0 = cpu_seconds();
@@ -208,31 +210,52 @@ async fn load(args: Args) -> anyhow::Result<()> {
         running.metrics.clone(),
     ));
     let shape = (args.rate, args.seconds, args.channels, args.users);
-    let sent = running
+    let (sent, lost) = running
         .server
-        .spawn(generate(shape, routes, senders, generated.clone()))
+        .spawn(generate(
+            shape,
+            running.irc.clone(),
+            running.names.clone(),
+            generated.clone(),
+        ))
         .await?;
     let send_secs = started.elapsed().as_secs_f64();
-    // Every line accepted by ingestion, then everything accepted committed.
+    // Every line sent and not lost accepted by ingestion, then everything accepted committed.
+    // Lines queued for a connection that then closed are lost too (the client reconnects when
+    // a PONG waits behind more chat than it reads in 5 s): then the run ends once nothing has
+    // arrived for 5 s, with everything that arrived committed.
     let deadline = started + Duration::from_secs(args.seconds * 10 + 60);
-    loop {
+    let mut last = (0.0, Instant::now());
+    let arrived = loop {
         let now = Ingested::read(&running.metrics);
         let arrived = now.messages - before.messages;
-        if arrived >= sent as f64 && now.committed >= now.accepted {
-            break;
+        let settled = now.committed >= now.accepted;
+        if arrived >= (sent - lost) as f64 && settled {
+            break arrived;
+        }
+        if arrived > last.0 {
+            last = (arrived, Instant::now());
+        } else if settled && last.1.elapsed() > Duration::from_secs(5) {
+            break arrived;
         }
         if Instant::now() > deadline {
             bail!("only {arrived} of {sent} messages arrived");
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let total_secs = started.elapsed().as_secs_f64();
+    };
+    let total_secs = started.elapsed().as_secs_f64()
+        - if arrived < (sent - lost) as f64 {
+            5.0
+        } else {
+            0.0
+        };
     let cpu = cpu_seconds() - cpu0;
     let after = Ingested::read(&running.metrics);
     let committed = after.messages - before.messages;
     let commit_secs = after.commit_seconds - before.commit_seconds;
     let batches = after.batches - before.batches;
     probe.abort();
+    let reconnects = running.irc.state().conns.len().saturating_sub(connections);
     running.stop().await?;
 
     let peak_rss = peak_rss_mib();
@@ -242,6 +265,11 @@ async fn load(args: Args) -> anyhow::Result<()> {
         "sent       {sent} messages in {send_secs:.2} s ({:.0}/s offered)",
         sent as f64 / send_secs
     );
+    println!(
+        "lost       {lost} sent to a closed connection or a channel not joined, {:.0} more queued at the fake for a connection that closed",
+        (sent - lost) as f64 - committed
+    );
+    println!("reconnects {reconnects} (connections opened beyond the first {connections})");
     println!(
         "ingested   {committed:.0} messages committed in {total_secs:.2} s = {rate:.0} messages/s end to end"
     );

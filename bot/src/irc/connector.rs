@@ -283,6 +283,8 @@ impl AsyncRead for IrcSocket {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        // Not while twitch-irc holds too many parsed lines the `irc` task has not taken.
+        std::task::ready!(super::pressure::poll_gate(cx));
         let before = buf.filled().len();
         let read = Pin::new(&mut self.get_mut().stream).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = read {

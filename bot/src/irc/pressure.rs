@@ -75,9 +75,6 @@ pub fn paused() -> bool {
     PAUSED.load(Ordering::Acquire)
 }
 
-/// NOT wired into the connector yet: with it, `irc_load` at 100k msgs/s stalled for good
-/// (reading stayed paused); the socket reads are ungated until that is understood.
-///
 /// Ready when a socket may be read; otherwise registers `cx` to be woken when reading resumes.
 pub fn poll_gate(cx: &mut Context<'_>) -> Poll<()> {
     if !PAUSED.load(Ordering::Acquire) {
