@@ -92,9 +92,13 @@ async fn progress(fake: Arc<FakeIrc>, generated: Arc<AtomicU64>, metrics: Metric
         let g = generated.load(Ordering::Relaxed);
         let w = fake.bytes_written();
         let m = Ingested::read(&metrics);
+        let queued = g.saturating_sub(w) as f64;
+        let rss = rss_mib("VmRSS:");
+        let bot = (rss - queued / (1024.0 * 1024.0)).max(0.0) as u64;
+        PEAK_BOT_MIB.fetch_max(bot, Ordering::Relaxed);
         println!(
-            "  t: fake queue {:.1} MB, bot received {}, backlog {}{}, ingested {:.0}, ingest queue {:.0} commands, RSS {:.0} MiB",
-            g.saturating_sub(w) as f64 / 1e6,
+            "  t: fake queue {:.1} MB, bot received {}, backlog {}{}, ingested {:.0}, ingest queue {:.0} commands, RSS {:.0} MiB (bot ≈ {bot} MiB)",
+            queued / 1e6,
             irc::client::lines_received(),
             irc::pressure::backlog(),
             if irc::pressure::paused() {
@@ -104,10 +108,14 @@ async fn progress(fake: Arc<FakeIrc>, generated: Arc<AtomicU64>, metrics: Metric
             },
             m.messages,
             m.queue,
-            rss_mib("VmRSS:")
+            rss
         );
     }
 }
+
+/// The largest RSS seen by the progress probe less the chat the fake server holds for the
+/// bot (Twitch's side of the socket, in this process only because the fake is), in MiB.
+static PEAK_BOT_MIB: AtomicU64 = AtomicU64::new(0);
 
 /// Peak resident set size (VmHWM), in MiB.
 fn peak_rss_mib() -> f64 {
@@ -281,7 +289,10 @@ async fn load(args: Args) -> anyhow::Result<()> {
         "storage    {batches:.0} batches, {commit_secs:.2} s in commits ({:.0}% of wall time)",
         100.0 * commit_secs / total_secs
     );
-    println!("peak RSS   {peak_rss:.0} MiB (VmHWM, fake server and generator included)");
+    println!(
+        "peak RSS   {peak_rss:.0} MiB (VmHWM, fake server and generator included); the bot's part ≈ {} MiB at most (RSS less the fake's queue, sampled each second)",
+        PEAK_BOT_MIB.load(Ordering::Relaxed)
+    );
     println!(
         "CPU        {cpu:.1} s = {:.2} cores on average (generator + fake server included)",
         cpu / total_secs

@@ -178,10 +178,13 @@ impl<L: LoginCredentials> IrcSession<L> {
         reassert.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut batch = Vec::with_capacity(BATCH);
         // Reading may pause with nothing left for this task to take (lines read on a socket
-        // that closed are never handed over): the backlog is re-checked while idle, so a
-        // pause never outlives the backlog.
+        // that closed are never handed over). Lines also wait in twitch-irc's queues before
+        // this one, so an empty queue alone proves nothing: only after it stayed empty for
+        // `FORGIVE_AFTER` is what is still counted forgiven, so a pause never outlives the
+        // backlog.
         let mut pressure = tokio::time::interval(Duration::from_millis(100));
         pressure.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut idle_since: Option<tokio::time::Instant> = None;
         loop {
             tokio::select! {
                 biased;
@@ -190,7 +193,8 @@ impl<L: LoginCredentials> IrcSession<L> {
                     if n == 0 {
                         return Err(IrcError::Closed);
                     }
-                    super::pressure::taken(n, incoming.is_empty());
+                    idle_since = None;
+                    super::pressure::taken(n, false);
                     tokio::select! {
                         () = cancel.cancelled() => return Ok(()),
                         delivered = task.deliver(&mut batch, &events) => delivered?,
@@ -204,7 +208,13 @@ impl<L: LoginCredentials> IrcSession<L> {
                     Err(_) => wanted_open = false,
                 },
                 _ = reassert.tick() => task.reassert().await,
-                _ = pressure.tick() => super::pressure::taken(0, incoming.is_empty()),
+                now = pressure.tick() => {
+                    if !incoming.is_empty() {
+                        idle_since = None;
+                    } else if now.duration_since(*idle_since.get_or_insert(now)) >= FORGIVE_AFTER {
+                        super::pressure::taken(0, true);
+                    }
+                }
             }
         }
     }
@@ -212,6 +222,10 @@ impl<L: LoginCredentials> IrcSession<L> {
 
 /// Messages taken from twitch-irc at once.
 const BATCH: usize = 512;
+
+/// How long the queue from twitch-irc stays empty before lines still counted in the backlog
+/// are taken as lost with a closed connection.
+const FORGIVE_AFTER: Duration = Duration::from_millis(500);
 
 static LINES_RECEIVED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 

@@ -10,8 +10,9 @@
 //! memory stays bounded and nothing read is dropped.
 //!
 //! Lines read on a connection that closes before twitch-irc hands them over are never taken;
-//! whenever the `irc` task finds its queue empty it forgives them (the backlog is then zero, up
-//! to the few lines in flight between the socket and the queue).
+//! once the `irc` task has found its queue empty for half a second it forgives them (lines
+//! also wait in twitch-irc's own queues between the sockets and the `irc` task's, so a queue
+//! found empty once does not mean the backlog is gone).
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -42,10 +43,11 @@ pub(crate) fn lines_read(bytes: &[u8]) {
     }
 }
 
-/// The `irc` task took `n` messages, and found its queue empty after them or not; resumes
-/// reading at [`LOW`].
-pub fn taken(n: usize, queue_empty: bool) {
-    let taken = if queue_empty {
+/// The `irc` task took `n` messages; with `forgive`, everything read so far counts as taken
+/// (nothing is left to take: what is still counted was lost with a closed connection).
+/// Resumes reading at [`LOW`].
+pub fn taken(n: usize, forgive: bool) {
+    let taken = if forgive {
         let read = READ.load(Ordering::Acquire);
         TAKEN.fetch_max(read, Ordering::AcqRel).max(read)
     } else {
