@@ -33,6 +33,9 @@ const BATCH: usize = 4_096;
 const ACCOUNTS_LIMIT: usize = 2_000_000;
 /// Account lookups are made once this many ids wait (or at the next quiet moment).
 const ACCOUNT_BATCH: usize = 100;
+/// Batches of ids waiting for an account lookup at most; beyond, ids are looked up when next
+/// seen.
+const ACCOUNT_QUEUE: usize = 64;
 
 /// Counters of the resolver.
 #[derive(Debug, Default)]
@@ -220,34 +223,52 @@ impl Identity {
         tracing::debug!(%login, "observation of an unresolvable login dropped");
     }
 
-    /// Looks up account creation times of users first seen with an id.
-    pub async fn lookup_accounts(&mut self, all: bool) -> Vec<Event> {
-        let Some(api) = &self.api else {
-            self.accounts_wanted.clear();
-            return Vec::new();
-        };
-        if self.accounts_wanted.is_empty() || (!all && self.accounts_wanted.len() < ACCOUNT_BATCH) {
+    /// Takes the ids waiting for an account lookup: all of them with `all`, else only once a
+    /// whole batch waits.
+    fn take_wanted(&mut self, all: bool) -> Vec<UserId> {
+        if self.api.is_none() || (!all && self.accounts_wanted.len() < ACCOUNT_BATCH) {
             return Vec::new();
         }
-        let ids = std::mem::take(&mut self.accounts_wanted);
+        std::mem::take(&mut self.accounts_wanted)
+    }
+
+    /// Ids whose lookup failed or was not made: looked up again when next seen.
+    fn forget_accounts(&mut self, ids: &[UserId]) {
+        for id in ids {
+            self.accounts_known.remove(id);
+        }
+    }
+}
+
+/// Looks up account creation times (Helix Get Users by id) off the chat path: a slow or
+/// rate-limited Helix never holds chat lines back. Failed ids go back on `failed`.
+async fn look_up_accounts(
+    api: Arc<dyn Api>,
+    mut wanted: mpsc::Receiver<Vec<UserId>>,
+    failed: mpsc::UnboundedSender<Vec<UserId>>,
+    ingest: IngestHandle,
+    metrics: Arc<IdentityMetrics>,
+) -> anyhow::Result<()> {
+    while let Some(ids) = wanted.recv().await {
         match api.users_by_id(&ids).await {
-            Ok(found) => found
-                .into_iter()
-                .map(|a| Event::Account {
-                    user: a.user,
-                    created_at: a.created_at,
-                })
-                .collect(),
+            Ok(found) => {
+                let accounts: Vec<Event> = found
+                    .into_iter()
+                    .map(|a| Event::Account {
+                        user: a.user,
+                        created_at: a.created_at,
+                    })
+                    .collect();
+                ingest.send_all(accounts).await?;
+            }
             Err(error) => {
-                self.metrics.lookup_errors.fetch_add(1, Ordering::Relaxed);
+                metrics.lookup_errors.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(%error, users = ids.len(), "Get Users by id failed; account ages stay unknown");
-                for id in ids {
-                    self.accounts_known.remove(&id);
-                }
-                Vec::new()
+                let _ = failed.send(ids);
             }
         }
     }
+    Ok(())
 }
 
 /// The user an event names with their id (no allocation: this runs for every chat line).
@@ -262,12 +283,84 @@ fn user_of(event: &Event) -> Option<&UserRef> {
     }
 }
 
-/// Runs the resolver: observations in, events with ids out to ingestion, in order.
+/// The account lookups' queues, seen from the resolver.
+struct Lookups {
+    wanted: mpsc::Sender<Vec<UserId>>,
+    failed: mpsc::UnboundedReceiver<Vec<UserId>>,
+}
+
+impl Identity {
+    /// Hands the waiting ids (all of them with `all`, else a whole batch) to the lookups;
+    /// ids whose lookup failed, or that found the lookups' queue full, are forgotten so they
+    /// are looked up when next seen.
+    fn request_accounts(&mut self, lookups: &mut Option<Lookups>, all: bool) {
+        let Some(lookups) = lookups else {
+            self.accounts_wanted.clear();
+            return;
+        };
+        while let Ok(ids) = lookups.failed.try_recv() {
+            self.forget_accounts(&ids);
+        }
+        let ids = self.take_wanted(all);
+        if ids.is_empty() {
+            return;
+        }
+        if let Err(mpsc::error::TrySendError::Full(ids) | mpsc::error::TrySendError::Closed(ids)) =
+            lookups.wanted.try_send(ids)
+        {
+            self.forget_accounts(&ids);
+        }
+    }
+}
+
+/// Runs the resolver: observations in, events with ids out to ingestion, in order; account
+/// lookups beside it ([`look_up_accounts`], polled by the same task, so a slow Helix never
+/// holds chat lines back).
 pub async fn run(
     mut identity: Identity,
-    mut observations: mpsc::Receiver<Observed>,
+    observations: mpsc::Receiver<Observed>,
     ingest: IngestHandle,
     commands: Option<mpsc::Sender<Box<CommandLine>>>,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
+    let Some(api) = identity.api.clone() else {
+        return resolve_all(&mut identity, observations, &ingest, commands, None, cancel).await;
+    };
+    let (wanted_tx, wanted_rx) = mpsc::channel(ACCOUNT_QUEUE);
+    let (failed_tx, failed_rx) = mpsc::unbounded_channel();
+    let metrics = identity.metrics.clone();
+    let stop = cancel.clone();
+    let lookups = async {
+        tokio::select! {
+            biased;
+            () = stop.cancelled() => Ok(()),
+            done = look_up_accounts(api, wanted_rx, failed_tx, ingest.clone(), metrics) => done,
+        }
+    };
+    let queues = Some(Lookups {
+        wanted: wanted_tx,
+        failed: failed_rx,
+    });
+    let resolver = resolve_all(
+        &mut identity,
+        observations,
+        &ingest,
+        commands,
+        queues,
+        cancel,
+    );
+    let (resolved, looked_up) = tokio::join!(resolver, lookups);
+    resolved.and(looked_up)
+}
+
+/// The resolver's loop: batches of observations resolved and sent to ingestion in order,
+/// commands split off to the commands task.
+async fn resolve_all(
+    identity: &mut Identity,
+    mut observations: mpsc::Receiver<Observed>,
+    ingest: &IngestHandle,
+    commands: Option<mpsc::Sender<Box<CommandLine>>>,
+    mut lookups: Option<Lookups>,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut quiet = tokio::time::interval(Duration::from_secs(5));
@@ -279,8 +372,7 @@ pub async fn run(
                 None => break,
             },
             _ = quiet.tick() => {
-                let accounts = identity.lookup_accounts(true).await;
-                ingest.send_all(accounts).await?;
+                identity.request_accounts(&mut lookups, true);
                 continue;
             }
         };
@@ -319,10 +411,7 @@ pub async fn run(
         }
         let events = identity.process(rest).await;
         ingest.send_all(events).await?;
-        let accounts = identity.lookup_accounts(false).await;
-        if !accounts.is_empty() {
-            ingest.send_all(accounts).await?;
-        }
+        identity.request_accounts(&mut lookups, false);
     }
     // What arrived before the stop still goes in (ingestion drains its queue on cancel).
     let mut rest = Vec::new();
