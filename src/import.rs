@@ -31,8 +31,8 @@
 mod infer;
 mod inputs;
 mod progress;
-mod read;
-mod scan;
+pub mod read;
+pub mod scan;
 mod summary;
 
 use std::path::{Path, PathBuf};
