@@ -6,5 +6,6 @@
     reason = "each test binary uses a different part of this module"
 )]
 
+pub mod dashboard;
 pub mod live;
 pub mod process;
