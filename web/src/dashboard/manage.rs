@@ -16,7 +16,7 @@ use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
 
 use super::access::{Viewer, channel, viewer};
-use super::view::{DashError, check_csrf, render, see_other, when};
+use super::view::{DashError, check_csrf, filled, render, see_other, when};
 use crate::AppState;
 use crate::routes::{Params, stream_export};
 
@@ -306,7 +306,8 @@ pub(crate) async fn export(
     let dash = &state.dashboard;
     let viewer = viewer(&state, &headers, &format!("/dashboard/c/{login}/settings")).await?;
     let channel = channel(&state, &viewer, &login).await?;
-    let params = Params::parse(query.as_deref());
+    let query = filled(query.as_deref());
+    let params = Params::parse(Some(&query));
     let bad = |e: crate::error::ApiError| DashError::bad_request(dash, &e.message);
     let (since, until) = params
         .window(Timestamp::now(), Timestamp(0), Timestamp(i64::MAX))

@@ -13,7 +13,7 @@ use minijinja::context;
 use serde::Serialize;
 
 use super::access::{Viewer, channel, viewer};
-use super::view::{DashError, StreamView, render, when};
+use super::view::{DashError, StreamView, filled, render, when};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::render_limit::ClientIp;
@@ -407,7 +407,7 @@ pub(crate) async fn accounts(
     let viewer = signed_in(&state, &headers, &path, query.as_deref()).await?;
     let channel = channel(&state, &viewer, &login).await?;
     let now = Timestamp::now();
-    let (since, until) = Params::parse(query.as_deref())
+    let (since, until) = Params::parse(Some(&filled(query.as_deref())))
         .window(now, now.plus(-ACCOUNTS_WINDOW), now)
         .map_err(|e| bad(&state, e))?;
     let clusters = state

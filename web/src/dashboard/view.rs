@@ -250,6 +250,18 @@ pub(crate) fn check_csrf(
     }
 }
 
+/// A form's query without its empty fields (an empty `until` means "not given", not a bad
+/// time).
+pub(crate) fn filled(query: Option<&str>) -> String {
+    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if !v.trim().is_empty() {
+            out.append_pair(&k, v.trim());
+        }
+    }
+    out.finish()
+}
+
 /// `GET /assets/dashboard.css`.
 pub(crate) async fn stylesheet(headers: HeaderMap) -> Response {
     static CSS: OnceLock<Cached> = OnceLock::new();
