@@ -250,6 +250,10 @@ async fn start(
     let mut state = AppState::with_config(store.clone(), config);
     state.metrics = metrics;
     state.health = health;
+    state.dashboard = Arc::new(chatters_web::dashboard::Dashboard::from_settings(
+        store.clone(),
+        settings,
+    ));
     if let Some(listener) = metrics_listener {
         state.metrics_route = false;
         let (state, shutdown) = (state.clone(), cancel.clone());

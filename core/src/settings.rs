@@ -21,8 +21,10 @@ use url::{Host, Url};
 use crate::domain::Login;
 use crate::store::Backend;
 
+mod dashboard;
 mod operations;
 
+pub use dashboard::Dashboard;
 pub use operations::{LogFormat, MIN_RETENTION, Operations};
 
 /// Why a setting was rejected. `Display` is one line: the variable, what was wrong, what is
@@ -171,6 +173,8 @@ pub struct Settings {
     pub log: LogFilter,
     /// `RETENTION`, `METRICS_ADDR`, `LOG_FORMAT` (SPEC "Operations settings").
     pub operations: Operations,
+    /// `DASHBOARD_ADMINS` (SPEC "Operations settings").
+    pub dashboard: Dashboard,
 }
 
 const DEFAULT_DATABASE_URL: &str = "sqlite://chatters.db";
@@ -229,6 +233,13 @@ impl Settings {
             log: vars.log_filter(),
             operations: Operations::parse(|var| vars.get(var))
                 .map_err(|r| SettingsError::invalid(r.var, &r.value, r.problem))?,
+            dashboard: Dashboard::parse(vars.get("DASHBOARD_ADMINS")).map_err(|item| {
+                SettingsError::invalid(
+                    "DASHBOARD_ADMINS",
+                    &item,
+                    "is not a login (use comma-separated logins of 1-25 characters a-z, 0-9 or _)",
+                )
+            })?,
         })
     }
 

@@ -6,5 +6,7 @@
     reason = "each test binary uses a different part of this module"
 )]
 
+pub mod cdp;
+pub mod dashboard;
 pub mod live;
 pub mod process;

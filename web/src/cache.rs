@@ -10,7 +10,7 @@
 //! are counted for `/metrics`.
 
 mod lru;
-mod remote;
+pub(crate) mod remote;
 pub(crate) mod version;
 
 use std::collections::HashMap;

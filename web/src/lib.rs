@@ -5,7 +5,8 @@
 //! [`serve`] runs it on a listener until a [`CancellationToken`] asks it to stop, through
 //! [`server`] (our accept loop: header and idle timeouts, connection cap, prompt stop);
 //! `routes/` holds one file per group of routes; [`error`] turns failures into JSON
-//! `{"error", "message"}` answers; [`auth`] checks API keys; [`render_limit`] bounds uncached
+//! `{"error", "message"}` answers; [`auth`] checks API keys; [`dashboard`] is the signed-in
+//! dashboard over [`session`]; [`render_limit`] bounds uncached
 //! chart renders (per-IP budget, slots, queue). `/metrics` encodes the core registry
 //! ([`chatters_core::metrics::Metrics`]); `/healthz` reads [`chatters_core::health::Health`].
 //!
@@ -13,10 +14,12 @@
 
 pub mod auth;
 pub mod cache;
+pub mod dashboard;
 pub mod error;
 pub mod render_limit;
 mod routes;
 pub mod server;
+pub mod session;
 
 use std::fmt;
 use std::sync::Arc;
@@ -120,6 +123,9 @@ pub struct AppState {
     pub health: Health,
     /// Bounds on uncached chart renders.
     pub renders: Arc<RenderLimiter>,
+    /// The dashboard: Twitch sign-in, sessions, admins (unconfigured by default: its pages
+    /// then say what to set).
+    pub dashboard: Arc<dashboard::Dashboard>,
 }
 
 impl fmt::Debug for AppState {
@@ -139,6 +145,13 @@ impl AppState {
     /// State over a store with the given settings.
     pub fn with_config(store: Arc<Store>, config: WebConfig) -> Self {
         let figures = Figures::new(store.clone(), KnownBots::shipped(), config.bot_user);
+        let dashboard = Arc::new(dashboard::Dashboard::new(
+            store.clone(),
+            &config.public_base_url,
+            config.redis_url.as_ref(),
+            None,
+            Vec::new(),
+        ));
         Self {
             store,
             figures,
@@ -148,6 +161,7 @@ impl AppState {
             metrics_route: true,
             health: Health::new(),
             renders: Arc::new(RenderLimiter::default()),
+            dashboard,
         }
     }
 }

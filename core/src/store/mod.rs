@@ -14,6 +14,7 @@
 //! - `channels`, `streams`, `users`, `figures`: rows and the reads behind the figures.
 //! - `tracking`: dangling presence, opt-out/in, process state.
 //! - `apikeys`, `summaries`, `export`: API keys, recap/digest bookkeeping, export paging.
+//! - `sessions`, `chatter_table`: dashboard sessions and the dashboard's chatter table pages.
 //! - `retention`: frozen stream figures and the pruning of old per-user history (`RETENTION`);
 //!   `maintenance`: pending migrations and SQLite backups.
 //!
@@ -23,6 +24,7 @@ mod apikeys;
 mod batch;
 mod bulk;
 mod channels;
+mod chatter_table;
 mod commit;
 mod connect;
 mod dialect;
@@ -33,6 +35,7 @@ mod keys;
 mod maintenance;
 mod pool;
 mod retention;
+mod sessions;
 mod streams;
 mod summaries;
 mod tracking;
@@ -43,12 +46,14 @@ pub use batch::{
     Batch, ChannelUserDelta, SeriesRow, Sighting, StreamRef, StreamUserDelta, UserRow,
 };
 pub use channels::{BotRule, Channel};
+pub use chatter_table::{ChatterQuery, ChatterSort};
 pub use connect::{Backend, ConnectOptions, open, url_host};
 pub use error::StoreError;
 pub use figures::{NewChatter, Raid, SeriesPoint, StreamCounts, UserCount};
 pub use keys::{ChannelKey, StreamKey};
 pub use pool::Store;
 pub use retention::{Pruned, TIMED_TABLES};
+pub use sessions::WebSession;
 pub use streams::Stream;
 pub use summaries::{DisabledTarget, Summary, SummaryState, SummaryUpdate};
 pub use users::{ChannelUser, NameRecord, User};

@@ -33,7 +33,7 @@ impl std::fmt::Debug for RemoteCache {
 impl RemoteCache {
     /// A manager for `url`, connecting on first use. `None` (logged) when the URL is invalid;
     /// settings validated it already, so that does not happen in practice.
-    pub(super) fn connect(url: &SecretString) -> Option<Self> {
+    pub(crate) fn connect(url: &SecretString) -> Option<Self> {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(COMMAND_TIMEOUT))
             .set_response_timeout(Some(COMMAND_TIMEOUT))

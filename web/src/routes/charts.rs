@@ -161,7 +161,7 @@ pub(super) async fn public_channel(state: &AppState, raw: &str) -> Result<Public
 }
 
 /// The answer for a cached body: 304 when `If-None-Match` names it, else 200 with the body.
-pub(super) fn respond(
+pub(crate) fn respond(
     headers: &HeaderMap,
     cached: &Cached,
     content_type: &'static str,
@@ -187,7 +187,7 @@ pub(super) fn respond(
     response
 }
 
-async fn render_channel(
+pub(crate) async fn render_channel(
     state: &AppState,
     channel: &Channel,
     range: Range,
@@ -204,7 +204,7 @@ async fn render_channel(
     draw(move || charts::channel(&data, &spec)).await
 }
 
-async fn render_stream(
+pub(crate) async fn render_stream(
     state: &AppState,
     channel: &Channel,
     id: StreamId,
@@ -226,7 +226,7 @@ async fn render_stream(
 }
 
 /// Runs a render on the blocking pool (a full-size chart takes milliseconds of CPU).
-async fn draw(
+pub(crate) async fn draw(
     render: impl FnOnce() -> Result<Vec<u8>, charts::ChartError> + Send + 'static,
 ) -> Result<Vec<u8>, ApiError> {
     match tokio::task::spawn_blocking(render).await {

@@ -14,6 +14,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chatters_core::domain::Timestamp;
 use chatters_core::export::{self, ExportError, ExportFormat};
+use chatters_core::store::Channel;
 use futures::StreamExt as _;
 use futures::stream;
 use tokio::sync::mpsc;
@@ -35,7 +36,7 @@ pub(crate) async fn chatters(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let channel_login = login(&path(raw)?)?;
-    let key = auth.channel(&channel_login)?;
+    auth.channel(&channel_login)?;
     let params = Params::parse(query.as_deref());
     let (since, until) = params.window(Timestamp::now(), Timestamp(0), Timestamp(i64::MAX))?;
     let format = match params.one_of("format", &["json", "csv"])? {
@@ -43,15 +44,29 @@ pub(crate) async fn chatters(
         _ => ExportFormat::Json,
     };
     let channel = channel_row(&state, &channel_login).await?;
+    tracing::debug!(key_id = %auth.id, "export");
+    stream_export(&state, &channel, since, until, format).await
+}
+
+/// The export of `channel`'s users seen in `[since, until]` as a streamed download (the API's
+/// and the dashboard's).
+pub(crate) async fn stream_export(
+    state: &AppState,
+    channel: &Channel,
+    since: Timestamp,
+    until: Timestamp,
+    format: ExportFormat,
+) -> Result<Response, ApiError> {
+    let channel_login = &channel.login;
+    let key = channel.key;
     let excluded = state
         .figures
-        .excluded(&channel)
+        .excluded(channel)
         .await
         .map_err(|e| ApiError::store("reading excluded users", &e))?;
 
     let (tx, mut rx) = mpsc::channel::<Result<Bytes, ExportError>>(CHUNKS_AHEAD);
     let store = state.store.clone();
-    let key_id = auth.id;
     tokio::spawn(async move {
         let mut chunks = export::export(store.as_ref(), key, since, until, &excluded, format);
         while let Some(chunk) = chunks.next().await {
@@ -61,7 +76,7 @@ pub(crate) async fn chatters(
                 break;
             }
         }
-        tracing::debug!(%key_id, "export finished");
+        tracing::debug!("export finished");
     });
 
     let first = match rx.recv().await {

@@ -8,6 +8,10 @@ mod metrics;
 mod params;
 mod share;
 
+pub(crate) use charts::{render_channel, render_stream, respond};
+pub(crate) use export::stream_export;
+pub(crate) use params::Params;
+
 use axum::Router;
 use axum::routing::get;
 
@@ -19,6 +23,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/healthz", get(health::healthz))
         .merge(api_routes())
         .merge(chart_routes())
+        .merge(crate::dashboard::routes())
 }
 
 /// The keyed JSON API, exports and `/metrics`.

@@ -10,11 +10,11 @@ use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::device;
 use super::exchange::{Answer, Incoming};
 use super::lists;
 use super::state::{RateHeaders, State};
 use super::{Endpoint, Failure, RecordedCall};
+use super::{authorize, device};
 
 /// The one handler: every path goes through here.
 pub(super) async fn handle(
@@ -81,6 +81,7 @@ fn respond(state: &mut State, req: &Incoming) -> Answer {
             Some(Failure::InvalidJson) => Answer::invalid_json(),
             None if endpoint == Endpoint::Validate => validate(state, req),
             None if endpoint == Endpoint::Device => device::start(state, req),
+            None if endpoint == Endpoint::Authorize => authorize::authorize(state, req),
             None => token(state, req),
         }
     }
@@ -163,6 +164,7 @@ fn token(state: &mut State, req: &Incoming) -> Answer {
                 None => Answer::oauth_error(400, "Invalid refresh token"),
             }
         }
+        Some("authorization_code") => authorize::exchange(state, req),
         Some("client_credentials") => {
             let t = state.issue_app_token();
             Answer::ok(json!({

@@ -45,6 +45,8 @@ pub(super) struct Answer {
     pub(super) status: StatusCode,
     pub(super) body: Result<Value, &'static str>,
     pub(super) rate: Option<RateHeaders>,
+    /// A redirect's target (302).
+    pub(super) location: Option<String>,
 }
 
 impl Answer {
@@ -53,6 +55,17 @@ impl Answer {
             status: StatusCode::OK,
             body: Ok(body),
             rate: None,
+            location: None,
+        }
+    }
+
+    /// 302 to `location` (the consent page sending the browser back).
+    pub(super) fn redirect(location: &str) -> Self {
+        Self {
+            status: StatusCode::FOUND,
+            body: Ok(Value::Null),
+            rate: None,
+            location: Some(location.to_owned()),
         }
     }
 
@@ -64,6 +77,7 @@ impl Answer {
             status,
             body: Ok(json!({"error": reason, "status": status.as_u16(), "message": message})),
             rate: None,
+            location: None,
         }
     }
 
@@ -74,6 +88,7 @@ impl Answer {
             status,
             body: Ok(json!({"status": status.as_u16(), "message": message})),
             rate: None,
+            location: None,
         }
     }
 
@@ -82,6 +97,7 @@ impl Answer {
             status: StatusCode::OK,
             body: Err("{\"data\": [{\"id\": "),
             rate: None,
+            location: None,
         }
     }
 
@@ -104,6 +120,12 @@ impl IntoResponse for Answer {
             header::CONTENT_TYPE,
             header::HeaderValue::from_static("application/json"),
         );
+        if let Some(location) = self
+            .location
+            .and_then(|l| header::HeaderValue::from_str(&l).ok())
+        {
+            headers.insert(header::LOCATION, location);
+        }
         if let Some(rate) = self.rate {
             headers.insert("ratelimit-limit", rate.limit.into());
             headers.insert("ratelimit-remaining", rate.remaining.into());

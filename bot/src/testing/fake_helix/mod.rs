@@ -14,6 +14,7 @@
 //! Refreshing a user token rotates both tokens (`access-N`, `refresh-N`, N counting from 1) and
 //! revokes the old ones; app tokens are `app-N`.
 
+mod authorize;
 mod device;
 mod endpoints;
 mod exchange;
@@ -131,6 +132,15 @@ impl FakeHelix {
     /// read these channels' chatters.
     pub fn set_moderated_channels(&self, user_id: &str, channels: Vec<FakeUser>) {
         self.state().moderated.insert(user_id.to_owned(), channels);
+    }
+
+    /// Who approves `oauth2/authorize` (the dashboard's sign-in); `None`: the user declines.
+    pub fn set_authorizer(&self, user: Option<FakeUser>) {
+        let mut state = self.state();
+        if let Some(user) = &user {
+            state.users.insert(user.id.clone(), user.clone());
+        }
+        state.authorizer = user;
     }
 
     /// Accepts an access token (and its refresh token).

@@ -151,6 +151,8 @@ pub enum Endpoint {
     Token,
     /// `POST /oauth2/device` (device code flow).
     Device,
+    /// `GET /oauth2/authorize` (authorization-code flow: the consent page, auto-approved).
+    Authorize,
 }
 
 impl Endpoint {
@@ -163,12 +165,16 @@ impl Endpoint {
             "/oauth2/validate" => Self::Validate,
             "/oauth2/token" => Self::Token,
             "/oauth2/device" => Self::Device,
+            "/oauth2/authorize" => Self::Authorize,
             _ => return None,
         })
     }
 
     pub(super) fn is_helix(self) -> bool {
-        !matches!(self, Self::Validate | Self::Token | Self::Device)
+        !matches!(
+            self,
+            Self::Validate | Self::Token | Self::Device | Self::Authorize
+        )
     }
 }
 

@@ -95,8 +95,20 @@ pub(super) struct State {
     pub(super) device_grants: HashMap<String, DeviceGrant>,
     /// Refresh tokens of public clients (refreshed without the secret).
     pub(super) public_refresh: HashSet<String>,
+    /// Who approves `oauth2/authorize` (`None`: the user declines).
+    pub(super) authorizer: Option<FakeUser>,
+    /// Authorization codes handed out and not yet redeemed.
+    pub(super) code_grants: HashMap<String, CodeGrant>,
     /// Tokens issued so far (names `access-N`, `refresh-N`, `app-N`, `device-N`).
     pub(super) issued: u32,
+}
+
+/// An authorization code handed out by `oauth2/authorize`.
+#[derive(Debug, Clone)]
+pub(super) struct CodeGrant {
+    pub(super) user: FakeUser,
+    pub(super) scopes: Vec<String>,
+    pub(super) redirect_uri: String,
 }
 
 impl State {
@@ -118,6 +130,8 @@ impl State {
             device_grants: HashMap::new(),
             public_refresh: HashSet::new(),
             issued: 0,
+            authorizer: None,
+            code_grants: HashMap::new(),
         }
     }
 
