@@ -13,6 +13,7 @@
 //! - `batch`, `commit`: the [`Batch`] of row changes and its commit in one transaction.
 //! - `channels`, `streams`, `users`, `figures`: rows and the reads behind the figures.
 //! - `tracking`: dangling presence, opt-out/in, process state.
+//! - `audience`: stream samples and game names, watch time, regulars per stream.
 //! - `apikeys`, `summaries`, `export`: API keys, recap/digest bookkeeping, export paging.
 //! - `retention`: frozen stream figures and the pruning of old per-user history (`RETENTION`);
 //!   `maintenance`: pending migrations and SQLite backups.
@@ -20,6 +21,7 @@
 //! Every public type is re-exported here (`chatters_core::store::X`).
 
 mod apikeys;
+mod audience;
 mod batch;
 mod bulk;
 mod channels;
@@ -39,6 +41,7 @@ mod tracking;
 mod users;
 
 pub use apikeys::{ApiKeyId, ApiKeyRecord};
+pub use audience::{REGULAR_MIN, REGULAR_STREAMS, RegularRow, Sample, StreamSample, UserWatch};
 pub use batch::{
     Batch, ChannelUserDelta, SeriesRow, Sighting, StreamRef, StreamUserDelta, UserRow,
 };
