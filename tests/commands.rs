@@ -469,3 +469,88 @@ async fn optout_removes_a_viewer_everywhere_and_nothing_is_recorded_after() {
     .await;
     bot.stop().await;
 }
+
+/// `1h 02m 09s`, `2m 09s` or `9s` back to seconds.
+fn seconds_of(text: &str) -> i64 {
+    text.split(' ')
+        .map(|part| {
+            let (n, unit) = part.split_at(part.len() - 1);
+            let n: i64 = n.parse().expect("a number");
+            n * match unit {
+                "h" => 3600,
+                "m" => 60,
+                _ => 1,
+            }
+        })
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audience_commands_answer_viewers_watch_time_and_regulars() {
+    let _irc_lock = exclusive().await;
+    let irc = FakeIrc::start().await.expect("fake irc");
+    let helix = FakeHelix::start().await.expect("fake helix");
+    helix.set_audience("500", 120, "509658", "Just Chatting");
+    let bot = live_stream(&irc, &helix).await;
+    let channel = bot
+        .store
+        .channel(&login("chan"))
+        .await
+        .expect("read")
+        .expect("channel");
+    eventually("a stream sample", || async {
+        bot.store
+            .samples(channel.key, Timestamp(0), Timestamp(i64::MAX))
+            .await
+            .is_ok_and(|s| !s.is_empty())
+    })
+    .await;
+    let moderator = "moderator/1";
+    let t0 = now_ms();
+
+    // Peak chatters 2 (the snapshot's alice and bob) per 120 viewers.
+    irc.send_to_channel(
+        "chan",
+        &chat("w-1", 42, "modann", moderator, t0, "!viewers"),
+    );
+    assert_eq!(
+        reply_to(&irc, "w-1").await,
+        "120 viewers now, peak 120, 0.02 chatters per viewer, category: Just Chatting"
+    );
+
+    // alice has been present since the snapshot: the same time this stream and over 30 days.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    irc.send_to_channel(
+        "chan",
+        &chat("w-2", 42, "modann", moderator, t0 + 1, "!watchtime @alice"),
+    );
+    let text = reply_to(&irc, "w-2").await;
+    let rest = text
+        .strip_prefix("alice watched ")
+        .and_then(|r| r.strip_suffix(" over the last 30 days"))
+        .unwrap_or_else(|| panic!("{text}"));
+    let (stream, window) = rest.split_once(" this stream, ").expect("two durations");
+    let (stream, window) = (seconds_of(stream), seconds_of(window));
+    assert!((1..60).contains(&stream), "{text}");
+    assert!(window == stream || window == stream + 1, "{text}");
+    irc.send_to_channel(
+        "chan",
+        &chat("w-3", 42, "modann", moderator, t0 + 2, "!watchtime nobody"),
+    );
+    assert_eq!(reply_to(&irc, "w-3").await, "I have not seen nobody here.");
+
+    // The channel's first stream: no ended streams, so no regulars yet.
+    irc.send_to_channel(
+        "chan",
+        &chat("w-4", 42, "modann", moderator, t0 + 3, "!regulars"),
+    );
+    assert_eq!(
+        reply_to(&irc, "w-4").await,
+        "0 regulars (chatters of 3 of the last 5 streams), 0 of them here this stream"
+    );
+    // A viewer may not ask (moderators and the broadcaster by default).
+    irc.send_to_channel("chan", &chat("v-9", 5, "vic", "", t0 + 4, "!viewers"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(replies(&irc).iter().all(|(p, _)| p != "v-9"));
+    bot.stop().await;
+}

@@ -326,9 +326,9 @@ async fn csv_cells_that_would_run_as_formulas_start_with_a_quote_in_both_exports
         .expect("body");
     store.close().await;
 
-    let t = "2026-11-25T18:00:00Z,2026-11-25T18:00:00Z,0,0\r\n";
+    let t = "2026-11-25T18:00:00Z,2026-11-25T18:00:00Z,0,0,0\r\n";
     let expected = format!(
-        "user_id,login,display_name,first_seen,last_seen,messages,streams_attended\r\n\
+        "user_id,login,display_name,first_seen,last_seen,messages,streams_attended,watch_time\r\n\
          1,user0,\"'=HYPERLINK(\"\"http://x\"\")\",{t}\
          2,user1,'+1,{t}\
          3,user2,'-2+3,{t}\

@@ -28,6 +28,12 @@ pub struct LiveInfo {
     pub started_at: Timestamp,
     /// Title.
     pub title: String,
+    /// `viewer_count`.
+    pub viewers: i64,
+    /// `game_id` (`""`: no category).
+    pub game_id: String,
+    /// `game_name`.
+    pub game_name: String,
 }
 
 /// A complete chatter list (every page of Helix Get Chatters).

@@ -5,7 +5,8 @@
 //!   `chatters channel add` takes effect quickly. The set is published to the IRC task.
 //! - Streams: Helix Get Streams (100 channels a call) every `STREAM_POLL_INTERVAL`; a channel
 //!   found live gets `StreamOnline` (Twitch's id and `started_at`), a live one found offline
-//!   gets `StreamOffline` at the poll's time. A failed poll ends nothing.
+//!   gets `StreamOffline` at the poll's time. A failed poll ends nothing. Each live channel of
+//!   a successful poll is a stream sample (viewers, category) written to the store.
 //! - Snapshots: Get Chatters per channel every `SNAPSHOT_INTERVAL` while live and
 //!   `OFFLINE_SNAPSHOT_INTERVAL` while offline, each channel at its own phase so the calls
 //!   spread over the interval. A 403 switches the channel to IRC-only until the next read of
@@ -23,13 +24,13 @@ use std::time::Duration;
 use chatters_core::domain::{Login, StreamId, Timestamp, UserId};
 use chatters_core::event::Event;
 use chatters_core::ingest::IngestHandle;
-use chatters_core::store::Store;
+use chatters_core::store::{Store, StreamSample};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{Api, ApiError, ChatterList};
+use crate::api::{Api, ApiError, ChatterList, LiveInfo};
 use crate::observed::Observed;
 
 /// Timing and scope of the scheduler.
@@ -401,7 +402,31 @@ impl Scheduler {
         if !events.is_empty() {
             self.ingest.send_all(events).await?;
         }
+        self.record_samples(&by_id, at).await;
         Ok(())
+    }
+
+    /// Every successful poll of a live channel is a stream sample (viewers, category).
+    async fn record_samples(&self, live: &BTreeMap<UserId, LiveInfo>, at: Timestamp) {
+        let samples: Vec<_> = self
+            .channels
+            .iter()
+            .filter_map(|(login, t)| {
+                let s = live.get(&t.id?)?;
+                Some((
+                    login.clone(),
+                    StreamSample {
+                        at,
+                        viewers: s.viewers,
+                        game_id: s.game_id.clone(),
+                        game_name: s.game_name.clone(),
+                    },
+                ))
+            })
+            .collect();
+        if let Err(error) = self.store.record_samples(&samples).await {
+            tracing::warn!(%error, "recording stream samples failed");
+        }
     }
 
     /// Starts the snapshots that are due, within the concurrency limit.

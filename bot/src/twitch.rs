@@ -138,6 +138,9 @@ impl Api for HelixApi {
                 id: s.id,
                 started_at: s.started_at,
                 title: s.title,
+                viewers: s.viewers,
+                game_id: s.game_id,
+                game_name: s.game_name,
             })
             .collect())
     }

@@ -183,6 +183,9 @@ async fn a_500_is_retried_and_then_succeeds() {
             id: StreamId::parse("40000000001").expect("valid"),
             started_at: Timestamp::parse_rfc3339("2026-11-25T18:00:00Z").expect("valid"),
             title: "hello".to_owned(),
+            viewers: 42,
+            game_id: "509658".to_owned(),
+            game_name: "Just Chatting".to_owned(),
         }]
     );
     assert_eq!(statuses(&fake, Endpoint::Streams), vec![500, 200]);

@@ -15,7 +15,7 @@ use chatters_core::domain::{Login, StreamId, Timestamp, UserId};
 use chatters_core::event::{Event, Message, UserRef};
 use chatters_core::ingest::{Ingest, IngestConfig};
 use chatters_core::stats::Figures;
-use chatters_core::store::{self, Channel, Store, Stream, SummaryState};
+use chatters_core::store::{self, Channel, Store, Stream, StreamSample, SummaryState};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
@@ -129,6 +129,25 @@ async fn scene() -> Scene {
     let channel = store.add_channel(&login(CHANNEL)).await.expect("add");
     let base = Timestamp::now().0 - 7_200;
     ingest(&store, stream_events(base)).await;
+    // Get Streams samples of the recapped stream: Just Chatting, then Chess.
+    let sample = |offset: i64, viewers: i64, (game_id, name): (&str, &str)| {
+        (
+            login(CHANNEL),
+            StreamSample {
+                at: Timestamp(base + offset),
+                viewers,
+                game_id: game_id.to_owned(),
+                game_name: name.to_owned(),
+            },
+        )
+    };
+    store
+        .record_samples(&[
+            sample(60, 30, ("509658", "Just Chatting")),
+            sample(1800, 40, ("743", "Chess")),
+        ])
+        .await
+        .expect("samples");
     Scene {
         _dir: dir,
         url,
@@ -288,6 +307,15 @@ fn expected_fields(base: i64) -> Vec<(&'static str, String, bool)> {
         ("Messages", "7".into(), true),
         ("Lurkers", "12".into(), true),
         ("Retention vs previous stream", "50.0%".into(), true),
+        ("Viewers (peak / avg)", "40 / 35".into(), true),
+        // Peak chatters 14 per 40 viewers.
+        ("Chatters per viewer", "0.35".into(), true),
+        // Watch time from the stored presence: the first snapshot's users time out at 960 s
+        // (snapshots stale after 30 min); alice and erin come back; 17,630 s / 16 = 1,102 s.
+        ("Average watch time", "18m 22s".into(), true),
+        // One earlier stream only: nobody attended 3 of the last 5.
+        ("Regulars", "0 of 0 regulars came".into(), true),
+        ("Categories", "Just Chatting → Chess".into(), true),
         (
             "Top chatters",
             "1. alice (3)\n2. carol (2)\n3. erin (1)\n4. frank (1)".into(),
@@ -424,30 +452,41 @@ async fn discord_and_slack_recaps_carry_the_spec_figures() {
         .iter()
         .map(|f| f["text"].as_str().expect("text").to_owned())
         .collect();
-    let long: Vec<String> = blocks[3..6]
+    // Slack takes at most 10 fields a section: the 14 short ones fill two.
+    let short: Vec<String> = short
+        .into_iter()
+        .chain(
+            blocks[3]["fields"]
+                .as_array()
+                .expect("fields")
+                .iter()
+                .map(|f| f["text"].as_str().expect("text").to_owned()),
+        )
+        .collect();
+    let long: Vec<String> = blocks[4..7]
         .iter()
         .map(|b| b["text"]["text"].as_str().expect("text").to_owned())
         .collect();
     let expected = expected_fields(scene.base);
-    let expected_short: Vec<String> = expected[..9]
+    let expected_short: Vec<String> = expected[..14]
         .iter()
         .map(|(n, v, _)| format!("*{n}*\n{v}"))
         .collect();
-    let expected_long: Vec<String> = expected[9..]
+    let expected_long: Vec<String> = expected[14..]
         .iter()
         .map(|(n, v, _)| format!("*{n}*\n{v}"))
         .collect();
     assert_eq!(short, expected_short);
     assert_eq!(long, expected_long);
     assert_eq!(
-        blocks[6],
+        blocks[7],
         json!({
             "type": "image",
             "image_url": format!("{PUBLIC}/c/streamer/streams/{RECAPPED}.png"),
             "alt_text": "chatters during the stream",
         })
     );
-    assert_eq!(blocks.len(), 7);
+    assert_eq!(blocks.len(), 8);
     let text = body["text"].as_str().expect("fallback text");
     assert!(
         text.starts_with("Stream recap streamer: Recap test stream ("),
@@ -456,7 +495,9 @@ async fn discord_and_slack_recaps_carry_the_spec_figures() {
     assert!(
         text.contains(
             "16 unique chatters (14 new, 2 returning, 1 first-time), peak 14, 7 messages, \
-             12 lurkers, retention 50.0%"
+             12 lurkers, retention 50.0%; viewers 40 / 35 (peak / avg), 0.35 chatters per \
+             viewer, average watch time 18m 22s, 0 of 0 regulars came, categories: Just \
+             Chatting → Chess"
         ),
         "{text}"
     );

@@ -75,6 +75,7 @@ fn month_series() -> ChannelSeries {
         points,
         streams,
         raids,
+        viewers: Vec::new(),
     }
 }
 
@@ -100,6 +101,8 @@ fn stream_series() -> StreamSeries {
         arrivals: (0..2_000)
             .map(|i| Timestamp(T0 + 18 * 3600 + (i * 7_919) % (4 * 3600)))
             .collect(),
+        viewers: Vec::new(),
+        categories: Vec::new(),
     }
 }
 

@@ -117,6 +117,7 @@ async fn build(store: &Arc<Store>, users: u64) {
                         messages: (i % 3) as i64,
                         first_msg: false,
                         active: true,
+                        watch: 0,
                         maybe_first: false,
                     },
                 );

@@ -2,7 +2,7 @@
 //! and the figures of a 100,000-chatter stream.
 //!
 //! `cargo bench -p chatters-core --bench foundation [-- <section>...]` where sections are
-//! `ingest`, `snapshot`, `memory`, `storage`, `figures` (all when none is given). Ingestion into
+//! `ingest`, `snapshot`, `memory`, `storage`, `figures`, `audience` (all when none is given). Ingestion into
 //! MariaDB and PostgreSQL runs when `TEST_MYSQL_URL` / `TEST_POSTGRES_URL` are set (each run
 //! creates and drops its own database). Results are printed as a table; BENCHMARKS.md records
 //! them.
@@ -31,6 +31,9 @@ use sqlx::Connection;
 use tokio_util::sync::CancellationToken;
 
 use chatters_core::testing::TestDb as Db;
+
+#[path = "foundation/audience.rs"]
+mod audience;
 
 /// Counts live heap bytes, to measure the tracker's memory.
 struct Counting;
@@ -501,6 +504,9 @@ fn main() {
         }
         if run("figures") {
             figures_100k().await;
+        }
+        if run("audience") {
+            audience::run().await;
         }
     });
 }

@@ -11,7 +11,8 @@
 //!
 //! Layout: `series` (what the charts draw), `spec` (parameters), `reduce` (series reduction),
 //! `canvas` (font, palettes, axes, PNG encoding), `error`, then `channel`, `stream`, `accounts`
-//! (one chart each). This file only declares and re-exports.
+//! (one chart each), `viewers` (the viewers line and category labels both add). This file only
+//! declares and re-exports.
 
 mod accounts;
 mod canvas;
@@ -21,12 +22,13 @@ mod reduce;
 mod series;
 mod spec;
 mod stream;
+mod viewers;
 
 pub use accounts::accounts;
 pub use channel::channel;
 pub use error::ChartError;
 pub use reduce::reduce;
-pub use series::{ChannelSeries, LiveSpan, RaidMark, StreamSeries};
+pub use series::{CategoryMark, ChannelSeries, LiveSpan, RaidMark, StreamSeries};
 pub use spec::{ChartSpec, Range, SpecError, Theme};
 pub use stream::stream;
 

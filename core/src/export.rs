@@ -21,7 +21,7 @@ use crate::store::{ChannelKey, ChannelUser, Store, StoreError};
 pub const CHUNK_BYTES: usize = 64 * 1024;
 
 /// The CSV header row (and the JSON field order).
-pub const COLUMNS: [&str; 7] = [
+pub const COLUMNS: [&str; 8] = [
     "user_id",
     "login",
     "display_name",
@@ -29,6 +29,7 @@ pub const COLUMNS: [&str; 7] = [
     "last_seen",
     "messages",
     "streams_attended",
+    "watch_time",
 ];
 
 /// An export format.
@@ -179,6 +180,7 @@ impl Encoder {
                 let mut id = Int::default();
                 let mut messages = Int::default();
                 let mut streams = Int::default();
+                let mut watched = Int::default();
                 self.csv.write_record([
                     id.format(user.user_id.0),
                     formula_safe(user.login.as_str()).as_bytes(),
@@ -187,6 +189,7 @@ impl Encoder {
                     last_seen.as_str().as_bytes(),
                     messages.format(user.messages),
                     streams.format(user.streams_attended),
+                    watched.format(user.watch_time),
                 ])?;
             }
             ExportFormat::Json => {
@@ -201,6 +204,7 @@ impl Encoder {
                     last_seen: last_seen.as_str(),
                     messages: user.messages,
                     streams_attended: user.streams_attended,
+                    watch_time: user.watch_time,
                 };
                 serde_json::to_writer(&mut self.json, &row)?;
             }
@@ -269,6 +273,7 @@ struct JsonRow<'a> {
     last_seen: &'a str,
     messages: i64,
     streams_attended: i64,
+    watch_time: i64,
 }
 
 /// A decimal integer formatted on the stack.
@@ -382,6 +387,7 @@ mod tests {
             last_seen: Timestamp::parse_rfc3339("2026-11-25T19:30:05Z").expect("time"),
             messages: 12,
             streams_attended: 3,
+            watch_time: 3729,
         }
     }
 
@@ -407,9 +413,9 @@ mod tests {
 
         assert_eq!(
             csv,
-            "user_id,login,display_name,first_seen,last_seen,messages,streams_attended\r\n\
-             1,alice,Alice,2026-11-25T18:00:00Z,2026-11-25T19:30:05Z,12,3\r\n\
-             2,bob,\"Bob, \"\"the\"\" builder\",2026-11-25T18:00:00Z,2026-11-25T19:30:05Z,12,3\r\n"
+            "user_id,login,display_name,first_seen,last_seen,messages,streams_attended,watch_time\r\n\
+             1,alice,Alice,2026-11-25T18:00:00Z,2026-11-25T19:30:05Z,12,3,3729\r\n\
+             2,bob,\"Bob, \"\"the\"\" builder\",2026-11-25T18:00:00Z,2026-11-25T19:30:05Z,12,3,3729\r\n"
         );
     }
 
@@ -427,11 +433,11 @@ mod tests {
 
         let csv = whole(ExportFormat::Csv, &users);
 
-        let t = "2026-11-25T18:00:00Z,2026-11-25T19:30:05Z,12,3\r\n";
+        let t = "2026-11-25T18:00:00Z,2026-11-25T19:30:05Z,12,3,3729\r\n";
         assert_eq!(
             csv,
             format!(
-                "user_id,login,display_name,first_seen,last_seen,messages,streams_attended\r\n\
+                "user_id,login,display_name,first_seen,last_seen,messages,streams_attended,watch_time\r\n\
                  1,a,\"'=HYPERLINK(\"\"http://x\"\")\",{t}\
                  2,b,'+1,{t}\
                  3,c,'-2+3,{t}\
@@ -447,7 +453,7 @@ mod tests {
     fn an_empty_csv_export_is_the_header_row() {
         assert_eq!(
             whole(ExportFormat::Csv, &[]),
-            "user_id,login,display_name,first_seen,last_seen,messages,streams_attended\r\n"
+            "user_id,login,display_name,first_seen,last_seen,messages,streams_attended,watch_time\r\n"
         );
     }
 
@@ -464,10 +470,10 @@ mod tests {
             serde_json::json!({"chatters": [
                 {"user_id": 1, "login": "alice", "display_name": "Alice",
                  "first_seen": "2026-11-25T18:00:00Z", "last_seen": "2026-11-25T19:30:05Z",
-                 "messages": 12, "streams_attended": 3},
+                 "messages": 12, "streams_attended": 3, "watch_time": 3729},
                 {"user_id": 2, "login": "bob", "display_name": "B\"o\\b",
                  "first_seen": "2026-11-25T18:00:00Z", "last_seen": "2026-11-25T19:30:05Z",
-                 "messages": 12, "streams_attended": 3},
+                 "messages": 12, "streams_attended": 3, "watch_time": 3729},
             ]})
         );
         assert_eq!(whole(ExportFormat::Json, &[]), "{\"chatters\":[]}\n");

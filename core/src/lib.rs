@@ -12,6 +12,7 @@
 //! - [`channel_settings`]: per-channel settings, typed; the `channel set` parser; roles and
 //!   per-command access.
 //! - [`stats`]: every SPEC definition, computed over the store.
+//! - [`audience`]: viewers and categories, watch time and regulars (second wave).
 //! - [`retention`]: `RETENTION`: stream figures frozen at their end, daily pruning.
 //! - [`charts`]: series, streams and account clusters as PNG (plotters, embedded font).
 //! - [`settings`]: the validated configuration.
@@ -23,6 +24,7 @@
 //!   builders and the ingestion pipeline, for the tests of every crate.
 
 pub mod apikey;
+pub mod audience;
 pub mod bots;
 pub mod channel_settings;
 pub mod charts;

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
+use crate::audience::AudienceFigures;
 use crate::bots::KnownBots;
 use crate::charts::{ChannelSeries, LiveSpan, RaidMark, StreamSeries};
 use crate::domain::{Login, StreamId, Timestamp, UserId};
@@ -57,6 +58,9 @@ pub struct StreamFigures {
     pub retention: Option<f64>,
     /// Known bots seen in the stream (excluded from everything above).
     pub known_bots: i64,
+    /// Viewers, categories, watch time and regulars (`crate::audience`).
+    #[serde(flatten)]
+    pub audience: AudienceFigures,
 }
 
 /// A raid with its retention.
@@ -198,7 +202,7 @@ impl Figures {
         Ok(ids)
     }
 
-    async fn channel_of(&self, stream: &Stream) -> Result<Channel, StoreError> {
+    pub(crate) async fn channel_of(&self, stream: &Stream) -> Result<Channel, StoreError> {
         let channels = self.store.channels().await?;
         channels
             .into_iter()
@@ -255,6 +259,9 @@ impl Figures {
         };
         let bots = self.bot_ids(&channel).await?;
         let known_bots = self.store.count_unique_among(stream.key, &bots).await?;
+        let audience = self
+            .audience_at(stream, &excluded, (peak, counts.unique), Timestamp::now())
+            .await?;
         Ok(StreamFigures {
             id: stream.id.clone(),
             started_at: stream.started_at,
@@ -269,6 +276,7 @@ impl Figures {
             lurkers: counts.lurkers,
             retention,
             known_bots,
+            audience,
         })
     }
 
@@ -454,12 +462,15 @@ impl Figures {
             .map(|c| c.first_seen)
             .collect();
         let started = stream.started_at.to_datetime().format("%Y-%m-%d %H:%M");
+        let (viewers, categories) = self.stream_marks(stream).await?;
         Ok(StreamSeries {
             title: format!("{}: stream of {started} UTC", channel.login),
             started_at: stream.started_at,
             ended_at: stream.ended_at,
             points,
             arrivals,
+            viewers,
+            categories,
         })
     }
 
@@ -496,6 +507,7 @@ impl Figures {
                 viewers: r.viewers,
             })
             .collect();
+        let viewers = self.viewer_points(channel, from, to).await?;
         Ok(ChannelSeries {
             title,
             from,
@@ -503,6 +515,7 @@ impl Figures {
             points,
             streams,
             raids,
+            viewers,
         })
     }
 

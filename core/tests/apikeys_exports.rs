@@ -286,6 +286,7 @@ async fn exports_parse_back_to_the_rows(store: Arc<Store>) {
                 u.last_seen.to_rfc3339(),
                 u.messages.to_string(),
                 u.streams_attended.to_string(),
+                u.watch_time.to_string(),
             ]
         })
         .collect();

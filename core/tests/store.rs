@@ -141,6 +141,7 @@ fn observed(
                     messages: 0,
                     first_msg: false,
                     active: true,
+                    watch: 0,
                     maybe_first: true,
                 },
             );

@@ -130,6 +130,7 @@ fn seen(user: i64, first: i64, last: i64) -> Seen {
             messages: 0,
             first_msg: false,
             active: true,
+            watch: 0,
             maybe_first: false,
         },
     }
@@ -142,6 +143,11 @@ impl Seen {
     }
     fn first_msg(mut self) -> Self {
         self.delta.first_msg = true;
+        self
+    }
+    /// Seconds of watch time a closed interval credits.
+    fn watched(mut self, seconds: i64) -> Self {
+        self.delta.watch = seconds;
         self
     }
     /// Only a part.
@@ -265,7 +271,7 @@ fn a_snapshot_missing_a_user_closes_their_interval_at_the_snapshot_time() {
     );
     assert_eq!(
         b.stream_users,
-        stream_rows(&[seen(2, 90, 90), seen(3, 60, 60)])
+        stream_rows(&[seen(2, 90, 90).watched(60), seen(3, 60, 60).watched(60)])
     );
     assert_eq!(b.series, vec![point(120, 1, Some(1))]);
     assert_eq!(b.rows(), 2 + 2 + 2 + 1);
@@ -460,7 +466,10 @@ fn irc_only_presence_times_out_at_last_sighting_plus_the_timeout() {
 
     let b = tick(&mut tr, 1000);
     assert_eq!(b.presence, closed(&[(1, 10, 1000)]));
-    assert_eq!(b.stream_users, stream_rows(&[seen(1, 100, 100)]));
+    assert_eq!(
+        b.stream_users,
+        stream_rows(&[seen(1, 100, 100).watched(990)])
+    );
     assert_eq!(b.rows(), 2);
     assert_eq!(present(&tr), Some(0));
 
@@ -481,7 +490,7 @@ fn a_late_tick_still_ends_presence_at_the_exact_timeout() {
     joins(&mut tr, &bob, 1500);
     let b = tick(&mut tr, 2000);
     assert_eq!(b.presence, closed(&[(1, 10, 910)]));
-    assert_eq!(b.stream_users, stream_rows(&[seen(1, 10, 10)]));
+    assert_eq!(b.stream_users, stream_rows(&[seen(1, 10, 10).watched(900)]));
     assert_eq!(b.series, vec![point(1980, 1, None)]);
     assert_eq!(present(&tr), Some(1));
 }
@@ -495,7 +504,10 @@ fn a_part_closes_the_interval_at_its_time_and_is_no_presence() {
     let b = parts(&mut tr, &alice, 50);
     assert_eq!(b.presence, closed(&[(1, 10, 50)]));
     assert_eq!(b.channel_users, channel_rows(&[(1, 50, 50, 0)]));
-    assert_eq!(b.stream_users, stream_rows(&[seen(1, 50, 50).part()]));
+    assert_eq!(
+        b.stream_users,
+        stream_rows(&[seen(1, 50, 50).part().watched(40)])
+    );
     assert_eq!(b.rows(), 3);
     assert_eq!(present(&tr), Some(0));
 
@@ -555,7 +567,7 @@ fn when_snapshots_stop_presence_falls_back_to_irc_timeouts() {
     );
     let b = tick(&mut tr, 1861);
     assert_eq!(b.presence, closed(&[(1, 60, 960)]));
-    assert_eq!(b.stream_users, stream_rows(&[seen(1, 60, 60)]));
+    assert_eq!(b.stream_users, stream_rows(&[seen(1, 60, 60).watched(900)]));
     assert_eq!(b.series, vec![point(1860, 0, None)]);
     assert_eq!(b.rows(), 3);
     assert_eq!(present(&tr), Some(0));
@@ -573,7 +585,7 @@ fn going_offline_writes_present_users_last_sightings_and_ends_the_stream() {
     let b = step(|b| tr.stream_offline(&login(CHAN), t(200), b));
     assert_eq!(
         b.stream_users,
-        stream_rows(&[seen(1, 100, 100), seen(2, 60, 60)])
+        stream_rows(&[seen(1, 100, 100).watched(140), seen(2, 60, 60).watched(140)])
     );
     assert_eq!(b.stream_ends, vec![(LIVE, t(200))]);
     assert_eq!(
@@ -604,7 +616,7 @@ fn a_new_stream_while_one_is_live_ends_the_old_one_at_the_new_start() {
     let next = StreamKey(11);
     let b = step(|b| tr.stream_online(&login(CHAN), next, t(1000), Some(UserId(ROOM)), b));
     assert_eq!(b.stream_ends, vec![(LIVE, t(1000))]);
-    assert_eq!(b.stream_users, stream_rows(&[seen(1, 60, 60)]));
+    assert_eq!(b.stream_users, stream_rows(&[seen(1, 60, 60).watched(940)]));
     assert_eq!(b.rows(), 2);
     assert_eq!(tr.live_stream(&login(CHAN)), Some(next));
 
@@ -687,7 +699,7 @@ fn a_released_channel_ends_its_presence_and_writes_nothing_more_but_its_stream_s
     assert_eq!(b.presence, closed(&[(1, 10, 300), (2, 100, 300)]));
     assert_eq!(
         b.stream_users,
-        stream_rows(&[seen(1, 10, 10), seen(2, 100, 100)])
+        stream_rows(&[seen(1, 10, 10).watched(290), seen(2, 100, 100).watched(200)])
     );
     assert!(b.stream_ends.is_empty(), "the stream is not ended here");
     assert_eq!(b.rows(), 4);

@@ -4,8 +4,8 @@
 //! Scenario (times are offsets from `base`, three hours ago, so the 24-hour series and the
 //! 7-day account window include them): channel `chan` (broadcaster id 500) has two streams,
 //! `1001` (0-600 s) and `1002` (3600-6000 s, raided by `raidguy` at 3750 s); alice renames to
-//! alicia during stream 2; channel `other` (id 600) has stream `2001`, where alicia and erin
-//! chat.
+//! alicia during stream 2, which has three viewer samples (Just Chatting, then Chess); channel
+//! `other` (id 600) has stream `2001`, where alicia and erin chat.
 
 mod support;
 
@@ -17,6 +17,7 @@ use chatters_core::apikey::ApiKey;
 use chatters_core::domain::{StreamId, Timestamp, UserId};
 use chatters_core::event::{Event, Message, UserRef};
 use chatters_core::ingest::{IngestConfig, IngestHandle};
+use chatters_core::store::StreamSample;
 use chatters_core::testing::{TestDb, login, tracker_config, user};
 use chatters_web::AppState;
 use serde_json::{Value, json};
@@ -160,6 +161,28 @@ async fn spawn_app() -> App {
     for part in [events, renamed, after] {
         harness.send(part).await;
     }
+    // Get Streams samples of stream 1002 (1001 has none): the category changes at 4000 s.
+    let sample = |offset: i64, viewers: i64, game: (&str, &str)| {
+        (
+            login("chan"),
+            StreamSample {
+                at: Timestamp(base + offset),
+                viewers,
+                game_id: game.0.to_owned(),
+                game_name: game.1.to_owned(),
+            },
+        )
+    };
+    let chatting = ("509658", "Just Chatting");
+    let chess = ("743", "Chess");
+    store
+        .record_samples(&[
+            sample(3700, 50, chatting),
+            sample(4000, 70, chess),
+            sample(5700, 60, chess),
+        ])
+        .await
+        .expect("samples");
 
     let key = |channels: &'static [&'static str], revoked: bool| {
         let store = store.clone();
@@ -225,6 +248,7 @@ async fn every_api_route_needs_a_valid_unrevoked_key() {
         "/api/v1/channels/chan/chatters?format=csv",
         "/api/v1/channels/chan/series",
         "/api/v1/channels/chan/accounts",
+        "/api/v1/channels/chan/regulars",
         "/api/v1/users/alicia",
     ];
     for path in routes {
@@ -325,8 +349,29 @@ async fn streams_are_listed_newest_first_with_the_spec_fields() {
             "lurkers": 1,
             "retention": null,
             "known_bots": 1,
+            "peak_viewers": null,
+            "avg_viewers": null,
+            "chatters_per_viewer": null,
+            "categories": [],
+            // alice 600, bob 540, carol 470: 536.7 rounded.
+            "avg_watch_time": 537,
+            "regulars_present": 0,
         })
     );
+    // Stream 2's samples: 50, 70, 60 viewers; peak chatters 3 at the 5700 s snapshot.
+    let second = &streams[0];
+    assert_eq!(second["peak_viewers"], 70);
+    assert_eq!(second["avg_viewers"], 60);
+    assert_eq!(second["chatters_per_viewer"], json!(3.0 / 70.0));
+    assert_eq!(
+        second["categories"],
+        json!([
+            {"game_id": "509658", "name": "Just Chatting", "from": at(3600), "until": at(4000)},
+            {"game_id": "743", "name": "Chess", "from": at(4000), "until": at(6000)},
+        ])
+    );
+    // alicia 2400, carol 2400, dave 2240: 2346.7 rounded.
+    assert_eq!(second["avg_watch_time"], 2347);
     // Stream 2: alicia, carol, dave; 2 of stream 1's 3 chatters came back.
     assert_eq!(streams[0]["unique_chatters"], 3);
     assert_eq!(streams[0]["new_chatters"], 1);
@@ -389,6 +434,14 @@ async fn one_stream_has_top_chatters_and_raids() {
         ])
     );
     assert_eq!(first["raids"], json!([]));
+    assert_eq!(
+        first["top_watchers"],
+        json!([
+            {"user_id": 1, "login": "alicia", "watch_time": 600},
+            {"user_id": 2, "login": "bob", "watch_time": 540},
+            {"user_id": 3, "login": "carol", "watch_time": 470},
+        ])
+    );
     let second = second.json();
     assert_eq!(
         second["top_chatters"],
@@ -424,6 +477,57 @@ async fn unknown_or_foreign_stream_ids_are_404_in_scope() {
     }
 }
 
+#[tokio::test]
+async fn regulars_are_the_chatters_of_3_of_the_last_5_streams() {
+    let app = spawn_app().await;
+    let h = &app.harness;
+    let (alicia, carol, dave) = (user(1, "alicia"), user(3, "carol"), user(4, "dave"));
+    h.send(vec![
+        h.online("chan", CHAN_ID, "1003", 7000, "third"),
+        h.snapshot("chan", &[&alicia, &carol], 7100),
+        h.offline("chan", 7500),
+        h.online("chan", CHAN_ID, "1004", 8000, "fourth"),
+        h.snapshot("chan", &[&alicia, &dave], 8100),
+        h.offline("chan", 8500),
+    ])
+    .await;
+
+    let answer = get(&app, "/api/v1/channels/chan/regulars", Some(&app.chan_key)).await;
+
+    assert_eq!(answer.status, StatusCode::OK);
+    // alicia came to all four streams (600 + 2400 + 500 + 500 s), carol to 1001-1003
+    // (470 + 2400 + 500 s); dave (2) and bob (1) are no regulars.
+    assert_eq!(
+        answer.json(),
+        json!({
+            "streams": ["1004", "1003", "1002", "1001"],
+            "regulars": [
+                {"user_id": 1, "login": "alicia", "attended": 4, "watch_time": 4000},
+                {"user_id": 3, "login": "carol", "attended": 3, "watch_time": 3370},
+            ],
+        })
+    );
+    // As of 1004's start (1001-1003) both were regulars; alicia came.
+    let fourth = get(
+        &app,
+        "/api/v1/channels/chan/streams/1004",
+        Some(&app.chan_key),
+    )
+    .await
+    .json();
+    assert_eq!(fourth["regulars_present"], 1);
+    get(&app, "/api/v1/channels/chan/regulars", Some(&app.other_key))
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "forbidden", "chan");
+    let other = get(
+        &app,
+        "/api/v1/channels/other/regulars",
+        Some(&app.other_key),
+    )
+    .await;
+    assert_eq!(other.json(), json!({"streams": ["2001"], "regulars": []}));
+}
+
 // ---- chatters export ----
 
 /// The rows of the CSV export, parsed with the csv crate.
@@ -438,7 +542,8 @@ fn csv_rows(bytes: &[u8]) -> Vec<Vec<String>> {
             "first_seen",
             "last_seen",
             "messages",
-            "streams_attended"
+            "streams_attended",
+            "watch_time"
         ]
     );
     reader
@@ -457,13 +562,14 @@ fn json_rows(body: &Value) -> Vec<Vec<String>> {
         "last_seen",
         "messages",
         "streams_attended",
+        "watch_time",
     ];
     body["chatters"]
         .as_array()
         .expect("chatters")
         .iter()
         .map(|row| {
-            assert_eq!(row.as_object().map(|o| o.len()), Some(7), "{row}");
+            assert_eq!(row.as_object().map(|o| o.len()), Some(8), "{row}");
             columns
                 .iter()
                 .map(|c| match &row[*c] {
@@ -499,7 +605,8 @@ async fn chatters_export_lists_counted_users_and_csv_equals_json() {
         "attachment; filename=\"chan-chatters.csv\""
     );
     let at = |offset: i64| Timestamp(app.base + offset).to_rfc3339();
-    let row = |id: i64, l: &str, d: &str, first: i64, last: i64, messages: i64, streams: i64| {
+    let row = |id: i64, l: &str, d: &str, (first, last): (i64, i64), counts: [i64; 3]| {
+        let [messages, streams, watched] = counts;
         vec![
             id.to_string(),
             l.to_owned(),
@@ -508,14 +615,24 @@ async fn chatters_export_lists_counted_users_and_csv_equals_json() {
             at(last),
             messages.to_string(),
             streams.to_string(),
+            watched.to_string(),
         ]
     };
-    // The broadcaster and nightbot are not counted, so not exported.
+    // The broadcaster and nightbot are not counted, so not exported. Watch time: stream 1001
+    // runs [0, 600), stream 1002 [3600, 6000); alicia is present throughout (600 + 2400), bob
+    // from 60 until the end of 1001 (540), carol from 130 on (470 + 2400), dave from 3760
+    // (2240).
     let expected = vec![
-        row(1, "alicia", "alicia", -600, 5700, 2, 2),
-        row(2, "bob", "bob", 60, 60, 0, 1),
-        row(3, "carol", "Carol, \"the\" Great", 130, 5700, 1, 2),
-        row(4, "dave", "dave", 3760, 5700, 1, 1),
+        row(1, "alicia", "alicia", (-600, 5700), [2, 2, 3000]),
+        row(2, "bob", "bob", (60, 60), [0, 1, 540]),
+        row(
+            3,
+            "carol",
+            "Carol, \"the\" Great",
+            (130, 5700),
+            [1, 2, 2870],
+        ),
+        row(4, "dave", "dave", (3760, 5700), [1, 1, 2240]),
     ];
     assert_eq!(json_rows(&json.json()), expected);
     assert_eq!(csv_rows(&csv.body), expected);
@@ -575,7 +692,7 @@ async fn chatters_since_and_until_take_rfc3339_or_durations() {
     assert_eq!(logins(early), ["alicia", "bob"]);
     assert_eq!(
         String::from_utf8(recent.body).expect("utf-8"),
-        "user_id,login,display_name,first_seen,last_seen,messages,streams_attended\r\n"
+        "user_id,login,display_name,first_seen,last_seen,messages,streams_attended,watch_time\r\n"
     );
     assert_eq!(offset.body, b"{\"chatters\":[]}\n");
 }
@@ -655,12 +772,18 @@ async fn series_lists_one_point_per_snapshot_in_the_range() {
     assert_eq!(day.status, StatusCode::OK);
     let points = day.json()["points"].clone();
     // Counted users per snapshot (nightbot and the broadcaster excluded).
-    for (offset, chatters) in [(-600, 1), (60, 2), (3700, 2), (5700, 3)] {
+    // Viewers: the latest sample at or before the point within a stream.
+    for (offset, chatters, viewers) in [
+        (-600, 1, Value::Null),
+        (60, 2, Value::Null),
+        (3700, 2, json!(50)),
+        (5700, 3, json!(60)),
+    ] {
         assert!(
             points
                 .as_array()
                 .expect("points")
-                .contains(&json!({"at": at(offset), "chatters": chatters})),
+                .contains(&json!({"at": at(offset), "chatters": chatters, "viewers": viewers})),
             "{offset} s: {points}"
         );
     }
@@ -669,7 +792,7 @@ async fn series_lists_one_point_per_snapshot_in_the_range() {
             .as_array()
             .expect("points")
             .iter()
-            .all(|p| p.as_object().map(|o| o.len()) == Some(2))
+            .all(|p| p.as_object().map(|o| o.len()) == Some(3))
     );
     assert_eq!(week.json()["points"], points);
 }

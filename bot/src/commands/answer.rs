@@ -3,7 +3,10 @@
 use super::context::Context;
 use super::parse::Command;
 use super::reply::Reply;
-use super::{accounts, chart, chatters, lurkers, new, optout, overlap, raid, seen, stats, top};
+use super::{
+    accounts, chart, chatters, lurkers, new, optout, overlap, raid, regulars, seen, stats, top,
+    viewers, watchtime,
+};
 
 /// Computes the answer to a command.
 pub async fn answer(command: &Command, ctx: &Context<'_>) -> anyhow::Result<Reply> {
@@ -20,5 +23,8 @@ pub async fn answer(command: &Command, ctx: &Context<'_>) -> anyhow::Result<Repl
         Command::Chart => Ok(chart::answer(ctx)),
         Command::OptOut => optout::opt_out(ctx).await,
         Command::OptIn => optout::opt_in(ctx).await,
+        Command::Viewers => viewers::answer(ctx).await,
+        Command::Watchtime(user) => watchtime::answer(ctx, user.as_ref()).await,
+        Command::Regulars => regulars::answer(ctx).await,
     }
 }

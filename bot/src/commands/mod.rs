@@ -19,9 +19,12 @@ mod new;
 mod optout;
 mod overlap;
 mod raid;
+mod regulars;
 mod seen;
 mod stats;
 mod top;
+mod viewers;
+mod watchtime;
 
 pub use crate::observed::ModeratorOf;
 pub use answer::answer;

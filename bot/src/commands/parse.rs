@@ -35,6 +35,12 @@ pub enum Command {
     OptOut,
     /// `!optin`.
     OptIn,
+    /// `!viewers`: viewers now, peak, chatters per viewer, category.
+    Viewers,
+    /// `!watchtime [user]` (default: the asker).
+    Watchtime(Option<Login>),
+    /// `!regulars`.
+    Regulars,
 }
 
 impl Command {
@@ -53,11 +59,15 @@ impl Command {
             Self::Chart => "chart",
             Self::OptOut => "optout",
             Self::OptIn => "optin",
+            Self::Viewers => "viewers",
+            Self::Watchtime(_) => "watchtime",
+            Self::Regulars => "regulars",
         }
     }
 
     /// Every command name, for settings validation.
-    pub const NAMES: [&'static str; 12] = chatters_core::channel_settings::COMMAND_NAMES;
+    pub const NAMES: [&'static str; chatters_core::channel_settings::COMMAND_NAMES.len()] =
+        chatters_core::channel_settings::COMMAND_NAMES;
 }
 
 /// A wrong argument: the usage line to answer with.
@@ -120,6 +130,12 @@ pub fn parse(prefix: &str, text: &str) -> Option<Result<Command, Usage>> {
         "chart" => Ok(Command::Chart),
         "optout" => Ok(Command::OptOut),
         "optin" => Ok(Command::OptIn),
+        "viewers" => Ok(Command::Viewers),
+        "watchtime" => match arg {
+            None => Ok(Command::Watchtime(None)),
+            Some(_) => login(arg, "usage: !watchtime [user]").map(|l| Command::Watchtime(Some(l))),
+        },
+        "regulars" => Ok(Command::Regulars),
         _ => return None,
     };
     Some(parsed)
@@ -171,6 +187,17 @@ mod tests {
             ("!lurkers", Some(Ok(Command::Lurkers))),
             ("!optout", Some(Ok(Command::OptOut))),
             ("!OptIn", Some(Ok(Command::OptIn))),
+            ("!viewers", Some(Ok(Command::Viewers))),
+            ("!regulars", Some(Ok(Command::Regulars))),
+            ("!watchtime", Some(Ok(Command::Watchtime(None)))),
+            (
+                "!WatchTime @Alice",
+                Some(Ok(Command::Watchtime(Some(l("alice"))))),
+            ),
+            (
+                "!watchtime a;b",
+                Some(Err(Usage("usage: !watchtime [user]"))),
+            ),
             ("!stats \u{E0000}", Some(Ok(Command::Stats))),
             ("!unknown", None),
             ("stats", None),

@@ -59,6 +59,12 @@ pub struct LiveStream {
     pub started_at: Timestamp,
     /// The stream title.
     pub title: String,
+    /// `viewer_count`.
+    pub viewers: i64,
+    /// `game_id` (`""`: no category).
+    pub game_id: String,
+    /// `game_name`.
+    pub game_name: String,
 }
 
 impl Helix {
@@ -194,6 +200,9 @@ fn live_stream(stream: Stream) -> Option<LiveStream> {
         id,
         started_at,
         title: stream.title,
+        viewers: i64::try_from(stream.viewer_count).unwrap_or(i64::MAX),
+        game_id: stream.game_id.as_str().to_owned(),
+        game_name: stream.game_name,
     })
 }
 

@@ -24,6 +24,8 @@ pub struct Recap {
     pub flagged: Vec<AccountDay>,
     /// Public URL of the stream chart (`{PUBLIC_BASE_URL}/c/{login}/streams/{id}.png`).
     pub chart_url: String,
+    /// Regulars of the channel as of the stream's start.
+    pub regulars: i64,
 }
 
 /// One labelled figure.
@@ -77,6 +79,7 @@ impl Recap {
             .into_iter()
             .filter(|d| d.flagged)
             .collect();
+        let (regulars, _) = figures.stream_regulars(stream).await?;
         Ok(Self {
             login: channel.login.clone(),
             figures: stream_figures,
@@ -84,6 +87,7 @@ impl Recap {
             raids,
             flagged,
             chart_url: chart_url(public_base_url, &channel.login, stream),
+            regulars,
         })
     }
 
@@ -122,7 +126,7 @@ impl Recap {
     pub fn fields(&self) -> Vec<Field> {
         let f = &self.figures;
         let duration = f.ended_at.map_or(0, |end| end.0 - f.started_at.0);
-        vec![
+        let mut fields = vec![
             Field::short("Duration", duration_text(duration)),
             Field::short("Unique chatters", f.unique_chatters),
             Field::short("New chatters", f.new_chatters),
@@ -136,6 +140,13 @@ impl Recap {
                 f.retention
                     .map_or_else(|| "first stream".to_owned(), percent),
             ),
+        ];
+        fields.extend(
+            super::audience::fields(&f.audience, self.regulars)
+                .into_iter()
+                .map(|(name, value)| Field::short(name, value)),
+        );
+        fields.extend([
             Field::long(
                 "Top chatters",
                 self.top
@@ -152,7 +163,8 @@ impl Recap {
                     .map(|d| format!("{}: {} accounts", d.date, d.count))
                     .collect(),
             ),
-        ]
+        ]);
+        fields
     }
 
     /// The plain-text version (Slack's notification fallback).
@@ -160,7 +172,7 @@ impl Recap {
         let f = &self.figures;
         format!(
             "Stream recap {} ({}): {} unique chatters ({} new, {} returning, {} first-time), \
-             peak {}, {} messages, {} lurkers, retention {}. Chart: {}",
+             peak {}, {} messages, {} lurkers, retention {}; {}. Chart: {}",
             self.title(),
             self.period(),
             f.unique_chatters,
@@ -172,6 +184,7 @@ impl Recap {
             f.lurkers,
             f.retention
                 .map_or_else(|| "n/a (first stream)".to_owned(), percent),
+            super::audience::text(&f.audience, self.regulars),
             self.chart_url,
         )
     }

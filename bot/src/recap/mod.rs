@@ -3,7 +3,8 @@
 //! # Layout
 //! - [`target`]: where a recap goes ([`Target`], stored as `discord:channel` ...), the secret
 //!   [`target::Webhook`] URL, ISO weeks.
-//! - [`content`]: the [`content::Recap`] of a stream's figures; [`digest`]: the weekly digest.
+//! - [`content`]: the [`content::Recap`] of a stream's figures (`audience`: its viewers, watch
+//!   time and regulars lines); [`digest`]: the weekly digest.
 //! - [`discord`], [`slack`]: the two wire formats and their requests; [`outcome`]: what an
 //!   answer means (sent, retry when, revoked, refused) and the backoff.
 //! - this module: [`RecapConfig`] and the [`Recaps`] worker: [`worker`](self) its loop and
@@ -20,6 +21,7 @@
 //! service accepted the message but before the mark is written leaves the row `sending`, and
 //! it is sent again once the lease ends (at least once, never lost).
 
+mod audience;
 pub mod content;
 pub mod digest;
 pub mod discord;

@@ -21,9 +21,22 @@ pub(super) const ON: &str = "on";
 pub(super) const OFF: &str = "off";
 
 /// Every chat command's name: what a `commands.<name>` rule may name.
-pub const COMMAND_NAMES: [&str; 12] = [
-    "chatters", "new", "seen", "stats", "top", "lurkers", "overlap", "raid", "accounts", "chart",
-    "optout", "optin",
+pub const COMMAND_NAMES: [&str; 15] = [
+    "chatters",
+    "new",
+    "seen",
+    "stats",
+    "top",
+    "lurkers",
+    "overlap",
+    "raid",
+    "accounts",
+    "chart",
+    "optout",
+    "optin",
+    "viewers",
+    "watchtime",
+    "regulars",
 ];
 
 /// The command cooldown of a channel that did not set `commands.cooldown`.

@@ -171,7 +171,8 @@ fn bad_values_get_the_errors_users_see() {
             "commands.nope",
             "off",
             "commands.nope: no command \"nope\" (one of chatters, new, seen, stats, top, \
-             lurkers, overlap, raid, accounts, chart, optout, optin, or commands.cooldown)",
+             lurkers, overlap, raid, accounts, chart, optout, optin, viewers, watchtime, regulars, \
+             or commands.cooldown)",
         ),
         (
             "commands.cooldown",

@@ -46,6 +46,8 @@ pub(super) struct Palette {
     pub bars: RGBColor,
     pub flagged: RGBColor,
     pub peak: RGBColor,
+    /// The viewers line (stream samples).
+    pub viewers: RGBColor,
 }
 
 impl Palette {
@@ -63,6 +65,7 @@ impl Palette {
                 bars: RGBColor(0, 150, 136),
                 flagged: RGBColor(215, 38, 61),
                 peak: RGBColor(31, 31, 35),
+                viewers: RGBColor(30, 136, 229),
             },
             Theme::Dark => Self {
                 background: RGBColor(24, 24, 27),
@@ -76,6 +79,7 @@ impl Palette {
                 bars: RGBColor(38, 198, 180),
                 flagged: RGBColor(255, 92, 112),
                 peak: RGBColor(239, 239, 241),
+                viewers: RGBColor(100, 181, 246),
             },
         }
     }

@@ -1,4 +1,5 @@
-//! A channel's chatter count over a range: one line, stream periods shaded, raids marked.
+//! A channel's chatter count over a range: one line (viewers a second one), stream periods
+//! shaded, raids marked.
 
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -6,7 +7,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::canvas::{
     self, Area, Palette, Sizes, Swatch, draw_err, nice_top, text, time, time_label,
 };
-use super::reduce;
+use super::{reduce, viewers};
 use crate::domain::Timestamp;
 
 use super::{ChannelSeries, ChartError, ChartSpec};
@@ -31,7 +32,8 @@ fn draw(
     let Some(max) = window.iter().map(|p| p.chatters).max() else {
         return canvas::no_data(root, palette, sizes, &data.title, "no data yet");
     };
-    let top = nice_top(max);
+    let viewer_points = viewers::points(&data.viewers, from, to);
+    let top = nice_top(viewer_points.iter().map(|p| p.chatters).fold(max, i64::max));
     let spans: Vec<(i64, i64)> = data
         .streams
         .iter()
@@ -46,6 +48,9 @@ fn draw(
         .filter(|r| r.at.0 >= from && r.at.0 <= to)
         .collect();
     let mut legend = vec![(Swatch::Line, palette.line, "chatters")];
+    if !viewer_points.is_empty() {
+        legend.push((Swatch::Line, palette.viewers, "viewers"));
+    }
     if !spans.is_empty() {
         legend.push((Swatch::Block, palette.live, "live"));
     }
@@ -95,6 +100,7 @@ fn draw(
         sizes.line,
         sizes.line + 1,
     )?;
+    viewers::line(root, &mut chart, &viewer_points, (from, to), palette, sizes)?;
 
     // Raid lines, each labelled at the top in the first of four rows where the label does not
     // run into another; a raid without room keeps its line only.

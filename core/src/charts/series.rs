@@ -39,6 +39,8 @@ pub struct ChannelSeries {
     pub streams: Vec<LiveSpan>,
     /// Raids within the window.
     pub raids: Vec<RaidMark>,
+    /// Viewer counts of the stream samples in the window, oldest first (a second line).
+    pub viewers: Vec<(Timestamp, i64)>,
 }
 
 /// Everything [`super::stream()`] draws.
@@ -54,4 +56,17 @@ pub struct StreamSeries {
     pub points: Vec<SeriesPoint>,
     /// First-seen times of the stream's new chatters, in any order.
     pub arrivals: Vec<Timestamp>,
+    /// Viewer counts of the stream's samples, oldest first (a second line).
+    pub viewers: Vec<(Timestamp, i64)>,
+    /// The stream's category runs, in order (labelled along the top).
+    pub categories: Vec<CategoryMark>,
+}
+
+/// A category run of a stream, labelled on its chart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CategoryMark {
+    /// Start of the run.
+    pub from: Timestamp,
+    /// Game name (empty: no category).
+    pub name: String,
 }

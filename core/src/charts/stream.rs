@@ -1,5 +1,5 @@
-//! One stream: chatters present over time as a line, new arrivals per interval as bars, the
-//! peak annotated.
+//! One stream: chatters present over time as a line, viewers as a second line, new arrivals
+//! per interval as bars, the peak annotated, category runs labelled along the top.
 
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -9,8 +9,8 @@ use crate::domain::Timestamp;
 use super::canvas::{
     self, Area, Palette, Sizes, Swatch, draw_err, nice_top, text, time, time_label,
 };
-use super::reduce;
 use super::{ChartError, ChartSpec, StreamSeries};
+use super::{reduce, viewers};
 
 /// Bar widths for new arrivals, in seconds: the first giving at most the wanted number of bars.
 const INTERVALS: [i64; 12] = [
@@ -62,8 +62,10 @@ fn draw(
     let wanted_bars = i64::from((estimated_w / (sizes.label * 2)).clamp(4, 120));
     let interval = arrival_interval(end - start, wanted_bars);
     let bars = bucket_arrivals(&arrivals, start, interval);
+    let viewer_points = viewers::points(&data.viewers, start, end);
     let max = window
         .iter()
+        .chain(&viewer_points)
         .map(|p| p.chatters)
         .chain(bars.iter().map(|&(_, n)| n))
         .max()
@@ -74,6 +76,9 @@ fn draw(
     let mut legend = Vec::new();
     if !window.is_empty() {
         legend.push((Swatch::Line, palette.line, "chatters present"));
+    }
+    if !viewer_points.is_empty() {
+        legend.push((Swatch::Line, palette.viewers, "viewers"));
     }
     if !bars.is_empty() {
         legend.push((Swatch::Block, palette.bars, arrivals_label.as_str()));
@@ -126,6 +131,23 @@ fn draw(
         palette.line,
         sizes.line + 1,
         sizes.line + 2,
+    )?;
+    viewers::line(
+        root,
+        &mut chart,
+        &viewer_points,
+        (start, end),
+        palette,
+        sizes,
+    )?;
+    viewers::categories(
+        root,
+        &chart,
+        &data.categories,
+        (start, end),
+        top,
+        palette,
+        sizes,
     )?;
 
     // The first of equal maxima is the peak.

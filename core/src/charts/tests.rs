@@ -57,6 +57,9 @@ fn day_of_points() -> ChannelSeries {
             from_login: Login::parse("raider").expect("valid"),
             viewers: 120,
         }],
+        viewers: (0..36)
+            .map(|i| (Timestamp(T0 + 3_600 + i * 300), 200 + i * 4))
+            .collect(),
     }
 }
 
@@ -67,6 +70,19 @@ fn a_stream() -> StreamSeries {
         ended_at: Some(Timestamp(T0 + 3 * 3_600)),
         points: (0..36).map(|i| point(i * 300, 10 + i * 2)).collect(),
         arrivals: (0..90).map(|i| Timestamp(T0 + i * 113)).collect(),
+        viewers: (0..36)
+            .map(|i| (Timestamp(T0 + 60 + i * 300), 120 + i))
+            .collect(),
+        categories: vec![
+            CategoryMark {
+                from: Timestamp(T0),
+                name: "Just Chatting".into(),
+            },
+            CategoryMark {
+                from: Timestamp(T0 + 3_600),
+                name: "A game with a rather long name that will not fit".into(),
+            },
+        ],
     }
 }
 

@@ -48,6 +48,8 @@ pub struct StreamUserDelta {
     pub first_msg: bool,
     /// An observation other than a part.
     pub active: bool,
+    /// Watch time to add: seconds of closed presence intervals clipped to the stream.
+    pub watch: i64,
     /// The row may not exist yet (the user's first sighting in the stream as far as the
     /// tracker knows): the store decides whether they are new to the channel.
     pub maybe_first: bool,
@@ -73,6 +75,8 @@ pub struct Sighting {
     pub first_msg: bool,
     /// Not a part.
     pub active: bool,
+    /// See [`StreamUserDelta::watch`].
+    pub watch: i64,
     /// See [`StreamUserDelta::maybe_first`].
     pub maybe_first: bool,
 }
@@ -183,6 +187,7 @@ impl Batch {
                 d.messages += seen.messages;
                 d.first_msg |= seen.first_msg;
                 d.active |= seen.active;
+                d.watch += seen.watch;
                 d.maybe_first |= seen.maybe_first;
             })
             .or_insert(StreamUserDelta {
@@ -193,6 +198,7 @@ impl Batch {
                 messages: seen.messages,
                 first_msg: seen.first_msg,
                 active: seen.active,
+                watch: seen.watch,
                 maybe_first: seen.maybe_first,
             });
     }

@@ -203,7 +203,8 @@ async fn commit_observations(tx: &mut Tx, batch: &Batch) -> Result<(), StoreErro
          last_seen = {g}(stream_users.last_seen, {ls}), \
          messages = stream_users.messages + {m}, \
          first_msg = {g}(stream_users.first_msg, {fm}), \
-         active = {g}(stream_users.active, {a})",
+         active = {g}(stream_users.active, {a}), \
+         watch_time = stream_users.watch_time + {w}",
         d.upsert("stream_id, user_id"),
         l = d.least(),
         g = d.greatest(),
@@ -212,10 +213,11 @@ async fn commit_observations(tx: &mut Tx, batch: &Batch) -> Result<(), StoreErro
         m = d.ex("messages"),
         fm = d.ex("first_msg"),
         a = d.ex("active"),
+        w = d.ex("watch_time"),
     );
     bulk::upsert(
         tx,
-        "INSERT INTO stream_users (stream_id, user_id, first_seen, last_seen, messages, first_msg, active) ",
+        "INSERT INTO stream_users (stream_id, user_id, first_seen, last_seen, messages, first_msg, active, watch_time) ",
         &tail,
         &rows,
         |((s, u), delta)| {
@@ -227,6 +229,7 @@ async fn commit_observations(tx: &mut Tx, batch: &Batch) -> Result<(), StoreErro
                 delta.messages,
                 i64::from(delta.first_msg),
                 i64::from(delta.active),
+                delta.watch,
             )
         },
     )

@@ -8,7 +8,7 @@ use super::dialect::{Dialect, not_in};
 use super::error::StoreError;
 use super::keys::ChannelKey;
 use super::pool::{Store, with_pool};
-use super::users::{ChannelUser, ChannelUserTuple, channel_user_row};
+use super::users::{ChannelUser, ChannelUserTuple, channel_user_row, in_window};
 use crate::domain::{Timestamp, UserId};
 
 /// Users per page of an export (see [`export_page_end`]).
@@ -50,10 +50,11 @@ fn export_page(
     let g = d.greatest();
     format!(
         "SELECT cu.user_id, u.login, u.display_name, cu.first_seen, \
-         {g}(cu.last_seen, COALESCE(agg.last_seen, cu.last_seen)), {messages}, {streams} \
+         {g}(cu.last_seen, COALESCE(agg.last_seen, cu.last_seen)), {messages}, {streams}, {watched} \
          FROM channel_users cu JOIN users u ON u.id = cu.user_id \
          LEFT JOIN (SELECT su.user_id, MAX(su.last_seen) AS last_seen, SUM(su.messages) AS messages, \
-         SUM(su.active) AS streams FROM stream_users su JOIN streams s ON s.id = su.stream_id \
+         SUM(su.active) AS streams, SUM(CASE WHEN {window} THEN su.watch_time ELSE 0 END) AS watched \
+         FROM stream_users su JOIN streams s ON s.id = su.stream_id \
          WHERE s.channel_id = {c} AND su.user_id > {after} AND su.user_id <= {last} GROUP BY su.user_id) agg \
          ON agg.user_id = cu.user_id \
          WHERE cu.channel_id = {c} AND cu.user_id > {after} AND cu.user_id <= {last} \
@@ -61,6 +62,8 @@ fn export_page(
          AND {g}(cu.last_seen, COALESCE(agg.last_seen, cu.last_seen)) >= {since} ORDER BY cu.user_id",
         messages = d.int("cu.messages + COALESCE(agg.messages, 0)"),
         streams = d.int("COALESCE(agg.streams, 0)"),
+        watched = d.int("COALESCE(agg.watched, 0)"),
+        window = in_window(since, until),
         c = channel.0,
         until = until.0,
         since = since.0,
@@ -86,13 +89,20 @@ fn sqlite_page_people(
     )
 }
 
-/// The page's stream rows packed in one JSON text: user, last seen, messages, active.
-fn sqlite_page_streams(channel: ChannelKey, (after, last): (i64, i64)) -> String {
+/// The page's stream rows packed in one JSON text: user, last seen, messages, active, watch
+/// time (0 for streams outside the window).
+fn sqlite_page_streams(
+    channel: ChannelKey,
+    (after, last): (i64, i64),
+    (since, until): (Timestamp, Timestamp),
+) -> String {
     format!(
-        "SELECT json_group_array(json_array(su.user_id, su.last_seen, su.messages, su.active)) \
+        "SELECT json_group_array(json_array(su.user_id, su.last_seen, su.messages, su.active, \
+         CASE WHEN {window} THEN su.watch_time ELSE 0 END)) \
          FROM stream_users su JOIN streams s ON s.id = su.stream_id \
          WHERE s.channel_id = {c} AND su.user_id > {after} AND su.user_id <= {last}",
         c = channel.0,
+        window = in_window(since, until),
     )
 }
 
@@ -116,7 +126,7 @@ fn sqlite_export_page(
     };
     let mut people: Vec<(i64, String, Option<String>, i64, i64, i64)> =
         serde_json::from_str(people).map_err(corrupt("channel_users"))?;
-    let mut streams: Vec<(i64, i64, i64, i64)> =
+    let mut streams: Vec<(i64, i64, i64, i64, i64)> =
         serde_json::from_str(streams).map_err(corrupt("stream_users"))?;
     people.sort_unstable_by_key(|p| p.0);
     streams.sort_unstable_by_key(|s| s.0);
@@ -131,9 +141,10 @@ fn sqlite_export_page(
         let last = own.iter().map(|s| s.1).fold(last, i64::max);
         let messages = messages + own.iter().map(|s| s.2).sum::<i64>();
         let streams = own.iter().map(|s| s.3).sum::<i64>();
+        let watched = own.iter().map(|s| s.4).sum::<i64>();
         if last >= since.0 {
             out.push(channel_user_row((
-                id, name, display, first, last, messages, streams,
+                id, name, display, first, last, messages, streams, watched,
             ))?);
         }
     }
@@ -169,7 +180,7 @@ impl Store {
                     let (people,): (String,) = sqlx::query_as(sqlx::AssertSqlSafe(people))
                         .fetch_one(pool)
                         .await?;
-                    let streams = sqlite_page_streams(channel, page);
+                    let streams = sqlite_page_streams(channel, page, (since, until));
                     let (streams,): (String,) = sqlx::query_as(sqlx::AssertSqlSafe(streams))
                         .fetch_one(pool)
                         .await?;

@@ -13,6 +13,7 @@
 //! - `batch`, `commit`: the [`Batch`] of row changes and its commit in one transaction.
 //! - `channels`, `streams`, `users`, `figures`: rows and the reads behind the figures.
 //! - `tracking`: dangling presence, opt-out/in, process state.
+//! - `audience`: stream samples and game names, watch time, regulars per stream.
 //! - `apikeys`, `summaries`, `export`: API keys, recap/digest bookkeeping, export paging.
 //! - `sessions`, `chatter_table`: dashboard sessions and the dashboard's chatter table pages.
 //! - `retention`: frozen stream figures and the pruning of old per-user history (`RETENTION`);
@@ -21,6 +22,7 @@
 //! Every public type is re-exported here (`chatters_core::store::X`).
 
 mod apikeys;
+mod audience;
 mod batch;
 mod bulk;
 mod channels;
@@ -42,6 +44,7 @@ mod tracking;
 mod users;
 
 pub use apikeys::{ApiKeyId, ApiKeyRecord};
+pub use audience::{REGULAR_MIN, REGULAR_STREAMS, RegularRow, Sample, StreamSample, UserWatch};
 pub use batch::{
     Batch, ChannelUserDelta, SeriesRow, Sighting, StreamRef, StreamUserDelta, UserRow,
 };

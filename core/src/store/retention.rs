@@ -15,7 +15,7 @@ use crate::domain::{Timestamp, UserId};
 
 /// Tables of per-channel time series pruned by time: `(table, time column)`. Rows whose time is
 /// before the cut-off are deleted.
-pub const TIMED_TABLES: &[(&str, &str)] = &[("series", "at")];
+pub const TIMED_TABLES: &[(&str, &str)] = &[("series", "at"), ("stream_samples", "at")];
 
 /// Users deleted per statement.
 const USER_CHUNK: usize = 1000;
@@ -104,6 +104,7 @@ impl Store {
         for (stream,) in streams {
             let statements = [
                 format!("DELETE FROM stream_users WHERE stream_id = {stream}"),
+                format!("DELETE FROM stream_regulars WHERE stream_id = {stream}"),
                 format!(
                     "UPDATE stream_figures SET pruned_at = {} WHERE stream_id = {stream}",
                     now.0

@@ -16,24 +16,25 @@ impl Store {
         &self,
         channel: Option<ChannelKey>,
     ) -> Result<u64, StoreError> {
+        // The last sighting is in the channel row, or (for messages while live) in the stream
+        // rows of streams that ran during the interval.
+        let until = format!(
+            "{g}(presence.since, \
+             COALESCE((SELECT cu.last_seen FROM channel_users cu \
+             WHERE cu.channel_id = presence.channel_id AND cu.user_id = presence.user_id), presence.since), \
+             COALESCE((SELECT MAX(su.last_seen) FROM stream_users su JOIN streams s ON s.id = su.stream_id \
+             WHERE s.channel_id = presence.channel_id AND su.user_id = presence.user_id \
+             AND (s.ended_at IS NULL OR s.ended_at >= presence.since)), presence.since)) + 1",
+            g = self.dialect().greatest(),
+        );
+        // An integer key, never text from outside.
+        let only = channel.map_or(String::new(), |key| {
+            format!(" AND presence.channel_id = {}", key.0)
+        });
+        // Live streams keep the watch time of the intervals about to be closed.
+        self.credit_dangling_watch(&until, &only).await?;
         with_pool!(self, |pool, Db, d| {
-            // The last sighting is in the channel row, or (for messages while live) in the
-            // stream rows of streams that ran during the interval.
-            let sql = format!(
-                "UPDATE presence SET until = {g}(presence.since, \
-                 COALESCE((SELECT cu.last_seen FROM channel_users cu \
-                 WHERE cu.channel_id = presence.channel_id AND cu.user_id = presence.user_id), presence.since), \
-                 COALESCE((SELECT MAX(su.last_seen) FROM stream_users su JOIN streams s ON s.id = su.stream_id \
-                 WHERE s.channel_id = presence.channel_id AND su.user_id = presence.user_id \
-                 AND (s.ended_at IS NULL OR s.ended_at >= presence.since)), presence.since)) + 1 \
-                 WHERE until IS NULL{only}",
-                g = d.greatest(),
-                // An integer key, never text from outside.
-                only = channel.map_or(String::new(), |key| format!(
-                    " AND presence.channel_id = {}",
-                    key.0
-                ))
-            );
+            let sql = format!("UPDATE presence SET until = {until} WHERE until IS NULL{only}");
             Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
                 .execute(pool)
                 .await?
@@ -56,6 +57,9 @@ impl Store {
             ),
             format!(
                 "DELETE FROM stream_users WHERE stream_id IN (SELECT id FROM streams) AND user_id = {u}"
+            ),
+            format!(
+                "DELETE FROM stream_regulars WHERE stream_id IN (SELECT id FROM streams) AND user_id = {u}"
             ),
             format!(
                 "DELETE FROM channel_users WHERE channel_id IN (SELECT id FROM channels) AND user_id = {u}"

@@ -50,15 +50,17 @@ pub struct ChannelUser {
     pub messages: i64,
     /// Streams in which the user was a unique chatter.
     pub streams_attended: i64,
+    /// Watch time in the streams of the window (all streams for one user's record), seconds.
+    pub watch_time: i64,
 }
 
 /// A [`ChannelUser`] as read: id, login, display name, first seen, last seen, messages,
-/// streams attended.
-pub(super) type ChannelUserTuple = (i64, String, Option<String>, i64, i64, i64, i64);
+/// streams attended, watch time.
+pub(super) type ChannelUserTuple = (i64, String, Option<String>, i64, i64, i64, i64, i64);
 
 /// Decodes a [`ChannelUserTuple`].
 pub(super) fn channel_user_row(
-    (id, name, display, first, last, messages, streams): ChannelUserTuple,
+    (id, name, display, first, last, messages, streams, watched): ChannelUserTuple,
 ) -> Result<ChannelUser, StoreError> {
     let login = login(name)?;
     Ok(ChannelUser {
@@ -69,13 +71,20 @@ pub(super) fn channel_user_row(
         last_seen: Timestamp(last),
         messages,
         streams_attended: streams,
+        watch_time: watched,
     })
 }
 
 /// Users of a channel with their totals: the channel row holds first sighting, offline
 /// messages and the last sighting written at departure; live messages and sightings are in the
 /// stream rows, added here. `one_user` narrows the aggregate to one id (empty: everyone).
-fn channel_user_query(d: Dialect, channel: ChannelKey, filter: &str, one_user: &str) -> String {
+fn channel_user_query(
+    d: Dialect,
+    channel: ChannelKey,
+    filter: &str,
+    one_user: &str,
+    window: &str,
+) -> String {
     let narrow = if one_user.is_empty() {
         String::new()
     } else {
@@ -84,16 +93,27 @@ fn channel_user_query(d: Dialect, channel: ChannelKey, filter: &str, one_user: &
     format!(
         "SELECT cu.user_id, u.login, u.display_name, cu.first_seen, \
          {g}(cu.last_seen, COALESCE(agg.last_seen, cu.last_seen)), \
-         {messages}, {streams} \
+         {messages}, {streams}, {watched} \
          FROM channel_users cu JOIN users u ON u.id = cu.user_id \
          LEFT JOIN (SELECT su.user_id, MAX(su.last_seen) AS last_seen, SUM(su.messages) AS messages, \
-         SUM(su.active) AS streams FROM stream_users su JOIN streams s ON s.id = su.stream_id \
+         SUM(su.active) AS streams, SUM(CASE WHEN {window} THEN su.watch_time ELSE 0 END) AS watched \
+         FROM stream_users su JOIN streams s ON s.id = su.stream_id \
          WHERE s.channel_id = {c}{narrow} GROUP BY su.user_id) agg ON agg.user_id = cu.user_id \
          WHERE cu.channel_id = {c}{filter} ORDER BY cu.user_id",
         g = d.greatest(),
         messages = d.int("cu.messages + COALESCE(agg.messages, 0)"),
         streams = d.int("COALESCE(agg.streams, 0)"),
+        watched = d.int("COALESCE(agg.watched, 0)"),
         c = channel.0,
+    )
+}
+
+/// Streams of the channel overlapping `[since, until]` (alias `s`): whose watch time a
+/// windowed chatter row adds up.
+pub(super) fn in_window(since: Timestamp, until: Timestamp) -> String {
+    format!(
+        "s.started_at <= {} AND (s.ended_at IS NULL OR s.ended_at >= {})",
+        until.0, since.0
     )
 }
 
@@ -212,6 +232,7 @@ impl Store {
                 channel,
                 &format!(" AND cu.user_id = {}", user.0),
                 user.0.to_string().as_str(),
+                "1 = 1",
             );
             sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .fetch_optional(pool)
@@ -236,7 +257,7 @@ impl Store {
                 until = until.0,
                 x = not_in("cu.user_id", excluded),
             );
-            let sql = channel_user_query(d, channel, &filter, "");
+            let sql = channel_user_query(d, channel, &filter, "", &in_window(since, until));
             sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .fetch_all(pool)
                 .await?

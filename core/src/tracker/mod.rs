@@ -211,10 +211,16 @@ impl Tracker {
                 .present
                 .get(&user.id)
                 .is_some_and(|p| p.recorded == generation);
+            // A part closes the interval: its watch time within the stream is credited.
+            let watch = match ch.present.get(&user.id) {
+                Some(p) if obs == Obs::Part && recorded => state::closing(live, p.since, at).watch,
+                _ => 0,
+            };
             let seen = Sighting {
                 messages,
                 first_msg,
                 active: obs != Obs::Part,
+                watch,
                 maybe_first: !recorded,
             };
             batch.stream_user(live.at(ch.key), user.id, at, seen);

@@ -61,8 +61,18 @@ pub(super) const LAST_SIGHTING: Sighting = Sighting {
     messages: 0,
     first_msg: false,
     active: true,
+    watch: 0,
     maybe_first: false,
 };
+
+/// The closing sighting of a user recorded in `live` whose presence interval opened at `since`
+/// ends at `until`: [`LAST_SIGHTING`] plus the interval's watch time within the stream.
+pub(super) fn closing(live: Live, since: u32, until: Timestamp) -> Sighting {
+    Sighting {
+        watch: (until.0 - i64::from(since).max(live.started_at.0)).max(0),
+        ..LAST_SIGHTING
+    }
+}
 
 /// State of one channel.
 #[derive(Debug)]

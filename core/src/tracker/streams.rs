@@ -2,7 +2,7 @@
 //! expiry and checkpoint: what changes presence other than a single chat line.
 
 use super::Tracker;
-use super::state::{ChannelState, LAST_SIGHTING, Live, Presence, name_hash, secs};
+use super::state::{ChannelState, LAST_SIGHTING, Live, Presence, closing, name_hash, secs};
 use crate::domain::{Login, Timestamp, UserId};
 use crate::event::UserRef;
 use crate::store::{Batch, Raid, SeriesRow, Sighting, StreamKey};
@@ -100,7 +100,7 @@ impl Tracker {
                 && p.recorded == live.generation
                 && last >= live.started_at
             {
-                batch.stream_user(live.at(key), *id, last, LAST_SIGHTING);
+                batch.stream_user(live.at(key), *id, last, closing(live, p.since, at));
             }
             false
         });
@@ -190,7 +190,7 @@ impl Tracker {
                 && p.recorded == live.generation
                 && last >= live.started_at
             {
-                batch.stream_user(live.at(key), id, last, LAST_SIGHTING);
+                batch.stream_user(live.at(key), id, last, closing(live, p.since, end));
             }
         }
         ch.deadlines.clear();
@@ -212,11 +212,12 @@ impl Tracker {
             return;
         };
         ch.live_present = 0;
-        // Present users' stream rows get their last sighting (snapshots do not rewrite them).
+        // Present users' stream rows get their last sighting (snapshots do not rewrite them)
+        // and their open interval's watch time, cut at the stream's end.
         for (id, p) in &ch.present {
             let last = Timestamp(i64::from(p.last));
             if p.recorded == live.generation && last >= live.started_at {
-                batch.stream_user(live.at(ch.key), *id, last, LAST_SIGHTING);
+                batch.stream_user(live.at(ch.key), *id, last, closing(live, p.since, at));
             }
         }
         batch.stream_ends.push((live.key, at));
@@ -367,15 +368,15 @@ impl Tracker {
                 continue;
             }
             ch.present.remove(&id);
-            batch.presence.insert(
-                (key, id, Timestamp(i64::from(p.since))),
-                Some(last.plus(timeout)),
-            );
+            let until = last.plus(timeout);
+            batch
+                .presence
+                .insert((key, id, Timestamp(i64::from(p.since))), Some(until));
             if let Some(live) = live
                 && p.recorded == live.generation
                 && last >= live.started_at
             {
-                batch.stream_user(live.at(key), id, last, LAST_SIGHTING);
+                batch.stream_user(live.at(key), id, last, closing(live, p.since, until));
             }
             Self::leave(ch, &p);
         }

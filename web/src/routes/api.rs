@@ -1,6 +1,6 @@
 //! The keyed JSON API (`/api/v1/...`): a channel's streams, one stream with its top chatters
 //! and raids, the chatter-count series, account-age clusters, and one user's dossier. The
-//! chatters export is in [`super::export`].
+//! chatters export is in [`super::export`], the regulars in [`super::audience`].
 //!
 //! Every route takes an [`ApiKeyAuth`] first (401), then checks the path's login against the
 //! key's channels (403), then the query (400), then looks things up (404 only for an in-scope
@@ -24,7 +24,7 @@ use crate::error::ApiError;
 const DEFAULT_STREAMS: i64 = 100;
 /// Most streams one request lists.
 const MAX_STREAMS: i64 = 1000;
-/// Top chatters shown with one stream.
+/// Top chatters (and top watchers) shown with one stream.
 const TOP_CHATTERS: i64 = 10;
 /// Default window of `/accounts`.
 const ACCOUNTS_WINDOW: i64 = 7 * 86_400;
@@ -68,6 +68,7 @@ pub(crate) struct StreamDetail {
     figures: StreamFigures,
     top_chatters: Vec<TopChatter>,
     raids: Vec<RaidFigures>,
+    top_watchers: Vec<TopWatcher>,
 }
 
 /// One of a stream's top chatters.
@@ -76,6 +77,14 @@ struct TopChatter {
     user_id: UserId,
     login: Login,
     messages: i64,
+}
+
+/// One of a stream's longest watchers.
+#[derive(Debug, Serialize)]
+struct TopWatcher {
+    user_id: UserId,
+    login: Login,
+    watch_time: i64,
 }
 
 /// `GET /api/v1/channels/{login}/streams/{id}`.
@@ -126,10 +135,23 @@ pub(crate) async fn stream(
         .raids(&stream)
         .await
         .map_err(|e| ApiError::store("reading raids", &e))?;
+    let top_watchers = state
+        .figures
+        .top_watchers(&stream, TOP_CHATTERS, Timestamp::now())
+        .await
+        .map_err(|e| ApiError::store("reading top watchers", &e))?
+        .into_iter()
+        .map(|w| TopWatcher {
+            user_id: w.user_id,
+            login: w.login,
+            watch_time: w.watch_time,
+        })
+        .collect();
     Ok(Json(StreamDetail {
         figures,
         top_chatters,
         raids,
+        top_watchers,
     }))
 }
 
@@ -139,11 +161,13 @@ pub(crate) struct Series {
     points: Vec<Point>,
 }
 
-/// One point: counted users present at `at`.
+/// One point: counted users present at `at`, and the viewers of the latest stream sample at
+/// or before it within a stream.
 #[derive(Debug, Serialize)]
 struct Point {
     at: Timestamp,
     chatters: i64,
+    viewers: Option<i64>,
 }
 
 /// `GET /api/v1/channels/{login}/series?range=24h|7d|30d` (default 24h, ending now).
@@ -167,11 +191,19 @@ pub(crate) async fn series(
         .figures
         .series(&channel, Timestamp(now.0 - seconds), now)
         .await
-        .map_err(|e| ApiError::store("reading the series", &e))?
+        .map_err(|e| ApiError::store("reading the series", &e))?;
+    let viewers = state
+        .figures
+        .series_viewers(&channel, &points)
+        .await
+        .map_err(|e| ApiError::store("reading stream samples", &e))?;
+    let points = points
         .into_iter()
-        .map(|p| Point {
+        .zip(viewers)
+        .map(|(p, viewers)| Point {
             at: p.at,
             chatters: p.chatters,
+            viewers,
         })
         .collect();
     Ok(Json(Series { points }))

@@ -1,6 +1,7 @@
 //! Every route of the web endpoint, one file per group.
 
 mod api;
+mod audience;
 mod charts;
 mod export;
 mod health;
@@ -35,6 +36,7 @@ fn api_routes() -> Router<AppState> {
         .route("/api/v1/channels/{login}/chatters", get(export::chatters))
         .route("/api/v1/channels/{login}/series", get(api::series))
         .route("/api/v1/channels/{login}/accounts", get(api::accounts))
+        .route("/api/v1/channels/{login}/regulars", get(audience::regulars))
         .route("/api/v1/users/{login}", get(api::user))
 }
 

@@ -131,10 +131,16 @@ pub(super) fn streams(state: &State, req: &Incoming) -> Answer {
     let data: Vec<Value> = items
         .iter()
         .map(|s| {
+            let (viewers, game_id, game_name) = state
+                .audience
+                .get(&s.user.id)
+                .map_or((42, "509658", "Just Chatting"), |(v, id, name)| {
+                    (*v, id.as_str(), name.as_str())
+                });
             json!({
                 "id": s.id, "user_id": s.user.id, "user_login": s.user.login,
-                "user_name": s.user.display_name, "game_id": "509658", "game_name": "Just Chatting",
-                "type": "live", "title": s.title, "tags": ["English"], "viewer_count": 42,
+                "user_name": s.user.display_name, "game_id": game_id, "game_name": game_name,
+                "type": "live", "title": s.title, "tags": ["English"], "viewer_count": viewers,
                 "started_at": s.started_at, "language": "en",
                 "thumbnail_url": "https://static-cdn.jtvnw.net/previews-ttv/live_user_x-{width}x{height}.jpg",
                 "tag_ids": [], "is_mature": false,

@@ -123,6 +123,15 @@ impl FakeHelix {
         self.state().streams.insert(stream.user.id.clone(), stream);
     }
 
+    /// What Get Streams reports for a broadcaster's live stream: `viewer_count`, `game_id`
+    /// and `game_name` (default 42 viewers in "Just Chatting", id 509658).
+    pub fn set_audience(&self, user_id: &str, viewers: u64, game_id: &str, game_name: &str) {
+        self.state().audience.insert(
+            user_id.to_owned(),
+            (viewers, game_id.to_owned(), game_name.to_owned()),
+        );
+    }
+
     /// Ends a broadcaster's stream.
     pub fn end_stream(&self, user_id: &str) {
         self.state().streams.remove(user_id);

@@ -79,6 +79,8 @@ pub(super) struct State {
     pub(super) chatters: HashMap<String, Vec<FakeUser>>,
     /// Broadcaster id → live stream.
     pub(super) streams: BTreeMap<String, FakeStream>,
+    /// Broadcaster id → `viewer_count`, `game_id`, `game_name` of the live stream.
+    pub(super) audience: HashMap<String, (u64, String, String)>,
     /// User id → channels they moderate.
     pub(super) moderated: HashMap<String, Vec<FakeUser>>,
     /// Access token → token.
@@ -120,6 +122,7 @@ impl State {
             users: BTreeMap::new(),
             chatters: HashMap::new(),
             streams: BTreeMap::new(),
+            audience: HashMap::new(),
             moderated: HashMap::new(),
             tokens: HashMap::new(),
             refresh_tokens: HashMap::new(),
