@@ -20,6 +20,8 @@ const USERS: i64 = 1_000_000;
 const STREAMS: i64 = 100;
 const RUNS: usize = 60;
 
+/// A case's query for its i-th run.
+type QueryOf = Box<dyn Fn(usize) -> ChatterQuery>;
 async fn fill_sqlite(url: &str, channel: i64) -> Result<(), sqlx::Error> {
     let pool = sqlx::SqlitePool::connect(url).await?;
     let users = format!(
@@ -155,7 +157,7 @@ async fn main() {
         }
     };
     let hex = |i: usize| format!("{:02x}", (i * 37 + 11) % 256);
-    let cases: Vec<(&str, Box<dyn Fn(usize) -> ChatterQuery>)> = vec![
+    let cases: Vec<(&str, QueryOf)> = vec![
         (
             "messages desc, prefix of 2 (~3,900 users)",
             Box::new(move |i| ChatterQuery {
