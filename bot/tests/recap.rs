@@ -49,6 +49,7 @@ fn message(u: &UserRef, at: i64, first: bool) -> Event {
         badges: Vec::new(),
         has_text: true,
         id: None,
+        signals: Default::default(),
     }))
 }
 
@@ -293,6 +294,7 @@ fn expected_fields(base: i64) -> Vec<(&'static str, String, bool)> {
             "1. alice (3)\n2. carol (2)\n3. erin (1)\n4. frank (1)".into(),
             false,
         ),
+        ("Top emotes", "none".into(), false),
         (
             "Raids received",
             format!("raider at {raid_time} UTC: 42 viewers, retention 50.0% of 2 arrivals"),
@@ -424,7 +426,7 @@ async fn discord_and_slack_recaps_carry_the_spec_figures() {
         .iter()
         .map(|f| f["text"].as_str().expect("text").to_owned())
         .collect();
-    let long: Vec<String> = blocks[3..6]
+    let long: Vec<String> = blocks[3..7]
         .iter()
         .map(|b| b["text"]["text"].as_str().expect("text").to_owned())
         .collect();
@@ -440,14 +442,14 @@ async fn discord_and_slack_recaps_carry_the_spec_figures() {
     assert_eq!(short, expected_short);
     assert_eq!(long, expected_long);
     assert_eq!(
-        blocks[6],
+        blocks[7],
         json!({
             "type": "image",
             "image_url": format!("{PUBLIC}/c/streamer/streams/{RECAPPED}.png"),
             "alt_text": "chatters during the stream",
         })
     );
-    assert_eq!(blocks.len(), 7);
+    assert_eq!(blocks.len(), 8);
     let text = body["text"].as_str().expect("fallback text");
     assert!(
         text.starts_with("Stream recap streamer: Recap test stream ("),

@@ -12,6 +12,8 @@
 //! - [`channel_settings`]: per-channel settings, typed; the `channel set` parser; roles and
 //!   per-command access.
 //! - [`stats`]: every SPEC definition, computed over the store.
+//! - [`signals`]: emotes and moods counted from message text on its way in (the text is
+//!   never kept), the mood lexicon, per-channel matchers, activity and mood figures.
 //! - [`retention`]: `RETENTION`: stream figures frozen at their end, daily pruning.
 //! - [`charts`]: series, streams and account clusters as PNG (plotters, embedded font).
 //! - [`settings`]: the validated configuration.
@@ -34,6 +36,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod retention;
 pub mod settings;
+pub mod signals;
 pub mod stats;
 pub mod store;
 #[cfg(feature = "testing")]

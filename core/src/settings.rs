@@ -21,8 +21,10 @@ use url::{Host, Url};
 use crate::domain::Login;
 use crate::store::Backend;
 
+mod emote_providers;
 mod operations;
 
+pub use emote_providers::{DEFAULT_BTTV_URL, DEFAULT_FFZ_URL, DEFAULT_SEVENTV_URL, EmoteProviders};
 pub use operations::{LogFormat, MIN_RETENTION, Operations};
 
 /// Why a setting was rejected. `Display` is one line: the variable, what was wrong, what is
@@ -171,6 +173,8 @@ pub struct Settings {
     pub log: LogFilter,
     /// `RETENTION`, `METRICS_ADDR`, `LOG_FORMAT` (SPEC "Operations settings").
     pub operations: Operations,
+    /// `SEVENTV_API_URL`, `BTTV_API_URL`, `FFZ_API_URL` (SPEC "Emotes").
+    pub emote_providers: EmoteProviders,
 }
 
 const DEFAULT_DATABASE_URL: &str = "sqlite://chatters.db";
@@ -228,6 +232,8 @@ impl Settings {
             command_prefix: command_prefix(vars.get("COMMAND_PREFIX").unwrap_or("!"))?,
             log: vars.log_filter(),
             operations: Operations::parse(|var| vars.get(var))
+                .map_err(|r| SettingsError::invalid(r.var, &r.value, r.problem))?,
+            emote_providers: EmoteProviders::parse(|var| vars.get(var))
                 .map_err(|r| SettingsError::invalid(r.var, &r.value, r.problem))?,
         })
     }

@@ -57,6 +57,10 @@ pub struct StreamFigures {
     pub retention: Option<f64>,
     /// Known bots seen in the stream (excluded from everything above).
     pub known_bots: i64,
+    /// Messages per minute at the busiest minute, and the stream's mood totals
+    /// (`peak_messages_per_minute`, `peak_activity_at`, `mood`).
+    #[serde(flatten)]
+    pub chat: crate::signals::StreamChat,
 }
 
 /// A raid with its retention.
@@ -255,6 +259,7 @@ impl Figures {
         };
         let bots = self.bot_ids(&channel).await?;
         let known_bots = self.store.count_unique_among(stream.key, &bots).await?;
+        let chat = self.stream_chat(stream).await?;
         Ok(StreamFigures {
             id: stream.id.clone(),
             started_at: stream.started_at,
@@ -269,6 +274,7 @@ impl Figures {
             lurkers: counts.lurkers,
             retention,
             known_bots,
+            chat,
         })
     }
 

@@ -3,7 +3,9 @@
 use super::context::Context;
 use super::parse::Command;
 use super::reply::Reply;
-use super::{accounts, chart, chatters, lurkers, new, optout, overlap, raid, seen, stats, top};
+use super::{
+    accounts, chart, chatters, emotes, lurkers, mood, new, optout, overlap, raid, seen, stats, top,
+};
 
 /// Computes the answer to a command.
 pub async fn answer(command: &Command, ctx: &Context<'_>) -> anyhow::Result<Reply> {
@@ -20,5 +22,7 @@ pub async fn answer(command: &Command, ctx: &Context<'_>) -> anyhow::Result<Repl
         Command::Chart => Ok(chart::answer(ctx)),
         Command::OptOut => optout::opt_out(ctx).await,
         Command::OptIn => optout::opt_in(ctx).await,
+        Command::Emotes => emotes::answer(ctx).await,
+        Command::Mood => mood::answer(ctx).await,
     }
 }

@@ -35,6 +35,10 @@ pub enum Command {
     OptOut,
     /// `!optin`.
     OptIn,
+    /// `!emotes`: the stream's top 5 emotes.
+    Emotes,
+    /// `!mood`: the top 3 moods of the last 10 minutes.
+    Mood,
 }
 
 impl Command {
@@ -53,11 +57,13 @@ impl Command {
             Self::Chart => "chart",
             Self::OptOut => "optout",
             Self::OptIn => "optin",
+            Self::Emotes => "emotes",
+            Self::Mood => "mood",
         }
     }
 
     /// Every command name, for settings validation.
-    pub const NAMES: [&'static str; 12] = chatters_core::channel_settings::COMMAND_NAMES;
+    pub const NAMES: [&'static str; 14] = chatters_core::channel_settings::COMMAND_NAMES;
 }
 
 /// A wrong argument: the usage line to answer with.
@@ -120,6 +126,8 @@ pub fn parse(prefix: &str, text: &str) -> Option<Result<Command, Usage>> {
         "chart" => Ok(Command::Chart),
         "optout" => Ok(Command::OptOut),
         "optin" => Ok(Command::OptIn),
+        "emotes" => Ok(Command::Emotes),
+        "mood" => Ok(Command::Mood),
         _ => return None,
     };
     Some(parsed)
@@ -137,6 +145,8 @@ mod tests {
     fn parses_the_command_table() {
         let cases: &[(&str, Option<Result<Command, Usage>>)] = &[
             ("!chatters", Some(Ok(Command::Chatters))),
+            ("!emotes", Some(Ok(Command::Emotes))),
+            ("!MOOD now", Some(Ok(Command::Mood))),
             ("!STATS", Some(Ok(Command::Stats))),
             ("  !Stats  extra words", Some(Ok(Command::Stats))),
             ("!new", Some(Ok(Command::New(10)))),

@@ -28,6 +28,10 @@ pub fn process_vars(
         ("TWITCH_CLIENT_SECRET", CLIENT_SECRET.to_owned()),
         ("TWITCH_BOT_LOGIN", bot_login.to_owned()),
         ("TWITCH_BOT_TOKEN", token.to_owned()),
+        // No emote provider on the internet from a test.
+        ("SEVENTV_API_URL", "off".to_owned()),
+        ("BTTV_API_URL", "off".to_owned()),
+        ("FFZ_API_URL", "off".to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))

@@ -14,6 +14,7 @@
 //! - `channels`, `streams`, `users`, `figures`: rows and the reads behind the figures.
 //! - `tracking`: dangling presence, opt-out/in, process state.
 //! - `apikeys`, `summaries`, `export`: API keys, recap/digest bookkeeping, export paging.
+//! - `signals`: chat activity and mood per minute, emote uses per stream (never text).
 //! - `retention`: frozen stream figures and the pruning of old per-user history (`RETENTION`);
 //!   `maintenance`: pending migrations and SQLite backups.
 //!
@@ -33,6 +34,7 @@ mod keys;
 mod maintenance;
 mod pool;
 mod retention;
+mod signals;
 mod streams;
 mod summaries;
 mod tracking;
@@ -49,6 +51,7 @@ pub use figures::{NewChatter, Raid, SeriesPoint, StreamCounts, UserCount};
 pub use keys::{ChannelKey, StreamKey};
 pub use pool::Store;
 pub use retention::{Pruned, TIMED_TABLES};
+pub use signals::{EmoteRow, MinuteDelta, MinuteRow, SignalsBatch};
 pub use streams::Stream;
 pub use summaries::{DisabledTarget, Summary, SummaryState, SummaryUpdate};
 pub use users::{ChannelUser, NameRecord, User};

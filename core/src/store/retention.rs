@@ -15,7 +15,7 @@ use crate::domain::{Timestamp, UserId};
 
 /// Tables of per-channel time series pruned by time: `(table, time column)`. Rows whose time is
 /// before the cut-off are deleted.
-pub const TIMED_TABLES: &[(&str, &str)] = &[("series", "at")];
+pub const TIMED_TABLES: &[(&str, &str)] = &[("series", "at"), ("chat_activity", "minute")];
 
 /// Users deleted per statement.
 const USER_CHUNK: usize = 1000;

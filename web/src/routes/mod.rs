@@ -7,6 +7,7 @@ mod health;
 mod metrics;
 mod params;
 mod share;
+mod signals;
 
 use axum::Router;
 use axum::routing::get;
@@ -30,6 +31,12 @@ fn api_routes() -> Router<AppState> {
         .route("/api/v1/channels/{login}/chatters", get(export::chatters))
         .route("/api/v1/channels/{login}/series", get(api::series))
         .route("/api/v1/channels/{login}/accounts", get(api::accounts))
+        .route("/api/v1/channels/{login}/activity", get(signals::activity))
+        .route("/api/v1/channels/{login}/mood", get(signals::mood))
+        .route(
+            "/api/v1/channels/{login}/streams/{id}/emotes",
+            get(signals::stream_emotes),
+        )
         .route("/api/v1/users/{login}", get(api::user))
 }
 
