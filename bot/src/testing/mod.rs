@@ -3,8 +3,10 @@
 //!
 //! - [`fake_helix`]: a Helix/OAuth HTTP server speaking Twitch's documented JSON, with real
 //!   per-token rate-limit buckets, failure injection and a record of every call.
+//! - [`fake_emotes`]: 7TV, BetterTTV and FrankerFaceZ APIs with the real paths and JSON.
 //! - [`webhook_sink`]: an HTTP server standing in for Discord and Slack webhooks.
 
+pub mod fake_emotes;
 pub mod fake_helix;
 pub mod webhook_sink;
 
