@@ -100,6 +100,7 @@ fn stream_series() -> StreamSeries {
         arrivals: (0..2_000)
             .map(|i| Timestamp(T0 + 18 * 3600 + (i * 7_919) % (4 * 3600)))
             .collect(),
+        chat: Vec::new(),
     }
 }
 

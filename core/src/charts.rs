@@ -21,6 +21,7 @@ mod reduce;
 mod series;
 mod spec;
 mod stream;
+mod stream_chat;
 
 pub use accounts::accounts;
 pub use channel::channel;

@@ -466,6 +466,7 @@ impl Figures {
             ended_at: stream.ended_at,
             points,
             arrivals,
+            chat: self.stream_minutes(stream).await?,
         })
     }
 

@@ -49,6 +49,10 @@ struct Args {
     /// Tokio worker threads of the process.
     #[arg(long, default_value_t = 2)]
     workers: usize,
+    /// Only measure the single-core cost per line of parsing, translation and the chat-signal
+    /// scan (no load run).
+    #[arg(long)]
+    costs_only: bool,
 }
 
 /// The process's ingestion counters, read from its registry as `/metrics` would serve them.
@@ -223,6 +227,14 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.costs_only {
+        let (parse_us, translate_us, (signals_us, word_ns)) = stage_costs(&args);
+        println!(
+            "per line   twitch-irc parse {parse_us:.2} us, translate {translate_us:.2} us, \
+             emote + mood scan {signals_us:.3} us ({word_ns:.1} ns per word), one core"
+        );
+        return Ok(());
+    }
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.workers.max(1))
         .enable_all()

@@ -54,4 +54,6 @@ pub struct StreamSeries {
     pub points: Vec<SeriesPoint>,
     /// First-seen times of the stream's new chatters, in any order.
     pub arrivals: Vec<Timestamp>,
+    /// Messages and moods per minute (bars on a second axis, the mood strip).
+    pub chat: Vec<crate::store::MinuteRow>,
 }

@@ -67,6 +67,14 @@ fn a_stream() -> StreamSeries {
         ended_at: Some(Timestamp(T0 + 3 * 3_600)),
         points: (0..36).map(|i| point(i * 300, 10 + i * 2)).collect(),
         arrivals: (0..90).map(|i| Timestamp(T0 + i * 113)).collect(),
+        chat: (0..180)
+            .map(|i| crate::store::MinuteRow {
+                at: Timestamp(T0 + i * 60),
+                messages: 20 + (i % 17) * 3,
+                mood_messages: i % 5,
+                moods: crate::signals::MoodTotals::from_array([i % 5, i % 3, 0, i % 2, 0, 1]),
+            })
+            .collect(),
     }
 }
 
