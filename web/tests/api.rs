@@ -326,6 +326,10 @@ async fn streams_are_listed_newest_first_with_the_spec_fields() {
             "lurkers": 1,
             "retention": null,
             "known_bots": 1,
+            // alice at 100 s and 110 s: minute 60 s is the busiest (carol alone at 130 s).
+            "peak_messages_per_minute": 2,
+            "peak_activity_at": at(60),
+            "mood": {"hype": 0, "laughter": 0, "love": 0, "sadness": 0, "anger": 0, "tension": 0},
         })
     );
     // Stream 2: alicia, carol, dave; 2 of stream 1's 3 chatters came back.
@@ -423,6 +427,34 @@ async fn unknown_or_foreign_stream_ids_are_404_in_scope() {
             "channel chan has no stream",
         );
     }
+}
+
+#[tokio::test]
+async fn chat_activity_mood_and_stream_emotes_are_served_per_spec() {
+    let app = spawn_app().await;
+    let key = Some(app.both_key.as_str());
+    let at = |offset: i64| Timestamp(app.base + offset).to_rfc3339();
+    let activity = get(&app, "/api/v1/channels/chan/activity?range=24h", key).await;
+    assert_eq!(activity.status, StatusCode::OK);
+    let points = activity.json()["points"].clone();
+    assert_eq!(points[0], json!({"at": at(60), "messages": 2}));
+    assert_eq!(points[1], json!({"at": at(120), "messages": 1}));
+    let mood = get(&app, "/api/v1/channels/chan/mood", key).await.json();
+    assert_eq!(
+        mood["points"][0],
+        json!({"at": at(60), "messages": 2, "hype": 0, "laughter": 0, "love": 0,
+            "sadness": 0, "anger": 0, "tension": 0})
+    );
+    let emotes = get(&app, "/api/v1/channels/chan/streams/1001/emotes", key).await;
+    assert_eq!(emotes.status, StatusCode::OK);
+    assert_eq!(emotes.json(), json!({"emotes": []}));
+    get(&app, "/api/v1/channels/chan/streams/999999/emotes", key)
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "not_found", "has no stream");
+    let bad = get(&app, "/api/v1/channels/chan/activity?range=1y", key).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let none = get(&app, "/api/v1/channels/chan/mood", None).await;
+    assert_eq!(none.status, StatusCode::UNAUTHORIZED);
 }
 
 // ---- chatters export ----
