@@ -27,6 +27,8 @@ use clap::Parser;
 mod lines;
 #[path = "irc_load/twitch.rs"]
 mod twitch;
+#[path = "irc_load/vocab.rs"]
+mod vocab;
 use lines::{generate, routes};
 use twitch::channel_name;
 

@@ -49,6 +49,7 @@ fn scenario(base: i64) -> Vec<Event> {
             badges: Vec::new(),
             has_text: true,
             id: None,
+            signals: Default::default(),
         }))
     };
     let snapshot = |users: &[&UserRef], offset: i64| Event::Snapshot {

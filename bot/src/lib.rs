@@ -13,6 +13,8 @@
 //!   translation of IRC lines into observations.
 //! - [`observed`]: what the Twitch side observes ([`observed::Observed`]), the one type from
 //!   the IRC translation to identity resolution.
+//! - [`emote_sets`]: 7TV, BetterTTV and FrankerFaceZ sets and mood rules → the matchers
+//!   the IRC task scans messages with (chat signals).
 //! - [`identity`]: login → user id resolution (Helix Get Users, cached).
 //! - [`scheduler`]: wanted channels, snapshots, stream polling.
 //! - [`recap`]: stream recaps and weekly digests to Discord and Slack, exactly once.
@@ -21,6 +23,7 @@
 pub mod api;
 pub mod auth;
 pub mod commands;
+pub mod emote_sets;
 pub mod error;
 pub mod helix;
 pub mod identity;

@@ -27,6 +27,7 @@ use crate::auth::{Auth, AuthConfig, AuthMode, BotAccount};
 use crate::commands::dispatch::DispatchMetrics;
 use crate::commands::outbox::OutboxMetrics;
 use crate::commands::{ChatOut, DispatchConfig, Dispatcher, Limits, ModeratorOf, Outbox};
+use crate::emote_sets::{EmoteSets, EmoteSetsConfig};
 use crate::error::ConfigError;
 use crate::helix::{Helix, HelixError, HelixUser};
 use crate::identity::{self, Identity};
@@ -277,6 +278,19 @@ pub fn spawn(
     irc_config.command_prefix = answering.map(|_| settings.command_prefix.clone());
     irc_config.roles = moderator_of.clone();
     let irc_status = irc_config.status.clone();
+    // Chat signals: the IRC task scans with the matchers the emote-set refresher publishes.
+    let signals = chatters_core::signals::Registry::default();
+    irc_config.signals = signals.clone();
+    match EmoteSets::new(
+        EmoteSetsConfig::from_settings(settings),
+        store.clone(),
+        signals,
+    ) {
+        Ok(sets) => tasks.spawn("emote_sets", sets.run(wanted_rx.clone(), cancel.clone())),
+        Err(error) => {
+            warn!(%error, "no emote sets (HTTP client); only Twitch emotes and the mood lexicon count")
+        }
+    }
     let chat = Arc::new(SessionChat::default());
     let irc_cancel = cancel.clone();
     if user_token {

@@ -49,6 +49,7 @@ fn message(u: &UserRef, at: i64, first: bool) -> Event {
         badges: Vec::new(),
         has_text: true,
         id: None,
+        signals: Default::default(),
     }))
 }
 
@@ -321,6 +322,7 @@ fn expected_fields(base: i64) -> Vec<(&'static str, String, bool)> {
             "1. alice (3)\n2. carol (2)\n3. erin (1)\n4. frank (1)".into(),
             false,
         ),
+        ("Top emotes", "none".into(), false),
         (
             "Raids received",
             format!("raider at {raid_time} UTC: 42 viewers, retention 50.0% of 2 arrivals"),
@@ -463,7 +465,7 @@ async fn discord_and_slack_recaps_carry_the_spec_figures() {
                 .map(|f| f["text"].as_str().expect("text").to_owned()),
         )
         .collect();
-    let long: Vec<String> = blocks[4..7]
+    let long: Vec<String> = blocks[4..8]
         .iter()
         .map(|b| b["text"]["text"].as_str().expect("text").to_owned())
         .collect();

@@ -103,6 +103,7 @@ fn stream_series() -> StreamSeries {
             .collect(),
         viewers: Vec::new(),
         categories: Vec::new(),
+        chat: Vec::new(),
     }
 }
 

@@ -130,6 +130,7 @@ fn mixed_events(total: usize, channels: u64, users: u64, rate: u64) -> Vec<Vec<E
                 badges: Vec::new(),
                 has_text: true,
                 id: None,
+                signals: Default::default(),
             }))
         } else if kind < 95 {
             Event::Join {
@@ -425,6 +426,7 @@ async fn figures_100k() {
             badges: Vec::new(),
             has_text: true,
             id: None,
+            signals: Default::default(),
         };
         tracker.message(&m, &mut batch);
     }

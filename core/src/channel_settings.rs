@@ -11,9 +11,11 @@
 //! - `role`: [`Role`] from badges, [`Access`] per command.
 //! - `webhook`: [`WebhookKind`], the secret [`WebhookUrl`] and its [`mask`].
 //! - `change`: [`SettingChange`] and its [`SettingError`]s.
+//! - `mood`: `mood.<mood>.add|remove <word>`, the channel's changes to the mood lexicon.
 
 mod change;
 mod keys;
+mod mood;
 mod role;
 mod webhook;
 
@@ -25,6 +27,7 @@ use std::time::Duration;
 
 pub use change::{SettingChange, SettingError};
 pub use keys::{COMMAND_NAMES, DEFAULT_COOLDOWN, MAX_COOLDOWN};
+pub use mood::{MAX_MOOD_WORD, mood_rules};
 pub use role::{Access, Role};
 pub use webhook::{WebhookKind, WebhookUrl, mask};
 
@@ -48,6 +51,8 @@ pub struct ChannelSettings {
     pub discord_webhook: Option<WebhookUrl>,
     /// The channel's own Slack webhook (`slack_webhook`; a blank value counts as unset).
     pub slack_webhook: Option<WebhookUrl>,
+    /// The channel's changes to the mood lexicon (`mood.<mood>.add|remove <word>`).
+    pub mood: Vec<crate::signals::MoodRule>,
 }
 
 impl Default for ChannelSettings {
@@ -59,6 +64,7 @@ impl Default for ChannelSettings {
             cooldown: DEFAULT_COOLDOWN,
             discord_webhook: None,
             slack_webhook: None,
+            mood: Vec::new(),
         }
     }
 }
@@ -80,6 +86,10 @@ impl ChannelSettings {
                     WebhookKind::Discord => settings.discord_webhook = url,
                     WebhookKind::Slack => settings.slack_webhook = url,
                 }
+                continue;
+            }
+            if let Some(rule) = mood::of_row(&name, &value) {
+                settings.mood.push(rule);
                 continue;
             }
             match name.as_str() {

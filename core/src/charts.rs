@@ -22,6 +22,7 @@ mod reduce;
 mod series;
 mod spec;
 mod stream;
+mod stream_chat;
 mod viewers;
 
 pub use accounts::accounts;

@@ -58,6 +58,8 @@ pub struct Message {
     pub has_text: bool,
     /// Twitch's message `id` tag (replies thread on it).
     pub id: Option<String>,
+    /// Emotes and moods counted from the text on its way in (the text itself is not kept).
+    pub signals: crate::signals::MessageSignals,
 }
 
 impl Message {

@@ -13,6 +13,8 @@
 //!   per-command access.
 //! - [`stats`]: every SPEC definition, computed over the store.
 //! - [`audience`]: viewers and categories, watch time and regulars (second wave).
+//! - [`signals`]: emotes and moods counted from message text on its way in (the text is
+//!   never kept), the mood lexicon, per-channel matchers, activity and mood figures.
 //! - [`retention`]: `RETENTION`: stream figures frozen at their end, daily pruning.
 //! - [`charts`]: series, streams and account clusters as PNG (plotters, embedded font).
 //! - [`settings`]: the validated configuration.
@@ -36,6 +38,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod retention;
 pub mod settings;
+pub mod signals;
 pub mod stats;
 pub mod store;
 #[cfg(feature = "testing")]

@@ -22,9 +22,12 @@ use crate::domain::Login;
 use crate::store::Backend;
 
 mod dashboard;
+mod emote_providers;
 mod operations;
 
 pub use dashboard::Dashboard;
+
+pub use emote_providers::{DEFAULT_BTTV_URL, DEFAULT_FFZ_URL, DEFAULT_SEVENTV_URL, EmoteProviders};
 pub use operations::{LogFormat, MIN_RETENTION, Operations};
 
 /// Why a setting was rejected. `Display` is one line: the variable, what was wrong, what is
@@ -175,6 +178,8 @@ pub struct Settings {
     pub operations: Operations,
     /// `DASHBOARD_ADMINS` (SPEC "Operations settings").
     pub dashboard: Dashboard,
+    /// `SEVENTV_API_URL`, `BTTV_API_URL`, `FFZ_API_URL` (SPEC "Emotes").
+    pub emote_providers: EmoteProviders,
 }
 
 const DEFAULT_DATABASE_URL: &str = "sqlite://chatters.db";
@@ -240,6 +245,8 @@ impl Settings {
                     "is not a login (use comma-separated logins of 1-25 characters a-z, 0-9 or _)",
                 )
             })?,
+            emote_providers: EmoteProviders::parse(|var| vars.get(var))
+                .map_err(|r| SettingsError::invalid(r.var, &r.value, r.problem))?,
         })
     }
 

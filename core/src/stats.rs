@@ -61,6 +61,10 @@ pub struct StreamFigures {
     /// Viewers, categories, watch time and regulars (`crate::audience`).
     #[serde(flatten)]
     pub audience: AudienceFigures,
+    /// Messages per minute at the busiest minute, and the stream's mood totals
+    /// (`peak_messages_per_minute`, `peak_activity_at`, `mood`).
+    #[serde(flatten)]
+    pub chat: crate::signals::StreamChat,
 }
 
 /// A raid with its retention.
@@ -262,6 +266,7 @@ impl Figures {
         let audience = self
             .audience_at(stream, &excluded, (peak, counts.unique), Timestamp::now())
             .await?;
+        let chat = self.stream_chat(stream).await?;
         Ok(StreamFigures {
             id: stream.id.clone(),
             started_at: stream.started_at,
@@ -277,6 +282,7 @@ impl Figures {
             retention,
             known_bots,
             audience,
+            chat,
         })
     }
 
@@ -471,6 +477,7 @@ impl Figures {
             arrivals,
             viewers,
             categories,
+            chat: self.stream_minutes(stream).await?,
         })
     }
 

@@ -9,6 +9,8 @@ use bytes::{BufMut, BytesMut};
 use chatters_bot::irc::fake::{ConnSender, FakeIrc};
 use chatters_core::domain::Timestamp;
 
+use super::vocab;
+
 /// Renders PRIVMSG lines with the tags Twitch sends today.
 pub struct Lines {
     args: (u64, u64),
@@ -46,19 +48,22 @@ impl Lines {
         (u, c)
     }
 
-    /// The PRIVMSG of user `u` in channel `c`, appended to `out`.
+    /// The PRIVMSG of user `u` in channel `c`, appended to `out`: emote-heavy text
+    /// ([`vocab::message`]) with its `emotes` tag.
     pub fn render(&mut self, (u, c): (u64, u64), now_ms: u64, out: &mut BytesMut) {
         use std::fmt::Write as _;
         self.seq += 1;
         let (sub, first) = (u.is_multiple_of(5), self.next_rand().is_multiple_of(1000));
+        let (mut text, mut tag) = (String::with_capacity(96), String::with_capacity(48));
+        vocab::message(&mut || self.next_rand(), &mut text, &mut tag);
         let mut w = Writer(out);
         let _ = write!(
             w,
             "@badge-info={bi};badges={b};client-nonce={n:032x};color=#1E90FF;display-name=User{u};\
-             emotes=;first-msg={f};flags=;id={s:08x}-aaaa-4bbb-8ccc-{s:012x};mod=0;\
+             emotes={tag};first-msg={f};flags=;id={s:08x}-aaaa-4bbb-8ccc-{s:012x};mod=0;\
              returning-chatter=0;room-id={room};subscriber={sb};tmi-sent-ts={now_ms};turbo=0;\
              user-id={uid};user-type= :user{u}!user{u}@user{u}.tmi.twitch.tv PRIVMSG #chan{c:04} \
-             :message number {s} in the load test Kappa\r\n",
+             :{text}\r\n",
             bi = if sub { "subscriber/14" } else { "" },
             b = if sub { "subscriber/12,premium/1" } else { "" },
             n = self.seq.wrapping_mul(0x2545_F491_4F6C_DD1D),

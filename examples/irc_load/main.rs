@@ -28,6 +28,7 @@ use twitch_irc::message::{IRCMessage, ServerMessage};
 
 mod lines;
 mod twitch;
+mod vocab;
 use lines::{Lines, generate, routes};
 
 /// Drive the IRC client at a fixed message rate.
@@ -48,6 +49,10 @@ struct Args {
     /// Tokio worker threads of the process.
     #[arg(long, default_value_t = 2)]
     workers: usize,
+    /// Only measure the single-core cost per line of parsing, translation and the chat-signal
+    /// scan (no load run).
+    #[arg(long)]
+    costs_only: bool,
 }
 
 /// The process's ingestion counters, read from its registry as `/metrics` would serve them.
@@ -149,9 +154,52 @@ fn cpu_seconds() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// Single-core cost of the chat-signal scan (emotes and moods) on these lines, with full sets
+/// as the fake providers serve them: (microseconds per line, nanoseconds per word).
+fn signal_costs(parsed: &[ServerMessage]) -> (f64, f64) {
+    use chatters_core::signals::{EmoteSet, Lexicon, Matcher, Provider, Shared};
+    let sets = vocab::provider_sets();
+    let set = |p: Provider, e: &Vec<(String, String)>| EmoteSet {
+        provider: p,
+        emotes: e.clone(),
+    };
+    let globals: Vec<EmoteSet> = Provider::THIRD_PARTY
+        .into_iter()
+        .zip(&sets)
+        .map(|(p, (g, _))| set(p, g))
+        .collect();
+    let channel: Vec<EmoteSet> = Provider::THIRD_PARTY
+        .into_iter()
+        .zip(&sets)
+        .map(|(p, (_, c))| set(p, c))
+        .collect();
+    let shared = Arc::new(Shared::new(&Lexicon::shipped(), &globals));
+    let matcher = Matcher::new(shared, &channel, &[]);
+    let inputs: Vec<(&str, Option<&str>)> = parsed
+        .iter()
+        .map(|m| {
+            let raw = m.source();
+            let text = raw.params.get(1).map_or("", String::as_str);
+            (text, raw.tags.0.get("emotes").map(String::as_str))
+        })
+        .collect();
+    let words: usize = inputs.iter().map(|(t, _)| t.split(' ').count()).sum();
+    let mut found = 0usize;
+    let started = Instant::now();
+    for _ in 0..5 {
+        for (text, tag) in &inputs {
+            let s = matcher.scan(text, *tag);
+            found += s.emotes.len() + usize::from(!s.mood.is_empty());
+        }
+    }
+    let secs = started.elapsed().as_secs_f64() / 5.0;
+    assert!(found > 0);
+    (secs * 1e6 / inputs.len() as f64, secs * 1e9 / words as f64)
+}
+
 /// Single-core cost per line, in microseconds, of twitch-irc's work on a line (parse, typed
-/// message, the clone it makes) and of our translation.
-fn stage_costs(args: &Args) -> (f64, f64) {
+/// message, the clone it makes), of our translation and of the chat-signal scan.
+fn stage_costs(args: &Args) -> (f64, f64, (f64, f64)) {
     let mut lines = Lines::new(args.channels, args.users);
     let raw: Vec<String> = (0..100_000)
         .map(|_| {
@@ -182,7 +230,7 @@ fn stage_costs(args: &Args) -> (f64, f64) {
         .sum();
     let translate = started.elapsed().as_secs_f64() * 1e6 / raw.len() as f64;
     assert_eq!(events, raw.len());
-    (parse, translate)
+    (parse, translate, signal_costs(&parsed))
 }
 
 /// As in the `chatters` binary: twitch-irc allocates on the connection tasks and the bot frees
@@ -193,6 +241,14 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.costs_only {
+        let (parse_us, translate_us, (signals_us, word_ns)) = stage_costs(&args);
+        println!(
+            "per line   twitch-irc parse {parse_us:.2} us, translate {translate_us:.2} us, \
+             emote + mood scan {signals_us:.3} us ({word_ns:.1} ns per word), one core"
+        );
+        return Ok(());
+    }
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.workers.max(1))
         .enable_all()
@@ -267,7 +323,7 @@ async fn load(args: Args) -> anyhow::Result<()> {
     running.stop().await?;
 
     let peak_rss = peak_rss_mib();
-    let (parse_us, translate_us) = stage_costs(&args);
+    let (parse_us, translate_us, (signals_us, word_ns)) = stage_costs(&args);
     let rate = committed / total_secs;
     println!(
         "sent       {sent} messages in {send_secs:.2} s ({:.0}/s offered)",
@@ -300,6 +356,10 @@ async fn load(args: Args) -> anyhow::Result<()> {
     println!(
         "per line   twitch-irc parse {parse_us:.2} us, translate {translate_us:.2} us (one core) = {:.2} cores at {rate:.0}/s",
         (parse_us + translate_us) * rate / 1e6
+    );
+    println!(
+        "signals    emote + mood scan {signals_us:.3} us per line, {word_ns:.1} ns per word (one core) = {:.3} cores at {rate:.0}/s",
+        signals_us * rate / 1e6
     );
     Ok(())
 }

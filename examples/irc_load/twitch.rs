@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use chatters::run::{Halves, run_with};
 use chatters_bot::irc::fake::FakeIrc;
+use chatters_bot::testing::fake_emotes::FakeEmotes;
 use chatters_bot::testing::fake_helix::{
     CLIENT_ID, CLIENT_SECRET, FakeHelix, FakeStream, FakeToken, FakeUser,
 };
@@ -16,6 +17,7 @@ use chatters_bot::testing::process_vars;
 use chatters_core::domain::Timestamp;
 use chatters_core::metrics::Metrics;
 use chatters_core::settings::Settings;
+use chatters_core::signals::Provider;
 use chatters_core::store::{self, Store};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -35,6 +37,8 @@ pub struct Running {
     pub irc: Arc<FakeIrc>,
     /// Kept alive for the process's Helix calls.
     pub _helix: FakeHelix,
+    /// Kept alive for the process's emote-set fetches (7TV, BetterTTV, FFZ).
+    pub _emotes: FakeEmotes,
     pub names: Vec<String>,
     pub store: Arc<Store>,
     /// The process's registry (what its `/metrics` serves).
@@ -54,6 +58,18 @@ pub async fn start(channels: u64) -> anyhow::Result<Running> {
         .build()?;
     let irc = Arc::new(server.spawn(FakeIrc::start()).await??);
     let helix = server.spawn(FakeHelix::start()).await??;
+    let emotes = server.spawn(FakeEmotes::start()).await??;
+    for (provider, (global, channel)) in Provider::THIRD_PARTY
+        .into_iter()
+        .zip(super::vocab::provider_sets())
+    {
+        let global: Vec<(&str, &str)> = global
+            .iter()
+            .map(|(i, n)| (i.as_str(), n.as_str()))
+            .collect();
+        emotes.set_global(provider, &global);
+        emotes.set_any_channel(provider, channel);
+    }
     let bot = FakeUser::new("900", BOT_LOGIN);
     helix.add_user(bot.clone());
     helix.set_client(CLIENT_ID, CLIENT_SECRET);
@@ -90,6 +106,8 @@ pub async fn start(channels: u64) -> anyhow::Result<Running> {
     let url = format!("sqlite://{}/load.db", dir.path().display());
     let web_addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
     let mut vars = process_vars(&irc, &helix, BOT_LOGIN, TOKEN);
+    // Emote counting on, against the fake providers (every channel has full sets).
+    vars.extend(emotes.vars());
     vars.extend(
         [
             ("DATABASE_URL", url.clone()),
@@ -129,6 +147,7 @@ pub async fn start(channels: u64) -> anyhow::Result<Running> {
         server,
         irc,
         _helix: helix,
+        _emotes: emotes,
         names,
         store,
         metrics,

@@ -219,6 +219,7 @@ impl<'a> Fields<'a> {
             badges: Vec::new(),
             has_text,
             id: None,
+            signals: Default::default(),
         });
         Some(if by_login {
             Observed::MessageByLogin(message)

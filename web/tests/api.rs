@@ -77,6 +77,7 @@ fn scenario(base: i64) -> Vec<Event> {
             badges: Vec::new(),
             has_text: true,
             id: None,
+            signals: Default::default(),
         }))
     };
     let snapshot = |users: &[&UserRef], offset: i64| Event::Snapshot {
@@ -356,6 +357,10 @@ async fn streams_are_listed_newest_first_with_the_spec_fields() {
             // alice 600, bob 540, carol 470: 536.7 rounded.
             "avg_watch_time": 537,
             "regulars_present": 0,
+            // alice at 100 s and 110 s: minute 60 s is the busiest (carol alone at 130 s).
+            "peak_messages_per_minute": 2,
+            "peak_activity_at": at(60),
+            "mood": {"hype": 0, "laughter": 0, "love": 0, "sadness": 0, "anger": 0, "tension": 0},
         })
     );
     // Stream 2's samples: 50, 70, 60 viewers; peak chatters 3 at the 5700 s snapshot.
@@ -526,6 +531,34 @@ async fn regulars_are_the_chatters_of_3_of_the_last_5_streams() {
     )
     .await;
     assert_eq!(other.json(), json!({"streams": ["2001"], "regulars": []}));
+}
+
+#[tokio::test]
+async fn chat_activity_mood_and_stream_emotes_are_served_per_spec() {
+    let app = spawn_app().await;
+    let key = Some(app.both_key.as_str());
+    let at = |offset: i64| Timestamp(app.base + offset).to_rfc3339();
+    let activity = get(&app, "/api/v1/channels/chan/activity?range=24h", key).await;
+    assert_eq!(activity.status, StatusCode::OK);
+    let points = activity.json()["points"].clone();
+    assert_eq!(points[0], json!({"at": at(60), "messages": 2}));
+    assert_eq!(points[1], json!({"at": at(120), "messages": 1}));
+    let mood = get(&app, "/api/v1/channels/chan/mood", key).await.json();
+    assert_eq!(
+        mood["points"][0],
+        json!({"at": at(60), "messages": 2, "hype": 0, "laughter": 0, "love": 0,
+            "sadness": 0, "anger": 0, "tension": 0})
+    );
+    let emotes = get(&app, "/api/v1/channels/chan/streams/1001/emotes", key).await;
+    assert_eq!(emotes.status, StatusCode::OK);
+    assert_eq!(emotes.json(), json!({"emotes": []}));
+    get(&app, "/api/v1/channels/chan/streams/999999/emotes", key)
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "not_found", "has no stream");
+    let bad = get(&app, "/api/v1/channels/chan/activity?range=1y", key).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let none = get(&app, "/api/v1/channels/chan/mood", None).await;
+    assert_eq!(none.status, StatusCode::UNAUTHORIZED);
 }
 
 // ---- chatters export ----

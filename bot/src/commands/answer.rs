@@ -4,8 +4,8 @@ use super::context::Context;
 use super::parse::Command;
 use super::reply::Reply;
 use super::{
-    accounts, chart, chatters, lurkers, new, optout, overlap, raid, regulars, seen, stats, top,
-    viewers, watchtime,
+    accounts, chart, chatters, emotes, lurkers, mood, new, optout, overlap, raid, regulars, seen,
+    stats, top, viewers, watchtime,
 };
 
 /// Computes the answer to a command.
@@ -26,5 +26,7 @@ pub async fn answer(command: &Command, ctx: &Context<'_>) -> anyhow::Result<Repl
         Command::Viewers => viewers::answer(ctx).await,
         Command::Watchtime(user) => watchtime::answer(ctx, user.as_ref()).await,
         Command::Regulars => regulars::answer(ctx).await,
+        Command::Emotes => emotes::answer(ctx).await,
+        Command::Mood => mood::answer(ctx).await,
     }
 }

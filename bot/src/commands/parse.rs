@@ -41,6 +41,10 @@ pub enum Command {
     Watchtime(Option<Login>),
     /// `!regulars`.
     Regulars,
+    /// `!emotes`: the stream's top 5 emotes.
+    Emotes,
+    /// `!mood`: the top 3 moods of the last 10 minutes.
+    Mood,
 }
 
 impl Command {
@@ -62,6 +66,8 @@ impl Command {
             Self::Viewers => "viewers",
             Self::Watchtime(_) => "watchtime",
             Self::Regulars => "regulars",
+            Self::Emotes => "emotes",
+            Self::Mood => "mood",
         }
     }
 
@@ -136,6 +142,8 @@ pub fn parse(prefix: &str, text: &str) -> Option<Result<Command, Usage>> {
             Some(_) => login(arg, "usage: !watchtime [user]").map(|l| Command::Watchtime(Some(l))),
         },
         "regulars" => Ok(Command::Regulars),
+        "emotes" => Ok(Command::Emotes),
+        "mood" => Ok(Command::Mood),
         _ => return None,
     };
     Some(parsed)
@@ -153,6 +161,8 @@ mod tests {
     fn parses_the_command_table() {
         let cases: &[(&str, Option<Result<Command, Usage>>)] = &[
             ("!chatters", Some(Ok(Command::Chatters))),
+            ("!emotes", Some(Ok(Command::Emotes))),
+            ("!MOOD now", Some(Ok(Command::Mood))),
             ("!STATS", Some(Ok(Command::Stats))),
             ("  !Stats  extra words", Some(Ok(Command::Stats))),
             ("!new", Some(Ok(Command::New(10)))),

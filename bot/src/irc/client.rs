@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use chatters_core::domain::{Login, Timestamp};
 use chatters_core::settings::IrcUrl;
+use chatters_core::signals::Registry;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -51,6 +52,8 @@ pub struct IrcConfig {
     pub roles: ModeratorOf,
     /// Set fine when Twitch welcomes the login (`001`).
     pub status: IrcStatus,
+    /// The matchers messages are scanned with for emotes and moods (chat signals).
+    pub signals: Registry,
 }
 
 impl IrcConfig {
@@ -66,6 +69,7 @@ impl IrcConfig {
             command_prefix: None,
             roles: ModeratorOf::default(),
             status: IrcStatus::default(),
+            signals: Registry::default(),
         }
     }
 }
@@ -169,6 +173,7 @@ impl<L: LoginCredentials> IrcSession<L> {
             prefix: config.command_prefix,
             roles: config.roles,
             status: config.status,
+            signals: config.signals,
         };
         let first = wanted.borrow_and_update().clone();
         task.apply_wanted(first);
@@ -242,6 +247,7 @@ struct Task<L: LoginCredentials> {
     prefix: Option<String>,
     roles: ModeratorOf,
     status: IrcStatus,
+    signals: Registry,
 }
 
 impl<L: LoginCredentials> Task<L> {
@@ -295,7 +301,8 @@ impl<L: LoginCredentials> Task<L> {
                 .prefix
                 .as_deref()
                 .and_then(|prefix| translate_chat(msg.source(), now, prefix));
-            for event in translate(&msg, received, &self.own).into_iter().chain(chat) {
+            for mut event in translate(&msg, received, &self.own).into_iter().chain(chat) {
+                super::signals::annotate(&self.signals, msg.source(), &mut event);
                 let observed = match event {
                     Observed::LoginFailed { text } => {
                         // The caller logs once per failure streak.

@@ -10,6 +10,8 @@
 //! - [`membership`]: which channels to (re)join, and when; it works around the crate's join
 //!   bookkeeping, which another user's PART corrupts.
 //! - [`client`]: the long-lived task ([`run`], [`IrcSession`]).
+//! - `signals`: each message's emotes and moods, scanned once here with its channel's
+//!   matcher; the text goes no further.
 //! - [`sender`]: [`IrcSender`], for chat replies while the task runs.
 //! - [`status`]: [`IrcStatus`], whether Twitch welcomed the login (for `/healthz`).
 //! - [`pressure`]: back-pressure from the `irc` task to the sockets (bounded memory).
@@ -52,6 +54,7 @@ pub mod fake;
 pub mod membership;
 pub mod pressure;
 pub mod sender;
+mod signals;
 pub mod status;
 pub mod translate;
 

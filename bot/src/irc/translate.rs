@@ -154,6 +154,7 @@ fn message(msg: &IRCMessage, received_at: Timestamp, kind: Kind) -> Result<Obser
         badges: badges(msg),
         has_text,
         id: tag(msg, "id").map(str::to_owned),
+        signals: Default::default(),
     })))
 }
 

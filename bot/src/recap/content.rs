@@ -3,11 +3,14 @@
 //! the same order and wording.
 
 use chatters_core::domain::Login;
+use chatters_core::signals::EmoteFigure;
 use chatters_core::stats::{AccountDay, Figures, RaidFigures, StreamFigures};
 use chatters_core::store::{Channel, StoreError, Stream, UserCount};
 
 /// Top chatters shown.
 pub const TOP_CHATTERS: i64 = 5;
+/// Top emotes shown.
+pub const TOP_EMOTES: i64 = 3;
 
 /// A stream's recap.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +25,8 @@ pub struct Recap {
     pub raids: Vec<RaidFigures>,
     /// Flagged account-age days (bot-farm signal).
     pub flagged: Vec<AccountDay>,
+    /// The most used emotes (at most [`TOP_EMOTES`]).
+    pub emotes: Vec<EmoteFigure>,
     /// Public URL of the stream chart (`{PUBLIC_BASE_URL}/c/{login}/streams/{id}.png`).
     pub chart_url: String,
     /// Regulars of the channel as of the stream's start.
@@ -80,12 +85,14 @@ impl Recap {
             .filter(|d| d.flagged)
             .collect();
         let (regulars, _) = figures.stream_regulars(stream).await?;
+        let emotes = figures.stream_emotes(stream, TOP_EMOTES).await?;
         Ok(Self {
             login: channel.login.clone(),
             figures: stream_figures,
             top,
             raids,
             flagged,
+            emotes,
             chart_url: chart_url(public_base_url, &channel.login, stream),
             regulars,
         })
@@ -153,6 +160,14 @@ impl Recap {
                     .iter()
                     .enumerate()
                     .map(|(i, u)| format!("{}. {} ({})", i + 1, u.login, u.count))
+                    .collect(),
+            ),
+            Field::long(
+                "Top emotes",
+                self.emotes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, e)| format!("{}. {} ({})", i + 1, e.name, e.count))
                     .collect(),
             ),
             Field::long("Raids received", self.raids.iter().map(raid_text).collect()),

@@ -3,8 +3,10 @@
 //!
 //! - [`fake_helix`]: a Helix/OAuth HTTP server speaking Twitch's documented JSON, with real
 //!   per-token rate-limit buckets, failure injection and a record of every call.
+//! - [`fake_emotes`]: 7TV, BetterTTV and FrankerFaceZ APIs with the real paths and JSON.
 //! - [`webhook_sink`]: an HTTP server standing in for Discord and Slack webhooks.
 
+pub mod fake_emotes;
 pub mod fake_helix;
 pub mod webhook_sink;
 
@@ -28,6 +30,10 @@ pub fn process_vars(
         ("TWITCH_CLIENT_SECRET", CLIENT_SECRET.to_owned()),
         ("TWITCH_BOT_LOGIN", bot_login.to_owned()),
         ("TWITCH_BOT_TOKEN", token.to_owned()),
+        // No emote provider on the internet from a test.
+        ("SEVENTV_API_URL", "off".to_owned()),
+        ("BTTV_API_URL", "off".to_owned()),
+        ("FFZ_API_URL", "off".to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))

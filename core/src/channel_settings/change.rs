@@ -28,6 +28,8 @@ pub enum SettingChange {
     /// `bots.add|bots.allow <login>`, or `bots.remove <login>` (`None`: removes a per-channel
     /// rule). Stored apart from the other settings, as a known-bot rule.
     Bot(Login, Option<BotRule>),
+    /// `mood.<mood>.add|remove <word>`: the word carries (or no longer carries) the mood here.
+    Mood(crate::signals::MoodRule),
 }
 
 /// Why a `channel set` was refused; the text is shown to whoever typed it.
@@ -79,10 +81,22 @@ pub enum SettingError {
         /// The command named.
         name: String,
     },
+    /// A mood rule naming no mood, or not one word.
+    #[error(
+        "{key}: expected mood.<mood>.add|remove <word> with a mood of hype, laughter, love, \
+         sadness, anger or tension and one word of at most 40 bytes, got {value:?}"
+    )]
+    NotAMoodRule {
+        /// The setting.
+        key: String,
+        /// What was given.
+        value: String,
+    },
     /// A setting that does not exist.
     #[error(
         "unknown setting {key:?}: expected public_page, weekly_digest, commands.<name>, \
-         commands.cooldown, discord_webhook, slack_webhook, bots.add, bots.remove or bots.allow"
+         commands.cooldown, discord_webhook, slack_webhook, bots.add, bots.remove, bots.allow or \
+         mood.<mood>.add|remove"
     )]
     Unknown {
         /// The setting.
@@ -100,6 +114,21 @@ impl SettingChange {
         let value = value.trim();
         if let Some(kind) = WebhookKind::of_key(&key) {
             return webhook(kind, key, value);
+        }
+        if let Some(parsed) = super::mood::parse_key(&key) {
+            return match parsed {
+                Ok((mood, add)) if super::mood::valid_word(value) => {
+                    Ok(Self::Mood(crate::signals::MoodRule {
+                        mood,
+                        word: value.to_owned(),
+                        add,
+                    }))
+                }
+                _ => Err(SettingError::NotAMoodRule {
+                    key,
+                    value: value.to_owned(),
+                }),
+            };
         }
         match key.as_str() {
             keys::PUBLIC_PAGE => Ok(Self::PublicPage(on_off(key, value)?)),
@@ -152,6 +181,8 @@ impl SettingChange {
             Self::Bot(user, Some(BotRule::Add)) => format!("{user} is a known bot here"),
             Self::Bot(user, Some(BotRule::Allow)) => format!("{user} counts as a chatter here"),
             Self::Bot(user, None) => format!("{user} no longer added as a bot here"),
+            Self::Mood(rule) if rule.add => format!("{} counts as {} here", rule.word, rule.mood),
+            Self::Mood(rule) => format!("{} no longer counts as {} here", rule.word, rule.mood),
             _ => match self.row() {
                 Some((name, Some(value))) => format!("{name} = {value}"),
                 Some((name, None)) => format!("{name} cleared"),
@@ -198,6 +229,7 @@ impl SettingChange {
                 url.as_ref().map(|u| u.secret().expose_secret().to_owned()),
             ),
             Self::Bot(..) => return None,
+            Self::Mood(rule) => super::mood::row(rule),
         })
     }
 }

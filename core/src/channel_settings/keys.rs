@@ -15,13 +15,15 @@ pub(super) const COMMANDS: &str = "commands.";
 pub(super) const DISCORD_WEBHOOK: &str = "discord_webhook";
 /// `slack_webhook <url>|none`.
 pub(super) const SLACK_WEBHOOK: &str = "slack_webhook";
+/// Prefix of `mood.<mood>.add|remove <word>` (stored as `mood.<mood>.<word>` = add|remove).
+pub(super) const MOOD: &str = "mood.";
 /// The stored value of a switch that is on.
 pub(super) const ON: &str = "on";
 /// The stored value of a switch that is off.
 pub(super) const OFF: &str = "off";
 
 /// Every chat command's name: what a `commands.<name>` rule may name.
-pub const COMMAND_NAMES: [&str; 15] = [
+pub const COMMAND_NAMES: [&str; 17] = [
     "chatters",
     "new",
     "seen",
@@ -37,6 +39,8 @@ pub const COMMAND_NAMES: [&str; 15] = [
     "viewers",
     "watchtime",
     "regulars",
+    "emotes",
+    "mood",
 ];
 
 /// The command cooldown of a channel that did not set `commands.cooldown`.

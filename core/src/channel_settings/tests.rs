@@ -172,7 +172,7 @@ fn bad_values_get_the_errors_users_see() {
             "off",
             "commands.nope: no command \"nope\" (one of chatters, new, seen, stats, top, \
              lurkers, overlap, raid, accounts, chart, optout, optin, viewers, watchtime, regulars, \
-             or commands.cooldown)",
+             emotes, mood, or commands.cooldown)",
         ),
         (
             "commands.cooldown",
@@ -208,7 +208,8 @@ fn bad_values_get_the_errors_users_see() {
             "Colour",
             "blue",
             "unknown setting \"colour\": expected public_page, weekly_digest, commands.<name>, \
-             commands.cooldown, discord_webhook, slack_webhook, bots.add, bots.remove or bots.allow",
+             commands.cooldown, discord_webhook, slack_webhook, bots.add, bots.remove, bots.allow or \
+             mood.<mood>.add|remove",
         ),
     ];
     for (key, value, text) in cases {
@@ -263,6 +264,7 @@ fn stored_rows_load_typed() {
             cooldown: Duration::from_secs(90),
             discord_webhook: Some(WebhookUrl::new(DISCORD)),
             slack_webhook: None,
+            mood: Vec::new(),
         }
     );
     assert_eq!(settings.access("chart"), Access::Off);
@@ -394,4 +396,59 @@ fn defaults_let_moderators_in_and_everyone_opt_out() {
     assert!(!Access::Off.allows(Role::Broadcaster));
     assert_eq!(Access::parse("Everyone"), Some(Access::Everyone));
     assert_eq!(Access::parse("nope"), None);
+}
+
+#[test]
+fn mood_rules_parse_save_as_one_row_per_word_and_load_back() {
+    use crate::signals::{Mood, MoodRule};
+    let add = SettingChange::parse("mood.hype.add", " LETSGOOO ").expect("valid");
+    assert_eq!(
+        add,
+        SettingChange::Mood(MoodRule {
+            mood: Mood::Hype,
+            word: "LETSGOOO".into(),
+            add: true
+        })
+    );
+    assert_eq!(add.describe(), "LETSGOOO counts as hype here");
+    assert_eq!(
+        add.row(),
+        Some(("mood.hype.LETSGOOO".to_owned(), Some("add".to_owned())))
+    );
+    let remove = SettingChange::parse("MOOD.Laughter.remove", "lol").expect("valid");
+    assert_eq!(remove.describe(), "lol no longer counts as laughter here");
+    for (key, value) in [
+        ("mood.joy.add", "yay"),
+        ("mood.hype.toggle", "pog"),
+        ("mood.hype", "pog"),
+        ("mood.hype.add", "two words"),
+        ("mood.hype.add", ""),
+        ("mood.hype.add", &"x".repeat(41)),
+    ] {
+        let error = SettingChange::parse(key, value).expect_err(key);
+        assert!(
+            matches!(error, SettingError::NotAMoodRule { .. }),
+            "{key} {value}: {error}"
+        );
+    }
+    let settings = ChannelSettings::from_rows(rows(&[
+        ("mood.hype.LETSGOOO", "add"),
+        ("mood.laughter.lol", "remove"),
+        ("mood.nonsense.x", "add"),
+    ]));
+    assert_eq!(
+        settings.mood,
+        vec![
+            MoodRule {
+                mood: Mood::Hype,
+                word: "LETSGOOO".into(),
+                add: true
+            },
+            MoodRule {
+                mood: Mood::Laughter,
+                word: "lol".into(),
+                add: false
+            },
+        ]
+    );
 }

@@ -60,6 +60,8 @@ pub struct StreamSeries {
     pub viewers: Vec<(Timestamp, i64)>,
     /// The stream's category runs, in order (labelled along the top).
     pub categories: Vec<CategoryMark>,
+    /// Messages and moods per minute (bars on a second axis, the mood strip).
+    pub chat: Vec<crate::store::MinuteRow>,
 }
 
 /// A category run of a stream, labelled on its chart.

@@ -30,6 +30,8 @@ fn draw(
     sizes: &Sizes,
     data: &StreamSeries,
 ) -> Result<(), ChartError> {
+    let (main, strip) = super::stream_chat::split(root, sizes, &data.chat);
+    let root = &main;
     let start = data.started_at.0;
     let latest = data
         .points
@@ -89,6 +91,11 @@ fn draw(
         .margin_top(sizes.header)
         .x_label_area_size(sizes.x_area)
         .y_label_area_size(sizes.y_area)
+        .right_y_label_area_size(if data.chat.is_empty() {
+            0
+        } else {
+            sizes.y_area
+        })
         .build_cartesian_2d(time(start)..time(end), 0i64..top)
         .map_err(draw_err)?;
     let (plot_w, plot_h) = chart.plotting_area().dim_in_pixel();
@@ -179,7 +186,8 @@ fn draw(
             .map_err(draw_err)?;
     }
 
-    Ok(())
+    let chat = &data.chat;
+    super::stream_chat::draw(chart, palette, sizes, chat, (start, end), strip.as_ref())
 }
 /// The bar width for a stream of `span` seconds showing about `bars` bars.
 fn arrival_interval(span: i64, bars: i64) -> i64 {

@@ -83,6 +83,14 @@ fn a_stream() -> StreamSeries {
                 name: "A game with a rather long name that will not fit".into(),
             },
         ],
+        chat: (0..180)
+            .map(|i| crate::store::MinuteRow {
+                at: Timestamp(T0 + i * 60),
+                messages: 20 + (i % 17) * 3,
+                mood_messages: i % 5,
+                moods: crate::signals::MoodTotals::from_array([i % 5, i % 3, 0, i % 2, 0, 1]),
+            })
+            .collect(),
     }
 }
 

@@ -120,6 +120,8 @@ pub struct Batch {
     /// Process state (`bot_state` rows) written with these changes, e.g. an imported file's
     /// content hash, so it is recorded in the same transaction as the file's last rows.
     pub states: Vec<(String, String)>,
+    /// Chat activity, mood and emote counts.
+    pub signals: super::signals::SignalsBatch,
     /// How many events went into this batch.
     pub events: u64,
 }
@@ -138,9 +140,11 @@ impl Batch {
             && self.raids.is_empty()
             && self.channel_ids.is_empty()
             && self.states.is_empty()
+            && self.signals.is_empty()
     }
 
-    /// Number of rows this batch will touch (a measure of its size).
+    /// Number of rows this batch will touch (a measure of its size), chat signals aside
+    /// (`signals.rows()`: one row per channel and minute, one per stream and emote).
     pub fn rows(&self) -> usize {
         self.users.len()
             + self.accounts.len()

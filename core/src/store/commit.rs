@@ -26,6 +26,7 @@ impl Store {
         commit_observations(&mut tx, batch).await?;
         let observations = started.elapsed();
         commit_rest(&mut tx, batch).await?;
+        super::signals::commit_signals(&mut tx, &batch.signals).await?;
         tx.commit().await?;
         tracing::debug!(
             events = batch.events,

@@ -16,6 +16,7 @@
 //! - `audience`: stream samples and game names, watch time, regulars per stream.
 //! - `apikeys`, `summaries`, `export`: API keys, recap/digest bookkeeping, export paging.
 //! - `sessions`, `chatter_table`: dashboard sessions and the dashboard's chatter table pages.
+//! - `signals`: chat activity and mood per minute, emote uses per stream (never text).
 //! - `retention`: frozen stream figures and the pruning of old per-user history (`RETENTION`);
 //!   `maintenance`: pending migrations and SQLite backups.
 //!
@@ -38,6 +39,7 @@ mod maintenance;
 mod pool;
 mod retention;
 mod sessions;
+mod signals;
 mod streams;
 mod summaries;
 mod tracking;
@@ -57,6 +59,7 @@ pub use keys::{ChannelKey, StreamKey};
 pub use pool::Store;
 pub use retention::{Pruned, TIMED_TABLES};
 pub use sessions::WebSession;
+pub use signals::{EmoteRow, MinuteDelta, MinuteRow, SignalsBatch};
 pub use streams::Stream;
 pub use summaries::{DisabledTarget, Summary, SummaryState, SummaryUpdate};
 pub use users::{ChannelUser, NameRecord, User};

@@ -15,7 +15,11 @@ use crate::domain::{Timestamp, UserId};
 
 /// Tables of per-channel time series pruned by time: `(table, time column)`. Rows whose time is
 /// before the cut-off are deleted.
-pub const TIMED_TABLES: &[(&str, &str)] = &[("series", "at"), ("stream_samples", "at")];
+pub const TIMED_TABLES: &[(&str, &str)] = &[
+    ("series", "at"),
+    ("stream_samples", "at"),
+    ("chat_activity", "minute"),
+];
 
 /// Users deleted per statement.
 const USER_CHUNK: usize = 1000;

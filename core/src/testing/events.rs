@@ -60,6 +60,7 @@ impl Timeline {
             badges: Vec::new(),
             has_text: true,
             id: None,
+            signals: Default::default(),
         }
     }
 

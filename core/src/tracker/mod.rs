@@ -158,7 +158,8 @@ impl Tracker {
         self.observe(channel, user, at, Obs::Part, batch);
     }
 
-    /// Applies a message (shared-chat copies from other channels are dropped here).
+    /// Applies a message (shared-chat copies from other channels are dropped here); a counted
+    /// user's message also adds its signals (activity, mood, emotes) to the batch.
     pub fn message(&mut self, msg: &Message, batch: &mut Batch) {
         if msg.is_foreign_shared_chat() {
             return;
@@ -173,7 +174,15 @@ impl Tracker {
             counts: msg.has_text,
             first_msg: msg.first_msg,
         };
-        self.observe(&msg.channel, &msg.user, msg.at, obs, batch);
+        let counted = self.observe(&msg.channel, &msg.user, msg.at, obs, batch);
+        // Chat signals: counted users' messages only, by minute and by the live stream.
+        if counted
+            && msg.has_text
+            && let Some(ch) = self.channels.get(&msg.channel)
+        {
+            let stream = ch.live.map(|l| l.key);
+            batch.signals.message(ch.key, stream, msg.at, &msg.signals);
+        }
     }
 
     fn observe(
@@ -183,14 +192,14 @@ impl Tracker {
         at: Timestamp,
         obs: Obs,
         batch: &mut Batch,
-    ) {
+    ) -> bool {
         if self.opted_out.contains(&user.id) || !self.channels.contains_key(channel) {
-            return;
+            return false;
         }
         let name = name_hash(user);
         let counted = self.counts(channel, user);
         let Some(ch) = self.channels.get_mut(channel) else {
-            return;
+            return false;
         };
         let (messages, first_msg) = match obs {
             Obs::Message { counts, first_msg } => (i64::from(counts), first_msg),
@@ -282,6 +291,7 @@ impl Tracker {
                 Self::raise_peak(ch, batch);
             }
         }
+        counted
     }
 
     /// Bookkeeping when a present user leaves.

@@ -8,6 +8,7 @@ mod health;
 mod metrics;
 mod params;
 mod share;
+mod signals;
 
 pub(crate) use charts::{render_channel, render_stream, respond};
 pub(crate) use export::stream_export;
@@ -37,6 +38,12 @@ fn api_routes() -> Router<AppState> {
         .route("/api/v1/channels/{login}/series", get(api::series))
         .route("/api/v1/channels/{login}/accounts", get(api::accounts))
         .route("/api/v1/channels/{login}/regulars", get(audience::regulars))
+        .route("/api/v1/channels/{login}/activity", get(signals::activity))
+        .route("/api/v1/channels/{login}/mood", get(signals::mood))
+        .route(
+            "/api/v1/channels/{login}/streams/{id}/emotes",
+            get(signals::stream_emotes),
+        )
         .route("/api/v1/users/{login}", get(api::user))
 }
 

@@ -69,6 +69,7 @@ fn privmsg_becomes_a_message_with_its_tags() {
             badges: vec![],
             has_text: true,
             id: Some("e9d998c3-36f1-430f-89ec-6b887c28af36".into()),
+            signals: Default::default(),
         })]
     );
 }
@@ -103,6 +104,7 @@ fn privmsg_without_badges_tag_still_counts() {
             badges: vec![],
             has_text: true,
             id: Some("0b4c70e4-9a47-4ce1-9c3e-8f78111cdc19".into()),
+            signals: Default::default(),
         })]
     );
 }
@@ -144,6 +146,7 @@ fn usernotice_with_text_is_a_message() {
             ],
             has_text: true,
             id: None,
+            signals: Default::default(),
         })]
     );
 }
@@ -176,6 +179,7 @@ fn raid_gives_the_raider_observation_then_the_raid() {
                 badges: vec![badge("glhf-pledge", "1")],
                 has_text: false,
                 id: Some("bb99dda7-3736-4583-9114-52aa11b23d17".into()),
+                signals: Default::default(),
             }),
             Observed::Event(Event::Raid {
                 channel: login("xqcow"),
