@@ -533,6 +533,8 @@ async fn audience_commands_answer_viewers_watch_time_and_regulars() {
     let (stream, window) = (seconds_of(stream), seconds_of(window));
     assert!((1..60).contains(&stream), "{text}");
     assert!(window == stream || window == stream + 1, "{text}");
+    // Past the channel's command cooldown (5 s by default) for the next `!watchtime`.
+    tokio::time::sleep(Duration::from_millis(5_100)).await;
     irc.send_to_channel(
         "chan",
         &chat("w-3", 42, "modann", moderator, t0 + 2, "!watchtime nobody"),

@@ -126,15 +126,17 @@ fn totals_sql(d: Dialect, channel: ChannelKey, users: &str, narrow_su: &str) -> 
         "SELECT cu.user_id AS user_id, u.login AS login, u.display_name AS display_name, \
          cu.first_seen AS first_seen, \
          {g}(cu.last_seen, COALESCE(agg.last_seen, cu.last_seen)) AS last_seen, \
-         {messages} AS messages, {streams} AS streams \
+         {messages} AS messages, {streams} AS streams, {watched} AS watch_time \
          FROM channel_users cu JOIN users u ON u.id = cu.user_id \
          LEFT JOIN (SELECT su.user_id, MAX(su.last_seen) AS last_seen, SUM(su.messages) AS messages, \
-         SUM(su.active) AS streams FROM stream_users su JOIN streams s ON s.id = su.stream_id \
+         SUM(su.active) AS streams, SUM(su.watch_time) AS watched \
+         FROM stream_users su JOIN streams s ON s.id = su.stream_id \
          WHERE s.channel_id = {c}{narrow_su} GROUP BY su.user_id) agg ON agg.user_id = cu.user_id \
          WHERE cu.channel_id = {c}{users}",
         g = d.greatest(),
         messages = d.int("cu.messages + COALESCE(agg.messages, 0)"),
         streams = d.int("COALESCE(agg.streams, 0)"),
+        watched = d.int("COALESCE(agg.watched, 0)"),
         c = channel.0,
     )
 }
@@ -215,7 +217,7 @@ impl Store {
                 format!(" AND su.user_id IN (SELECT u.id FROM users u WHERE 1 = 1{filter})")
             };
             let sql = format!(
-                "SELECT user_id, login, display_name, first_seen, last_seen, messages, streams \
+                "SELECT user_id, login, display_name, first_seen, last_seen, messages, streams, watch_time \
                  FROM ({inner}) t ORDER BY {col} {dir}, user_id {dir} LIMIT {limit} OFFSET {offset}",
                 inner = totals_sql(
                     d,
