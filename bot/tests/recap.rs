@@ -481,14 +481,14 @@ async fn discord_and_slack_recaps_carry_the_spec_figures() {
     assert_eq!(short, expected_short);
     assert_eq!(long, expected_long);
     assert_eq!(
-        blocks[7],
+        blocks[8],
         json!({
             "type": "image",
             "image_url": format!("{PUBLIC}/c/streamer/streams/{RECAPPED}.png"),
             "alt_text": "chatters during the stream",
         })
     );
-    assert_eq!(blocks.len(), 8);
+    assert_eq!(blocks.len(), 9);
     let text = body["text"].as_str().expect("fallback text");
     assert!(
         text.starts_with("Stream recap streamer: Recap test stream ("),
