@@ -1,4 +1,4 @@
-//! The dashboard (issue 11) end to end against the fake Twitch OAuth/Helix server: sign-in
+//! The dashboard end to end against the fake Twitch OAuth/Helix server: sign-in
 //! round trip, `state` bound to the browser, who sees which channel, CSRF on every POST,
 //! server-side sign-out, the 10-minute life of the moderated-channels list, "track my
 //! channel", sessions shared by two web instances through Redis, and the page without
