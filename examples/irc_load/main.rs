@@ -241,6 +241,13 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // `IRC_LOAD_LOG=chatters_core::store=debug` prints each commit's timings (to stderr).
+    if let Ok(filter) = std::env::var("IRC_LOAD_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::try_new(filter)?)
+            .with_writer(std::io::stderr)
+            .init();
+    }
     if args.costs_only {
         let (parse_us, translate_us, (signals_us, word_ns)) = stage_costs(&args);
         println!(

@@ -26,7 +26,9 @@ impl Store {
         commit_observations(&mut tx, batch).await?;
         let observations = started.elapsed();
         commit_rest(&mut tx, batch).await?;
+        let rest = started.elapsed();
         super::signals::commit_signals(&mut tx, &batch.signals).await?;
+        let signals = started.elapsed();
         tx.commit().await?;
         tracing::debug!(
             events = batch.events,
@@ -36,6 +38,9 @@ impl Store {
             presence = batch.presence.len(),
             users_ms = users.as_millis() as u64,
             observations_ms = (observations - users).as_millis() as u64,
+            rest_ms = (rest - observations).as_millis() as u64,
+            signal_rows = batch.signals.rows(),
+            signals_ms = (signals - rest).as_millis() as u64,
             total_ms = started.elapsed().as_millis() as u64,
             "batch committed"
         );
