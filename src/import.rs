@@ -74,7 +74,7 @@ const ANONYMOUS: &str = "justinfan";
 /// Ingestion queue slots (each up to [`BATCH`] events): the reader may run this far ahead.
 const QUEUE: usize = 8;
 /// How often ingestion commits during an import.
-const FLUSH: std::time::Duration = std::time::Duration::from_millis(500);
+const FLUSH: std::time::Duration = std::time::Duration::from_millis(350);
 /// Content hashes computed ahead of the import.
 const HASHES_AHEAD: usize = 4;
 
@@ -104,7 +104,7 @@ pub async fn execute(args: ImportArgs, settings: &Settings) -> anyhow::Result<()
     // whatever the archive's size).
     let options = chatters_core::store::ConnectOptions {
         max_connections: 3,
-        sqlite_cache_kib: 8 * 1024,
+        sqlite_cache_kib: 4 * 1024,
         ..chatters_core::store::ConnectOptions::default()
     };
     let store = crate::open::open_store_with(settings, &options).await?;
