@@ -123,7 +123,7 @@ impl Store {
             w = d.int(&format!("COALESCE(SUM(watch_time + {open}), 0)")),
         );
         let sums = self.active_sums(stream.key, &cols, excluded).await?;
-        let [unique, new, first_time, messages, lurkers, watched] = sums[..] else {
+        let &[unique, new, first_time, messages, lurkers, watched] = sums.as_slice() else {
             return Err(StoreError::Corrupt {
                 column: "stream_users",
                 value: format!("{} sums", sums.len()),
