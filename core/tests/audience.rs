@@ -525,10 +525,7 @@ async fn live_watch_time_through_a_restart(store: Arc<Store>) {
             .expect("watch time"),
         (301, 301)
     );
-    assert_eq!(
-        h.top_watchers("7001", 1200).await[0],
-        ("alice".into(), 301)
-    );
+    assert_eq!(h.top_watchers("7001", 1200).await[0], ("alice".into(), 301));
     h.pipeline.stop().await;
 }
 
@@ -560,9 +557,7 @@ async fn live_regulars_and_retention_leave_bots_out(store: Arc<Store>) {
         h.figures.stream_regulars(&s4).await.expect("regulars"),
         (2, 1)
     );
-    h.pipeline
-        .send(vec![msg(CHAN, ROOM, &u2, 40_200)])
-        .await;
+    h.pipeline.send(vec![msg(CHAN, ROOM, &u2, 40_200)]).await;
     let f = h.figures("6004").await;
     assert_eq!((f.unique_chatters, f.audience.regulars_present), (3, 2));
     assert_eq!(f.retention, Some(1.0));

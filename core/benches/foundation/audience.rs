@@ -234,7 +234,10 @@ async fn profile(store: &Arc<Store>, figures: &Figures, stream: &Stream, exclude
                 times.push(t.elapsed());
             }
             let (median, max) = median(times);
-            println!("audience/profile {}: median {median:.2} ms, max {max:.2} ms", $what);
+            println!(
+                "audience/profile {}: median {median:.2} ms, max {max:.2} ms",
+                $what
+            );
         }};
     }
     time!("excluded", figures.excluded(&channel));
@@ -244,13 +247,19 @@ async fn profile(store: &Arc<Store>, figures: &Figures, stream: &Stream, exclude
         store.snapshot_peak(stream.channel, stream.started_at, end)
     );
     time!("previous_stream", store.previous_stream(stream));
-    time!("stream_unique(previous)", store.stream_unique(prev.key, excluded));
+    time!(
+        "stream_unique(previous)",
+        store.stream_unique(prev.key, excluded)
+    );
     time!(
         "shared_unique",
         store.shared_unique(stream.key, prev.key, excluded)
     );
     time!("bot_ids", figures.bot_ids(&channel));
-    time!("count_unique_among", store.count_unique_among(stream.key, &bots));
+    time!(
+        "count_unique_among",
+        store.count_unique_among(stream.key, &bots)
+    );
     time!(
         "samples",
         store.samples(stream.channel, stream.started_at, end)

@@ -10,8 +10,8 @@ use sqlx::{QueryBuilder, Row as _};
 
 use super::bulk;
 use super::dialect::{Dialect, id_list, login, not_in};
-use super::figures::open_watch;
 use super::error::StoreError;
+use super::figures::open_watch;
 use super::keys::{ChannelKey, StreamKey};
 use super::pool::{Store, Tx, with_pool, with_tx};
 use super::streams::{STREAM_COLS, Stream, StreamTuple, stream_row};

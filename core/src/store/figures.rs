@@ -188,7 +188,9 @@ impl Store {
     /// The one row of integers `sql` returns.
     pub(super) async fn int_row(&self, sql: String) -> Result<Vec<i64>, StoreError> {
         let row: Vec<i64> = with_pool!(self, |pool, Db, d| {
-            let row = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_one(pool).await?;
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .fetch_one(pool)
+                .await?;
             let mut out = Vec::with_capacity(row.len());
             for i in 0..row.len() {
                 out.push(row.try_get::<i64, _>(i)?);
