@@ -344,6 +344,8 @@ impl Pipeline {
         if self.config.history_only {
             // Intervals still open are written once they close (at the latest on stop).
             self.batch.presence.retain(|_, until| until.is_some());
+            // ... and so stream rows never point at one.
+            self.batch.stream_open.clear();
         }
         // Names committed already (and unchanged since) need no second write.
         let names = &mut self.names;

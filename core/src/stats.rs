@@ -191,7 +191,16 @@ impl Figures {
 
     /// Everyone not counted in a channel: the bot account, the broadcaster, known bots.
     pub async fn excluded(&self, channel: &Channel) -> Result<Vec<UserId>, StoreError> {
-        let mut ids = self.bot_ids(channel).await?;
+        let bots = self.bot_ids(channel).await?;
+        self.excluded_with(channel, bots).await
+    }
+
+    /// [`Figures::excluded`] given the channel's known bots ([`Figures::bot_ids`]).
+    async fn excluded_with(
+        &self,
+        channel: &Channel,
+        mut ids: Vec<UserId>,
+    ) -> Result<Vec<UserId>, StoreError> {
         ids.extend(self.bot_user().await?);
         ids.extend(channel.twitch_id);
         ids.extend(
@@ -239,8 +248,10 @@ impl Figures {
             }
         }
         let channel = self.channel_of(stream).await?;
-        let excluded = self.excluded(&channel).await?;
-        let counts = self.store.stream_counts(stream, &excluded).await?;
+        let bots = self.bot_ids(&channel).await?;
+        let excluded = self.excluded_with(&channel, bots.clone()).await?;
+        let now = Timestamp::now();
+        let counts = self.store.stream_counts(stream, &excluded, now).await?;
         let end = stream.ended_at.unwrap_or(Timestamp(i64::MAX));
         let peak = match self
             .store
@@ -252,7 +263,7 @@ impl Figures {
         };
         let retention = match self.store.previous_stream(stream).await? {
             Some(prev) => {
-                let prev_unique = self.store.stream_counts(&prev, &excluded).await?.unique;
+                let prev_unique = self.store.stream_unique(prev.key, &excluded).await?;
                 let shared = self
                     .store
                     .shared_unique(stream.key, prev.key, &excluded)
@@ -261,10 +272,9 @@ impl Figures {
             }
             None => None,
         };
-        let bots = self.bot_ids(&channel).await?;
         let known_bots = self.store.count_unique_among(stream.key, &bots).await?;
         let audience = self
-            .audience_at(stream, &excluded, (peak, counts.unique), Timestamp::now())
+            .audience_with(stream, &excluded, (peak, counts.unique), counts.watched)
             .await?;
         let chat = self.stream_chat(stream).await?;
         Ok(StreamFigures {

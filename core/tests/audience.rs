@@ -427,6 +427,143 @@ async fn opting_out_leaves_no_regular_row(store: Arc<Store>) {
     h.pipeline.stop().await;
 }
 
+/// A live stream's watch time so far: closed intervals as credited, open ones up to `now`, read
+/// from the stream rows (not from `presence`), through arrivals by snapshot and by IRC, a user
+/// who leaves and comes back, a part, a known bot present throughout, and a restart while live
+/// (the intervals it left open are closed and credited, and no longer count as open).
+async fn live_watch_time_through_a_restart(store: Arc<Store>) {
+    let (alice, bob, carol, dave) = (
+        user(1, "alice"),
+        user(2, "bob"),
+        user(3, "carol"),
+        user(4, "dave"),
+    );
+    let nightbot = user(901, "nightbot");
+    let h = harness(store.clone()).await;
+    h.pipeline
+        .send(vec![
+            online(CHAN, ROOM, "7001", 0),
+            snapshot(CHAN, &[&alice, &bob, &carol, &nightbot], 100),
+            snapshot(CHAN, &[&alice, &carol, &nightbot], 200),
+            join(CHAN, &dave, 250),
+            msg(CHAN, ROOM, &dave, 260),
+            snapshot(CHAN, &[&alice, &bob, &carol, &dave, &nightbot], 300),
+            part(CHAN, &carol, 400),
+        ])
+        .await;
+    let chan = h.channel().await;
+    let excluded = h.figures.excluded(&chan).await.expect("excluded");
+    let stream = h.stream("7001").await;
+    let live = |at: i64| {
+        let (h, stream, excluded) = (&h, &stream, &excluded);
+        async move {
+            h.figures
+                .audience_at(stream, excluded, (5, 4), t(at))
+                .await
+                .expect("live figures")
+                .avg_watch_time
+        }
+    };
+    // At 1000: alice [100, now) 900; bob [100, 200) + [300, now) 800; carol [100, 400) 300;
+    // dave [250, now) 750. (900 + 800 + 300 + 750) / 4 = 687.5 → 688.
+    assert_eq!(live(1000).await, Some(688));
+    assert_eq!(
+        h.top_watchers("7001", 1000).await,
+        vec![
+            ("alice".into(), 900),
+            ("bob".into(), 800),
+            ("dave".into(), 750),
+            ("carol".into(), 300),
+        ]
+    );
+    assert_eq!(
+        h.figures
+            .watch_time(&chan, UserId(2), Some(&stream), t(1000))
+            .await
+            .expect("watch time"),
+        (800, 800)
+    );
+    h.pipeline.stop().await;
+
+    // The next process closes the open intervals at the last sighting + 1 s (301) and credits
+    // them: alice 201, bob 100 + 1, dave 51; carol 300. Nobody is present: nothing grows.
+    let h = harness(store).await;
+    let live = |at: i64| {
+        let (h, stream, excluded) = (&h, &stream, &excluded);
+        async move {
+            h.figures
+                .audience_at(stream, excluded, (5, 4), t(at))
+                .await
+                .expect("live figures")
+                .avg_watch_time
+        }
+    };
+    // (201 + 101 + 300 + 51) / 4 = 163.25 → 163, whenever it is read.
+    assert_eq!(live(1000).await, Some(163));
+    assert_eq!(live(5000).await, Some(163));
+    assert_eq!(
+        h.top_watchers("7001", 5000).await,
+        vec![
+            ("carol".into(), 300),
+            ("alice".into(), 201),
+            ("bob".into(), 101),
+            ("dave".into(), 51),
+        ]
+    );
+    // alice is back from 1100: at 1200 she has 201 + 100.
+    h.pipeline
+        .send(vec![
+            online(CHAN, ROOM, "7001", 0),
+            snapshot(CHAN, &[&alice, &nightbot], 1100),
+        ])
+        .await;
+    assert_eq!(live(1200).await, Some(188));
+    assert_eq!(
+        h.figures
+            .watch_time(&chan, UserId(1), Some(&stream), t(1200))
+            .await
+            .expect("watch time"),
+        (301, 301)
+    );
+    assert_eq!(h.top_watchers("7001", 1200).await[0], ("alice".into(), 301));
+    h.pipeline.stop().await;
+}
+
+/// Regulars present and retention of a live stream while known bots (regulars by attendance)
+/// are present in it and in the previous one: they count in neither.
+async fn live_regulars_and_retention_leave_bots_out(store: Arc<Store>) {
+    let h = harness(store).await;
+    let (u1, u2, u3) = (user(1, "u1"), user(2, "u2"), user(3, "u3"));
+    let nightbot = user(901, "nightbot");
+    for n in 1..=3 {
+        h.pipeline.send(a_stream(n, &[&u1, &u2, &nightbot])).await;
+    }
+    h.pipeline
+        .send(vec![
+            online(CHAN, ROOM, "6004", 40_000),
+            snapshot(CHAN, &[&u1, &u3, &nightbot], 40_100),
+        ])
+        .await;
+    // Regulars as of the start: u1 and u2 (nightbot is a known bot); u1 came. Of the previous
+    // stream's unique chatters (u1, u2), u1 came back.
+    let f = h.figures("6004").await;
+    assert_eq!(
+        (f.unique_chatters, f.known_bots, f.audience.regulars_present),
+        (2, 1, 1)
+    );
+    assert_eq!(f.retention, Some(0.5));
+    let s4 = h.stream("6004").await;
+    assert_eq!(
+        h.figures.stream_regulars(&s4).await.expect("regulars"),
+        (2, 1)
+    );
+    h.pipeline.send(vec![msg(CHAN, ROOM, &u2, 40_200)]).await;
+    let f = h.figures("6004").await;
+    assert_eq!((f.unique_chatters, f.audience.regulars_present), (3, 2));
+    assert_eq!(f.retention, Some(1.0));
+    h.pipeline.stop().await;
+}
+
 on_every_backend!(
     viewers_and_categories_follow_the_samples,
     a_stream_without_samples_has_no_viewer_figures,
@@ -435,4 +572,6 @@ on_every_backend!(
     a_restart_while_live_keeps_the_watch_time_so_far,
     regulars_across_six_streams,
     opting_out_leaves_no_regular_row,
+    live_watch_time_through_a_restart,
+    live_regulars_and_retention_leave_bots_out,
 );

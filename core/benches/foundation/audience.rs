@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chatters_core::bots::KnownBots;
-use chatters_core::domain::{StreamId, Timestamp};
+use chatters_core::domain::{StreamId, Timestamp, UserId};
 use chatters_core::event::UserRef;
 use chatters_core::stats::Figures;
-use chatters_core::store::{Batch, Store, StreamSample};
+use chatters_core::store::{Batch, Store, Stream, StreamSample};
 use chatters_core::tracker::Tracker;
 
 use super::{Db, T0, file_size, login, ms, tracker_config, user};
@@ -192,8 +192,81 @@ pub(super) async fn run() {
         "GET …/regulars (100,000 regulars over 5 streams)",
         median(regulars),
     );
+    if std::env::var_os("BENCH_PROFILE").is_some() {
+        profile(store, &figures, &stream, &excluded).await;
+    }
+    if let Ok(copy) = std::env::var("BENCH_KEEP_DB") {
+        use sqlx::Connection as _;
+        let mut conn = sqlx::SqliteConnection::connect(&db.url)
+            .await
+            .expect("connect");
+        sqlx::query(sqlx::AssertSqlSafe(format!("VACUUM INTO '{copy}'")))
+            .execute(&mut conn)
+            .await
+            .expect("copy");
+    }
     samples_storage(&db, store).await;
     db.cleanup().await;
+}
+
+/// `BENCH_PROFILE=1`: the median of each store read `Figures::stream` makes for the live
+/// stream (21 runs each), to see where its time goes.
+async fn profile(store: &Arc<Store>, figures: &Figures, stream: &Stream, excluded: &[UserId]) {
+    let now = Timestamp::now();
+    let end = Timestamp(i64::MAX);
+    let prev = store
+        .previous_stream(stream)
+        .await
+        .expect("read")
+        .expect("previous stream");
+    let channel = store
+        .channel(&login("audience"))
+        .await
+        .expect("read")
+        .expect("channel");
+    let bots = figures.bot_ids(&channel).await.expect("bots");
+    macro_rules! time {
+        ($what:expr, $call:expr) => {{
+            let mut times = Vec::new();
+            for _ in 0..21 {
+                let t = Instant::now();
+                $call.await.expect($what);
+                times.push(t.elapsed());
+            }
+            let (median, max) = median(times);
+            println!(
+                "audience/profile {}: median {median:.2} ms, max {max:.2} ms",
+                $what
+            );
+        }};
+    }
+    time!("excluded", figures.excluded(&channel));
+    time!("stream_counts", store.stream_counts(stream, excluded, now));
+    time!(
+        "snapshot_peak",
+        store.snapshot_peak(stream.channel, stream.started_at, end)
+    );
+    time!("previous_stream", store.previous_stream(stream));
+    time!(
+        "stream_unique(previous)",
+        store.stream_unique(prev.key, excluded)
+    );
+    time!(
+        "shared_unique",
+        store.shared_unique(stream.key, prev.key, excluded)
+    );
+    time!("bot_ids", figures.bot_ids(&channel));
+    time!(
+        "count_unique_among",
+        store.count_unique_among(stream.key, &bots)
+    );
+    time!(
+        "samples",
+        store.samples(stream.channel, stream.started_at, end)
+    );
+    time!("watch_total", store.watch_total(stream, excluded, now));
+    time!("regulars_present", store.regulars_present(stream, excluded));
+    time!("stream_chat", figures.stream_chat(stream));
 }
 
 /// Bytes a live channel adds per hour of samples (one a minute), on SQLite after a checkpoint.

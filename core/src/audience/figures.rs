@@ -17,8 +17,22 @@ impl Figures {
         &self,
         stream: &Stream,
         excluded: &[UserId],
-        (peak_chatters, unique): (i64, i64),
+        chatters: (i64, i64),
         now: Timestamp,
+    ) -> Result<AudienceFigures, StoreError> {
+        let watched = self.store().watch_total(stream, excluded, now).await?;
+        self.audience_with(stream, excluded, chatters, watched)
+            .await
+    }
+
+    /// [`Figures::audience_at`] given the total watch time of the unique chatters (which
+    /// `Figures::stream` reads with the stream's counts, in the same pass).
+    pub(crate) async fn audience_with(
+        &self,
+        stream: &Stream,
+        excluded: &[UserId],
+        (peak_chatters, unique): (i64, i64),
+        watched: i64,
     ) -> Result<AudienceFigures, StoreError> {
         let store = self.store();
         let end = stream.ended_at.unwrap_or(Timestamp(i64::MAX));
@@ -26,8 +40,7 @@ impl Figures {
             .samples(stream.channel, stream.started_at, end)
             .await?;
         let (peak_viewers, avg_viewers) = viewer_figures(&samples);
-        let watched = store.watch_total(stream, excluded, now).await?;
-        let (_, regulars_present) = store.regulars_of_stream(stream, excluded).await?;
+        let regulars_present = store.regulars_present(stream, excluded).await?;
         Ok(AudienceFigures {
             peak_viewers,
             avg_viewers,

@@ -11,6 +11,7 @@ use sqlx::{QueryBuilder, Row as _};
 use super::bulk;
 use super::dialect::{Dialect, id_list, login, not_in};
 use super::error::StoreError;
+use super::figures::open_watch;
 use super::keys::{ChannelKey, StreamKey};
 use super::pool::{Store, Tx, with_pool, with_tx};
 use super::streams::{STREAM_COLS, Stream, StreamTuple, stream_row};
@@ -59,17 +60,6 @@ pub struct RegularRow {
     pub attended: i64,
     /// Their watch time over those streams, seconds.
     pub watch_time: i64,
-}
-
-/// Watch time of one stream: what closed intervals credited, and what open ones add now.
-fn open_watch(d: Dialect, stream: &Stream, now: Timestamp) -> String {
-    // The open interval of a user, clipped to the stream (live: up to now).
-    format!(
-        "{now} - {g}(p.since, {start})",
-        now = now.0,
-        g = d.greatest(),
-        start = stream.started_at.0
-    )
 }
 
 impl Store {
@@ -176,34 +166,7 @@ impl Store {
         excluded: &[UserId],
         now: Timestamp,
     ) -> Result<i64, StoreError> {
-        with_pool!(self, |pool, Db, d| {
-            let sql = format!(
-                "SELECT {sum} FROM stream_users WHERE stream_id = {s} AND active = 1{x}",
-                sum = d.int("COALESCE(SUM(watch_time), 0)"),
-                s = stream.key.0,
-                x = not_in("user_id", excluded),
-            );
-            let (closed,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .fetch_one(pool)
-                .await?;
-            if stream.ended_at.is_some() {
-                return Ok(closed);
-            }
-            let sql = format!(
-                "SELECT {sum} FROM presence p WHERE p.until IS NULL AND p.channel_id = {c} \
-                 AND p.since < {now}{x} AND EXISTS (SELECT 1 FROM stream_users su \
-                 WHERE su.stream_id = {s} AND su.user_id = p.user_id AND su.active = 1)",
-                sum = d.int(&format!("COALESCE(SUM({}), 0)", open_watch(d, stream, now))),
-                c = stream.channel.0,
-                now = now.0,
-                s = stream.key.0,
-                x = not_in("p.user_id", excluded),
-            );
-            let (open,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .fetch_one(pool)
-                .await?;
-            Ok(closed + open)
-        })
+        Ok(self.stream_counts(stream, excluded, now).await?.watched)
     }
 
     /// The longest watchers of a stream (ties by login), at most `limit`.
@@ -215,22 +178,16 @@ impl Store {
         now: Timestamp,
     ) -> Result<Vec<UserWatch>, StoreError> {
         let rows: Vec<(i64, String, i64)> = with_pool!(self, |pool, Db, d| {
-            let (open_join, total) = if stream.ended_at.is_some() {
-                (String::new(), "su.watch_time".to_owned())
+            let total = if stream.ended_at.is_some() {
+                "su.watch_time".to_owned()
             } else {
-                (
-                    format!(
-                        " LEFT JOIN (SELECT p.user_id, {w} AS w FROM presence p WHERE p.until IS NULL \
-                         AND p.channel_id = {c} AND p.since < {now}) o ON o.user_id = su.user_id",
-                        w = open_watch(d, stream, now),
-                        c = stream.channel.0,
-                        now = now.0,
-                    ),
-                    "su.watch_time + COALESCE(o.w, 0)".to_owned(),
+                format!(
+                    "su.watch_time + {}",
+                    open_watch(d, "su.", &stream.started_at.0.to_string(), now)
                 )
             };
             let sql = format!(
-                "SELECT su.user_id, u.login, {t} AS total FROM stream_users su JOIN users u ON u.id = su.user_id{open_join} \
+                "SELECT su.user_id, u.login, {t} AS total FROM stream_users su JOIN users u ON u.id = su.user_id \
                  WHERE su.stream_id = {s} AND su.active = 1{x} ORDER BY total DESC, u.login LIMIT {limit}",
                 t = d.int(&total),
                 s = stream.key.0,
@@ -259,34 +216,19 @@ impl Store {
         user: UserId,
         now: Timestamp,
     ) -> Result<i64, StoreError> {
-        with_pool!(self, |pool, Db, d| {
-            let sql = format!(
-                "SELECT {sum} FROM stream_users WHERE stream_id = {s} AND user_id = {u}",
-                sum = d.int("COALESCE(SUM(watch_time), 0)"),
-                s = stream.key.0,
-                u = user.0,
-            );
-            let (closed,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .fetch_one(pool)
-                .await?;
-            if stream.ended_at.is_some() {
-                return Ok(closed);
-            }
-            let sql = format!(
-                "SELECT {sum} FROM presence p WHERE p.channel_id = {c} AND p.user_id = {u} \
-                 AND p.until IS NULL AND p.since < {now} AND EXISTS (SELECT 1 FROM stream_users su \
-                 WHERE su.stream_id = {s} AND su.user_id = p.user_id)",
-                sum = d.int(&format!("COALESCE(SUM({}), 0)", open_watch(d, stream, now))),
-                c = stream.channel.0,
-                u = user.0,
-                now = now.0,
-                s = stream.key.0,
-            );
-            let (open,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .fetch_one(pool)
-                .await?;
-            Ok(closed + open)
-        })
+        let d = self.dialect();
+        let open = if stream.ended_at.is_some() {
+            "0".to_owned()
+        } else {
+            open_watch(d, "", &stream.started_at.0.to_string(), now)
+        };
+        self.int_one(format!(
+            "SELECT {sum} FROM stream_users WHERE stream_id = {s} AND user_id = {u}",
+            sum = d.int(&format!("COALESCE(SUM(watch_time + {open}), 0)")),
+            s = stream.key.0,
+            u = user.0,
+        ))
+        .await
     }
 
     /// One user's watch time in the streams of a channel overlapping `[since, until]` (a live
@@ -299,41 +241,21 @@ impl Store {
         until: Timestamp,
         now: Timestamp,
     ) -> Result<i64, StoreError> {
-        with_pool!(self, |pool, Db, d| {
-            let sql = format!(
-                "SELECT {sum} FROM stream_users su JOIN streams s ON s.id = su.stream_id \
-                 WHERE s.channel_id = {c} AND su.user_id = {u} AND s.started_at <= {until} \
-                 AND (s.ended_at IS NULL OR s.ended_at >= {since})",
-                sum = d.int("COALESCE(SUM(su.watch_time), 0)"),
-                c = channel.0,
-                u = user.0,
-                until = until.0,
-                since = since.0,
-            );
-            let (closed,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .fetch_one(pool)
-                .await?;
-            // The open interval, within the live stream the user is a chatter of.
-            let sql = format!(
-                "SELECT {sum} FROM presence p JOIN streams s ON s.channel_id = p.channel_id \
-                 AND s.ended_at IS NULL AND s.started_at <= {until} \
-                 JOIN stream_users su ON su.stream_id = s.id AND su.user_id = p.user_id \
-                 WHERE p.channel_id = {c} AND p.user_id = {u} AND p.until IS NULL AND p.since < {now}",
-                sum = d.int(&format!(
-                    "COALESCE(SUM({now} - {g}(p.since, s.started_at)), 0)",
-                    now = now.0,
-                    g = d.greatest()
-                )),
-                c = channel.0,
-                u = user.0,
-                until = until.0,
-                now = now.0,
-            );
-            let (open,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .fetch_one(pool)
-                .await?;
-            Ok(closed + open)
-        })
+        let d = self.dialect();
+        self.int_one(format!(
+            "SELECT {sum} FROM stream_users su JOIN streams s ON s.id = su.stream_id \
+             WHERE s.channel_id = {c} AND su.user_id = {u} AND s.started_at <= {until} \
+             AND (s.ended_at IS NULL OR s.ended_at >= {since})",
+            sum = d.int(&format!(
+                "COALESCE(SUM(su.watch_time + CASE WHEN s.ended_at IS NULL THEN {} ELSE 0 END), 0)",
+                open_watch(d, "su.", "s.started_at", now)
+            )),
+            c = channel.0,
+            u = user.0,
+            until = until.0,
+            since = since.0,
+        ))
+        .await
     }
 
     /// The last [`REGULAR_STREAMS`] streams of a channel that ended at or before `at`, newest
@@ -380,6 +302,42 @@ impl Store {
                 .await?;
             Ok((n, p))
         })
+    }
+
+    /// How many of a stream's regulars (as of its start) outside `excluded` are its unique
+    /// chatters (`regulars_present`). The set is computed once per stream.
+    pub async fn regulars_present(
+        &self,
+        stream: &Stream,
+        excluded: &[UserId],
+    ) -> Result<i64, StoreError> {
+        self.ensure_regulars(stream).await?;
+        let s = stream.key.0;
+        let d = self.dialect();
+        let count = d.int("COUNT(*)");
+        let joined = |x: &str| {
+            format!(
+                "SELECT {count} FROM stream_regulars r JOIN stream_users su ON su.stream_id = r.stream_id \
+                 AND su.user_id = r.user_id AND su.active = 1 WHERE r.stream_id = {s}{x}"
+            )
+        };
+        if d != Dialect::Sqlite {
+            return self.int_one(joined(&not_in("r.user_id", excluded))).await;
+        }
+        // As `shared_unique`: a merge of the two user-ordered sets rather than a key lookup
+        // per regular, minus the excluded users of it.
+        let mut n = self
+            .int_one(format!(
+                "SELECT COUNT(*) FROM (SELECT user_id FROM stream_regulars WHERE stream_id = {s} \
+                 INTERSECT SELECT user_id FROM stream_users WHERE stream_id = {s} AND active = 1 ORDER BY 1)"
+            ))
+            .await?;
+        if !excluded.is_empty() {
+            n -= self
+                .int_one(joined(&format!(" AND r.user_id IN {}", id_list(excluded))))
+                .await?;
+        }
+        Ok(n)
     }
 
     /// Computes a stream's regulars once (insert-ignore: a concurrent computation agrees).

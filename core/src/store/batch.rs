@@ -79,6 +79,9 @@ pub struct Sighting {
     pub watch: i64,
     /// See [`StreamUserDelta::maybe_first`].
     pub maybe_first: bool,
+    /// The start of the user's presence interval still open after this observation (`None`:
+    /// not present any more), see [`Batch::stream_open`].
+    pub open: Option<Timestamp>,
 }
 
 /// A point of the chatter-count series.
@@ -105,6 +108,11 @@ pub struct Batch {
     pub channel_users: FxHashMap<(ChannelKey, UserId), ChannelUserDelta>,
     /// Per (stream, user) changes.
     pub stream_users: FxHashMap<(StreamKey, UserId), StreamUserDelta>,
+    /// Per (stream, user) row written: the start of the user's presence interval open after
+    /// the batch's last observation of them (`None`: not present), as the row's `open_since`.
+    /// Every write of a row sets it, so a live stream's open intervals are read from its rows
+    /// rather than from `presence` (a row without an entry gets `NULL`).
+    pub stream_open: FxHashMap<(StreamKey, UserId), Option<Timestamp>>,
     /// Presence intervals opened or closed, keyed by (channel, user, since).
     pub presence: FxHashMap<(ChannelKey, UserId, Timestamp), Option<Timestamp>>,
     /// Series points.
@@ -205,5 +213,6 @@ impl Batch {
                 watch: seen.watch,
                 maybe_first: seen.maybe_first,
             });
+        self.stream_open.insert((live.stream, user), seen.open);
     }
 }

@@ -210,7 +210,8 @@ async fn commit_observations(tx: &mut Tx, batch: &Batch) -> Result<(), StoreErro
          messages = stream_users.messages + {m}, \
          first_msg = {g}(stream_users.first_msg, {fm}), \
          active = {g}(stream_users.active, {a}), \
-         watch_time = stream_users.watch_time + {w}",
+         watch_time = stream_users.watch_time + {w}, \
+         open_since = {o}",
         d.upsert("stream_id, user_id"),
         l = d.least(),
         g = d.greatest(),
@@ -220,13 +221,15 @@ async fn commit_observations(tx: &mut Tx, batch: &Batch) -> Result<(), StoreErro
         fm = d.ex("first_msg"),
         a = d.ex("active"),
         w = d.ex("watch_time"),
+        o = d.ex("open_since"),
     );
     bulk::upsert(
         tx,
-        "INSERT INTO stream_users (stream_id, user_id, first_seen, last_seen, messages, first_msg, active, watch_time) ",
+        "INSERT INTO stream_users (stream_id, user_id, first_seen, last_seen, messages, first_msg, active, watch_time, open_since) ",
         &tail,
         &rows,
-        |((s, u), delta)| {
+        |(key, delta)| {
+            let (s, u) = **key;
             (
                 s.0,
                 u.0,
@@ -236,6 +239,7 @@ async fn commit_observations(tx: &mut Tx, batch: &Batch) -> Result<(), StoreErro
                 i64::from(delta.first_msg),
                 i64::from(delta.active),
                 delta.watch,
+                batch.stream_open.get(*key).copied().flatten().map(|t| t.0),
             )
         },
     )

@@ -33,12 +33,21 @@ impl Store {
         });
         // Live streams keep the watch time of the intervals about to be closed.
         self.credit_dangling_watch(&until, &only).await?;
+        // Nobody is present there any more: no stream row of a live stream keeps an open
+        // interval (also when an earlier run stopped between these statements).
+        let streams = channel.map_or(String::new(), |key| format!(" AND channel_id = {}", key.0));
         with_pool!(self, |pool, Db, d| {
             let sql = format!("UPDATE presence SET until = {until} WHERE until IS NULL{only}");
-            Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
+            let closed = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .execute(pool)
                 .await?
-                .rows_affected())
+                .rows_affected();
+            let sql = format!(
+                "UPDATE stream_users SET open_since = NULL WHERE stream_id IN \
+                 (SELECT id FROM streams WHERE ended_at IS NULL{streams}) AND open_since IS NOT NULL"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await?;
+            Ok(closed)
         })
     }
 

@@ -225,12 +225,19 @@ impl Tracker {
                 Some(p) if obs == Obs::Part && recorded => state::closing(live, p.since, at).watch,
                 _ => 0,
             };
+            // After this observation: a part leaves, anything else keeps the interval open
+            // (or opens one now, whose `presence` row starts at `at`).
+            let open = match obs {
+                Obs::Part => None,
+                _ => Some(ch.present.get(&user.id).map_or(at, |p| p.opened())),
+            };
             let seen = Sighting {
                 messages,
                 first_msg,
                 active: obs != Obs::Part,
                 watch,
                 maybe_first: !recorded,
+                open,
             };
             batch.stream_user(live.at(ch.key), user.id, at, seen);
         }

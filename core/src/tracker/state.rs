@@ -8,7 +8,7 @@ use rustc_hash::FxHashMap;
 
 use crate::domain::{Login, Timestamp, UserId};
 use crate::event::UserRef;
-use crate::store::{BotRule, ChannelKey, Sighting, StreamKey, StreamRef, UserRow};
+use crate::store::{Batch, BotRule, ChannelKey, Sighting, StreamKey, StreamRef, UserRow};
 
 /// One present user: 16 bytes (24 with its id in the map). Times are Unix seconds as `u32`
 /// (good until 2106).
@@ -29,6 +29,13 @@ pub(super) struct Presence {
     pub(super) listed: u8,
     /// Counted in figures (not a bot, the broadcaster or the bot account).
     pub(super) counted: bool,
+}
+
+impl Presence {
+    /// The start of the open interval, as its `presence` row has it.
+    pub(super) fn opened(&self) -> Timestamp {
+        Timestamp(i64::from(self.since))
+    }
 }
 
 pub(super) fn secs(t: Timestamp) -> u32 {
@@ -63,7 +70,16 @@ pub(super) const LAST_SIGHTING: Sighting = Sighting {
     active: true,
     watch: 0,
     maybe_first: false,
+    open: None,
 };
+
+/// A sighting of a user still present: [`LAST_SIGHTING`] with their open interval's start.
+pub(super) fn still_present(p: &Presence) -> Sighting {
+    Sighting {
+        open: Some(p.opened()),
+        ..LAST_SIGHTING
+    }
+}
 
 /// The closing sighting of a user recorded in `live` whose presence interval opened at `since`
 /// ends at `until`: [`LAST_SIGHTING`] plus the interval's watch time within the stream.
@@ -72,6 +88,33 @@ pub(super) fn closing(live: Live, since: u32, until: Timestamp) -> Sighting {
         watch: (until.0 - i64::from(since).max(live.started_at.0)).max(0),
         ..LAST_SIGHTING
     }
+}
+
+/// Writes the end of `p`'s interval at `until` to the live stream's row of a user recorded in
+/// it: the last sighting and the interval's watch time ([`closing`]). When that last sighting
+/// precedes the stream's start (clocks apart) nothing is credited, but the row's open interval
+/// is still cleared.
+pub(super) fn close_row(
+    batch: &mut Batch,
+    live: Option<Live>,
+    channel: ChannelKey,
+    user: UserId,
+    p: &Presence,
+    until: Timestamp,
+) {
+    let Some(live) = live else {
+        return;
+    };
+    if p.recorded != live.generation {
+        return;
+    }
+    let last = Timestamp(i64::from(p.last));
+    let seen = if last >= live.started_at {
+        closing(live, p.since, until)
+    } else {
+        Sighting::default()
+    };
+    batch.stream_user(live.at(channel), user, last, seen);
 }
 
 /// State of one channel.

@@ -2,7 +2,9 @@
 //! expiry and checkpoint: what changes presence other than a single chat line.
 
 use super::Tracker;
-use super::state::{ChannelState, LAST_SIGHTING, Live, Presence, closing, name_hash, secs};
+use super::state::{
+    ChannelState, Live, Presence, close_row, closing, name_hash, secs, still_present,
+};
 use crate::domain::{Login, Timestamp, UserId};
 use crate::event::UserRef;
 use crate::store::{Batch, Raid, SeriesRow, Sighting, StreamKey};
@@ -54,7 +56,7 @@ impl Tracker {
                     }
                     let unrecorded = generation != 0 && p.recorded != generation;
                     p.recorded = generation;
-                    unrecorded
+                    unrecorded.then(|| p.opened())
                 }
                 None => {
                     ch.present.insert(
@@ -72,14 +74,16 @@ impl Tracker {
                     batch.presence.insert((ch.key, u.id, at), None);
                     batch.channel_user(ch.key, u.id, at, 0);
                     ch.deadlines.push(u.id, t, t, timeout);
-                    true
+                    Some(at)
                 }
             };
             counted_in_list += usize::from(counted);
-            if fresh && let Some(live) = live {
+            // `fresh`: the start of an interval not yet written to the live stream's row.
+            if let (Some(since), Some(live)) = (fresh, live) {
                 let seen = Sighting {
                     active: true,
                     maybe_first: true,
+                    open: Some(since),
                     ..Sighting::default()
                 };
                 batch.stream_user(live.at(ch.key), u.id, at, seen);
@@ -96,12 +100,7 @@ impl Tracker {
                 .insert((key, *id, Timestamp(i64::from(p.since))), Some(at));
             let last = Timestamp(i64::from(p.last));
             batch.channel_user(key, *id, last, 0);
-            if let Some(live) = live
-                && p.recorded == live.generation
-                && last >= live.started_at
-            {
-                batch.stream_user(live.at(key), *id, last, closing(live, p.since, at));
-            }
+            close_row(batch, live, key, *id, p, at);
             false
         });
         ch.deadlines.compact(&ch.present, timeout);
@@ -186,12 +185,7 @@ impl Tracker {
             let last = Timestamp(i64::from(p.last));
             let end = Timestamp(last.plus(timeout).0.min(at.0).max(since.0));
             batch.presence.insert((key, id, since), Some(end));
-            if let Some(live) = live
-                && p.recorded == live.generation
-                && last >= live.started_at
-            {
-                batch.stream_user(live.at(key), id, last, closing(live, p.since, end));
-            }
+            close_row(batch, live, key, id, &p, end);
         }
         ch.deadlines.clear();
         ch.counted_present = 0;
@@ -372,12 +366,7 @@ impl Tracker {
             batch
                 .presence
                 .insert((key, id, Timestamp(i64::from(p.since))), Some(until));
-            if let Some(live) = live
-                && p.recorded == live.generation
-                && last >= live.started_at
-            {
-                batch.stream_user(live.at(key), id, last, closing(live, p.since, until));
-            }
+            close_row(batch, live, key, id, &p, until);
             Self::leave(ch, &p);
         }
     }
@@ -404,7 +393,7 @@ impl Tracker {
                     && p.recorded == live.generation
                     && last >= live.started_at
                 {
-                    batch.stream_user(live.at(ch.key), *id, last, LAST_SIGHTING);
+                    batch.stream_user(live.at(ch.key), *id, last, still_present(p));
                 }
             }
         }
