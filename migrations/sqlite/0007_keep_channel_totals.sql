@@ -14,7 +14,6 @@ ALTER TABLE channel_users ADD COLUMN all_last_seen INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE channel_users ADD COLUMN all_streams INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE channel_users ADD COLUMN all_watch INTEGER NOT NULL DEFAULT 0;
 
-UPDATE channel_users SET all_messages = messages, all_last_seen = last_seen;
 UPDATE channel_users
 SET all_messages = channel_users.messages + agg.messages,
     all_last_seen = MAX(channel_users.last_seen, agg.last_seen),
@@ -26,6 +25,10 @@ FROM (SELECT s.channel_id, su.user_id, SUM(su.messages) AS messages,
       FROM stream_users su JOIN streams s ON s.id = su.stream_id
       GROUP BY s.channel_id, su.user_id) agg
 WHERE channel_users.channel_id = agg.channel_id AND channel_users.user_id = agg.user_id;
+
+-- The users without stream rows (still at the default: a sighting is never at 0). Each row is
+-- written once.
+UPDATE channel_users SET all_messages = messages, all_last_seen = last_seen WHERE all_last_seen = 0;
 
 -- One page of the table, in either direction (ties by user id).
 CREATE INDEX channel_users_all_messages ON channel_users (channel_id, all_messages, user_id);

@@ -130,6 +130,37 @@ fn direction(descending: bool) -> &'static str {
     if descending { "DESC" } else { "ASC" }
 }
 
+/// Candidates beyond which a page is found faster by walking the sort column's index than by
+/// sorting them all (and below which the other way round).
+const WALK_ABOVE: i64 = 20_000;
+
+/// How the two tables are joined. PostgreSQL's and MariaDB's planners choose from statistics
+/// on the logins; SQLite's cannot tell how many logins a prefix matches nor how many users
+/// of the table a channel holds, so it is told, after counting at most [`WALK_ABOVE`]
+/// candidates (`CROSS JOIN` keeps SQLite's join order as written):
+/// - a prefix matching many logins, sorted by any other column: the channel's index on that
+///   column is walked, each user's login checked, until the page is full;
+/// - no prefix, sorted by login, in a channel with many users: the login index is walked, each
+///   user's channel row looked up;
+/// - otherwise the candidates (the logins matching the prefix, or the channel's few users)
+///   are read and sorted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Join {
+    Planner,
+    WalkColumn,
+    WalkLogins,
+}
+
+impl Join {
+    fn sql(self) -> &'static str {
+        match self {
+            Self::Planner => "channel_users cu JOIN users u ON u.id = cu.user_id",
+            Self::WalkColumn => "channel_users cu CROSS JOIN users u ON u.id = cu.user_id",
+            Self::WalkLogins => "users u CROSS JOIN channel_users cu ON u.id = cu.user_id",
+        }
+    }
+}
+
 impl Store {
     /// One page of a channel's chatter table (users in `excluded` left out).
     pub async fn chatter_page(
@@ -141,13 +172,14 @@ impl Store {
         let prefix = clean_prefix(query.prefix.as_deref());
         let dir = direction(query.descending);
         let (limit, offset) = (query.limit.max(0), query.offset.max(0));
+        let join = self.join(channel, query.sort, prefix.as_deref()).await?;
         let rows: Vec<ChannelUserTuple> = with_pool!(self, |pool, Db, d| {
             let sql = format!(
                 "SELECT cu.user_id, u.login, u.display_name, cu.first_seen, cu.all_last_seen, \
-                 cu.all_messages, cu.all_streams, cu.all_watch \
-                 FROM channel_users cu JOIN users u ON u.id = cu.user_id \
+                 cu.all_messages, cu.all_streams, cu.all_watch FROM {j} \
                  WHERE cu.channel_id = {c}{p}{x} ORDER BY {o} {dir}, cu.user_id {dir} \
                  LIMIT {limit} OFFSET {offset}",
+                j = join.sql(),
                 c = channel.0,
                 p = prefix_filter(d, prefix.as_deref()),
                 x = not_in("cu.user_id", excluded),
@@ -158,6 +190,46 @@ impl Store {
                 .await?
         });
         rows.into_iter().map(channel_user_row).collect()
+    }
+
+    /// The [`Join`] of a page (a capped count on SQLite, see there).
+    async fn join(
+        &self,
+        channel: ChannelKey,
+        sort: ChatterSort,
+        prefix: Option<&str>,
+    ) -> Result<Join, StoreError> {
+        let d = self.dialect();
+        let (candidates, walk) = match (prefix, sort) {
+            _ if d != Dialect::Sqlite => return Ok(Join::Planner),
+            (Some(_), ChatterSort::Login) => return Ok(Join::Planner),
+            (Some(_), _) => (
+                format!(
+                    "SELECT 1 FROM users u WHERE 1 = 1{}",
+                    prefix_filter(d, prefix)
+                ),
+                Join::WalkColumn,
+            ),
+            (None, ChatterSort::Login) => (
+                format!(
+                    "SELECT 1 FROM channel_users WHERE channel_id = {}",
+                    channel.0
+                ),
+                Join::WalkLogins,
+            ),
+            (None, _) => return Ok(Join::Planner),
+        };
+        let (count,): (i64,) = with_pool!(self, |pool, Db, d| {
+            let sql = format!("SELECT COUNT(*) FROM ({candidates} LIMIT {WALK_ABOVE}) t");
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(if count >= WALK_ABOVE {
+            walk
+        } else {
+            Join::Planner
+        })
     }
 }
 
