@@ -37,5 +37,9 @@ CREATE INDEX channel_users_all_streams ON channel_users (channel_id, all_streams
 CREATE INDEX channel_users_first_seen ON channel_users (channel_id, first_seen, user_id);
 
 -- Sorting by login in byte order (`ORDER BY login COLLATE "C"`) walks this index; it also
--- serves the prefix search.
-CREATE INDEX users_login_c ON users (login COLLATE "C");
+-- serves the prefix search. With the ids and the sort keys in the indexes, the users a prefix
+-- matches are found and ranked from index pages alone (index-only scans), and only the page's
+-- rows are read from the tables (BENCHMARKS.md: 4 times faster for a 2-character prefix).
+CREATE INDEX users_login_c ON users (login COLLATE "C") INCLUDE (id);
+CREATE INDEX channel_users_sort_keys ON channel_users (channel_id, user_id)
+    INCLUDE (first_seen, all_last_seen, all_messages, all_streams);

@@ -174,11 +174,15 @@ impl Store {
         let (limit, offset) = (query.limit.max(0), query.offset.max(0));
         let join = self.join(channel, query.sort, prefix.as_deref()).await?;
         let rows: Vec<ChannelUserTuple> = with_pool!(self, |pool, Db, d| {
+            // The page's ids first (from index pages alone where the indexes cover the sort
+            // keys), then only their rows.
             let sql = format!(
                 "SELECT cu.user_id, u.login, u.display_name, cu.first_seen, cu.all_last_seen, \
-                 cu.all_messages, cu.all_streams, cu.all_watch FROM {j} \
-                 WHERE cu.channel_id = {c}{p}{x} ORDER BY {o} {dir}, cu.user_id {dir} \
-                 LIMIT {limit} OFFSET {offset}",
+                 cu.all_messages, cu.all_streams, cu.all_watch \
+                 FROM (SELECT cu.user_id FROM {j} WHERE cu.channel_id = {c}{p}{x} \
+                 ORDER BY {o} {dir}, cu.user_id {dir} LIMIT {limit} OFFSET {offset}) page \
+                 JOIN channel_users cu ON cu.channel_id = {c} AND cu.user_id = page.user_id \
+                 JOIN users u ON u.id = cu.user_id ORDER BY {o} {dir}, cu.user_id {dir}",
                 j = join.sql(),
                 c = channel.0,
                 p = prefix_filter(d, prefix.as_deref()),

@@ -227,9 +227,12 @@ pub(super) fn recount_sql(
          WHERE s.channel_id = {c}{u}{skip} GROUP BY su.user_id",
         u = only("su.user_id"),
     );
+    // The users left without stream rows; the others get their sums (each row written once).
     let reset = format!(
         "UPDATE channel_users SET all_messages = messages, all_last_seen = last_seen, \
-         all_streams = 0, all_watch = 0 WHERE channel_id = {c}{u}",
+         all_streams = 0, all_watch = 0 WHERE channel_id = {c}{u} AND NOT EXISTS \
+         (SELECT 1 FROM stream_users su JOIN streams s ON s.id = su.stream_id \
+         WHERE su.user_id = channel_users.user_id AND s.channel_id = {c}{skip})",
         u = only("user_id"),
     );
     let add = match d {
