@@ -1,6 +1,8 @@
 //! The dashboard's chatter table (`Store::chatter_page`) and its sessions (`web_sessions`) on
 //! SQLite, MariaDB and PostgreSQL: every column sorts both ways with the same totals as the
-//! export, the login prefix search, pagination, excluded users, and sessions that expire.
+//! export, the login prefix search, pagination, excluded users, and sessions that expire. The
+//! totals the table reads are kept in `channel_users`: they equal the sums over the stream rows
+//! after live tracking (across a restart), after an import and after retention pruning.
 
 use std::sync::Arc;
 
@@ -8,6 +10,8 @@ use chatters_core::bots::KnownBots;
 use chatters_core::domain::{Timestamp, UserId};
 use chatters_core::event::Event;
 use chatters_core::ingest::{Ingest, IngestConfig};
+use chatters_core::retention::Retention;
+use chatters_core::stats::Figures;
 use chatters_core::store::{ChannelUser, ChatterQuery, ChatterSort, Store, WebSession};
 use chatters_core::testing::*;
 use chatters_core::tracker::TrackerConfig;
@@ -214,8 +218,197 @@ async fn sessions_are_found_by_hash_until_they_expire(store: Arc<Store>) {
     assert!(!deleted);
 }
 
+/// The totals kept in each channel row of `channel` equal what a chatter row adds up from the
+/// stream rows over all time (`Store::channel_users`, the export's figures), and the table's
+/// pages (sorted by id here: login order) show them.
+async fn assert_kept_totals(db: &TestDb, channel: &str, when: &str) {
+    let store = &db.store;
+    let chan = store
+        .channel(&login(channel))
+        .await
+        .expect("read")
+        .expect("channel");
+    let counted: Vec<Vec<Option<i64>>> = store
+        .channel_users(chan.key, Timestamp(0), Timestamp(i64::MAX), &[])
+        .await
+        .expect("users")
+        .iter()
+        .map(|u| {
+            vec![
+                Some(u.user_id.0),
+                Some(u.messages),
+                Some(u.last_seen.0),
+                Some(u.streams_attended),
+                Some(u.watch_time),
+            ]
+        })
+        .collect();
+    let kept = db
+        .rows(&format!(
+            "SELECT user_id, all_messages, all_last_seen, all_streams, all_watch \
+             FROM channel_users WHERE channel_id = {} ORDER BY user_id",
+            chan.key.0
+        ))
+        .await;
+    assert!(!kept.is_empty(), "{when}: no users");
+    assert_eq!(
+        kept, counted,
+        "{when}: (user, messages, last seen, streams, watch time)"
+    );
+    let mut table = Vec::new();
+    loop {
+        let page = store
+            .chatter_page(
+                chan.key,
+                &query(ChatterSort::Messages, true, None, table.len() as i64),
+                &[],
+            )
+            .await
+            .expect("page");
+        if page.is_empty() {
+            break;
+        }
+        table.extend(page);
+    }
+    table.sort_by_key(|u| u.user_id);
+    let all = store
+        .channel_users(chan.key, Timestamp(0), Timestamp(i64::MAX), &[])
+        .await
+        .expect("users");
+    assert_eq!(table, all, "{when}: the table's rows");
+}
+
+fn config(history_only: bool) -> IngestConfig {
+    IngestConfig {
+        tracker: tracker_config(None),
+        resume: !history_only,
+        history_only,
+        ..IngestConfig::default()
+    }
+}
+
+/// A stream watched across a restart: presence left open by the stop is credited as watch time
+/// when the next start closes it, and users already counted in the live stream are not counted
+/// twice when the new tracker sees them again.
+async fn kept_totals_follow_live_tracking_across_a_restart(db: &TestDb) {
+    let [a, b, c, d, e] = [(1, "ann"), (2, "bob"), (3, "cid"), (4, "dee"), (5, "eve")]
+        .map(|(id, name)| user(id, name));
+    let first = Pipeline::start(db.store.clone(), config(false)).await;
+    first
+        .send(vec![
+            msg(CHAN, ROOM, &a, 0),
+            msg(CHAN, ROOM, &c, 5),
+            online(CHAN, ROOM, "3001", 100),
+            snapshot(CHAN, &[&a, &b, &c], 110),
+        ])
+        .await;
+    first
+        .send(vec![
+            msg(CHAN, ROOM, &a, 120),
+            msg(CHAN, ROOM, &a, 121),
+            join(CHAN, &d, 130),
+            msg(CHAN, ROOM, &d, 140),
+            part(CHAN, &b, 150),
+            msg(CHAN, ROOM, &a, 160),
+        ])
+        .await;
+    assert_kept_totals(db, CHAN, "live").await;
+    first.stop().await;
+
+    let second = Pipeline::start(db.store.clone(), config(false)).await;
+    assert_kept_totals(db, CHAN, "after the restart's watch credit").await;
+    second
+        .send(vec![
+            msg(CHAN, ROOM, &a, 400),
+            msg(CHAN, ROOM, &e, 410),
+            snapshot(CHAN, &[&a, &c, &e], 420),
+            msg(CHAN, ROOM, &c, 430),
+        ])
+        .await;
+    second
+        .send(vec![
+            offline(CHAN, 2000),
+            msg(CHAN, ROOM, &c, 2100),
+            online(CHAN, ROOM, "3002", 5000),
+            msg(CHAN, ROOM, &b, 5010),
+            msg(CHAN, ROOM, &a, 5020),
+            part(CHAN, &a, 5030),
+            offline(CHAN, 6000),
+        ])
+        .await;
+    second.stop().await;
+    assert_kept_totals(db, CHAN, "after two streams").await;
+    let streams = db
+        .rows(&format!(
+            "SELECT all_streams FROM channel_users WHERE user_id = {}",
+            a.id.0
+        ))
+        .await;
+    assert_eq!(streams, [[Some(2)]], "ann attended both streams, once each");
+}
+
+/// `chatters import` (history only, with inferred streams) beside what the bot tracked.
+async fn kept_totals_follow_an_import(db: &TestDb) {
+    ingest(&db.store, crowd()).await;
+    let (old, new) = (user(1003, "u003"), user(7000, "imported"));
+    let import = Pipeline::start(db.store.clone(), config(true)).await;
+    import
+        .send(vec![
+            online(CHAN, ROOM, "import-chan-1", -90_000),
+            msg(CHAN, ROOM, &old, -90_000),
+            msg(CHAN, ROOM, &new, -89_990),
+            msg(CHAN, ROOM, &old, -89_000),
+            offline(CHAN, -89_000),
+            msg(CHAN, ROOM, &new, -50_000),
+            online(CHAN, ROOM, "import-chan-2", 100_000),
+            msg(CHAN, ROOM, &old, 100_000),
+            join(CHAN, &new, 100_010),
+            offline(CHAN, 100_500),
+        ])
+        .await;
+    import.stop().await;
+    assert_kept_totals(db, CHAN, "after the import").await;
+}
+
+/// Pruning deletes old streams' rows: their users' totals lose them.
+async fn kept_totals_follow_retention_pruning(db: &TestDb) {
+    let now = Timestamp::now();
+    let (old, recent) = (
+        Timeline::at(now.0 - 30 * 86_400),
+        Timeline::at(now.0 - 86_400),
+    );
+    let pipeline = Pipeline::start(db.store.clone(), config(false)).await;
+    let mut events = scripted_channel(&old, CHAN, ROOM);
+    events.push(old.offline(CHAN, 3 * 3600));
+    pipeline.send(events).await;
+    let regular = user(1, "regular1");
+    pipeline
+        .send(vec![
+            recent.online(CHAN, ROOM, "2001", 0),
+            recent.snapshot(CHAN, &[&regular], 60),
+            recent.msg(CHAN, ROOM, &regular, 120),
+            recent.offline(CHAN, 3600),
+        ])
+        .await;
+    pipeline.stop().await;
+    assert_kept_totals(db, CHAN, "before pruning").await;
+    let figures = Figures::new(db.store.clone(), KnownBots::shipped(), None);
+
+    let pruned = Retention::new(figures, std::time::Duration::from_secs(10 * 86_400))
+        .prune(now)
+        .await
+        .expect("prune");
+
+    assert_eq!(pruned.streams, 2);
+    assert_kept_totals(db, CHAN, "after pruning").await;
+}
+
 on_every_backend!(
     every_column_sorts_both_ways_with_the_exports_totals,
     the_search_keeps_logins_starting_with_the_prefix,
-    sessions_are_found_by_hash_until_they_expire,
+    sessions_are_found_by_hash_until_they_expire;
+    with_db:
+    kept_totals_follow_live_tracking_across_a_restart,
+    kept_totals_follow_an_import,
+    kept_totals_follow_retention_pruning,
 );

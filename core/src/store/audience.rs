@@ -6,6 +6,7 @@
 //! Samples are small: one `(channel, at, viewers, game id)` row per poll of a live channel,
 //! game names once in `games`.
 
+use rustc_hash::FxHashMap;
 use sqlx::{QueryBuilder, Row as _};
 
 use super::bulk;
@@ -427,19 +428,24 @@ impl Store {
         only: &str,
     ) -> Result<(), StoreError> {
         let sql = format!(
-            "SELECT su.stream_id, su.user_id, {g}(0, ({until}) - {g}(presence.since, s.started_at)) \
+            "SELECT su.stream_id, su.user_id, {g}(0, ({until}) - {g}(presence.since, s.started_at)), s.channel_id \
              FROM presence JOIN streams s ON s.channel_id = presence.channel_id AND s.ended_at IS NULL \
              JOIN stream_users su ON su.stream_id = s.id AND su.user_id = presence.user_id \
              WHERE presence.until IS NULL{only}",
             g = self.dialect().greatest(),
         );
-        let mut credits: Vec<(i64, i64, i64)> = with_pool!(self, |pool, Db, d| {
+        let mut credits: Vec<(i64, i64, i64, i64)> = with_pool!(self, |pool, Db, d| {
             let mut out = Vec::new();
             for row in sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
                 .fetch_all(pool)
                 .await?
             {
-                out.push((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?));
+                out.push((
+                    row.try_get(0)?,
+                    row.try_get(1)?,
+                    row.try_get(2)?,
+                    row.try_get(3)?,
+                ));
             }
             out
         });
@@ -448,8 +454,21 @@ impl Store {
             return Ok(());
         }
         credits.sort_unstable();
+        // The credited users' totals in their channels follow their stream rows.
+        let mut users: FxHashMap<ChannelKey, Vec<UserId>> = FxHashMap::default();
+        for (_, user, _, channel) in &credits {
+            users
+                .entry(ChannelKey(*channel))
+                .or_default()
+                .push(UserId(*user));
+        }
         let mut tx = self.begin().await?;
         add_watch(&mut tx, &credits).await?;
+        for (channel, mut ids) in users {
+            ids.sort_unstable();
+            ids.dedup();
+            super::totals::recount(&mut tx, channel, &ids).await?;
+        }
         tx.commit().await
     }
 
@@ -459,8 +478,8 @@ impl Store {
     }
 }
 
-/// Adds watch time to existing stream rows: `(stream, user, seconds)`, sorted by key.
-async fn add_watch(tx: &mut Tx, credits: &[(i64, i64, i64)]) -> Result<(), StoreError> {
+/// Adds watch time to existing stream rows: `(stream, user, seconds, channel)`, sorted by key.
+async fn add_watch(tx: &mut Tx, credits: &[(i64, i64, i64, i64)]) -> Result<(), StoreError> {
     let d = with_tx!(tx, |_tx, Db, d| d);
     let tail = format!(
         "{}watch_time = stream_users.watch_time + {}",
@@ -472,7 +491,7 @@ async fn add_watch(tx: &mut Tx, credits: &[(i64, i64, i64)]) -> Result<(), Store
         "INSERT INTO stream_users (stream_id, user_id, first_seen, last_seen, watch_time) ",
         &tail,
         credits,
-        |(s, u, w)| (*s, *u, 0_i64, 0_i64, *w),
+        |(s, u, w, _)| (*s, *u, 0_i64, 0_i64, *w),
     )
     .await
 }

@@ -2,12 +2,14 @@
 //! figures as the export, [`ChannelUser`]), sorted by any column, optionally only the logins
 //! starting with a prefix.
 //!
-//! Sorting by login or first sighting needs no totals: the page's ids are chosen first (from
-//! `channel_users` and the login index), then only those 100 users are totalled. Sorting by a
-//! total (messages, last seen, streams) totals every candidate: all users of the channel, or
-//! with a prefix only theirs (the login index narrows them first).
+//! The table is all-time (no window): every figure is one of the totals the commit keeps in
+//! the channel row (`all_messages`, `all_last_seen`, `all_streams`, `all_watch`, see
+//! [`totals`](super::totals)), equal to what [`Store::channel_users`] adds up from the stream
+//! rows over all time. Each sortable column has an index `(channel_id, column, user_id)`, so a
+//! page reads its rows off one index (or, with a short list of logins matching a prefix, sorts
+//! only those).
 
-use super::dialect::{Dialect, id_list, not_in};
+use super::dialect::{Dialect, not_in};
 use super::error::StoreError;
 use super::keys::ChannelKey;
 use super::pool::{Store, with_pool};
@@ -55,20 +57,15 @@ impl ChatterSort {
         Self::ALL.into_iter().find(|s| s.name() == name)
     }
 
-    /// The result column it orders by (see [`page_sql`]).
-    fn column(self) -> &'static str {
+    /// The expression it orders by (its index's column).
+    fn order(self, d: Dialect) -> &'static str {
         match self {
-            Self::Login => "login",
-            Self::FirstSeen => "first_seen",
-            Self::LastSeen => "last_seen",
-            Self::Messages => "messages",
-            Self::Streams => "streams",
+            Self::Login => login_order(d),
+            Self::FirstSeen => "cu.first_seen",
+            Self::LastSeen => "cu.all_last_seen",
+            Self::Messages => "cu.all_messages",
+            Self::Streams => "cu.all_streams",
         }
-    }
-
-    /// Whether the order is known without the users' totals.
-    fn without_totals(self) -> bool {
-        matches!(self, Self::Login | Self::FirstSeen)
     }
 }
 
@@ -119,28 +116,6 @@ fn clean_prefix(prefix: Option<&str>) -> Option<String> {
         .filter(|p| !p.is_empty())
 }
 
-/// The users of a channel with their totals: `users` narrows the candidates (an SQL condition
-/// on `u` and `cu`), `narrow_su` the stream rows read for them.
-fn totals_sql(d: Dialect, channel: ChannelKey, users: &str, narrow_su: &str) -> String {
-    format!(
-        "SELECT cu.user_id AS user_id, u.login AS login, u.display_name AS display_name, \
-         cu.first_seen AS first_seen, \
-         {g}(cu.last_seen, COALESCE(agg.last_seen, cu.last_seen)) AS last_seen, \
-         {messages} AS messages, {streams} AS streams, {watched} AS watch_time \
-         FROM channel_users cu JOIN users u ON u.id = cu.user_id \
-         LEFT JOIN (SELECT su.user_id, MAX(su.last_seen) AS last_seen, SUM(su.messages) AS messages, \
-         SUM(su.active) AS streams, SUM(su.watch_time) AS watched \
-         FROM stream_users su JOIN streams s ON s.id = su.stream_id \
-         WHERE s.channel_id = {c}{narrow_su} GROUP BY su.user_id) agg ON agg.user_id = cu.user_id \
-         WHERE cu.channel_id = {c}{users}",
-        g = d.greatest(),
-        messages = d.int("cu.messages + COALESCE(agg.messages, 0)"),
-        streams = d.int("COALESCE(agg.streams, 0)"),
-        watched = d.int("COALESCE(agg.watched, 0)"),
-        c = channel.0,
-    )
-}
-
 /// Logins in byte order on every backend (MariaDB's and PostgreSQL's collations would put
 /// `axb` before `a_b`).
 fn login_order(d: Dialect) -> &'static str {
@@ -155,6 +130,37 @@ fn direction(descending: bool) -> &'static str {
     if descending { "DESC" } else { "ASC" }
 }
 
+/// Candidates beyond which a page is found faster by walking the sort column's index than by
+/// sorting them all (and below which the other way round).
+const WALK_ABOVE: i64 = 20_000;
+
+/// How the two tables are joined. PostgreSQL's and MariaDB's planners choose from statistics
+/// on the logins; SQLite's cannot tell how many logins a prefix matches nor how many users
+/// of the table a channel holds, so it is told, after counting at most [`WALK_ABOVE`]
+/// candidates (`CROSS JOIN` keeps SQLite's join order as written):
+/// - a prefix matching many logins, sorted by any other column: the channel's index on that
+///   column is walked, each user's login checked, until the page is full;
+/// - no prefix, sorted by login, in a channel with many users: the login index is walked, each
+///   user's channel row looked up;
+/// - otherwise the candidates (the logins matching the prefix, or the channel's few users)
+///   are read and sorted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Join {
+    Planner,
+    WalkColumn,
+    WalkLogins,
+}
+
+impl Join {
+    fn sql(self) -> &'static str {
+        match self {
+            Self::Planner => "channel_users cu JOIN users u ON u.id = cu.user_id",
+            Self::WalkColumn => "channel_users cu CROSS JOIN users u ON u.id = cu.user_id",
+            Self::WalkLogins => "users u CROSS JOIN channel_users cu ON u.id = cu.user_id",
+        }
+    }
+}
+
 impl Store {
     /// One page of a channel's chatter table (users in `excluded` left out).
     pub async fn chatter_page(
@@ -166,72 +172,68 @@ impl Store {
         let prefix = clean_prefix(query.prefix.as_deref());
         let dir = direction(query.descending);
         let (limit, offset) = (query.limit.max(0), query.offset.max(0));
-        if query.sort.without_totals() {
-            let ids: Vec<(i64,)> = with_pool!(self, |pool, Db, d| {
-                let order = match query.sort {
-                    ChatterSort::Login => {
-                        format!("{} {dir}, cu.user_id {dir}", login_order(d))
-                    }
-                    _ => format!("cu.first_seen {dir}, cu.user_id {dir}"),
-                };
-                let sql = format!(
-                    "SELECT cu.user_id FROM channel_users cu JOIN users u ON u.id = cu.user_id \
-                     WHERE cu.channel_id = {c}{p}{x} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
-                    c = channel.0,
-                    p = prefix_filter(d, prefix.as_deref()),
-                    x = not_in("cu.user_id", excluded),
-                );
-                sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                    .fetch_all(pool)
-                    .await?
-            });
-            if ids.is_empty() {
-                return Ok(Vec::new());
-            }
-            let ids: Vec<UserId> = ids.into_iter().map(|(id,)| UserId(id)).collect();
-            let list = id_list(&ids);
-            let rows: Vec<ChannelUserTuple> = with_pool!(self, |pool, Db, d| {
-                let sql = totals_sql(
-                    d,
-                    channel,
-                    &format!(" AND cu.user_id IN {list}"),
-                    &format!(" AND su.user_id IN {list}"),
-                );
-                sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                    .fetch_all(pool)
-                    .await?
-            });
-            let mut users = rows
-                .into_iter()
-                .map(channel_user_row)
-                .collect::<Result<Vec<_>, _>>()?;
-            let rank = |u: &ChannelUser| ids.iter().position(|id| *id == u.user_id);
-            users.sort_by_key(rank);
-            return Ok(users);
-        }
+        let join = self.join(channel, query.sort, prefix.as_deref()).await?;
         let rows: Vec<ChannelUserTuple> = with_pool!(self, |pool, Db, d| {
-            let filter = prefix_filter(d, prefix.as_deref());
-            let narrow = if filter.is_empty() {
-                String::new()
-            } else {
-                format!(" AND su.user_id IN (SELECT u.id FROM users u WHERE 1 = 1{filter})")
-            };
+            // The page's ids first (from index pages alone where the indexes cover the sort
+            // keys), then only their rows.
             let sql = format!(
-                "SELECT user_id, login, display_name, first_seen, last_seen, messages, streams, watch_time \
-                 FROM ({inner}) t ORDER BY {col} {dir}, user_id {dir} LIMIT {limit} OFFSET {offset}",
-                inner = totals_sql(
-                    d,
-                    channel,
-                    &format!("{filter}{}", not_in("cu.user_id", excluded)),
-                    &narrow
-                ),
-                col = query.sort.column(),
+                "SELECT cu.user_id, u.login, u.display_name, cu.first_seen, cu.all_last_seen, \
+                 cu.all_messages, cu.all_streams, cu.all_watch \
+                 FROM (SELECT cu.user_id FROM {j} WHERE cu.channel_id = {c}{p}{x} \
+                 ORDER BY {o} {dir}, cu.user_id {dir} LIMIT {limit} OFFSET {offset}) page \
+                 JOIN channel_users cu ON cu.channel_id = {c} AND cu.user_id = page.user_id \
+                 JOIN users u ON u.id = cu.user_id ORDER BY {o} {dir}, cu.user_id {dir}",
+                j = join.sql(),
+                c = channel.0,
+                p = prefix_filter(d, prefix.as_deref()),
+                x = not_in("cu.user_id", excluded),
+                o = query.sort.order(d),
             );
             sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .fetch_all(pool)
                 .await?
         });
         rows.into_iter().map(channel_user_row).collect()
+    }
+
+    /// The [`Join`] of a page (a capped count on SQLite, see there).
+    async fn join(
+        &self,
+        channel: ChannelKey,
+        sort: ChatterSort,
+        prefix: Option<&str>,
+    ) -> Result<Join, StoreError> {
+        let d = self.dialect();
+        let (candidates, walk) = match (prefix, sort) {
+            _ if d != Dialect::Sqlite => return Ok(Join::Planner),
+            (Some(_), ChatterSort::Login) => return Ok(Join::Planner),
+            (Some(_), _) => (
+                format!(
+                    "SELECT 1 FROM users u WHERE 1 = 1{}",
+                    prefix_filter(d, prefix)
+                ),
+                Join::WalkColumn,
+            ),
+            (None, ChatterSort::Login) => (
+                format!(
+                    "SELECT 1 FROM channel_users WHERE channel_id = {}",
+                    channel.0
+                ),
+                Join::WalkLogins,
+            ),
+            (None, _) => return Ok(Join::Planner),
+        };
+        let (count,): (i64,) = with_pool!(self, |pool, Db, d| {
+            let sql = format!("SELECT COUNT(*) FROM ({candidates} LIMIT {WALK_ABOVE}) t");
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(if count >= WALK_ABOVE {
+            walk
+        } else {
+            Join::Planner
+        })
     }
 }
 

@@ -169,11 +169,10 @@ async fn commit_users(tx: &mut Tx, batch: &Batch) -> Result<(), StoreError> {
 async fn commit_observations(tx: &mut Tx, batch: &Batch) -> Result<(), StoreError> {
     let d = dialect(tx);
     let step = std::time::Instant::now();
+    // Before the stream rows change: which of them become active.
+    let totals = super::totals::batch_totals(tx, batch).await?;
     // channel_users first: stream_users.is_new compares against the earliest observation in
-    // the channel, this batch's included.
-    // Key order: each b-tree page is visited once, in order.
-    let mut rows: Vec<_> = batch.channel_users.iter().collect();
-    rows.sort_unstable_by_key(|(k, _)| **k);
+    // the channel, this batch's included. The users' totals go with them.
     let tail = format!(
         "{}first_seen = {l}(channel_users.first_seen, {f}), \
          last_seen = {g}(channel_users.last_seen, {ls}), \
@@ -185,22 +184,7 @@ async fn commit_observations(tx: &mut Tx, batch: &Batch) -> Result<(), StoreErro
         ls = d.ex("last_seen"),
         m = d.ex("messages"),
     );
-    bulk::upsert(
-        tx,
-        "INSERT INTO channel_users (channel_id, user_id, first_seen, last_seen, messages) ",
-        &tail,
-        &rows,
-        |((c, u), delta)| {
-            (
-                c.0,
-                u.0,
-                delta.first_seen.0,
-                delta.last_seen.0,
-                delta.messages,
-            )
-        },
-    )
-    .await?;
+    super::totals::write_totals(tx, batch, &totals, &tail).await?;
     // Key order: each b-tree page is visited once, in order.
     let mut rows: Vec<_> = batch.stream_users.iter().collect();
     rows.sort_unstable_by_key(|(k, _)| **k);

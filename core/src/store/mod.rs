@@ -10,7 +10,8 @@
 //! - `error`, `keys`: [`StoreError`], [`ChannelKey`] and [`StreamKey`].
 //! - `dialect`: SQL differences between the backends, chunk sizes, inlined id lists.
 //! - `bulk`: the one bulk upsert (PostgreSQL `UNNEST` arrays, fixed-size `VALUES` elsewhere).
-//! - `batch`, `commit`: the [`Batch`] of row changes and its commit in one transaction.
+//! - `batch`, `commit`: the [`Batch`] of row changes and its commit in one transaction;
+//!   `totals`: each user's all-time totals in a channel, kept in the channel row.
 //! - `channels`, `streams`, `users`, `figures`: rows and the reads behind the figures.
 //! - `tracking`: dangling presence, opt-out/in, process state.
 //! - `audience`: stream samples and game names, watch time, regulars per stream.
@@ -42,6 +43,7 @@ mod sessions;
 mod signals;
 mod streams;
 mod summaries;
+mod totals;
 mod tracking;
 mod users;
 

@@ -8,9 +8,10 @@ use sqlx::QueryBuilder;
 
 use super::dialect::id_list;
 use super::error::StoreError;
-use super::keys::StreamKey;
+use super::keys::{ChannelKey, StreamKey};
 use super::pool::{Store, with_pool};
 use super::streams::{STREAM_COLS, Stream, StreamTuple, stream_row};
+use super::totals::recount_sql;
 use crate::domain::{Timestamp, UserId};
 
 /// Tables of per-channel time series pruned by time: `(table, time column)`. Rows whose time is
@@ -96,17 +97,27 @@ impl Store {
         let mut pruned = Pruned::default();
         let c = cutoff.0;
         let prunable = format!(
-            "SELECT f.stream_id FROM stream_figures f JOIN streams s ON s.id = f.stream_id \
+            "SELECT f.stream_id, s.channel_id FROM stream_figures f JOIN streams s ON s.id = f.stream_id \
              WHERE s.ended_at < {c} AND f.pruned_at IS NULL"
         );
         // Materialized first: MariaDB refuses a subquery on the table being updated.
-        let streams: Vec<(i64,)> = with_pool!(self, |pool, Db, d| {
+        let streams: Vec<(i64, i64)> = with_pool!(self, |pool, Db, d| {
             sqlx::query_as(sqlx::AssertSqlSafe(prunable))
                 .fetch_all(pool)
                 .await?
         });
-        for (stream,) in streams {
+        let d = self.dialect();
+        for (stream, channel) in streams {
+            // The totals of the stream's users lose its rows (recounted without them first).
+            let [reset, add] = recount_sql(
+                d,
+                ChannelKey(channel),
+                &format!("IN (SELECT user_id FROM stream_users WHERE stream_id = {stream})"),
+                Some(StreamKey(stream)),
+            );
             let statements = [
+                reset,
+                add,
                 format!("DELETE FROM stream_users WHERE stream_id = {stream}"),
                 format!("DELETE FROM stream_regulars WHERE stream_id = {stream}"),
                 format!(
@@ -115,7 +126,7 @@ impl Store {
                 ),
             ];
             let deleted = self.execute_all(&statements).await?;
-            pruned.stream_users += deleted[0];
+            pruned.stream_users += deleted[2];
             pruned.streams += 1;
         }
         pruned.presence = self

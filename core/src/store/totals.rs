@@ -1,0 +1,292 @@
+//! Each user's all-time totals in a channel, kept in `channel_users` so the dashboard's chatter
+//! table reads a page off an index whatever the column it sorts by. Migration 0007 defines
+//! them: the channel row's own figures plus the sums over the user's rows of the channel's
+//! streams, exactly what a chatter row adds up from `stream_users` over all time:
+//!
+//! - `all_messages` = `messages` + Σ `stream_users.messages`,
+//! - `all_last_seen` = the larger of `last_seen` and every `stream_users.last_seen`,
+//! - `all_streams` = Σ `stream_users.active` (streams attended),
+//! - `all_watch` = Σ `stream_users.watch_time`.
+//!
+//! The commit adds what each batch changes ([`batch_totals`], written with the channel rows by
+//! [`write_totals`]); the other writers of stream rows (the watch time credited to intervals a
+//! crash left open, the pruning of old streams' rows) recount the users they touch from the
+//! stream rows ([`recount_sql`]).
+
+use rustc_hash::{FxHashMap, FxHashSet};
+use sqlx::Row as _;
+
+use super::batch::Batch;
+use super::bulk;
+use super::dialect::{Dialect, id_list};
+use super::error::StoreError;
+use super::keys::{ChannelKey, StreamKey};
+use super::pool::{Store, Tx, with_tx};
+use crate::domain::UserId;
+
+/// What one batch adds to a (channel, user)'s totals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct TotalsDelta {
+    /// Earliest observation of the batch's stream rows (a channel row created from them alone).
+    pub first_seen: i64,
+    /// Latest observation of the batch's channel and stream rows.
+    pub last_seen: i64,
+    /// Messages of the channel and stream rows.
+    pub messages: i64,
+    /// Stream rows becoming active (streams newly attended).
+    pub streams: i64,
+    /// Watch time credited to the stream rows.
+    pub watch: i64,
+}
+
+impl TotalsDelta {
+    fn new(first_seen: i64, last_seen: i64) -> Self {
+        Self {
+            first_seen,
+            last_seen,
+            messages: 0,
+            streams: 0,
+            watch: 0,
+        }
+    }
+}
+
+/// Ids per statement of the reads here.
+const IDS: usize = 10_000;
+
+/// The totals each (channel, user) of `batch` gains, read before its stream rows are written:
+/// a stream row counts as newly attended when the batch makes it active and it is not active
+/// yet. Only rows the tracker may not have recorded (`maybe_first`) are read: a sighting of a
+/// user it recorded in the live stream follows an active row written by an earlier batch or
+/// merged into this one (batches commit in order, each retried until it is stored).
+pub(super) async fn batch_totals(
+    tx: &mut Tx,
+    batch: &Batch,
+) -> Result<FxHashMap<(ChannelKey, UserId), TotalsDelta>, StoreError> {
+    let mut candidates: Vec<(StreamKey, UserId)> = batch
+        .stream_users
+        .iter()
+        .filter(|(_, d)| d.active && d.maybe_first)
+        .map(|(k, _)| *k)
+        .collect();
+    candidates.sort_unstable();
+    let mut attended = FxHashSet::default();
+    for chunk in candidates.chunks(IDS) {
+        attended.extend(active_rows(tx, chunk).await?);
+    }
+    let mut totals: FxHashMap<(ChannelKey, UserId), TotalsDelta> = FxHashMap::default();
+    for (key, d) in &batch.channel_users {
+        let t = totals
+            .entry(*key)
+            .or_insert_with(|| TotalsDelta::new(d.first_seen.0, d.last_seen.0));
+        t.messages += d.messages;
+    }
+    for ((stream, user), d) in &batch.stream_users {
+        let t = totals
+            .entry((d.channel, *user))
+            .or_insert_with(|| TotalsDelta::new(d.first_seen.0, d.last_seen.0));
+        t.first_seen = t.first_seen.min(d.first_seen.0);
+        t.last_seen = t.last_seen.max(d.last_seen.0);
+        t.messages += d.messages;
+        t.watch += d.watch;
+        let newly = d.active && d.maybe_first && !attended.contains(&(*stream, *user));
+        t.streams += i64::from(newly);
+    }
+    Ok(totals)
+}
+
+/// Which of `keys` (sorted) are stored active stream rows: one statement, each stream's users
+/// as one range of the primary key.
+async fn active_rows(
+    tx: &mut Tx,
+    keys: &[(StreamKey, UserId)],
+) -> Result<Vec<(StreamKey, UserId)>, StoreError> {
+    let mut ranges = Vec::new();
+    for group in keys.chunk_by(|a, b| a.0 == b.0) {
+        let users: Vec<UserId> = group.iter().map(|(_, u)| *u).collect();
+        ranges.push(format!(
+            "(stream_id = {} AND user_id IN {})",
+            group[0].0.0,
+            id_list(&users)
+        ));
+    }
+    if ranges.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT stream_id, user_id FROM stream_users WHERE active = 1 AND ({})",
+        ranges.join(" OR ")
+    );
+    let mut out = Vec::new();
+    with_tx!(tx, |tx, Db, d| {
+        for row in sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&mut **tx)
+            .await?
+        {
+            out.push((
+                StreamKey(row.try_get::<i64, _>(0)?),
+                UserId(row.try_get::<i64, _>(1)?),
+            ));
+        }
+    });
+    Ok(out)
+}
+
+/// The totals columns' upsert assignments: each adds the batch's value.
+fn totals_tail(d: Dialect) -> String {
+    format!(
+        "all_messages = channel_users.all_messages + {m}, \
+         all_last_seen = {g}(channel_users.all_last_seen, {ls}), \
+         all_streams = channel_users.all_streams + {s}, \
+         all_watch = channel_users.all_watch + {w}",
+        g = d.greatest(),
+        m = d.ex("all_messages"),
+        ls = d.ex("all_last_seen"),
+        s = d.ex("all_streams"),
+        w = d.ex("all_watch"),
+    )
+}
+
+const INSERT: &str = "INSERT INTO channel_users (channel_id, user_id, first_seen, last_seen, \
+                      messages, all_messages, all_last_seen, all_streams, all_watch) ";
+
+/// Writes the batch's channel rows with their totals (`channel_tail`: the assignments of the
+/// channel row's own columns), then the totals of the users seen only in stream rows (their
+/// channel row is left as is).
+pub(super) async fn write_totals(
+    tx: &mut Tx,
+    batch: &Batch,
+    totals: &FxHashMap<(ChannelKey, UserId), TotalsDelta>,
+    channel_tail: &str,
+) -> Result<(), StoreError> {
+    let d = with_tx!(tx, |_tx, Db, d| d);
+    let zero = TotalsDelta::new(0, 0);
+    // Key order: each b-tree page is visited once, in order.
+    let mut rows: Vec<_> = batch.channel_users.iter().collect();
+    rows.sort_unstable_by_key(|(k, _)| **k);
+    let tail = format!("{channel_tail}, {}", totals_tail(d));
+    bulk::upsert(tx, INSERT, &tail, &rows, |(key, delta)| {
+        let t = totals.get(*key).unwrap_or(&zero);
+        (
+            key.0.0,
+            key.1.0,
+            delta.first_seen.0,
+            delta.last_seen.0,
+            delta.messages,
+            t.messages,
+            t.last_seen,
+            t.streams,
+            t.watch,
+        )
+    })
+    .await?;
+    let mut rows: Vec<_> = totals
+        .iter()
+        .filter(|(k, _)| !batch.channel_users.contains_key(*k))
+        .collect();
+    rows.sort_unstable_by_key(|(k, _)| **k);
+    let tail = format!("{}{}", d.upsert("channel_id, user_id"), totals_tail(d));
+    bulk::upsert(tx, INSERT, &tail, &rows, |(key, t)| {
+        (
+            key.0.0,
+            key.1.0,
+            t.first_seen,
+            t.last_seen,
+            0_i64,
+            t.messages,
+            t.last_seen,
+            t.streams,
+            t.watch,
+        )
+    })
+    .await
+}
+
+/// Statements recounting the totals of the users of `channel` matching `users` (an SQL
+/// condition on their id, e.g. `IN (1,2)`; empty: every user of the channel) from their stream
+/// rows, leaving out the rows of `skip` (a stream whose rows are about to be deleted).
+pub(super) fn recount_sql(
+    d: Dialect,
+    channel: ChannelKey,
+    users: &str,
+    skip: Option<StreamKey>,
+) -> [String; 2] {
+    let c = channel.0;
+    let only = |col: &str| {
+        if users.is_empty() {
+            String::new()
+        } else {
+            format!(" AND {col} {users}")
+        }
+    };
+    let skip = skip.map_or(String::new(), |s| format!(" AND su.stream_id <> {}", s.0));
+    let agg = format!(
+        "SELECT su.user_id, SUM(su.messages) AS messages, MAX(su.last_seen) AS last_seen, \
+         SUM(su.active) AS streams, SUM(su.watch_time) AS watched \
+         FROM stream_users su JOIN streams s ON s.id = su.stream_id \
+         WHERE s.channel_id = {c}{u}{skip} GROUP BY su.user_id",
+        u = only("su.user_id"),
+    );
+    // The users left without stream rows; the others get their sums (each row written once).
+    let reset = format!(
+        "UPDATE channel_users SET all_messages = messages, all_last_seen = last_seen, \
+         all_streams = 0, all_watch = 0 WHERE channel_id = {c}{u} AND NOT EXISTS \
+         (SELECT 1 FROM stream_users su JOIN streams s ON s.id = su.stream_id \
+         WHERE su.user_id = channel_users.user_id AND s.channel_id = {c}{skip})",
+        u = only("user_id"),
+    );
+    let add = match d {
+        Dialect::MySql => format!(
+            "UPDATE channel_users JOIN ({agg}) agg \
+             ON channel_users.channel_id = {c} AND channel_users.user_id = agg.user_id \
+             SET channel_users.all_messages = channel_users.messages + agg.messages, \
+             channel_users.all_last_seen = GREATEST(channel_users.last_seen, agg.last_seen), \
+             channel_users.all_streams = agg.streams, channel_users.all_watch = agg.watched"
+        ),
+        _ => format!(
+            "UPDATE channel_users SET all_messages = channel_users.messages + agg.messages, \
+             all_last_seen = {g}(channel_users.last_seen, agg.last_seen), \
+             all_streams = agg.streams, all_watch = agg.watched \
+             FROM ({agg}) agg WHERE channel_users.channel_id = {c} AND channel_users.user_id = agg.user_id",
+            g = d.greatest(),
+        ),
+    };
+    [reset, add]
+}
+
+/// Recounts the totals of `users` of `channel` (see [`recount_sql`]) in `tx`.
+pub(super) async fn recount(
+    tx: &mut Tx,
+    channel: ChannelKey,
+    users: &[UserId],
+) -> Result<(), StoreError> {
+    let d = with_tx!(tx, |_tx, Db, d| d);
+    for chunk in users.chunks(IDS) {
+        for sql in recount_sql(d, channel, &format!("IN {}", id_list(chunk)), None) {
+            with_tx!(tx, |tx, Db, d| {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut **tx)
+                    .await?;
+            });
+        }
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Recounts the kept totals of every user of `channel` from the stream rows (what
+    /// migration 0007 did for existing rows): for rows written around the commit, e.g. a bulk
+    /// load.
+    pub async fn recount_totals(&self, channel: ChannelKey) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        let d = with_tx!(&mut tx, |_tx, Db, d| d);
+        for sql in recount_sql(d, channel, "", None) {
+            with_tx!(&mut tx, |tx, Db, d| {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut **tx)
+                    .await?;
+            });
+        }
+        tx.commit().await
+    }
+}
