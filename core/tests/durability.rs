@@ -374,4 +374,74 @@ async fn cancel_commits_events_that_were_sent_but_never_flushed(db: &TestDb) {
     assert_eq!(records, expected);
 }
 
-on_every_backend!(; with_db: cancel_commits_events_that_were_sent_but_never_flushed);
+/// Other writers (stream samples, here) committing while ingestion commits its batches: no
+/// batch commit fails. A deferred SQLite transaction that reads first failed with
+/// SQLITE_BUSY_SNAPSHOT (517) whenever another connection committed between its first read and
+/// its first write, and the reply waiting for that batch waited out the retry.
+async fn other_writers_never_fail_a_batch_commit(db: &TestDb) {
+    let config = IngestConfig {
+        flush_interval: Duration::from_millis(5),
+        ..IngestConfig::default()
+    };
+    let cancel = CancellationToken::new();
+    let (ingest, task) = Ingest::start(db.store.clone(), config, cancel.clone())
+        .await
+        .expect("start");
+    ingest
+        .send(online(CHAN, ROOM, STREAM, 0))
+        .await
+        .expect("send");
+    ingest.flush().await.expect("flush");
+    let store = db.store.clone();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop_writer = stop.clone();
+    let writer = tokio::spawn(async move {
+        let mut n = 0_i64;
+        while !stop_writer.load(Ordering::Relaxed) {
+            n += 1;
+            let sample = store::StreamSample {
+                at: Timestamp(n),
+                viewers: n,
+                game_id: format!("{}", n % 7),
+                game_name: format!("game {}", n % 7),
+            };
+            store
+                .record_samples(&[(login(CHAN), sample)])
+                .await
+                .expect("samples");
+        }
+        n
+    });
+    let mut sent = 0_i64;
+    for round in 0..300_i64 {
+        // New users every round: each commit first reads which of them are stored.
+        for i in 0..20 {
+            let u = user(100_000 + round * 20 + i, &format!("u{round}x{i}"));
+            ingest
+                .send(msg(CHAN, ROOM, &u, 1 + round))
+                .await
+                .expect("send");
+            sent += 1;
+        }
+        ingest.flush().await.expect("flush");
+    }
+    stop.store(true, Ordering::Relaxed);
+    let samples = writer.await.expect("writer");
+    cancel.cancel();
+    task.await.expect("join").expect("final flush");
+    assert!(
+        samples > 10,
+        "the other writer ran alongside ({samples} polls)"
+    );
+    assert_eq!(
+        ingest.metrics().commit_errors.load(Ordering::Relaxed),
+        0,
+        "no batch commit failed"
+    );
+    assert_eq!(
+        db.int("SELECT SUM(messages) FROM stream_users").await,
+        Some(sent)
+    );
+}
+
+on_every_backend!(; with_db: cancel_commits_events_that_were_sent_but_never_flushed, other_writers_never_fail_a_batch_commit);

@@ -41,7 +41,10 @@ impl Store {
     /// Starts a transaction.
     pub(super) async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match &self.pool {
-            Pool::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            // A write transaction takes SQLite's write lock at once: a deferred one that reads
+            // first fails with SQLITE_BUSY_SNAPSHOT (517, busy_timeout does not apply) when
+            // another connection commits between its first read and its first write.
+            Pool::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
             Pool::MySql(pool) => Tx::MySql(pool.begin().await?),
             Pool::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
