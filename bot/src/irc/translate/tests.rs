@@ -425,3 +425,35 @@ mod chat {
         assert_eq!(chat(&line(7), "!"), None);
     }
 }
+
+/// Found by fuzzing (`testdata/fuzz/irc_translate-emote-range-overflow.txt`): an `emotes` range
+/// whose start lies past its end (`49:945-46`) made twitch-irc's typed parse subtract past zero,
+/// a panic in builds with overflow checks (the tests', the fuzzer's), inside the crate's
+/// connection task that parses every line; the shipped release build wraps and reads on.
+/// `[profile.dev.package.twitch-irc]` in `Cargo.toml` makes test builds behave as the release
+/// build; our translation reads the raw tags and gives the same events either way.
+#[test]
+fn an_inverted_emote_range_neither_panics_nor_changes_the_events() {
+    let kept = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../testdata/fuzz/irc_translate-emote-range-overflow.txt"
+    ))
+    .expect("the kept fuzz input");
+    let corpus_line = line(21).replace("emotes=;", "emotes=25:9-3,0-4;");
+    assert!(corpus_line.contains("emotes=25:9-3,0-4;"), "{corpus_line}");
+    for raw in [kept.trim_end_matches(['\r', '\n']), corpus_line.as_str()] {
+        let msg = IRCMessage::parse(raw).expect("an IRC line");
+        let typed = ServerMessage::try_from(msg.clone());
+        if let Ok(typed) = typed {
+            assert_eq!(
+                translate(&typed, RECEIVED, &own()),
+                translate_irc(&msg, RECEIVED, &own())
+            );
+        }
+    }
+    let events = run(&corpus_line);
+    let [Observed::Event(Event::Message(m))] = events.as_slice() else {
+        panic!("one message expected: {events:?}");
+    };
+    assert_eq!(m.user, user(40286300, "randers", "randers"));
+}
