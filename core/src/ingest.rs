@@ -30,8 +30,10 @@ use crate::tracker::Tracker;
 
 mod commit;
 mod config;
+mod held;
 use commit::{Ack, Commit, Job, commit, finish, until_reachable};
 pub use config::IngestConfig;
+use held::HeldEmotes;
 
 /// The ingestion task has stopped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -194,6 +196,7 @@ impl Ingest {
         };
         let pipeline = Pipeline {
             store,
+            emotes: HeldEmotes::new(config.emotes_interval),
             config,
             tracker,
             batch: Batch::default(),
@@ -216,6 +219,8 @@ struct Pipeline {
     tracker: Tracker,
     batch: Batch,
     acks: Vec<Ack>,
+    /// Emote counts not yet handed to a batch.
+    emotes: HeldEmotes,
     /// The previous batch's commit, while it runs.
     in_flight: Option<Commit>,
     metrics: Arc<IngestMetrics>,
@@ -337,6 +342,14 @@ impl Pipeline {
     /// Starts the open batch's commit (answering the waiting flush acks when it is done), after
     /// the previous one has finished.
     async fn hand_over(&mut self) -> Result<(), StoreError> {
+        self.hand_over_with(false).await
+    }
+
+    /// [`Self::hand_over`]; `all`: with every held emote count, as a flush does.
+    async fn hand_over_with(&mut self, all: bool) -> Result<(), StoreError> {
+        let all = all || !self.acks.is_empty();
+        self.emotes
+            .pass(&mut self.batch, all, std::time::Instant::now());
         if self.batch.is_empty() && self.acks.is_empty() {
             return Ok(());
         }
@@ -379,7 +392,7 @@ impl Pipeline {
 
     /// Commits the open batch and waits until everything before it is committed.
     async fn settle(&mut self) -> Result<(), StoreError> {
-        self.hand_over().await?;
+        self.hand_over_with(true).await?;
         self.wait_commit().await
     }
 
@@ -470,12 +483,22 @@ impl Pipeline {
                 self.ensure_channel(&channel).await?;
                 let key = self.tracker.channel_key(&channel);
                 if let Some(key) = key {
-                    self.wait_commit().await?;
+                    // A live stream is marked before its rows are written: that needs the
+                    // previous stream's end and rows committed (an end may be in this batch).
+                    let mark = !self.config.history_only;
+                    if mark && !self.batch.stream_ends.is_empty() {
+                        self.settle().await?;
+                    } else {
+                        self.wait_commit().await?;
+                    }
                     let store = &self.store;
                     let stream_key = until_reachable(&self.cancel, || {
                         store.open_stream(key, &stream, started_at, &title)
                     })
                     .await?;
+                    if mark {
+                        until_reachable(&self.cancel, || store.mark_stream(stream_key)).await?;
+                    }
                     self.tracker.stream_online(
                         &channel,
                         stream_key,

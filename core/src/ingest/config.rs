@@ -38,6 +38,11 @@ pub struct IngestConfig {
     pub flush_interval: Duration,
     /// How often per-channel bot rules are re-read from the store.
     pub rules_reload: Duration,
+    /// Emote counts are held in memory across batches and each stream's are written at most
+    /// this often (and with any flush, a stream's end and the last batch): with many live
+    /// channels a stream's emote rows change in every batch, and writing them every 100 ms
+    /// cost as much as the rest of the commit.
+    pub emotes_interval: Duration,
     /// Presence tracking settings.
     pub tracker: TrackerConfig,
     /// Resume from the store at start: close presence intervals left open by a crash and carry
@@ -65,6 +70,7 @@ impl Default for IngestConfig {
             batch_events: 500_000,
             flush_interval: Duration::from_millis(100),
             rules_reload: Duration::from_secs(10),
+            emotes_interval: Duration::from_secs(15),
             tracker: TrackerConfig::default(),
             resume: true,
             history_only: false,
