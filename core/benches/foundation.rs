@@ -233,6 +233,8 @@ async fn live_channel(
         )
         .await
         .expect("stream");
+    // As ingestion does when a stream opens live.
+    assert!(store.mark_stream(key).await.expect("mark"));
     let mut tracker = Tracker::new(tracker_config());
     tracker.add_channel(chan.clone(), row.key, broadcaster, Default::default());
     let mut batch = Batch::default();

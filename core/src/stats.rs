@@ -264,17 +264,22 @@ impl Figures {
         let retention = match self.store.previous_stream(stream).await? {
             Some(prev) => {
                 let prev_unique = self.store.stream_unique(prev.key, &excluded).await?;
-                let shared = self
-                    .store
-                    .shared_unique(stream.key, prev.key, &excluded)
-                    .await?;
+                // A marked stream's rows say who was in the previous stream it recorded
+                // (another one may have been imported in between since).
+                let shared = if stream.marked && stream.previous == Some(prev.key) {
+                    counts.in_previous
+                } else {
+                    self.store
+                        .shared_unique(stream.key, prev.key, &excluded)
+                        .await?
+                };
                 share(shared, prev_unique)
             }
             None => None,
         };
         let known_bots = self.store.count_unique_among(stream.key, &bots).await?;
         let audience = self
-            .audience_with(stream, &excluded, (peak, counts.unique), counts.watched)
+            .audience_with(stream, &excluded, (peak, counts.unique), &counts)
             .await?;
         let chat = self.stream_chat(stream).await?;
         Ok(StreamFigures {

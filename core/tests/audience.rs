@@ -564,6 +564,67 @@ async fn live_regulars_and_retention_leave_bots_out(store: Arc<Store>) {
     h.pipeline.stop().await;
 }
 
+/// A stream opened live is marked (its rows say who is a regular and who was in the previous
+/// stream); its figures equal those read by the intersections unmarked streams are read with,
+/// through known bots, a user opting out, a live stream and a restart while it is live.
+async fn marked_streams_read_as_unmarked_ones(db: &TestDb) {
+    let h = harness(db.store.clone()).await;
+    let u: Vec<UserRef> = (1..=6).map(|i| user(i, &format!("u{i}"))).collect();
+    let nightbot = user(901, "nightbot");
+    let (u1, u2, u3, u4, u5, u6) = (&u[0], &u[1], &u[2], &u[3], &u[4], &u[5]);
+    let streams: [Vec<&UserRef>; 6] = [
+        vec![u1, u2, u3, &nightbot],
+        vec![u1, u2, u3, u6, &nightbot],
+        vec![u1, u2, u4, &nightbot],
+        vec![u1, u4, u6, &nightbot],
+        vec![u1, u4, u5, &nightbot],
+        vec![u1, u4, u5],
+    ];
+    for (i, chatters) in streams.iter().enumerate() {
+        h.pipeline.send(a_stream(i as i64 + 1, chatters)).await;
+    }
+    h.pipeline
+        .send(vec![
+            online(CHAN, ROOM, "6007", 70_000),
+            snapshot(CHAN, &[u1, u2, u6, &nightbot], 70_100),
+            msg(CHAN, ROOM, u5, 70_200),
+        ])
+        .await;
+    h.pipeline
+        .send(vec![chatters_core::event::Event::OptOut {
+            user: UserId(6),
+            at: t(70_300),
+        }])
+        .await;
+    // A restart while live: the new pipeline resumes the stream and writes more of its rows.
+    h.pipeline.stop().await;
+    let h = harness(db.store.clone()).await;
+    h.pipeline.send(vec![msg(CHAN, ROOM, u3, 70_400)]).await;
+    assert_eq!(db.count("streams", "marked = 1").await, 7);
+    let ids = ["6001", "6002", "6003", "6004", "6005", "6006", "6007"];
+    let mut marked = Vec::new();
+    for id in ids {
+        let f = h.figures(id).await;
+        marked.push((f.unique_chatters, f.retention, f.audience.regulars_present));
+    }
+    // Stream 7, as of its start (streams 2-6): u1 5, u4 4 are regulars (u2, u5, u6 2 each;
+    // nightbot is a known bot) and u1 came; of stream 6's u1, u4, u5, u1 and u5 came back.
+    // u6 opted out; u3 came after the restart.
+    assert_eq!(marked[6], (4, Some(2.0 / 3.0), 1));
+    assert_eq!(marked[5], (3, Some(1.0), 2));
+    assert_eq!(marked[0], (3, None, 0));
+    db.rows("UPDATE streams SET marked = 0").await;
+    for (id, before) in ids.iter().zip(&marked) {
+        let f = h.figures(id).await;
+        assert_eq!(
+            (f.unique_chatters, f.retention, f.audience.regulars_present),
+            *before,
+            "stream {id}"
+        );
+    }
+    h.pipeline.stop().await;
+}
+
 on_every_backend!(
     viewers_and_categories_follow_the_samples,
     a_stream_without_samples_has_no_viewer_figures,
@@ -574,4 +635,5 @@ on_every_backend!(
     opting_out_leaves_no_regular_row,
     live_watch_time_through_a_restart,
     live_regulars_and_retention_leave_bots_out,
+    ; with_db: marked_streams_read_as_unmarked_ones,
 );

@@ -498,7 +498,9 @@ async fn streams_are_opened_once_and_listed_newest_first(store: Arc<Store>) {
             started_at: t(0),
             ended_at: None,
             title: "first".into(),
-            irc_peak: 0
+            irc_peak: 0,
+            marked: false,
+            previous: None,
         }
     );
     let k2 = store

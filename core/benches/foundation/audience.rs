@@ -54,6 +54,8 @@ async fn fill(store: &Arc<Store>) -> chatters_core::store::Stream {
             .open_stream(row.key, &id, Timestamp(start), "bench")
             .await
             .expect("stream");
+        // As ingestion does when a stream opens live (`Store::mark_stream`).
+        assert!(store.mark_stream(key).await.expect("mark"));
         let mut batch = Batch::default();
         tracker.stream_online(&chan, key, Timestamp(start), None, &mut batch);
         store.commit(&batch).await.expect("commit");
@@ -147,6 +149,29 @@ pub(super) async fn run() {
         .expect("read")
         .expect("channel");
     let excluded = figures.excluded(&channel).await.expect("excluded");
+    // The marked stream's sums agree with the intersections unmarked streams are read by.
+    assert!(stream.marked);
+    let prev = store
+        .previous_stream(&stream)
+        .await
+        .expect("read")
+        .expect("previous");
+    let shared = store
+        .shared_unique(stream.key, prev.key, &excluded)
+        .await
+        .expect("shared");
+    let counts = store
+        .stream_counts(&stream, &excluded, Timestamp::now())
+        .await
+        .expect("counts");
+    assert_eq!(counts.in_previous, shared);
+    assert_eq!(
+        store
+            .regulars_present(&stream, &excluded)
+            .await
+            .expect("regulars"),
+        f.audience.regulars_present
+    );
     let now = Timestamp(stream.started_at.0 + 2 * HOUR);
     let mut all = Vec::new();
     let mut audience = Vec::new();

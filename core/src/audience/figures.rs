@@ -8,7 +8,7 @@ use super::{
 use crate::charts::CategoryMark;
 use crate::domain::{Timestamp, UserId};
 use crate::stats::{Figures, STREAMS_IN_WINDOW};
-use crate::store::{Channel, SeriesPoint, StoreError, Stream, StreamKey, UserWatch};
+use crate::store::{Channel, SeriesPoint, StoreError, Stream, StreamCounts, StreamKey, UserWatch};
 
 impl Figures {
     /// The audience figures of a stream at `now` (open presence of a live stream counts up
@@ -20,27 +20,33 @@ impl Figures {
         chatters: (i64, i64),
         now: Timestamp,
     ) -> Result<AudienceFigures, StoreError> {
-        let watched = self.store().watch_total(stream, excluded, now).await?;
-        self.audience_with(stream, excluded, chatters, watched)
+        let counts = self.store().stream_counts(stream, excluded, now).await?;
+        self.audience_with(stream, excluded, chatters, &counts)
             .await
     }
 
-    /// [`Figures::audience_at`] given the total watch time of the unique chatters (which
-    /// `Figures::stream` reads with the stream's counts, in the same pass).
+    /// [`Figures::audience_at`] given the stream's counts (`Figures::stream` reads them
+    /// anyway): the total watch time of the unique chatters and, for a marked stream, its
+    /// regulars among them come from the same pass.
     pub(crate) async fn audience_with(
         &self,
         stream: &Stream,
         excluded: &[UserId],
         (peak_chatters, unique): (i64, i64),
-        watched: i64,
+        counts: &StreamCounts,
     ) -> Result<AudienceFigures, StoreError> {
+        let watched = counts.watched;
         let store = self.store();
         let end = stream.ended_at.unwrap_or(Timestamp(i64::MAX));
         let samples = store
             .samples(stream.channel, stream.started_at, end)
             .await?;
         let (peak_viewers, avg_viewers) = viewer_figures(&samples);
-        let regulars_present = store.regulars_present(stream, excluded).await?;
+        let regulars_present = if stream.marked {
+            counts.regulars
+        } else {
+            store.regulars_present(stream, excluded).await?
+        };
         Ok(AudienceFigures {
             peak_viewers,
             avg_viewers,

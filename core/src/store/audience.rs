@@ -342,7 +342,7 @@ impl Store {
     }
 
     /// Computes a stream's regulars once (insert-ignore: a concurrent computation agrees).
-    async fn ensure_regulars(&self, stream: &Stream) -> Result<(), StoreError> {
+    pub(super) async fn ensure_regulars(&self, stream: &Stream) -> Result<(), StoreError> {
         let known: Option<(i64,)> = with_pool!(self, |pool, Db, d| {
             let mut qb = QueryBuilder::<Db>::new("SELECT regulars_known FROM streams WHERE id = ");
             qb.push_bind(stream.key.0);

@@ -23,13 +23,14 @@ impl Store {
         let mut tx = self.begin().await?;
         commit_users(&mut tx, batch).await?;
         let users = started.elapsed();
-        commit_observations(&mut tx, batch).await?;
+        commit_observations(&mut tx, batch, &self.marks).await?;
         let observations = started.elapsed();
         commit_rest(&mut tx, batch).await?;
         let rest = started.elapsed();
         super::signals::commit_signals(&mut tx, &batch.signals).await?;
         let signals = started.elapsed();
         tx.commit().await?;
+        self.marks.forget(batch.stream_ends.iter().map(|(s, _)| *s));
         tracing::debug!(
             events = batch.events,
             users = batch.users.len(),
@@ -166,7 +167,11 @@ async fn commit_users(tx: &mut Tx, batch: &Batch) -> Result<(), StoreError> {
     Ok(())
 }
 
-async fn commit_observations(tx: &mut Tx, batch: &Batch) -> Result<(), StoreError> {
+async fn commit_observations(
+    tx: &mut Tx,
+    batch: &Batch,
+    marks: &super::marks::MarkCache,
+) -> Result<(), StoreError> {
     let d = dialect(tx);
     let step = std::time::Instant::now();
     // Before the stream rows change: which of them become active.
@@ -188,6 +193,9 @@ async fn commit_observations(tx: &mut Tx, batch: &Batch) -> Result<(), StoreErro
     // Key order: each b-tree page is visited once, in order.
     let mut rows: Vec<_> = batch.stream_users.iter().collect();
     rows.sort_unstable_by_key(|(k, _)| **k);
+    // Inserted rows of a marked stream say whether their user is a regular of it and was in
+    // its previous stream (an update leaves both as they are).
+    let marks = super::marks::batch_marks(marks, tx, batch).await?;
     let tail = format!(
         "{}first_seen = {l}(stream_users.first_seen, {f}), \
          last_seen = {g}(stream_users.last_seen, {ls}), \
@@ -209,11 +217,13 @@ async fn commit_observations(tx: &mut Tx, batch: &Batch) -> Result<(), StoreErro
     );
     bulk::upsert(
         tx,
-        "INSERT INTO stream_users (stream_id, user_id, first_seen, last_seen, messages, first_msg, active, watch_time, open_since) ",
+        "INSERT INTO stream_users (stream_id, user_id, first_seen, last_seen, messages, first_msg, \
+         active, watch_time, open_since, is_regular, in_previous) ",
         &tail,
         &rows,
         |(key, delta)| {
             let (s, u) = **key;
+            let bits = super::marks::bits(&marks, s, u);
             (
                 s.0,
                 u.0,
@@ -224,6 +234,8 @@ async fn commit_observations(tx: &mut Tx, batch: &Batch) -> Result<(), StoreErro
                 i64::from(delta.active),
                 delta.watch,
                 batch.stream_open.get(*key).copied().flatten().map(|t| t.0),
+                i64::from(bits & super::marks::REGULAR != 0),
+                i64::from(bits & super::marks::PREVIOUS != 0),
             )
         },
     )

@@ -67,10 +67,12 @@ pub async fn open(url: &str, options: &ConnectOptions) -> Result<Arc<Store>, Sto
         Backend::MySql => Store {
             pool: Pool::MySql(connect_mysql(url, options).await?),
             _checkpointer: None,
+            marks: Default::default(),
         },
         Backend::Postgres => Store {
             pool: Pool::Postgres(connect_postgres(url, options).await?),
             _checkpointer: None,
+            marks: Default::default(),
         },
     }))
 }
@@ -220,6 +222,7 @@ async fn connect_sqlite(url: &str, options: &ConnectOptions) -> Result<Store, St
     Ok(Store {
         pool: Pool::Sqlite(pool),
         _checkpointer: Some(Arc::new(stop.drop_guard())),
+        marks: Default::default(),
     })
 }
 

@@ -25,6 +25,11 @@ pub struct StreamCounts {
     pub lurkers: i64,
     /// Their watch time, seconds (a live stream's open intervals up to the time asked).
     pub watched: i64,
+    /// Of them, regulars of the stream as of its start (marked streams only, else 0).
+    pub regulars: i64,
+    /// Of them, unique chatters of the stream's recorded previous stream (marked streams
+    /// only, else 0).
+    pub in_previous: i64,
 }
 
 /// A stored raid.
@@ -114,16 +119,28 @@ impl Store {
             "0".to_owned()
         };
         let cols = format!(
-            "{c}, {n}, {f}, {m}, {l}, {w}",
+            "{c}, {n}, {f}, {m}, {l}, {w}, {r}, {p}",
             c = d.int("COUNT(*)"),
             n = d.int("COALESCE(SUM(is_new), 0)"),
             f = d.int("COALESCE(SUM(first_msg), 0)"),
             m = d.int("COALESCE(SUM(messages), 0)"),
             l = d.int("COALESCE(SUM(CASE WHEN messages = 0 THEN 1 ELSE 0 END), 0)"),
             w = d.int(&format!("COALESCE(SUM(watch_time + {open}), 0)")),
+            r = d.int("COALESCE(SUM(is_regular), 0)"),
+            p = d.int("COALESCE(SUM(in_previous), 0)"),
         );
         let sums = self.active_sums(stream.key, &cols, excluded).await?;
-        let &[unique, new, first_time, messages, lurkers, watched] = sums.as_slice() else {
+        let &[
+            unique,
+            new,
+            first_time,
+            messages,
+            lurkers,
+            watched,
+            regulars,
+            in_previous,
+        ] = sums.as_slice()
+        else {
             return Err(StoreError::Corrupt {
                 column: "stream_users",
                 value: format!("{} sums", sums.len()),
@@ -136,6 +153,8 @@ impl Store {
             messages,
             lurkers,
             watched,
+            regulars,
+            in_previous,
         })
     }
 

@@ -26,15 +26,30 @@ pub struct Stream {
     pub title: String,
     /// Largest IRC-tracked presence (used when no snapshot was taken during the stream).
     pub irc_peak: i64,
+    /// Marked when it opened ([`Store::mark_stream`]): its rows say whether their user is one
+    /// of its regulars and was a unique chatter of [`Self::previous`].
+    pub marked: bool,
+    /// The previous stream its rows' `in_previous` refers to (marked streams only).
+    pub previous: Option<StreamKey>,
 }
 
-pub(super) type StreamTuple = (i64, String, i64, i64, Option<i64>, String, i64);
+pub(super) type StreamTuple = (
+    i64,
+    String,
+    i64,
+    i64,
+    Option<i64>,
+    String,
+    i64,
+    i64,
+    Option<i64>,
+);
 
 pub(super) const STREAM_COLS: &str =
-    "id, twitch_id, channel_id, started_at, ended_at, title, irc_peak";
+    "id, twitch_id, channel_id, started_at, ended_at, title, irc_peak, marked, previous_id";
 
 pub(super) fn stream_row(
-    (key, id, channel, started, ended, title, peak): StreamTuple,
+    (key, id, channel, started, ended, title, peak, marked, previous): StreamTuple,
 ) -> Result<Stream, StoreError> {
     Ok(Stream {
         key: StreamKey(key),
@@ -44,6 +59,8 @@ pub(super) fn stream_row(
         ended_at: ended.map(Timestamp),
         title,
         irc_peak: peak,
+        marked: marked != 0,
+        previous: previous.map(StreamKey),
     })
 }
 
