@@ -403,10 +403,69 @@ async fn kept_totals_follow_retention_pruning(db: &TestDb) {
     assert_kept_totals(db, CHAN, "after pruning").await;
 }
 
+/// A channel past the point (20,000 candidates) where a page is found by walking the sort
+/// column's index rather than by sorting the candidates (and, on PostgreSQL, where the
+/// candidates of a rarer prefix are read first): every way gives the pages the definition
+/// gives. 20,500 users `w00000`..`w20499`, user i with i % 5 messages.
+async fn a_large_channel_pages_the_same_whichever_way_it_is_read(store: Arc<Store>) {
+    const N: i64 = 20_500;
+    let users: Vec<_> = (0..N).map(|i| user(10_000 + i, &format!("w{i:05}"))).collect();
+    let refs: Vec<_> = users.iter().collect();
+    let mut events = vec![snapshot(CHAN, &refs, 10)];
+    for (i, u) in users.iter().enumerate() {
+        for m in 0..(i % 5) {
+            events.push(msg(CHAN, ROOM, u, 20 + m as i64));
+        }
+    }
+    ingest(&store, events).await;
+    let chan = store
+        .channel(&login(CHAN))
+        .await
+        .expect("read")
+        .expect("channel");
+    let page = |sort, descending, prefix: Option<&'static str>, offset| {
+        let store = store.clone();
+        async move {
+            store
+                .chatter_page(chan.key, &query(sort, descending, prefix, offset), &[])
+                .await
+                .expect("page")
+                .into_iter()
+                .map(|u| (u.login.to_string(), u.messages))
+                .collect::<Vec<_>>()
+        }
+    };
+    // By messages, then id, descending, among the logins with the prefix.
+    let expected = |prefix: &str| -> Vec<(String, i64)> {
+        let mut rows: Vec<(i64, String, i64)> = (0..N)
+            .map(|i| (i, format!("w{i:05}"), i % 5))
+            .filter(|(_, l, _)| l.starts_with(prefix))
+            .collect();
+        rows.sort_by(|a, b| (b.2, b.0).cmp(&(a.2, a.0)));
+        rows.into_iter().take(100).map(|(_, l, m)| (l, m)).collect()
+    };
+    let all = page(ChatterSort::Messages, true, Some("w"), 0).await;
+    assert_eq!(all, expected("w"));
+    assert_eq!(all[0], ("w20499".to_owned(), 4));
+    let rarer = page(ChatterSort::Messages, true, Some("w1"), 0).await;
+    assert_eq!(rarer, expected("w1"));
+    assert_eq!(rarer[0], ("w19999".to_owned(), 4));
+    let by_login = page(ChatterSort::Login, false, None, 0).await;
+    let first: Vec<String> = (0..100).map(|i| format!("w{i:05}")).collect();
+    assert_eq!(
+        by_login.iter().map(|(l, _)| l.clone()).collect::<Vec<_>>(),
+        first
+    );
+    let last = page(ChatterSort::Login, true, None, N - 50).await;
+    assert_eq!(last.len(), 50);
+    assert_eq!(last[49].0, "w00000");
+}
+
 on_every_backend!(
     every_column_sorts_both_ways_with_the_exports_totals,
     the_search_keeps_logins_starting_with_the_prefix,
-    sessions_are_found_by_hash_until_they_expire;
+    sessions_are_found_by_hash_until_they_expire,
+    a_large_channel_pages_the_same_whichever_way_it_is_read;
     with_db:
     kept_totals_follow_live_tracking_across_a_restart,
     kept_totals_follow_an_import,
