@@ -409,7 +409,9 @@ async fn kept_totals_follow_retention_pruning(db: &TestDb) {
 /// gives. 20,500 users `w00000`..`w20499`, user i with i % 5 messages.
 async fn a_large_channel_pages_the_same_whichever_way_it_is_read(store: Arc<Store>) {
     const N: i64 = 20_500;
-    let users: Vec<_> = (0..N).map(|i| user(10_000 + i, &format!("w{i:05}"))).collect();
+    let users: Vec<_> = (0..N)
+        .map(|i| user(10_000 + i, &format!("w{i:05}")))
+        .collect();
     let refs: Vec<_> = users.iter().collect();
     let mut events = vec![snapshot(CHAN, &refs, 10)];
     for (i, u) in users.iter().enumerate() {

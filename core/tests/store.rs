@@ -923,6 +923,32 @@ async fn a_first_snapshot_on_a_minute_boundary_commits_one_point(db: &TestDb) {
     assert_eq!(points, vec![(60, 1, Some(1))], "the snapshot's point wins");
 }
 
+/// One batch across 1,100 live streams, each with a user arriving: the commit's read of which
+/// stream rows become active was one `OR` term per stream, past SQLite's expression depth
+/// limit (1,000), so every commit of such a batch failed and ingestion retried it forever.
+async fn a_batch_across_1100_live_streams_commits(db: &TestDb) {
+    let store = &db.store;
+    let mut batch = Batch::default();
+    for c in 0..1_100i64 {
+        let channel = store
+            .ensure_channel(&login(&format!("c{c}")))
+            .await
+            .expect("channel");
+        let stream = store
+            .open_stream(channel.key, &sid(&format!("{}", 10_000 + c)), t(0), "live")
+            .await
+            .expect("stream");
+        let u = user(100_000 + c, &format!("u{c}"));
+        let one = observed(channel.key, Some((stream, t(0))), &[&u], 10);
+        batch.users.extend(one.users);
+        batch.channel_users.extend(one.channel_users);
+        batch.stream_users.extend(one.stream_users);
+    }
+    store.commit(&batch).await.expect("commit");
+    assert_eq!(db.count("stream_users", "active = 1").await, 1_100);
+    assert_eq!(db.count("channel_users", "all_streams = 1").await, 1_100);
+}
+
 on_every_backend!(
     channels_are_added_once_removed_softly_and_listed_by_login,
     channel_settings_are_set_overwritten_cleared_and_listed_by_name,
@@ -935,4 +961,5 @@ on_every_backend!(
     opt_out_deletes_every_row_about_the_user_and_opt_in_lifts_it,
     storage_grows_with_changes_not_with_snapshots,
     a_first_snapshot_on_a_minute_boundary_commits_one_point,
+    a_batch_across_1100_live_streams_commits,
 );

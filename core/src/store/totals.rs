@@ -53,6 +53,30 @@ impl TotalsDelta {
 
 /// Ids per statement of the reads here.
 const IDS: usize = 10_000;
+/// Streams per statement of [`active_rows`]: each is one term of an `OR`, and SQLite refuses
+/// an expression deeper than 1,000 (a batch of 1,000 live channels made every commit fail).
+const STREAMS: usize = 200;
+
+/// `keys` (sorted by stream) cut into the key lists of [`active_rows`] statements: at most
+/// [`IDS`] keys and [`STREAMS`] streams each.
+fn statements(keys: &[(StreamKey, UserId)]) -> Vec<&[(StreamKey, UserId)]> {
+    let mut out = Vec::new();
+    let (mut start, mut streams) = (0, 0);
+    for i in 0..keys.len() {
+        let new_stream = i == start || keys[i].0 != keys[i - 1].0;
+        if i > start && (i - start == IDS || (new_stream && streams == STREAMS)) {
+            out.push(&keys[start..i]);
+            (start, streams) = (i, 0);
+        }
+        if new_stream || i == start {
+            streams += 1;
+        }
+    }
+    if start < keys.len() {
+        out.push(&keys[start..]);
+    }
+    out
+}
 
 /// The totals each (channel, user) of `batch` gains, read before its stream rows are written:
 /// a stream row counts as newly attended when the batch makes it active and it is not active
@@ -71,7 +95,7 @@ pub(super) async fn batch_totals(
         .collect();
     candidates.sort_unstable();
     let mut attended = FxHashSet::default();
-    for chunk in candidates.chunks(IDS) {
+    for chunk in statements(&candidates) {
         attended.extend(active_rows(tx, chunk).await?);
     }
     let mut totals: FxHashMap<(ChannelKey, UserId), TotalsDelta> = FxHashMap::default();
@@ -288,5 +312,41 @@ impl Store {
             });
         }
         tx.commit().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(streams: i64, users: i64) -> Vec<(StreamKey, UserId)> {
+        (0..streams)
+            .flat_map(|s| (0..users).map(move |u| (StreamKey(s), UserId(u))))
+            .collect()
+    }
+
+    #[test]
+    fn statements_hold_at_most_200_streams_and_10000_keys_and_every_key_once() {
+        for (streams, users) in [
+            (0, 0),
+            (1, 1),
+            (200, 1),
+            (201, 1),
+            (1_100, 1),
+            (3, 9_000),
+            (450, 30),
+        ] {
+            let all = keys(streams, users);
+            let parts = statements(&all);
+            let joined: Vec<_> = parts.iter().flat_map(|p| p.iter().copied()).collect();
+            assert_eq!(joined, all, "{streams} × {users}");
+            for p in &parts {
+                assert!(!p.is_empty() && p.len() <= IDS);
+                let distinct = p.chunk_by(|a, b| a.0 == b.0).count();
+                assert!(distinct <= STREAMS, "{distinct} streams");
+            }
+        }
+        assert_eq!(statements(&keys(1_100, 1)).len(), 6);
+        assert_eq!(statements(&keys(3, 9_000)).len(), 3);
     }
 }
