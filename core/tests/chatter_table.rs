@@ -443,7 +443,7 @@ async fn a_large_channel_pages_the_same_whichever_way_it_is_read(store: Arc<Stor
             .map(|i| (i, format!("w{i:05}"), i % 5))
             .filter(|(_, l, _)| l.starts_with(prefix))
             .collect();
-        rows.sort_by(|a, b| (b.2, b.0).cmp(&(a.2, a.0)));
+        rows.sort_by_key(|r| std::cmp::Reverse((r.2, r.0)));
         rows.into_iter().take(100).map(|(_, l, m)| (l, m)).collect()
     };
     let all = page(ChatterSort::Messages, true, Some("w"), 0).await;

@@ -170,7 +170,7 @@ async fn commit_users(tx: &mut Tx, batch: &Batch) -> Result<(), StoreError> {
 async fn commit_observations(
     tx: &mut Tx,
     batch: &Batch,
-    marks: &super::marks::MarkCache,
+    marks: &super::mark_cache::MarkCache,
 ) -> Result<(), StoreError> {
     let d = dialect(tx);
     let step = std::time::Instant::now();

@@ -12,53 +12,16 @@
 //! the counts' pass. Streams that are not marked (opened before this, rows written before the
 //! mark, imported history) are read with the intersections as before.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
 use super::batch::Batch;
 use super::error::StoreError;
 use super::keys::StreamKey;
+pub(super) use super::mark_cache::{MarkCache, Marks, PREVIOUS, REGULAR};
 use super::pool::{Store, Tx, with_pool, with_tx};
 use crate::domain::UserId;
-
-/// Per user of a marked stream's two sets: [`REGULAR`] and/or [`PREVIOUS`].
-pub(super) type Marks = FxHashMap<UserId, u8>;
-/// One of the stream's regulars as of its start.
-pub(super) const REGULAR: u8 = 1;
-/// A unique chatter of the stream's previous stream.
-pub(super) const PREVIOUS: u8 = 2;
-
-/// Streams whose marks a cache keeps before it starts over.
-const CACHE_LIMIT: usize = 4096;
-
-/// The loaded marks of each stream batches wrote to (`None`: not marked), shared by a
-/// store's clones.
-#[derive(Debug, Default, Clone)]
-pub(crate) struct MarkCache(Arc<Mutex<FxHashMap<StreamKey, Option<Arc<Marks>>>>>);
-
-impl MarkCache {
-    fn get(&self, stream: StreamKey) -> Option<Option<Arc<Marks>>> {
-        let map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        map.get(&stream).cloned()
-    }
-
-    fn put(&self, stream: StreamKey, marks: Option<Arc<Marks>>) {
-        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if map.len() >= CACHE_LIMIT {
-            map.clear();
-        }
-        map.insert(stream, marks);
-    }
-
-    /// Drops what is kept for `streams` (ended, or marked just now).
-    pub(super) fn forget(&self, streams: impl IntoIterator<Item = StreamKey>) {
-        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        for s in streams {
-            map.remove(&s);
-        }
-    }
-}
 
 impl Store {
     /// Marks a stream that has just opened live, before any of its rows is written: computes

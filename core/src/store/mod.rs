@@ -37,6 +37,7 @@ mod export;
 mod figures;
 mod keys;
 mod maintenance;
+mod mark_cache;
 mod marks;
 mod pool;
 mod retention;

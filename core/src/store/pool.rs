@@ -20,7 +20,7 @@ pub struct Store {
     /// Stops the SQLite WAL checkpointer when the last clone is dropped (`None` elsewhere).
     pub(super) _checkpointer: Option<Arc<tokio_util::sync::DropGuard>>,
     /// The marks of the streams batches wrote to ([`super::marks`]), loaded once per stream.
-    pub(super) marks: super::marks::MarkCache,
+    pub(super) marks: super::mark_cache::MarkCache,
 }
 
 /// The pool of the opened backend.
