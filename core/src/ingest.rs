@@ -43,7 +43,9 @@ pub struct IngestClosed;
 enum Command {
     Event(Event),
     Events(Vec<Event>),
-    Flush(Ack),
+    /// `true`: with every held emote count ([`IngestHandle::flush`]); `false`: rows only
+    /// ([`IngestHandle::flush_rows`]).
+    Flush(Ack, bool),
     State(String, String),
     PresentCount(Login, oneshot::Sender<Option<usize>>),
 }
@@ -60,7 +62,7 @@ impl std::fmt::Debug for Command {
         f.write_str(match self {
             Self::Event(_) => "Event",
             Self::Events(_) => "Events",
-            Self::Flush(_) => "Flush",
+            Self::Flush(..) => "Flush",
             Self::State(..) => "State",
             Self::PresentCount(..) => "PresentCount",
         })
@@ -84,11 +86,24 @@ impl IngestHandle {
             .map_err(|_| IngestClosed)
     }
 
-    /// Waits until every event sent before this call is committed.
+    /// Waits until every event sent before this call is committed, held emote counts
+    /// included.
     pub async fn flush(&self) -> Result<(), IngestError> {
+        self.flush_with(true).await
+    }
+
+    /// Waits until the rows of every event sent before this call are committed; emote
+    /// counts held for their interval stay held (what a chat command's answer needs, except
+    /// `!emotes`: writing every stream's held counts with each command's flush made each of
+    /// those commits several times larger).
+    pub async fn flush_rows(&self) -> Result<(), IngestError> {
+        self.flush_with(false).await
+    }
+
+    async fn flush_with(&self, emotes: bool) -> Result<(), IngestError> {
         let (tx, rx) = oneshot::channel();
         self.tx
-            .send(Command::Flush(tx))
+            .send(Command::Flush(tx, emotes))
             .await
             .map_err(|_| IngestError::Closed)?;
         rx.await
@@ -324,9 +339,9 @@ impl Pipeline {
                 }
                 Ok(())
             }
-            Command::Flush(ack) => {
+            Command::Flush(ack, emotes) => {
                 self.acks.push(ack);
-                self.hand_over().await
+                self.hand_over_with(emotes).await
             }
             Command::State(name, value) => {
                 self.batch.states.push((name, value));
@@ -345,9 +360,8 @@ impl Pipeline {
         self.hand_over_with(false).await
     }
 
-    /// [`Self::hand_over`]; `all`: with every held emote count, as a flush does.
+    /// [`Self::hand_over`]; `all`: with every held emote count, as a full flush does.
     async fn hand_over_with(&mut self, all: bool) -> Result<(), StoreError> {
-        let all = all || !self.acks.is_empty();
         self.emotes
             .pass(&mut self.batch, all, std::time::Instant::now());
         if self.batch.is_empty() && self.acks.is_empty() {

@@ -294,11 +294,52 @@ async fn retention_prunes_old_minutes(db: &TestDb) {
     assert_eq!(db.count("chat_activity", "1 = 1").await, 1);
 }
 
+/// Emote counts are held in memory across batches: a command's flush (`flush_rows`) commits the
+/// asking message's rows without them; a full flush (`!emotes`, the stream's end) writes them.
+async fn emote_counts_wait_for_a_full_flush(store: Arc<Store>) {
+    let config = IngestConfig {
+        tracker: tracker_config(Some(UserId(BOT))),
+        // Long enough that no stream's first write falls within the test.
+        emotes_interval: std::time::Duration::from_secs(24 * 3600),
+        ..IngestConfig::default()
+    };
+    let p = Pipeline::start(store.clone(), config).await;
+    let figures = Figures::new(store.clone(), KnownBots::shipped(), Some(UserId(BOT)));
+    let alice = user(1, "alice");
+    p.ingest
+        .send_all(vec![
+            online(CHAN, ROOM, "7005", 0),
+            said(&alice, 1, "Kappa Kappa", Some("25:0-4,6-10")),
+        ])
+        .await
+        .expect("send");
+    p.ingest.flush_rows().await.expect("flush rows");
+    let s = stream(&store, "7005").await;
+    let counts = |figures: &Figures, s: &Stream| {
+        let (figures, s) = (figures.clone(), s.clone());
+        async move {
+            figures
+                .stream_emotes(&s, 50)
+                .await
+                .expect("emotes")
+                .into_iter()
+                .map(|e| (e.name, e.count))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(figures.stream(&s).await.expect("figures").messages, 1);
+    assert_eq!(counts(&figures, &s).await, vec![]);
+    p.ingest.flush().await.expect("flush");
+    assert_eq!(counts(&figures, &s).await, vec![("Kappa".to_owned(), 2)]);
+    p.stop().await;
+}
+
 on_every_backend!(
     activity_counts_counted_messages_per_minute,
     a_stream_without_messages_has_null_peaks_and_zero_mood,
     mood_counts_each_mood_once_per_message,
     emotes_are_counted_per_stream,
+    emote_counts_wait_for_a_full_flush,
     messages_outside_streams_count_only_per_channel;
     with_db: retention_prunes_old_minutes,
 );

@@ -170,8 +170,14 @@ impl Dispatcher {
         channel: &Channel,
         line: &CommandLine,
     ) -> Reply {
-        // The asking message counts in the figures: wait until it is committed.
-        if let Err(error) = self.ingest.flush().await {
+        // The asking message counts in the figures: wait until it is committed (emote counts
+        // held for their interval only for `!emotes`, the one answer made of them).
+        let flushed = if matches!(command, parse::Command::Emotes) {
+            self.ingest.flush().await
+        } else {
+            self.ingest.flush_rows().await
+        };
+        if let Err(error) = flushed {
             warn!(%error, "ingestion flush before a command failed");
         }
         let ctx = Context {
