@@ -365,8 +365,9 @@ fn a_stream(n: i64, chatters: &[&UserRef]) -> Vec<chatters_core::event::Event> {
     ]
 }
 
-async fn regulars_across_six_streams(store: Arc<Store>) {
-    let h = harness(store).await;
+/// Users `u1`..`u6` and nightbot (a known bot) in six ended streams (`6001`..`6006`):
+/// u1 in all, u2 in 1-3, u3 in 1-2, u4 in 3-6, u5 in 5-6, u6 in 2 and 4, nightbot in 1-5.
+async fn six_streams(h: &Harness) -> (Vec<UserRef>, UserRef) {
     let u: Vec<UserRef> = (1..=6).map(|i| user(i, &format!("u{i}"))).collect();
     let nightbot = user(901, "nightbot");
     let (u1, u2, u3, u4, u5, u6) = (&u[0], &u[1], &u[2], &u[3], &u[4], &u[5]);
@@ -381,6 +382,12 @@ async fn regulars_across_six_streams(store: Arc<Store>) {
     for (i, chatters) in streams.iter().enumerate() {
         h.pipeline.send(a_stream(i as i64 + 1, chatters)).await;
     }
+    (u, nightbot)
+}
+
+async fn regulars_across_six_streams(store: Arc<Store>) {
+    let h = harness(store).await;
+    six_streams(&h).await;
     // Stream 6, as of its start (streams 1-5): u1 5, u2 3, u4 3 → 3 regulars (nightbot is a
     // known bot), of whom u1 and u4 came.
     assert_eq!(h.figures("6006").await.audience.regulars_present, 2);
@@ -569,20 +576,8 @@ async fn live_regulars_and_retention_leave_bots_out(store: Arc<Store>) {
 /// through known bots, a user opting out, a live stream and a restart while it is live.
 async fn marked_streams_read_as_unmarked_ones(db: &TestDb) {
     let h = harness(db.store.clone()).await;
-    let u: Vec<UserRef> = (1..=6).map(|i| user(i, &format!("u{i}"))).collect();
-    let nightbot = user(901, "nightbot");
-    let (u1, u2, u3, u4, u5, u6) = (&u[0], &u[1], &u[2], &u[3], &u[4], &u[5]);
-    let streams: [Vec<&UserRef>; 6] = [
-        vec![u1, u2, u3, &nightbot],
-        vec![u1, u2, u3, u6, &nightbot],
-        vec![u1, u2, u4, &nightbot],
-        vec![u1, u4, u6, &nightbot],
-        vec![u1, u4, u5, &nightbot],
-        vec![u1, u4, u5],
-    ];
-    for (i, chatters) in streams.iter().enumerate() {
-        h.pipeline.send(a_stream(i as i64 + 1, chatters)).await;
-    }
+    let (u, nightbot) = six_streams(&h).await;
+    let (u1, u2, u3, u5, u6) = (&u[0], &u[1], &u[2], &u[4], &u[5]);
     h.pipeline
         .send(vec![
             online(CHAN, ROOM, "6007", 70_000),

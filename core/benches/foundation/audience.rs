@@ -289,7 +289,6 @@ async fn profile(store: &Arc<Store>, figures: &Figures, stream: &Stream, exclude
         "samples",
         store.samples(stream.channel, stream.started_at, end)
     );
-    time!("watch_total", store.watch_total(stream, excluded, now));
     time!("regulars_present", store.regulars_present(stream, excluded));
     time!("stream_chat", figures.stream_chat(stream));
 }

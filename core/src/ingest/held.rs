@@ -13,7 +13,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
 use crate::signals::Emote;
 use crate::store::{Batch, StreamKey};
@@ -60,10 +60,10 @@ impl HeldEmotes {
             });
             *held.counts.entry(emote).or_default() += n;
         }
-        let ending: FxHashSet<StreamKey> = batch.stream_ends.iter().map(|(s, _)| *s).collect();
+        let ends_now = |s: &StreamKey| batch.stream_ends.iter().any(|(e, _)| e == s);
         let out = &mut batch.signals.emotes;
         self.streams.retain(|stream, held| {
-            let ends = ending.contains(stream);
+            let ends = ends_now(stream);
             if !(all || ends || held.due <= now) {
                 return true;
             }

@@ -159,17 +159,6 @@ impl Store {
         }))
     }
 
-    /// Total watch time of a stream's unique chatters outside `excluded` (open intervals of a
-    /// live stream counted up to `now`).
-    pub async fn watch_total(
-        &self,
-        stream: &Stream,
-        excluded: &[UserId],
-        now: Timestamp,
-    ) -> Result<i64, StoreError> {
-        Ok(self.stream_counts(stream, excluded, now).await?.watched)
-    }
-
     /// The longest watchers of a stream (ties by login), at most `limit`.
     pub async fn top_watchers(
         &self,
