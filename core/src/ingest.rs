@@ -212,6 +212,7 @@ impl Ingest {
         let pipeline = Pipeline {
             store,
             emotes: HeldEmotes::new(config.emotes_interval),
+            all_totals: false,
             config,
             tracker,
             batch: Batch::default(),
@@ -236,6 +237,8 @@ struct Pipeline {
     acks: Vec<Ack>,
     /// Emote counts not yet handed to a batch.
     emotes: HeldEmotes,
+    /// The next batch writes every held total (a channel was released).
+    all_totals: bool,
     /// The previous batch's commit, while it runs.
     in_flight: Option<Commit>,
     metrics: Arc<IngestMetrics>,
@@ -364,9 +367,17 @@ impl Pipeline {
     async fn hand_over_with(&mut self, all: bool) -> Result<(), StoreError> {
         self.emotes
             .pass(&mut self.batch, all, std::time::Instant::now());
-        if self.batch.is_empty() && self.acks.is_empty() {
+        // An import writes mostly new rows, and holds no more memory than it has to.
+        let released = std::mem::take(&mut self.all_totals);
+        let hold = if all || released || self.config.history_only {
+            std::time::Duration::ZERO
+        } else {
+            self.config.totals_interval
+        };
+        if self.batch.is_empty() && self.acks.is_empty() && !self.store.totals_pending(hold) {
             return Ok(());
         }
+        self.batch.hold_totals = hold;
         self.wait_commit().await?;
         if self.config.history_only {
             // Intervals still open are written once they close (at the latest on stop).
@@ -550,7 +561,11 @@ impl Pipeline {
                 self.tracker.opt_in(user);
             }
             Event::Rename { user, at } => self.tracker.rename(&user, at, batch),
-            Event::ChannelReleased { channel, at } => self.tracker.release(&channel, at, batch),
+            Event::ChannelReleased { channel, at } => {
+                self.tracker.release(&channel, at, batch);
+                // The instance taking the channel recounts from the stream rows: none held.
+                self.all_totals = true;
+            }
             Event::ChannelAcquired { channel } => {
                 self.ensure_channel(&channel).await?;
                 let key = self.tracker.channel_key(&channel);

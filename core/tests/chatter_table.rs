@@ -347,6 +347,99 @@ async fn kept_totals_follow_live_tracking_across_a_restart(db: &TestDb) {
     assert_eq!(streams, [[Some(2)]], "ann attended both streams, once each");
 }
 
+/// Totals held between commits: the flush of a chat command (rows only) leaves a counted
+/// user's later messages out of their channel row until the channel's turn, a full flush or a
+/// recount; a crash loses them and the next start recounts them from the stream rows.
+async fn held_totals_reach_the_table_by_a_full_flush_a_recount_or_the_next_start(db: &TestDb) {
+    let [a, b] = [(1, "ann"), (2, "bob")].map(|(id, name)| user(id, name));
+    let config = || IngestConfig {
+        // Never the channel's turn within the test.
+        totals_interval: std::time::Duration::from_secs(3600),
+        ..config(false)
+    };
+    let kept = || async {
+        db.rows(&format!(
+            "SELECT user_id, all_messages, all_last_seen - {T0} FROM channel_users ORDER BY user_id"
+        ))
+        .await
+    };
+    let opened = || async {
+        chatters_core::store::open(&db.url, &chatters_core::store::ConnectOptions::default())
+            .await
+            .expect("open")
+    };
+    let first = Pipeline::start(opened().await, config()).await;
+    first
+        .send(vec![
+            online(CHAN, ROOM, "3001", 100),
+            msg(CHAN, ROOM, &a, 110),
+            msg(CHAN, ROOM, &b, 111),
+        ])
+        .await;
+    assert_kept_totals(db, CHAN, "first sightings").await;
+    let later = vec![
+        msg(CHAN, ROOM, &a, 120),
+        msg(CHAN, ROOM, &a, 121),
+        msg(CHAN, ROOM, &b, 130),
+    ];
+    first.ingest.send_all(later).await.expect("send");
+    first.ingest.flush_rows().await.expect("flush rows");
+    // The stream rows have them; the totals wait.
+    let messages = "SELECT user_id, messages FROM stream_users ORDER BY user_id";
+    assert_eq!(
+        db.rows(messages).await,
+        [[Some(1), Some(3)], [Some(2), Some(2)]]
+    );
+    assert_eq!(
+        kept().await,
+        [[Some(1), Some(1), Some(110)], [Some(2), Some(1), Some(111)]]
+    );
+    first.crash();
+
+    let restarted = opened().await;
+    let second = Pipeline::start(restarted.clone(), config()).await;
+    assert_kept_totals(db, CHAN, "after the crash").await;
+    // The new tracker does not know ann is counted: her first message is written at once, the
+    // next one waits.
+    for at in [200, 201] {
+        second
+            .ingest
+            .send_all(vec![msg(CHAN, ROOM, &a, at)])
+            .await
+            .expect("send");
+        second.ingest.flush_rows().await.expect("flush rows");
+    }
+    assert_eq!(kept().await[0], [Some(1), Some(4), Some(200)]);
+    // A recount writes what is held first (else it would be counted twice).
+    let chan = db
+        .store
+        .channel(&login(CHAN))
+        .await
+        .expect("read")
+        .expect("channel");
+    restarted.recount_totals(chan.key).await.expect("recount");
+    assert_kept_totals(db, CHAN, "after a recount").await;
+    second
+        .ingest
+        .send_all(vec![msg(CHAN, ROOM, &a, 202)])
+        .await
+        .expect("send");
+    second.ingest.flush_rows().await.expect("flush rows");
+    assert_eq!(kept().await[0], [Some(1), Some(5), Some(201)]);
+    second
+        .ingest
+        .send_all(vec![msg(CHAN, ROOM, &b, 210)])
+        .await
+        .expect("send");
+    second.ingest.flush().await.expect("flush");
+    assert_kept_totals(db, CHAN, "after a full flush").await;
+    assert_eq!(
+        kept().await,
+        [[Some(1), Some(6), Some(202)], [Some(2), Some(3), Some(210)]]
+    );
+    second.stop().await;
+}
+
 /// `chatters import` (history only, with inferred streams) beside what the bot tracked.
 async fn kept_totals_follow_an_import(db: &TestDb) {
     ingest(&db.store, crowd()).await;
@@ -472,4 +565,5 @@ on_every_backend!(
     kept_totals_follow_live_tracking_across_a_restart,
     kept_totals_follow_an_import,
     kept_totals_follow_retention_pruning,
+    held_totals_reach_the_table_by_a_full_flush_a_recount_or_the_next_start,
 );

@@ -43,6 +43,11 @@ pub struct IngestConfig {
     /// channels a stream's emote rows change in every batch, and writing them every 100 ms
     /// cost as much as the rest of the commit.
     pub emotes_interval: Duration,
+    /// The chatter-table totals of users already counted in a live stream are held in memory
+    /// and each channel's written at most this often (and with any full flush and the last
+    /// batch): each channel-row write also moves the row in four sort indexes, once per user
+    /// and batch of a busy chat. Zero writes them with every batch.
+    pub totals_interval: Duration,
     /// Presence tracking settings.
     pub tracker: TrackerConfig,
     /// Resume from the store at start: close presence intervals left open by a crash and carry
@@ -71,6 +76,7 @@ impl Default for IngestConfig {
             flush_interval: Duration::from_millis(100),
             rules_reload: Duration::from_secs(10),
             emotes_interval: Duration::from_secs(15),
+            totals_interval: Duration::from_secs(10),
             tracker: TrackerConfig::default(),
             resume: true,
             history_only: false,

@@ -130,6 +130,9 @@ pub struct Batch {
     pub states: Vec<(String, String)>,
     /// Chat activity, mood and emote counts.
     pub signals: super::signals::SignalsBatch,
+    /// How long the commit may hold the chatter-table totals of rows already counted (see
+    /// `held_totals`): zero writes every held total with this batch.
+    pub hold_totals: std::time::Duration,
     /// How many events went into this batch.
     pub events: u64,
 }

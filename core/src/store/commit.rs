@@ -16,20 +16,26 @@ use crate::domain::{Login, Timestamp, UserId};
 impl Store {
     /// Commits one batch of row changes in one transaction.
     pub async fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
-        if batch.is_empty() {
+        if batch.is_empty()
+            && !self
+                .totals
+                .pending(batch.hold_totals, std::time::Instant::now())
+        {
             return Ok(());
         }
         let started = std::time::Instant::now();
+        let _gate = self.totals.gate().await;
         let mut tx = self.begin().await?;
         commit_users(&mut tx, batch).await?;
         let users = started.elapsed();
-        commit_observations(&mut tx, batch, &self.marks).await?;
+        let totals = commit_observations(&mut tx, batch, &self.marks, &self.totals).await?;
         let observations = started.elapsed();
         commit_rest(&mut tx, batch).await?;
         let rest = started.elapsed();
         super::signals::commit_signals(&mut tx, &batch.signals).await?;
         let signals = started.elapsed();
         tx.commit().await?;
+        self.totals.settle(totals);
         self.marks.forget(batch.stream_ends.iter().map(|(s, _)| *s));
         tracing::debug!(
             events = batch.events,
@@ -171,7 +177,8 @@ async fn commit_observations(
     tx: &mut Tx,
     batch: &Batch,
     marks: &super::mark_cache::MarkCache,
-) -> Result<(), StoreError> {
+    held: &super::held_totals::HeldTotals,
+) -> Result<super::held_totals::Plan, StoreError> {
     let d = dialect(tx);
     let step = std::time::Instant::now();
     // Before the stream rows change: which of them become active.
@@ -189,7 +196,9 @@ async fn commit_observations(
         ls = d.ex("last_seen"),
         m = d.ex("messages"),
     );
-    super::totals::write_totals(tx, batch, &totals, &tail).await?;
+    // Totals of rows already counted may wait for their channel's turn.
+    let plan = held.plan(totals, batch.hold_totals, std::time::Instant::now());
+    super::totals::write_totals(tx, &batch.channel_users, &plan.write, &tail).await?;
     // Key order: each b-tree page is visited once, in order.
     let mut rows: Vec<_> = batch.stream_users.iter().collect();
     rows.sort_unstable_by_key(|(k, _)| **k);
@@ -264,7 +273,8 @@ async fn commit_observations(
         presence_ms = (step.elapsed() - t_new).as_millis() as u64,
         "observation steps"
     );
-    commit_series(tx, batch).await
+    commit_series(tx, batch).await?;
+    Ok(plan)
 }
 
 /// New = no observation in the channel before the stream started. It only depends on

@@ -68,11 +68,13 @@ pub async fn open(url: &str, options: &ConnectOptions) -> Result<Arc<Store>, Sto
             pool: Pool::MySql(connect_mysql(url, options).await?),
             _checkpointer: None,
             marks: Default::default(),
+            totals: Default::default(),
         },
         Backend::Postgres => Store {
             pool: Pool::Postgres(connect_postgres(url, options).await?),
             _checkpointer: None,
             marks: Default::default(),
+            totals: Default::default(),
         },
     }))
 }
@@ -223,6 +225,7 @@ async fn connect_sqlite(url: &str, options: &ConnectOptions) -> Result<Store, St
         pool: Pool::Sqlite(pool),
         _checkpointer: Some(Arc::new(stop.drop_guard())),
         marks: Default::default(),
+        totals: Default::default(),
     })
 }
 

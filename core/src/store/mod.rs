@@ -35,6 +35,7 @@ mod dialect;
 mod error;
 mod export;
 mod figures;
+mod held_totals;
 mod keys;
 mod maintenance;
 mod mark_cache;

@@ -21,6 +21,8 @@ pub struct Store {
     pub(super) _checkpointer: Option<Arc<tokio_util::sync::DropGuard>>,
     /// The marks of the streams batches wrote to ([`super::marks`]), loaded once per stream.
     pub(super) marks: super::mark_cache::MarkCache,
+    /// The chatter-table totals held between commits ([`super::held_totals`]).
+    pub(super) totals: super::held_totals::HeldTotals,
 }
 
 /// The pool of the opened backend.

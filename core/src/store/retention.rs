@@ -11,7 +11,7 @@ use super::error::StoreError;
 use super::keys::{ChannelKey, StreamKey};
 use super::pool::{Store, with_pool};
 use super::streams::{STREAM_COLS, Stream, StreamTuple, stream_row};
-use super::totals::recount_sql;
+use super::totals::unprune_sql;
 use crate::domain::{Timestamp, UserId};
 
 /// Tables of per-channel time series pruned by time: `(table, time column)`. Rows whose time is
@@ -108,13 +108,9 @@ impl Store {
         });
         let d = self.dialect();
         for (stream, channel) in streams {
-            // The totals of the stream's users lose its rows (recounted without them first).
-            let [reset, add] = recount_sql(
-                d,
-                ChannelKey(channel),
-                &format!("IN (SELECT user_id FROM stream_users WHERE stream_id = {stream})"),
-                Some(StreamKey(stream)),
-            );
+            // The totals of the stream's users lose its rows: subtracted (what other processes
+            // hold in memory for them still adds up), the last sighting recounted without them.
+            let [reset, add] = unprune_sql(d, ChannelKey(channel), StreamKey(stream));
             let statements = [
                 reset,
                 add,
@@ -125,6 +121,9 @@ impl Store {
                     now.0
                 ),
             ];
+            // Totals held between commits are written first: the recount counts their rows.
+            let _gate = self.totals.gate().await;
+            self.write_held_totals().await?;
             let deleted = self.execute_all(&statements).await?;
             pruned.stream_users += deleted[2];
             pruned.streams += 1;
@@ -139,6 +138,8 @@ impl Store {
                 .execute_all(&[format!("DELETE FROM {table} WHERE {column} < {c}")])
                 .await?[0];
         }
+        let _gate = self.totals.gate().await;
+        self.write_held_totals().await?;
         let stale = self.unseen_users(cutoff).await?;
         for chunk in stale.chunks(USER_CHUNK) {
             let ids = id_list(chunk);
@@ -175,7 +176,7 @@ impl Store {
     }
 
     /// Runs `statements` in one transaction; returns the rows each affected.
-    async fn execute_all(&self, statements: &[String]) -> Result<Vec<u64>, StoreError> {
+    pub(super) async fn execute_all(&self, statements: &[String]) -> Result<Vec<u64>, StoreError> {
         let mut affected = Vec::with_capacity(statements.len());
         with_pool!(self, |pool, Db, d| {
             let mut tx = pool.begin().await?;

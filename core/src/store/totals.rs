@@ -16,40 +16,14 @@
 use rustc_hash::{FxHashMap, FxHashSet};
 use sqlx::Row as _;
 
-use super::batch::Batch;
+use super::batch::{Batch, ChannelUserDelta};
 use super::bulk;
 use super::dialect::{Dialect, id_list};
 use super::error::StoreError;
+use super::held_totals::TotalsDelta;
 use super::keys::{ChannelKey, StreamKey};
-use super::pool::{Store, Tx, with_tx};
+use super::pool::{Store, Tx, with_pool, with_tx};
 use crate::domain::UserId;
-
-/// What one batch adds to a (channel, user)'s totals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct TotalsDelta {
-    /// Earliest observation of the batch's stream rows (a channel row created from them alone).
-    pub first_seen: i64,
-    /// Latest observation of the batch's channel and stream rows.
-    pub last_seen: i64,
-    /// Messages of the channel and stream rows.
-    pub messages: i64,
-    /// Stream rows becoming active (streams newly attended).
-    pub streams: i64,
-    /// Watch time credited to the stream rows.
-    pub watch: i64,
-}
-
-impl TotalsDelta {
-    fn new(first_seen: i64, last_seen: i64) -> Self {
-        Self {
-            first_seen,
-            last_seen,
-            messages: 0,
-            streams: 0,
-            watch: 0,
-        }
-    }
-}
 
 /// Ids per statement of the reads here.
 const IDS: usize = 10_000;
@@ -104,6 +78,8 @@ pub(super) async fn batch_totals(
             .entry(*key)
             .or_insert_with(|| TotalsDelta::new(d.first_seen.0, d.last_seen.0));
         t.messages += d.messages;
+        // The channel row is written anyway.
+        t.now = true;
     }
     for ((stream, user), d) in &batch.stream_users {
         let t = totals
@@ -115,6 +91,8 @@ pub(super) async fn batch_totals(
         t.watch += d.watch;
         let newly = d.active && d.maybe_first && !attended.contains(&(*stream, *user));
         t.streams += i64::from(newly);
+        // The channel row may not exist yet: `mark_new` reads it.
+        t.now |= d.maybe_first;
     }
     Ok(totals)
 }
@@ -179,14 +157,14 @@ const INSERT: &str = "INSERT INTO channel_users (channel_id, user_id, first_seen
 /// channel row is left as is).
 pub(super) async fn write_totals(
     tx: &mut Tx,
-    batch: &Batch,
+    channel_users: &FxHashMap<(ChannelKey, UserId), ChannelUserDelta>,
     totals: &FxHashMap<(ChannelKey, UserId), TotalsDelta>,
     channel_tail: &str,
 ) -> Result<(), StoreError> {
     let d = with_tx!(tx, |_tx, Db, d| d);
     let zero = TotalsDelta::new(0, 0);
     // Key order: each b-tree page is visited once, in order.
-    let mut rows: Vec<_> = batch.channel_users.iter().collect();
+    let mut rows: Vec<_> = channel_users.iter().collect();
     rows.sort_unstable_by_key(|(k, _)| **k);
     let tail = format!("{channel_tail}, {}", totals_tail(d));
     bulk::upsert(tx, INSERT, &tail, &rows, |(key, delta)| {
@@ -206,7 +184,7 @@ pub(super) async fn write_totals(
     .await?;
     let mut rows: Vec<_> = totals
         .iter()
-        .filter(|(k, _)| !batch.channel_users.contains_key(*k))
+        .filter(|(k, _)| !channel_users.contains_key(*k))
         .collect();
     rows.sort_unstable_by_key(|(k, _)| **k);
     let tail = format!("{}{}", d.upsert("channel_id, user_id"), totals_tail(d));
@@ -228,13 +206,8 @@ pub(super) async fn write_totals(
 
 /// Statements recounting the totals of the users of `channel` matching `users` (an SQL
 /// condition on their id, e.g. `IN (1,2)`; empty: every user of the channel) from their stream
-/// rows, leaving out the rows of `skip` (a stream whose rows are about to be deleted).
-pub(super) fn recount_sql(
-    d: Dialect,
-    channel: ChannelKey,
-    users: &str,
-    skip: Option<StreamKey>,
-) -> [String; 2] {
+/// rows.
+pub(super) fn recount_sql(d: Dialect, channel: ChannelKey, users: &str) -> [String; 2] {
     let c = channel.0;
     let only = |col: &str| {
         if users.is_empty() {
@@ -243,12 +216,11 @@ pub(super) fn recount_sql(
             format!(" AND {col} {users}")
         }
     };
-    let skip = skip.map_or(String::new(), |s| format!(" AND su.stream_id <> {}", s.0));
     let agg = format!(
         "SELECT su.user_id, SUM(su.messages) AS messages, MAX(su.last_seen) AS last_seen, \
          SUM(su.active) AS streams, SUM(su.watch_time) AS watched \
          FROM stream_users su JOIN streams s ON s.id = su.stream_id \
-         WHERE s.channel_id = {c}{u}{skip} GROUP BY su.user_id",
+         WHERE s.channel_id = {c}{u} GROUP BY su.user_id",
         u = only("su.user_id"),
     );
     // The users left without stream rows; the others get their sums (each row written once).
@@ -256,7 +228,7 @@ pub(super) fn recount_sql(
         "UPDATE channel_users SET all_messages = messages, all_last_seen = last_seen, \
          all_streams = 0, all_watch = 0 WHERE channel_id = {c}{u} AND NOT EXISTS \
          (SELECT 1 FROM stream_users su JOIN streams s ON s.id = su.stream_id \
-         WHERE su.user_id = channel_users.user_id AND s.channel_id = {c}{skip})",
+         WHERE su.user_id = channel_users.user_id AND s.channel_id = {c})",
         u = only("user_id"),
     );
     let add = match d {
@@ -278,6 +250,38 @@ pub(super) fn recount_sql(
     [reset, add]
 }
 
+/// Statements taking the rows of `stream` (of `channel`) out of its users' totals, before the
+/// rows are deleted: the sums lose the rows' values (relative, so totals held in memory by any
+/// process still add up right), the last sighting is the latest without them.
+pub(super) fn unprune_sql(d: Dialect, channel: ChannelKey, stream: StreamKey) -> [String; 2] {
+    let (c, s) = (channel.0, stream.0);
+    let subtract = match d {
+        Dialect::MySql => format!(
+            "UPDATE channel_users JOIN stream_users su ON su.stream_id = {s} \
+             AND channel_users.channel_id = {c} AND channel_users.user_id = su.user_id \
+             SET channel_users.all_messages = channel_users.all_messages - su.messages, \
+             channel_users.all_streams = channel_users.all_streams - su.active, \
+             channel_users.all_watch = channel_users.all_watch - su.watch_time"
+        ),
+        _ => format!(
+            "UPDATE channel_users SET all_messages = channel_users.all_messages - su.messages, \
+             all_streams = channel_users.all_streams - su.active, \
+             all_watch = channel_users.all_watch - su.watch_time \
+             FROM stream_users su WHERE su.stream_id = {s} AND channel_users.channel_id = {c} \
+             AND channel_users.user_id = su.user_id"
+        ),
+    };
+    let last_seen = format!(
+        "UPDATE channel_users SET all_last_seen = {g}(channel_users.last_seen, \
+         COALESCE((SELECT MAX(su.last_seen) FROM stream_users su JOIN streams st ON st.id = su.stream_id \
+         WHERE st.channel_id = {c} AND su.user_id = channel_users.user_id AND su.stream_id <> {s}), \
+         channel_users.last_seen)) \
+         WHERE channel_id = {c} AND user_id IN (SELECT user_id FROM stream_users WHERE stream_id = {s})",
+        g = d.greatest(),
+    );
+    [subtract, last_seen]
+}
+
 /// Recounts the totals of `users` of `channel` (see [`recount_sql`]) in `tx`.
 pub(super) async fn recount(
     tx: &mut Tx,
@@ -286,7 +290,7 @@ pub(super) async fn recount(
 ) -> Result<(), StoreError> {
     let d = with_tx!(tx, |_tx, Db, d| d);
     for chunk in users.chunks(IDS) {
-        for sql in recount_sql(d, channel, &format!("IN {}", id_list(chunk)), None) {
+        for sql in recount_sql(d, channel, &format!("IN {}", id_list(chunk))) {
             with_tx!(tx, |tx, Db, d| {
                 sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
                     .execute(&mut **tx)
@@ -298,13 +302,61 @@ pub(super) async fn recount(
 }
 
 impl Store {
+    /// Writes every total held between commits ([`super::held_totals`]); the caller holds the
+    /// gate.
+    pub(super) async fn write_held_totals(&self) -> Result<(), StoreError> {
+        if self.totals.len() == 0 {
+            return Ok(());
+        }
+        let plan = self.totals.plan(
+            FxHashMap::default(),
+            std::time::Duration::ZERO,
+            std::time::Instant::now(),
+        );
+        let mut tx = self.begin().await?;
+        write_totals(&mut tx, &FxHashMap::default(), &plan.write, "").await?;
+        tx.commit().await?;
+        self.totals.settle(plan);
+        Ok(())
+    }
+
+    /// Recounts the totals of the users of `channel`'s open streams (every channel's when
+    /// `None`) from the stream rows: what a crash lost of the totals held between commits.
+    pub(super) async fn recount_open_streams(
+        &self,
+        channel: Option<ChannelKey>,
+    ) -> Result<(), StoreError> {
+        let _gate = self.totals.gate().await;
+        self.write_held_totals().await?;
+        let only = channel.map_or(String::new(), |key| format!(" AND channel_id = {}", key.0));
+        let channels: Vec<(i64,)> = with_pool!(self, |pool, Db, d| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT DISTINCT channel_id FROM streams WHERE ended_at IS NULL{only}"
+            )))
+            .fetch_all(pool)
+            .await?
+        });
+        let d = self.dialect();
+        for (channel,) in channels {
+            let users = format!(
+                "IN (SELECT su.user_id FROM stream_users su JOIN streams s ON s.id = su.stream_id \
+                 WHERE s.channel_id = {channel} AND s.ended_at IS NULL)"
+            );
+            self.execute_all(&recount_sql(d, ChannelKey(channel), &users))
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Recounts the kept totals of every user of `channel` from the stream rows (what
     /// migration 0007 did for existing rows): for rows written around the commit, e.g. a bulk
     /// load.
     pub async fn recount_totals(&self, channel: ChannelKey) -> Result<(), StoreError> {
+        let _gate = self.totals.gate().await;
+        self.write_held_totals().await?;
         let mut tx = self.begin().await?;
         let d = with_tx!(&mut tx, |_tx, Db, d| d);
-        for sql in recount_sql(d, channel, "", None) {
+        for sql in recount_sql(d, channel, "") {
             with_tx!(&mut tx, |tx, Db, d| {
                 sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
                     .execute(&mut **tx)

@@ -36,7 +36,7 @@ impl Store {
         // Nobody is present there any more: no stream row of a live stream keeps an open
         // interval (also when an earlier run stopped between these statements).
         let streams = channel.map_or(String::new(), |key| format!(" AND channel_id = {}", key.0));
-        with_pool!(self, |pool, Db, d| {
+        let closed = with_pool!(self, |pool, Db, d| {
             let sql = format!("UPDATE presence SET until = {until} WHERE until IS NULL{only}");
             let closed = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .execute(pool)
@@ -47,12 +47,23 @@ impl Store {
                  (SELECT id FROM streams WHERE ended_at IS NULL{streams}) AND open_since IS NOT NULL"
             );
             sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await?;
-            Ok(closed)
-        })
+            closed
+        });
+        // Totals held in memory by a run that stopped without writing them are recounted.
+        self.recount_open_streams(channel).await?;
+        Ok(closed)
+    }
+
+    /// True when a batch committed now holding totals for `hold` would write some held ones
+    /// (see [`super::Batch::hold_totals`]): ingestion commits for them with no events too.
+    pub fn totals_pending(&self, hold: std::time::Duration) -> bool {
+        self.totals.pending(hold, std::time::Instant::now())
     }
 
     /// Deletes every row about a user and records the opt-out, in one transaction.
     pub async fn opt_out(&self, user: UserId, at: Timestamp) -> Result<(), StoreError> {
+        let _gate = self.totals.gate().await;
+        self.totals.forget_user(user);
         let u = user.0;
         // The user no longer counts in any series point they were present for.
         let statements = [

@@ -66,6 +66,17 @@ impl Pipeline {
     }
 }
 
+impl Pipeline {
+    /// Ends ingestion as a crash would: its task is aborted, nothing more is written. What it
+    /// held in memory is lost with the store once the caller drops it (a new process opens
+    /// another).
+    pub fn crash(mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
 impl Drop for Pipeline {
     fn drop(&mut self) {
         self.cancel.cancel();
