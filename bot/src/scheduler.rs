@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use chatters_core::domain::{Login, StreamId, Timestamp, UserId};
 use chatters_core::event::Event;
-use chatters_core::ingest::IngestHandle;
+use chatters_core::ingest::{IngestClosed, IngestHandle};
 use chatters_core::store::{Store, StreamSample};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
@@ -183,20 +183,37 @@ impl Scheduler {
         moderated_tick.reset();
         let mut calls: JoinSet<SnapshotResult> = JoinSet::new();
         loop {
-            tokio::select! {
+            let step: anyhow::Result<()> = tokio::select! {
                 () = cancel.cancelled() => break,
-                _ = store_tick.tick() => self.refresh_channels().await?,
+                _ = store_tick.tick() => self.refresh_channels().await,
                 _ = moderated_tick.tick() => {
                     self.read_moderated().await;
-                    self.refresh_channels().await?;
+                    self.refresh_channels().await
                 }
-                Ok(()) = leased.changed() => self.track_wanted().await?,
-                _ = poll_tick.tick() => self.poll_streams().await?,
-                _ = snapshot_tick.tick() => self.start_snapshots(&mut calls),
+                Ok(()) = leased.changed() => self.track_wanted().await,
+                _ = poll_tick.tick() => self.poll_streams().await,
+                _ = snapshot_tick.tick() => {
+                    self.start_snapshots(&mut calls);
+                    Ok(())
+                }
                 Some(done) = calls.join_next() => match done {
-                    Ok(result) => self.finish_snapshot(result).await?,
-                    Err(e) => tracing::error!(error = %e, "snapshot task failed"),
+                    Ok(result) => self.finish_snapshot(result).await,
+                    Err(e) => {
+                        tracing::error!(error = %e, "snapshot task failed");
+                        Ok(())
+                    }
                 },
+            };
+            match step {
+                Ok(()) => {}
+                // A step that was under way when the stop came (a poll's retries, a slow
+                // write) finds ingestion stopped: what it found is dropped, as it would be a
+                // moment later; the stop is no failure.
+                Err(error) if cancel.is_cancelled() && error.is::<IngestClosed>() => {
+                    tracing::debug!("stopping: a step's events found ingestion stopped");
+                    break;
+                }
+                Err(error) => return Err(error),
             }
         }
         calls.abort_all();
@@ -511,6 +528,9 @@ mod tests {
     #[derive(Debug, Default)]
     struct FakeApi {
         polled: std::sync::Mutex<BTreeSet<UserId>>,
+        /// When set, a stream poll says so (`.0`), then waits for `.1` and finds every
+        /// channel live.
+        held_poll: Option<(tokio::sync::Notify, tokio::sync::Notify)>,
     }
 
     fn fake_id(login: &Login) -> UserId {
@@ -541,7 +561,25 @@ mod tests {
         }
         async fn streams(&self, ids: &[UserId]) -> Result<Vec<LiveInfo>, ApiError> {
             *self.polled.lock().expect("lock") = ids.iter().copied().collect();
-            Ok(Vec::new())
+            let Some((entered, release)) = &self.held_poll else {
+                return Ok(Vec::new());
+            };
+            entered.notify_one();
+            release.notified().await;
+            Ok(ids
+                .iter()
+                .map(|id| LiveInfo {
+                    user_id: *id,
+                    login: Login::parse(&format!("channel{}", id.0 - 1000)).expect("login"),
+                    id: chatters_core::domain::StreamId::parse(&format!("s{}", id.0))
+                        .expect("stream id"),
+                    started_at: Timestamp::now(),
+                    title: String::new(),
+                    viewers: 1,
+                    game_id: String::new(),
+                    game_name: String::new(),
+                })
+                .collect())
         }
         async fn moderated_channels(&self) -> Result<Vec<(UserId, Login)>, ApiError> {
             Ok(Vec::new())
@@ -624,6 +662,47 @@ mod tests {
         run.await.expect("join").expect("scheduler");
         drop(ingest);
         writer.await.expect("join").expect("writer");
+    }
+
+    /// A stream poll under way when the stop comes finds ingestion stopped: the scheduler
+    /// stops cleanly (it failed the whole run with "ingestion has stopped", seen at the end of
+    /// an `irc_load` run whose poll was slowed by the load).
+    #[tokio::test]
+    async fn a_poll_finishing_after_ingestion_stopped_is_no_failure() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ingestion_stop = CancellationToken::new();
+        let (store, ingest, writer) = pipeline(&dir, &ingestion_stop).await;
+        let channels = vec![Login::parse("channel1").expect("login")];
+        let api = Arc::new(FakeApi {
+            held_poll: Some(Default::default()),
+            ..FakeApi::default()
+        });
+        let (tx, _rx) = watch::channel(BTreeSet::new());
+        let mut scheduler_config = config(&channels);
+        scheduler_config.stream_poll_interval = Duration::from_millis(20);
+        let scheduler = Scheduler::new(
+            Some(api.clone()),
+            store,
+            ingest.clone(),
+            tx,
+            scheduler_config,
+        );
+        let cancel = CancellationToken::new();
+        let run = tokio::spawn(scheduler.run(cancel.clone()));
+        let (entered, release) = api.held_poll.as_ref().expect("held");
+        tokio::time::timeout(Duration::from_secs(10), entered.notified())
+            .await
+            .expect("a poll started");
+        // The stop: ingestion ends first, then the poll's answer arrives.
+        cancel.cancel();
+        ingestion_stop.cancel();
+        writer.await.expect("join").expect("writer");
+        release.notify_one();
+        let stopped = tokio::time::timeout(Duration::from_secs(10), run)
+            .await
+            .expect("stopped")
+            .expect("join");
+        assert!(stopped.is_ok(), "{stopped:?}");
     }
 
     #[tokio::test]

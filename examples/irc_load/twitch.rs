@@ -161,9 +161,11 @@ impl Running {
     /// Stops the process (which commits what it holds) and the fake Twitch.
     pub async fn stop(self) -> anyhow::Result<()> {
         self.cancel.cancel();
-        self.process.await.context("the process")??;
+        let stopped = self.process.await.context("the process");
         self.store.close().await;
+        // Before any error returns: a runtime dropped inside this one panics.
         self.server.shutdown_background();
+        stopped??;
         Ok(())
     }
 }
