@@ -448,6 +448,9 @@ async fn figures_100k() {
         last = Some(f);
     }
     times.sort();
+    if std::env::var_os("BENCH_PROFILE").is_some() {
+        figures_profile(store, &figures, &stream).await;
+    }
     let f = last.expect("ran");
     println!(
         "figures/stream with {} unique chatters (unique, new, returning, first-time, peak, messages, lurkers, retention, bots): median {:.1} ms, max {:.1} ms",
@@ -459,6 +462,46 @@ async fn figures_100k() {
     assert_eq!(f.messages, 50_000);
     assert_eq!(f.peak_chatters, 80_000);
     db.cleanup().await;
+}
+
+/// `BENCH_PROFILE=1`: the median of the store reads behind `Figures::stream` (21 runs each).
+async fn figures_profile(store: &Arc<Store>, figures: &Figures, stream: &store::Stream) {
+    let channel = store
+        .channel(&login("huge"))
+        .await
+        .expect("read")
+        .expect("channel");
+    let excluded = figures.excluded(&channel).await.expect("excluded");
+    let bots = figures.bot_ids(&channel).await.expect("bots");
+    let now = Timestamp::now();
+    macro_rules! time {
+        ($what:expr, $call:expr) => {{
+            let mut times = Vec::new();
+            for _ in 0..21 {
+                let t = Instant::now();
+                $call.await.expect($what);
+                times.push(t.elapsed());
+            }
+            times.sort();
+            println!(
+                "figures/profile {}: median {:.2} ms",
+                $what,
+                ms(times[times.len() / 2])
+            );
+        }};
+    }
+    time!("excluded", figures.excluded(&channel));
+    time!("stream_counts", store.stream_counts(stream, &excluded, now));
+    time!(
+        "snapshot_peak",
+        store.snapshot_peak(stream.channel, stream.started_at, Timestamp(i64::MAX))
+    );
+    time!("previous_stream", store.previous_stream(stream));
+    time!(
+        "count_unique_among",
+        store.count_unique_among(stream.key, &bots)
+    );
+    time!("stream_chat", figures.stream_chat(stream));
 }
 
 fn main() {

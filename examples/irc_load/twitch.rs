@@ -119,7 +119,15 @@ pub async fn start(channels: u64) -> anyhow::Result<Running> {
         .map(|(k, v)| (k.to_owned(), v)),
     );
     let settings = Settings::from_vars(vars).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let store = store::open(&url, &Default::default()).await?;
+    // `IRC_LOAD_SQLITE_CACHE_KIB`: the page cache per connection (default: the product's).
+    let mut options = store::ConnectOptions::default();
+    if let Some(kib) = std::env::var("IRC_LOAD_SQLITE_CACHE_KIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        options.sqlite_cache_kib = kib;
+    }
+    let store = store::open(&url, &options).await?;
     store.migrate().await?;
     let cancel = CancellationToken::new();
     let metrics = Metrics::default();

@@ -118,18 +118,29 @@ impl Store {
         } else {
             "0".to_owned()
         };
-        let cols = format!(
-            "{c}, {n}, {f}, {m}, {l}, {w}, {r}, {p}",
+        // Two scans of the stream's rows, run at once on two connections: the first wave's
+        // figures, and watch time with the marks. One pass of all eight aggregates took 1.7x
+        // the first wave's time (each aggregate costs a column read per row); side by side,
+        // a figures request takes about what the first wave's took.
+        let first_wave = format!(
+            "{c}, {n}, {f}, {m}, {l}",
             c = d.int("COUNT(*)"),
             n = d.int("COALESCE(SUM(is_new), 0)"),
             f = d.int("COALESCE(SUM(first_msg), 0)"),
             m = d.int("COALESCE(SUM(messages), 0)"),
             l = d.int("COALESCE(SUM(CASE WHEN messages = 0 THEN 1 ELSE 0 END), 0)"),
+        );
+        let audience = format!(
+            "{w}, {r}, {p}",
             w = d.int(&format!("COALESCE(SUM(watch_time + {open}), 0)")),
             r = d.int("COALESCE(SUM(is_regular), 0)"),
             p = d.int("COALESCE(SUM(in_previous), 0)"),
         );
-        let sums = self.active_sums(stream.key, &cols, excluded).await?;
+        let (mut sums, rest) = tokio::try_join!(
+            self.active_sums(stream.key, &first_wave, excluded),
+            self.active_sums(stream.key, &audience, excluded),
+        )?;
+        sums.extend(rest);
         let &[
             unique,
             new,
