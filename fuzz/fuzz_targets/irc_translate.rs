@@ -9,7 +9,11 @@ use libfuzzer_sys::fuzz_target;
 use twitch_irc::message::{IRCMessage, ServerMessage};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(line) = std::str::from_utf8(data) else {
+    // What the live client's socket does to every line before twitch-irc sees it
+    // (`chatters_bot::irc::guard`: a multi-byte `color` value panicked twitch-irc's parse).
+    let mut bytes = data.to_vec();
+    chatters_bot::irc::guard::mend_line(&mut bytes);
+    let Ok(line) = std::str::from_utf8(&bytes) else {
         return;
     };
     let Ok(irc) = IRCMessage::parse(line) else {
@@ -41,7 +45,7 @@ fuzz_target!(|data: &[u8]| {
 /// True when the `emotes` tag holds a range `start-end` with `start > end + 1` (or an end of
 /// `usize::MAX`), which twitch-irc's typed parse cannot take with overflow checks on.
 fn inverted_emote_range(irc: &IRCMessage) -> bool {
-    let Some(Some(tag)) = irc.tags.0.get("emotes") else {
+    let Some(tag) = irc.tags.0.get("emotes") else {
         return false;
     };
     tag.split('/')

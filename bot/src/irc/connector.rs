@@ -212,6 +212,7 @@ async fn open(target: &Target) -> Result<IrcSocket, TCPTransportConnectError> {
     tracing::debug!(host = %target.host, port = target.port, "IRC socket opened");
     Ok(IrcSocket {
         stream,
+        guard: super::guard::Guard::default(),
         _closed: ClosureGuard,
     })
 }
@@ -238,6 +239,8 @@ enum Stream {
 #[derive(Debug)]
 pub struct IrcSocket {
     stream: Stream,
+    /// Mends what twitch-irc cannot take (`super::guard`).
+    guard: super::guard::Guard,
     _closed: ClosureGuard,
 }
 
@@ -286,9 +289,12 @@ impl AsyncRead for IrcSocket {
         // Not while twitch-irc holds too many parsed lines the `irc` task has not taken.
         std::task::ready!(super::pressure::poll_gate(cx));
         let before = buf.filled().len();
-        let read = Pin::new(&mut self.get_mut().stream).poll_read(cx, buf);
+        let socket = self.get_mut();
+        let read = Pin::new(&mut socket.stream).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = read {
-            super::pressure::lines_read(&buf.filled()[before..]);
+            let new = &mut buf.filled_mut()[before..];
+            socket.guard.mend(new);
+            super::pressure::lines_read(new);
         }
         read
     }

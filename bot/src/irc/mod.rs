@@ -51,6 +51,7 @@ pub mod error;
 #[cfg(feature = "fake")]
 #[doc(hidden)]
 pub mod fake;
+pub mod guard;
 pub mod membership;
 pub mod pressure;
 pub mod sender;
