@@ -27,7 +27,9 @@ fuzz_target!(|data: &[u8]| {
     // its end (`testdata/fuzz/irc_translate-emote-range-overflow.txt`): a panic only with
     // overflow checks, as here; the release build and the test builds (`Cargo.toml`) wrap.
     // Such lines get the raw translation only, which must stand on its own anyway.
-    if inverted_emote_range(&irc) {
+    // Likewise a ROOMSTATE whose `followers-only` minutes overflow `i64` as seconds
+    // (`testdata/fuzz/irc_translate-followers-only-overflow.txt`).
+    if inverted_emote_range(&irc) || followers_only_overflows(&irc) {
         for o in translate_irc(&irc, at, &own) {
             let _ = Observed::for_identity(o);
         }
@@ -56,4 +58,13 @@ fn inverted_emote_range(irc: &IRCMessage) -> bool {
             (Ok(a), Ok(b)) => b == usize::MAX || a > b + 1,
             _ => false,
         })
+}
+
+/// True when the `followers-only` tag is a number of minutes whose seconds overflow `i64`.
+fn followers_only_overflows(irc: &IRCMessage) -> bool {
+    irc.tags
+        .0
+        .get("followers-only")
+        .and_then(|v| v.parse::<i64>().ok())
+        .is_some_and(|n| n.checked_mul(60).is_none())
 }

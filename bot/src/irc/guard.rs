@@ -116,7 +116,10 @@ mod tests {
         let panicked = std::panic::catch_unwind(|| {
             let _ = twitch_irc::message::ServerMessage::try_from(raw);
         });
-        assert!(panicked.is_err(), "twitch-irc no longer panics here: the guard may go");
+        assert!(
+            panicked.is_err(),
+            "twitch-irc no longer panics here: the guard may go"
+        );
         let mut bytes = kept.trim_end().as_bytes().to_vec();
         mend_line(&mut bytes);
         let line = String::from_utf8(bytes).expect("still UTF-8");

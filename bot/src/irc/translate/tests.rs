@@ -457,3 +457,28 @@ fn an_inverted_emote_range_neither_panics_nor_changes_the_events() {
     };
     assert_eq!(m.user, user(40286300, "randers", "randers"));
 }
+
+/// A ROOMSTATE whose `followers-only` minutes overflow when twitch-irc turns them into seconds
+/// (`n * 60` on `i64`, found by fuzzing): the test builds wrap as the release build does
+/// (`Cargo.toml`), so the typed parse neither panics nor disagrees with the raw translation.
+#[test]
+fn an_overflowing_followers_only_value_neither_panics_nor_changes_the_events() {
+    let kept = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../testdata/fuzz/irc_translate-followers-only-overflow.txt"
+    ))
+    .expect("the kept fuzz input");
+    let crafted = "@emote-only=0;followers-only=9223372036854775807;r9k=0;room-id=1;slow=0;subs-only=0 :tmi.twitch.tv ROOMSTATE #chan";
+    for raw in [kept.trim_end_matches(['\r', '\n']), crafted] {
+        let Ok(msg) = IRCMessage::parse(raw) else {
+            continue;
+        };
+        if let Ok(typed) = ServerMessage::try_from(msg.clone()) {
+            assert_eq!(
+                translate(&typed, RECEIVED, &own()),
+                translate_irc(&msg, RECEIVED, &own())
+            );
+        }
+    }
+    assert!(IRCMessage::parse(crafted).is_ok());
+}
