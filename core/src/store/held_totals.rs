@@ -110,11 +110,8 @@ impl HeldTotals {
     /// `hold` is zero, or a channel is due.
     pub(crate) fn pending(&self, hold: Duration, now: Instant) -> bool {
         let held = self.lock();
-        if hold.is_zero() {
-            !held.is_empty()
-        } else {
-            held.values().any(|h| h.due <= now)
-        }
+        held.values()
+            .any(|h| !h.users.is_empty() && (hold.is_zero() || h.due <= now))
     }
 
     /// Splits a batch's `totals` into what its commit writes (with the held totals of every
@@ -186,8 +183,9 @@ impl HeldTotals {
                 .and_modify(|before| before.merge(&t))
                 .or_insert(t);
         }
-        // A channel without held rows is forgotten until it has some.
-        held.retain(|_, h| !h.users.is_empty());
+        // A channel just written keeps its turn (its next rows wait a whole interval); one
+        // without rows past its turn is forgotten until it has some.
+        held.retain(|_, h| !h.users.is_empty() || h.due > plan.now);
     }
 
     /// Drops whatever is held for `user` (opted out: every row about them is deleted).
@@ -313,6 +311,29 @@ mod tests {
         held.forget_user(UserId(7));
         let plan = held.plan(FxHashMap::default(), Duration::ZERO, t0);
         assert_eq!(written(&plan), vec![(1, 8, 1, 100)]);
+    }
+
+    #[test]
+    fn rows_held_after_a_channels_turn_wait_a_whole_interval() {
+        let held = HeldTotals::default();
+        let t0 = Instant::now();
+        held.settle(held.plan(
+            FxHashMap::from_iter([(key(1, 7), delta(1, 100, false))]),
+            TEN,
+            t0,
+        ));
+        let turn = t0 + TEN;
+        held.settle(held.plan(FxHashMap::default(), TEN, turn));
+        assert_eq!(held.len(), 0);
+        // Nothing held: no commit is asked for, however often it is looked at.
+        assert!(!held.pending(TEN, turn + TEN));
+        held.settle(held.plan(
+            FxHashMap::from_iter([(key(1, 7), delta(1, 101, false))]),
+            TEN,
+            turn,
+        ));
+        assert!(!held.pending(TEN, turn + Duration::from_secs(9)));
+        assert!(held.pending(TEN, turn + TEN));
     }
 
     #[test]
