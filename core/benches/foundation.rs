@@ -32,6 +32,28 @@ use tokio_util::sync::CancellationToken;
 
 use chatters_core::testing::TestDb as Db;
 
+/// `BENCH_PROFILE=1`'s timing of one store read: 21 runs, the median and the maximum printed
+/// under `section/profile`.
+macro_rules! profile_read {
+    ($section:expr, $what:expr, $call:expr) => {{
+        let mut times = Vec::new();
+        for _ in 0..21 {
+            let t = Instant::now();
+            $call.await.expect($what);
+            times.push(t.elapsed());
+        }
+        times.sort();
+        println!(
+            "{}/profile {}: median {:.2} ms, max {:.2} ms",
+            $section,
+            $what,
+            ms(times[times.len() / 2]),
+            ms(times[times.len() - 1])
+        );
+    }};
+}
+pub(crate) use profile_read;
+
 #[path = "foundation/audience.rs"]
 mod audience;
 
@@ -475,20 +497,9 @@ async fn figures_profile(store: &Arc<Store>, figures: &Figures, stream: &store::
     let bots = figures.bot_ids(&channel).await.expect("bots");
     let now = Timestamp::now();
     macro_rules! time {
-        ($what:expr, $call:expr) => {{
-            let mut times = Vec::new();
-            for _ in 0..21 {
-                let t = Instant::now();
-                $call.await.expect($what);
-                times.push(t.elapsed());
-            }
-            times.sort();
-            println!(
-                "figures/profile {}: median {:.2} ms",
-                $what,
-                ms(times[times.len() / 2])
-            );
-        }};
+        ($what:expr, $call:expr) => {
+            profile_read!("figures", $what, $call)
+        };
     }
     time!("excluded", figures.excluded(&channel));
     time!("stream_counts", store.stream_counts(stream, &excluded, now));

@@ -251,19 +251,9 @@ async fn profile(store: &Arc<Store>, figures: &Figures, stream: &Stream, exclude
         .expect("channel");
     let bots = figures.bot_ids(&channel).await.expect("bots");
     macro_rules! time {
-        ($what:expr, $call:expr) => {{
-            let mut times = Vec::new();
-            for _ in 0..21 {
-                let t = Instant::now();
-                $call.await.expect($what);
-                times.push(t.elapsed());
-            }
-            let (median, max) = median(times);
-            println!(
-                "audience/profile {}: median {median:.2} ms, max {max:.2} ms",
-                $what
-            );
-        }};
+        ($what:expr, $call:expr) => {
+            crate::profile_read!("audience", $what, $call)
+        };
     }
     time!("excluded", figures.excluded(&channel));
     time!("stream_counts", store.stream_counts(stream, excluded, now));
