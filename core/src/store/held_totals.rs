@@ -143,8 +143,8 @@ impl HeldTotals {
             if due(&key.0) {
                 plan.write
                     .entry(key)
-                    .or_insert(TotalsDelta::new(t.first_seen, t.last_seen))
-                    .merge(&t);
+                    .and_modify(|w| w.merge(&t))
+                    .or_insert(t);
             } else if t.now {
                 let mut row = t;
                 if let Some(before) = held.get(&key.0).and_then(|h| h.users.get(&key.1)) {

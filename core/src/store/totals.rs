@@ -302,6 +302,12 @@ pub(super) async fn recount(
 }
 
 impl Store {
+    /// True when a batch committed now holding totals for `hold` would write some held ones
+    /// (see [`super::Batch::hold_totals`]): ingestion commits for them with no events too.
+    pub fn totals_pending(&self, hold: std::time::Duration) -> bool {
+        self.totals.pending(hold, std::time::Instant::now())
+    }
+
     /// Writes every total held between commits ([`super::held_totals`]); the caller holds the
     /// gate.
     pub(super) async fn write_held_totals(&self) -> Result<(), StoreError> {

@@ -54,12 +54,6 @@ impl Store {
         Ok(closed)
     }
 
-    /// True when a batch committed now holding totals for `hold` would write some held ones
-    /// (see [`super::Batch::hold_totals`]): ingestion commits for them with no events too.
-    pub fn totals_pending(&self, hold: std::time::Duration) -> bool {
-        self.totals.pending(hold, std::time::Instant::now())
-    }
-
     /// Deletes every row about a user and records the opt-out, in one transaction.
     pub async fn opt_out(&self, user: UserId, at: Timestamp) -> Result<(), StoreError> {
         let _gate = self.totals.gate().await;
