@@ -80,7 +80,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn load(args: Args) -> anyhow::Result<()> {
-    let running = twitch::start(args.channels).await?;
+    let running = twitch::start(args.channels, None).await?;
     let (fake, server, names) = (&running.irc, &running.server, &running.names);
     let (routes, senders) = routes(fake, names);
     println!(
@@ -148,7 +148,7 @@ async fn load(args: Args) -> anyhow::Result<()> {
         pct(1.0)
     );
     // The process's own counters, as Prometheus would scrape them.
-    let metrics = running.metrics.encode();
+    let metrics = running.source.metrics().await?;
     for line in metrics.lines().filter(|l| {
         !l.starts_with('#')
             && [

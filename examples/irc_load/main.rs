@@ -10,10 +10,16 @@
 //! cargo run --release --example irc_load -- --rate 100000 --channels 1000 --seconds 20
 //! ```
 //!
+//! With `--bot-binary target/release/chatters` the process under load is that binary
+//! (`chatters run`), a child of this one: its peak RSS is then its own (VmHWM of its
+//! `/proc/<pid>/status`), apart from the chat the fake server queues for it, and the lag is
+//! read off its `/metrics` as Prometheus would.
+//!
 //! For the CPU split between parsing, tracking and storage, run the built binary under
 //! `perf record -F 199 --call-graph dwarf` and group the samples by the innermost frame of
 //! `twitch_irc`, `chatters_bot::irc`, `chatters_core::{ingest,tracker}` and `sqlx`/`sqlite3`.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -22,7 +28,7 @@ use anyhow::bail;
 use bytes::BytesMut;
 use chatters_bot::irc::{self, fake::FakeIrc};
 use chatters_core::domain::{Login, Timestamp};
-use chatters_core::metrics::{Metrics, sample};
+use chatters_core::metrics::sample;
 use clap::Parser;
 use twitch_irc::message::{IRCMessage, ServerMessage};
 
@@ -30,6 +36,7 @@ mod lines;
 mod twitch;
 mod vocab;
 use lines::{Lines, generate, routes};
+use twitch::Source;
 
 /// Drive the IRC client at a fixed message rate.
 #[derive(Debug, Parser)]
@@ -53,6 +60,10 @@ struct Args {
     /// scan (no load run).
     #[arg(long)]
     costs_only: bool,
+    /// Run this `chatters` binary as the process under load (a child process) instead of the
+    /// process in this one.
+    #[arg(long)]
+    bot_binary: Option<PathBuf>,
 }
 
 /// The process's ingestion counters, read from its registry as `/metrics` would serve them.
@@ -65,52 +76,66 @@ struct Ingested {
     batches: f64,
     commit_seconds: f64,
     queue: f64,
+    /// Lines read off the sockets and not yet taken by the bot (`chatters_irc_backlog`).
+    backlog: f64,
+    /// Whether reading the sockets is paused for the backlog.
+    paused: bool,
 }
 
 impl Ingested {
-    fn read(metrics: &Metrics) -> Self {
-        let text = metrics.encode();
+    async fn read(source: &Source) -> anyhow::Result<Self> {
+        let text = source.metrics().await?;
         let get = |series: &str| sample(&text, series).unwrap_or(0.0);
         let accepted = text
             .lines()
             .filter(|l| l.starts_with("chatters_events_ingested_total{"))
             .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
             .sum();
-        Self {
+        Ok(Self {
             messages: get("chatters_events_ingested_total{kind=\"message\"}"),
             accepted,
             committed: get("chatters_events_committed_total"),
             batches: get("chatters_ingest_batches_total"),
             commit_seconds: get("chatters_ingest_commit_seconds_sum"),
             queue: get("chatters_ingest_queue_depth"),
-        }
+            backlog: get("chatters_irc_backlog"),
+            paused: get("chatters_irc_reading_paused") > 0.0,
+        })
     }
 }
 
 /// Prints, every second, where the messages are: not yet written by the fake server, inside
-/// the bot (read by twitch-irc, not yet accepted by ingestion), or queued for ingestion.
-async fn progress(fake: Arc<FakeIrc>, generated: Arc<AtomicU64>, metrics: Metrics) {
+/// the bot (read off the sockets, not yet accepted by ingestion), or queued for ingestion.
+async fn progress(fake: Arc<FakeIrc>, generated: Arc<AtomicU64>, source: Source) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;
     loop {
         tick.tick().await;
         let g = generated.load(Ordering::Relaxed);
         let w = fake.bytes_written();
-        let m = Ingested::read(&metrics);
+        let m = match Ingested::read(&source).await {
+            Ok(m) => m,
+            Err(error) => {
+                println!("  t: /metrics unreadable: {error:#}");
+                continue;
+            }
+        };
         let queued = g.saturating_sub(w) as f64;
-        let rss = rss_mib("VmRSS:");
-        let bot = (rss - queued / (1024.0 * 1024.0)).max(0.0) as u64;
+        let rss = rss_mib(source.pid(), "VmRSS:");
+        let bot = match source.pid() {
+            Some(_) => rss,
+            None => (rss - queued / (1024.0 * 1024.0)).max(0.0),
+        } as u64;
         PEAK_BOT_MIB.fetch_max(bot, Ordering::Relaxed);
+        let received = match source.pid() {
+            Some(_) => String::new(),
+            None => format!("bot received {}, ", irc::client::lines_received()),
+        };
         println!(
-            "  t: fake queue {:.1} MB, bot received {}, backlog {}{}, ingested {:.0}, ingest queue {:.0} commands, RSS {:.0} MiB (bot ≈ {bot} MiB)",
+            "  t: fake queue {:.1} MB, {received}backlog {}{}, ingested {:.0}, ingest queue {:.0} commands, RSS {:.0} MiB (bot ≈ {bot} MiB)",
             queued / 1e6,
-            irc::client::lines_received(),
-            irc::pressure::backlog(),
-            if irc::pressure::paused() {
-                " (reading paused)"
-            } else {
-                ""
-            },
+            m.backlog,
+            if m.paused { " (reading paused)" } else { "" },
             m.messages,
             m.queue,
             rss
@@ -118,18 +143,23 @@ async fn progress(fake: Arc<FakeIrc>, generated: Arc<AtomicU64>, metrics: Metric
     }
 }
 
-/// The largest RSS seen by the progress probe less the chat the fake server holds for the
-/// bot (Twitch's side of the socket, in this process only because the fake is), in MiB.
+/// The largest RSS of the process under load seen by the progress probe, in MiB: the child's,
+/// or this process's less the chat the fake server holds for the bot (Twitch's side of the
+/// socket, in this process only because the fake is).
 static PEAK_BOT_MIB: AtomicU64 = AtomicU64::new(0);
 
-/// Peak resident set size (VmHWM), in MiB.
-fn peak_rss_mib() -> f64 {
-    rss_mib("VmHWM:")
+/// Peak resident set size (VmHWM) of a process (`None`: this one), in MiB.
+fn peak_rss_mib(pid: Option<u32>) -> f64 {
+    rss_mib(pid, "VmHWM:")
 }
 
-/// A `/proc/self/status` memory line, in MiB.
-fn rss_mib(field: &str) -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+/// A `/proc/<pid>/status` memory line of a process (`None`: this one), in MiB.
+fn rss_mib(pid: Option<u32>, field: &str) -> f64 {
+    let path = pid.map_or_else(
+        || "/proc/self/status".to_owned(),
+        |p| format!("/proc/{p}/status"),
+    );
+    let status = std::fs::read_to_string(path).unwrap_or_default();
     status
         .lines()
         .find_map(|l| l.strip_prefix(field))
@@ -137,9 +167,13 @@ fn rss_mib(field: &str) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-/// User + system CPU seconds of this process.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+/// User + system CPU seconds of a process (`None`: this one).
+fn cpu_seconds(pid: Option<u32>) -> f64 {
+    let path = pid.map_or_else(
+        || "/proc/self/stat".to_owned(),
+        |p| format!("/proc/{p}/stat"),
+    );
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
     let fields: Vec<&str> = stat
         .rsplit_once(')')
         .map_or("", |(_, rest)| rest)
@@ -264,21 +298,23 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn load(args: Args) -> anyhow::Result<()> {
-    let running = twitch::start(args.channels).await?;
+    let running = twitch::start(args.channels, args.bot_binary.as_deref()).await?;
+    let pid = running.source.pid();
     let connections = routes(&running.irc, &running.names).1.len();
     println!(
         "joined {} live channels over {} connections; sending {} msg/s for {} s ({} users)",
         args.channels, connections, args.rate, args.seconds, args.users
     );
 
-    let cpu0 = cpu_seconds();
+    let cpu0 = cpu_seconds(None);
+    let child_cpu0 = pid.map(|p| cpu_seconds(Some(p)));
     let started = Instant::now();
-    let before = Ingested::read(&running.metrics);
+    let before = Ingested::read(&running.source).await?;
     let generated = Arc::new(AtomicU64::new(0));
     let probe = tokio::spawn(progress(
         running.irc.clone(),
         generated.clone(),
-        running.metrics.clone(),
+        running.source.clone(),
     ));
     let shape = (args.rate, args.seconds, args.channels, args.users);
     let (sent, lost) = running
@@ -298,7 +334,7 @@ async fn load(args: Args) -> anyhow::Result<()> {
     let deadline = started + Duration::from_secs(args.seconds * 10 + 60);
     let mut last = (0.0, Instant::now());
     let arrived = loop {
-        let now = Ingested::read(&running.metrics);
+        let now = Ingested::read(&running.source).await?;
         let arrived = now.messages - before.messages;
         let settled = now.committed >= now.accepted;
         if arrived >= (sent - lost) as f64 && settled {
@@ -312,7 +348,9 @@ async fn load(args: Args) -> anyhow::Result<()> {
         if Instant::now() > deadline {
             bail!("only {arrived} of {sent} messages arrived");
         }
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        // A child's `/metrics` is read over HTTP: not so often that reading it loads it.
+        let every = if pid.is_some() { 100 } else { 5 };
+        tokio::time::sleep(Duration::from_millis(every)).await;
     };
     let total_secs = started.elapsed().as_secs_f64()
         - if arrived < (sent - lost) as f64 {
@@ -320,16 +358,19 @@ async fn load(args: Args) -> anyhow::Result<()> {
         } else {
             0.0
         };
-    let cpu = cpu_seconds() - cpu0;
-    let after = Ingested::read(&running.metrics);
+    let cpu = cpu_seconds(None) - cpu0;
+    let child_cpu = pid.zip(child_cpu0).map(|(p, c0)| cpu_seconds(Some(p)) - c0);
+    let after = Ingested::read(&running.source).await?;
     let committed = after.messages - before.messages;
     let commit_secs = after.commit_seconds - before.commit_seconds;
     let batches = after.batches - before.batches;
     probe.abort();
+    // Before the child exits and its `/proc` entry goes.
+    let child_peak = pid.map(|p| peak_rss_mib(Some(p)));
     let reconnects = running.irc.state().conns.len().saturating_sub(connections);
     running.stop().await?;
 
-    let peak_rss = peak_rss_mib();
+    let peak_rss = peak_rss_mib(None);
     let (parse_us, translate_us, (signals_us, word_ns)) = stage_costs(&args);
     let rate = committed / total_secs;
     println!(
@@ -352,14 +393,28 @@ async fn load(args: Args) -> anyhow::Result<()> {
         "storage    {batches:.0} batches, {commit_secs:.2} s in commits ({:.0}% of wall time)",
         100.0 * commit_secs / total_secs
     );
-    println!(
-        "peak RSS   {peak_rss:.0} MiB (VmHWM, fake server and generator included); the bot's part ≈ {} MiB at most (RSS less the fake's queue, sampled each second)",
-        PEAK_BOT_MIB.load(Ordering::Relaxed)
-    );
-    println!(
-        "CPU        {cpu:.1} s = {:.2} cores on average (generator + fake server included)",
-        cpu / total_secs
-    );
+    match (child_peak, child_cpu) {
+        (Some(child_peak), Some(child_cpu)) => {
+            println!(
+                "peak RSS   {child_peak:.0} MiB (VmHWM of the chatters process); this process (fake Twitch, generator) {peak_rss:.0} MiB"
+            );
+            println!(
+                "CPU        chatters {child_cpu:.1} s = {:.2} cores on average; fake Twitch and generator {cpu:.1} s = {:.2} cores",
+                child_cpu / total_secs,
+                cpu / total_secs
+            );
+        }
+        _ => {
+            println!(
+                "peak RSS   {peak_rss:.0} MiB (VmHWM, fake server and generator included); the bot's part ≈ {} MiB at most (RSS less the fake's queue, sampled each second)",
+                PEAK_BOT_MIB.load(Ordering::Relaxed)
+            );
+            println!(
+                "CPU        {cpu:.1} s = {:.2} cores on average (generator + fake server included)",
+                cpu / total_secs
+            );
+        }
+    }
     println!(
         "per line   twitch-irc parse {parse_us:.2} us, translate {translate_us:.2} us (one core) = {:.2} cores at {rate:.0}/s",
         (parse_us + translate_us) * rate / 1e6

@@ -1,8 +1,11 @@
 //! The load tools' common set-up: the fake Twitch (IRC, Helix, OAuth) on its own thread and
 //! runtime, as a remote server would be, with `channels` live channels the bot moderates, and
 //! the whole process ([`chatters::run::run_with`]) over a fresh SQLite file, started and
-//! waited for until every channel is joined and its stream recorded.
+//! waited for until every channel is joined and its stream recorded. With a `chatters` binary
+//! given, the process is that binary (`chatters run`) as a child process instead, so its
+//! memory is its own, read off `/proc`, and its figures come from its `/metrics`.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -41,16 +44,70 @@ pub struct Running {
     pub _emotes: FakeEmotes,
     pub names: Vec<String>,
     pub store: Arc<Store>,
-    /// The process's registry (what its `/metrics` serves).
-    pub metrics: Metrics,
-    cancel: CancellationToken,
-    process: JoinHandle<anyhow::Result<()>>,
+    /// Where its figures are read.
+    pub source: Source,
+    process: Process,
     _dir: tempfile::TempDir,
+}
+
+/// The process under load: in this one, or the `chatters` binary as a child.
+enum Process {
+    Inside {
+        cancel: CancellationToken,
+        task: JoinHandle<anyhow::Result<()>>,
+    },
+    Child(ChildGuard),
+}
+
+/// Where the process's figures are read.
+#[derive(Clone)]
+pub enum Source {
+    /// Its registry, in this process.
+    Inside(Metrics),
+    /// The child's `/metrics`, and its id.
+    Child {
+        url: String,
+        http: reqwest::Client,
+        #[allow(
+            dead_code,
+            reason = "read by irc_load, not by command_latency, which shares this file"
+        )]
+        pid: u32,
+    },
+}
+
+impl Source {
+    /// The process's `/metrics` text.
+    pub async fn metrics(&self) -> anyhow::Result<String> {
+        match self {
+            Self::Inside(metrics) => Ok(metrics.encode()),
+            Self::Child { url, http, .. } => Ok(http
+                .get(url)
+                .timeout(Duration::from_secs(5))
+                .send()
+                .await?
+                .error_for_status()?
+                .text()
+                .await?),
+        }
+    }
+
+    /// The child's process id (`None`: the process runs in this one).
+    #[allow(
+        dead_code,
+        reason = "read by irc_load, not by command_latency, which shares this file"
+    )]
+    pub fn pid(&self) -> Option<u32> {
+        match self {
+            Self::Inside(_) => None,
+            Self::Child { pid, .. } => Some(*pid),
+        }
+    }
 }
 
 /// Starts the fake Twitch with `channels` live channels and the whole process against it,
 /// then waits until every channel is joined and every stream is recorded.
-pub async fn start(channels: u64) -> anyhow::Result<Running> {
+pub async fn start(channels: u64, binary: Option<&Path>) -> anyhow::Result<Running> {
     let server = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("fake-twitch")
@@ -105,6 +162,7 @@ pub async fn start(channels: u64) -> anyhow::Result<Running> {
     let dir = tempfile::tempdir()?;
     let url = format!("sqlite://{}/load.db", dir.path().display());
     let web_addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let metrics_addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
     let mut vars = process_vars(&irc, &helix, BOT_LOGIN, TOKEN);
     // Emote counting on, against the fake providers (every channel has full sets).
     vars.extend(emotes.vars());
@@ -118,23 +176,51 @@ pub async fn start(channels: u64) -> anyhow::Result<Running> {
         ]
         .map(|(k, v)| (k.to_owned(), v)),
     );
-    let settings = Settings::from_vars(vars).map_err(|e| anyhow::anyhow!("{e}"))?;
     // `IRC_LOAD_SQLITE_CACHE_KIB`: the page cache per connection (default: the product's).
     let mut options = store::ConnectOptions::default();
-    if let Some(kib) = std::env::var("IRC_LOAD_SQLITE_CACHE_KIB")
+    let cache_kib = std::env::var("IRC_LOAD_SQLITE_CACHE_KIB")
         .ok()
-        .and_then(|v| v.parse().ok())
-    {
+        .and_then(|v| v.parse().ok());
+    if let Some(kib) = cache_kib {
         options.sqlite_cache_kib = kib;
     }
     let store = store::open(&url, &options).await?;
     store.migrate().await?;
-    let cancel = CancellationToken::new();
-    let metrics = Metrics::default();
-    let process = tokio::spawn({
-        let (store, cancel, metrics) = (store.clone(), cancel.clone(), metrics.clone());
-        async move { run_with(&settings, Halves::Both, store, cancel, metrics).await }
-    });
+    let (process, source) = match binary {
+        None => {
+            let settings = Settings::from_vars(vars).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let cancel = CancellationToken::new();
+            let metrics = Metrics::default();
+            let task = tokio::spawn({
+                let (store, cancel, metrics) = (store.clone(), cancel.clone(), metrics.clone());
+                async move { run_with(&settings, Halves::Both, store, cancel, metrics).await }
+            });
+            (Process::Inside { cancel, task }, Source::Inside(metrics))
+        }
+        Some(binary) => {
+            if cache_kib.is_some() {
+                bail!("IRC_LOAD_SQLITE_CACHE_KIB applies to the process in this one only");
+            }
+            let child = std::process::Command::new(binary)
+                .arg("run")
+                .env_clear()
+                .envs(vars)
+                .env("METRICS_ADDR", metrics_addr.to_string())
+                .env("LOG", "warn")
+                // No `.env` of the caller's directory.
+                .current_dir(dir.path())
+                .spawn()
+                .with_context(|| format!("starting {}", binary.display()))?;
+            let child = ChildGuard(Some(child));
+            let pid = child.0.as_ref().map_or(0, std::process::Child::id);
+            let source = Source::Child {
+                url: format!("http://{metrics_addr}/metrics"),
+                http: reqwest::Client::new(),
+                pid,
+            };
+            (Process::Child(child), source)
+        }
+    };
 
     let all_joined = irc
         .wait_for(Duration::from_secs(180), |s| {
@@ -158,8 +244,7 @@ pub async fn start(channels: u64) -> anyhow::Result<Running> {
         _emotes: emotes,
         names,
         store,
-        metrics,
-        cancel,
+        source,
         process,
         _dir: dir,
     })
@@ -168,12 +253,61 @@ pub async fn start(channels: u64) -> anyhow::Result<Running> {
 impl Running {
     /// Stops the process (which commits what it holds) and the fake Twitch.
     pub async fn stop(self) -> anyhow::Result<()> {
-        self.cancel.cancel();
-        let stopped = self.process.await.context("the process");
+        let stopped = match self.process {
+            Process::Inside { cancel, task, .. } => {
+                cancel.cancel();
+                task.await.context("the process").and_then(|r| r)
+            }
+            Process::Child(mut child) => match child.0.take() {
+                Some(child) => terminate(child).await,
+                None => Ok(()),
+            },
+        };
         self.store.close().await;
         // Before any error returns: a runtime dropped inside this one panics.
         self.server.shutdown_background();
-        stopped??;
-        Ok(())
+        stopped
     }
+}
+
+/// The child process, killed if it is still running when dropped (an error on the way).
+struct ChildGuard(Option<std::process::Child>);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// SIGTERM, then the exit, which must be a clean one within 60 s.
+async fn terminate(child: std::process::Child) -> anyhow::Result<()> {
+    let mut child = ChildGuard(Some(child));
+    let Some(running) = child.0.as_mut() else {
+        return Ok(());
+    };
+    let pid = running.id();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()?;
+    if !sent.success() {
+        bail!("kill -TERM {pid} failed");
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = running.try_wait()? {
+            break status;
+        }
+        if Instant::now() > deadline {
+            bail!("the child did not exit within 60 s of SIGTERM");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    child.0 = None;
+    if !status.success() {
+        bail!("the child exited with {status}");
+    }
+    Ok(())
 }
