@@ -548,38 +548,6 @@ async fn restart_resumes_the_live_stream_without_double_counting(store: Arc<Stor
     h.stop().await;
 }
 
-/// The counts are read in two halves of the stream's user ids, split at the middle of their
-/// range: users on both sides, one exactly at the split, add up once each, the excluded ones
-/// (a known bot) taken off whichever half holds them.
-async fn counts_add_up_across_both_halves_of_the_user_ids(store: Arc<Store>) {
-    let h = harness(store).await;
-    // Ids from 10 to 2,000,000: the split falls at 1,000,005.
-    let alice = user(10, "alice");
-    let bob = user(20, "bob");
-    let erin = user(1_000_004, "erin");
-    let dave = user(1_000_005, "dave");
-    let carol = user(2_000_000, "carol");
-    let nightbot = user(901, "nightbot");
-    h.send(vec![
-        online(CHAN, ROOM, "6001", 0),
-        snapshot(CHAN, &[&alice, &bob, &carol, &dave, &erin, &nightbot], 60),
-        msg(CHAN, ROOM, &alice, 100),
-        msg(CHAN, ROOM, &alice, 110),
-        first_msg(CHAN, ROOM, &carol, 120),
-        msg(CHAN, ROOM, &dave, 130),
-        msg(CHAN, ROOM, &nightbot, 140),
-        offline(CHAN, 600),
-    ])
-    .await;
-    let f = h.figures("6001").await;
-    // unique and new: all five (nightbot is a known bot); first-time: carol; peak: the five
-    // counted users of the snapshot; messages: 2 + 1 + 1; lurkers: bob and erin.
-    assert_eq!(counts(&f), [5, 5, 0, 1, 5, 4, 2, 1]);
-    // Each was present from the snapshot at 60 s to the stream's end at 600 s.
-    assert_eq!(f.audience.avg_watch_time, Some(540));
-    h.stop().await;
-}
-
 on_every_backend!(
     stream_figures_follow_the_definitions,
     user_seen_only_by_part_is_no_chatter,
@@ -590,5 +558,4 @@ on_every_backend!(
     irc_only_peak_follows_joins_parts_and_timeouts,
     overlap_and_account_clusters,
     restart_resumes_the_live_stream_without_double_counting,
-    counts_add_up_across_both_halves_of_the_user_ids,
 );
