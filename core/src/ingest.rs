@@ -16,7 +16,7 @@
 
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -25,7 +25,7 @@ use crate::domain::{Login, Timestamp, UserId};
 use crate::event::Event;
 use crate::metrics::Metrics;
 pub use crate::metrics::ingest::IngestMetrics;
-use crate::store::{Batch, Store, StoreError, UserRow};
+use crate::store::{Batch, ChannelKey, Store, StoreError, UserRow};
 use crate::tracker::Tracker;
 
 mod commit;
@@ -213,6 +213,7 @@ impl Ingest {
             store,
             emotes: HeldEmotes::new(config.emotes_interval),
             all_totals: false,
+            leased_channels: FxHashSet::default(),
             config,
             tracker,
             batch: Batch::default(),
@@ -239,6 +240,8 @@ struct Pipeline {
     emotes: HeldEmotes,
     /// The next batch writes every held total (a channel was released).
     all_totals: bool,
+    /// Channels this instance holds the lease of (with leases).
+    leased_channels: FxHashSet<ChannelKey>,
     /// The previous batch's commit, while it runs.
     in_flight: Option<Commit>,
     metrics: Arc<IngestMetrics>,
@@ -328,6 +331,16 @@ impl Pipeline {
             self.tracker.close_all(&mut self.batch);
         } else {
             self.tracker.checkpoint(&mut self.batch);
+            // The last batch writes every held total: the next start need not recount the
+            // channels this instance tracked (an import holds none and tracks no channel).
+            let owned: Vec<ChannelKey> = if self.config.leased {
+                self.leased_channels.iter().copied().collect()
+            } else {
+                self.tracker.channel_keys().map(|(_, key)| key).collect()
+            };
+            for key in owned {
+                self.mark_written(key);
+            }
         }
         let written = self.settle().await;
         drained.and(written)
@@ -419,6 +432,15 @@ impl Pipeline {
     async fn settle(&mut self) -> Result<(), StoreError> {
         self.hand_over_with(true).await?;
         self.wait_commit().await
+    }
+
+    /// Records, with the open batch (which must write every held total), that no total of
+    /// `channel` is held any more: no row of it was seen after now (or the latest event).
+    fn mark_written(&mut self, channel: ChannelKey) {
+        let at = Timestamp::now().0.max(self.clock);
+        self.batch
+            .states
+            .push((crate::store::totals_written_mark(channel), at.to_string()));
     }
 
     async fn ensure_channel(&mut self, channel: &Login) -> Result<(), StoreError> {
@@ -562,9 +584,15 @@ impl Pipeline {
             }
             Event::Rename { user, at } => self.tracker.rename(&user, at, batch),
             Event::ChannelReleased { channel, at } => {
+                let key = self.tracker.channel_key(&channel);
                 self.tracker.release(&channel, at, batch);
-                // The instance taking the channel recounts from the stream rows: none held.
+                // This batch writes every held total, so the instance taking the channel need
+                // not recount it.
                 self.all_totals = true;
+                if let Some(key) = key {
+                    self.leased_channels.remove(&key);
+                    self.mark_written(key);
+                }
             }
             Event::ChannelAcquired { channel } => {
                 self.ensure_channel(&channel).await?;
@@ -579,6 +607,7 @@ impl Pipeline {
                     if closed > 0 {
                         tracing::info!(%channel, intervals = closed, "closed presence left open by the channel's previous instance");
                     }
+                    self.leased_channels.insert(key);
                 }
             }
             Event::Account { user, created_at } => {

@@ -12,7 +12,9 @@ use chatters_core::event::Event;
 use chatters_core::ingest::{Ingest, IngestConfig};
 use chatters_core::retention::Retention;
 use chatters_core::stats::Figures;
-use chatters_core::store::{ChannelUser, ChatterQuery, ChatterSort, Store, WebSession};
+use chatters_core::store::{
+    ChannelUser, ChatterQuery, ChatterSort, Store, WebSession, totals_written_mark,
+};
 use chatters_core::testing::*;
 use chatters_core::tracker::TrackerConfig;
 use tokio_util::sync::CancellationToken;
@@ -556,6 +558,158 @@ async fn a_large_channel_pages_the_same_whichever_way_it_is_read(store: Arc<Stor
     assert_eq!(last[49].0, "w00000");
 }
 
+/// A clean stop writes every held total with its last batch and marks the channels it tracked,
+/// so the next start does not recount them (a kept total changed behind its back stays as it
+/// is); a mark older than rows seen since, or a crash (the start removed the marks), makes
+/// the next start recount.
+async fn a_clean_stop_spares_the_next_start_its_recount(db: &TestDb) {
+    let a = user(1, "ann");
+    let config = || IngestConfig {
+        totals_interval: std::time::Duration::from_secs(3600),
+        ..config(false)
+    };
+    let opened = || async {
+        chatters_core::store::open(&db.url, &chatters_core::store::ConnectOptions::default())
+            .await
+            .expect("open")
+    };
+    let messages = || async {
+        db.rows("SELECT all_messages FROM channel_users WHERE user_id = 1")
+            .await
+    };
+    let tamper = |n: i64| async move {
+        db.rows(&format!(
+            "UPDATE channel_users SET all_messages = {n} WHERE user_id = 1"
+        ))
+        .await;
+    };
+    let first = Pipeline::start(opened().await, config()).await;
+    first
+        .send(vec![
+            online(CHAN, ROOM, "4001", 100),
+            msg(CHAN, ROOM, &a, 110),
+            msg(CHAN, ROOM, &a, 111),
+            // Gone: a start credits the watch time of users still present and recounts them
+            // anyway; ann's totals can come back only through the recount of the open stream.
+            part(CHAN, &a, 112),
+        ])
+        .await;
+    first.stop().await;
+    assert_kept_totals(db, CHAN, "after a clean stop").await;
+    let chan = db
+        .store
+        .channel(&login(CHAN))
+        .await
+        .expect("read")
+        .expect("channel");
+    let mark = totals_written_mark(chan.key);
+    assert!(db.store.state(&mark).await.expect("read").is_some());
+
+    tamper(99).await;
+    let second = Pipeline::start(opened().await, config()).await;
+    assert_eq!(
+        messages().await,
+        [[Some(99)]],
+        "recounted after a clean stop"
+    );
+    assert_eq!(db.store.state(&mark).await.expect("read"), None);
+    second.stop().await;
+
+    // A mark older than a row of the open stream: whoever wrote the row may have held its
+    // totals (an older version writes no mark).
+    db.store
+        .set_state(&mark, &(T0 + 105).to_string())
+        .await
+        .expect("set");
+    tamper(77).await;
+    let third = Pipeline::start(opened().await, config()).await;
+    assert_kept_totals(db, CHAN, "after a stale mark").await;
+    assert_eq!(messages().await, [[Some(2)]]);
+    for at in [200, 201] {
+        third
+            .ingest
+            .send_all(vec![msg(CHAN, ROOM, &a, at)])
+            .await
+            .expect("send");
+        third.ingest.flush_rows().await.expect("flush rows");
+    }
+    // The second message's total is held (not yet the channel's turn), and lost by the crash;
+    // the third start removed the mark, so the next start recounts (ann is present again, so
+    // the watch credit of her open interval recounts her as well).
+    assert_eq!(messages().await, [[Some(3)]]);
+    assert_eq!(db.store.state(&mark).await.expect("read"), None);
+    third.crash();
+    tamper(55).await;
+    let fourth = Pipeline::start(opened().await, config()).await;
+    assert_kept_totals(db, CHAN, "after the crash").await;
+    assert_eq!(messages().await, [[Some(4)]]);
+    fourth.stop().await;
+}
+
+/// Under leases: the batch releasing a channel writes its held totals and marks it, so the
+/// instance taking it does not recount; the first instance's later stop marks only the
+/// channels it still holds (not this one, whose totals the new holder now holds).
+async fn a_released_channel_is_marked_for_its_next_holder(db: &TestDb) {
+    let a = user(1, "ann");
+    let leased = || IngestConfig {
+        totals_interval: std::time::Duration::from_secs(3600),
+        leased: true,
+        ..config(false)
+    };
+    let opened = || async {
+        chatters_core::store::open(&db.url, &chatters_core::store::ConnectOptions::default())
+            .await
+            .expect("open")
+    };
+    let messages = || async {
+        db.rows("SELECT all_messages FROM channel_users WHERE user_id = 1")
+            .await
+    };
+    let acquired = || Event::ChannelAcquired {
+        channel: login(CHAN),
+    };
+    let first = Pipeline::start(opened().await, leased()).await;
+    first
+        .send(vec![acquired(), online(CHAN, ROOM, "4101", 100)])
+        .await;
+    for event in [msg(CHAN, ROOM, &a, 110), msg(CHAN, ROOM, &a, 111)] {
+        first.ingest.send_all(vec![event]).await.expect("send");
+        first.ingest.flush_rows().await.expect("flush rows");
+    }
+    // The second message's total is held.
+    assert_eq!(messages().await, [[Some(1)]]);
+    first
+        .send(vec![Event::ChannelReleased {
+            channel: login(CHAN),
+            at: t(113),
+        }])
+        .await;
+    assert_kept_totals(db, CHAN, "after the release").await;
+    let chan = db
+        .store
+        .channel(&login(CHAN))
+        .await
+        .expect("read")
+        .expect("channel");
+    let mark = totals_written_mark(chan.key);
+    assert!(db.store.state(&mark).await.expect("read").is_some());
+
+    db.rows("UPDATE channel_users SET all_messages = 99 WHERE user_id = 1")
+        .await;
+    let second = Pipeline::start(opened().await, leased()).await;
+    second.send(vec![acquired()]).await;
+    assert_eq!(messages().await, [[Some(99)]], "recounted after a release");
+    assert_eq!(db.store.state(&mark).await.expect("read"), None);
+    first.stop().await;
+    assert_eq!(
+        db.store.state(&mark).await.expect("read"),
+        None,
+        "marked by an instance that no longer holds it"
+    );
+    second.stop().await;
+    assert!(db.store.state(&mark).await.expect("read").is_some());
+}
+
 on_every_backend!(
     every_column_sorts_both_ways_with_the_exports_totals,
     the_search_keeps_logins_starting_with_the_prefix,
@@ -566,4 +720,6 @@ on_every_backend!(
     kept_totals_follow_an_import,
     kept_totals_follow_retention_pruning,
     held_totals_reach_the_table_by_a_full_flush_a_recount_or_the_next_start,
+    a_clean_stop_spares_the_next_start_its_recount,
+    a_released_channel_is_marked_for_its_next_holder,
 );

@@ -67,4 +67,5 @@ pub use sessions::WebSession;
 pub use signals::{EmoteRow, MinuteDelta, MinuteRow, SignalsBatch};
 pub use streams::Stream;
 pub use summaries::{DisabledTarget, Summary, SummaryState, SummaryUpdate};
+pub use totals::totals_written_mark;
 pub use users::{ChannelUser, NameRecord, User};

@@ -327,7 +327,10 @@ impl Store {
     }
 
     /// Recounts the totals of the users of `channel`'s open streams (every channel's when
-    /// `None`) from the stream rows: what a crash lost of the totals held between commits.
+    /// `None`) from the stream rows: what a crash lost of the totals held between commits. A
+    /// channel whose last holder wrote everything it held ([`totals_written_mark`], with its
+    /// last batch or its release) and whose open streams have no row seen since is skipped:
+    /// the stop was clean. The marks of the scope are then removed: this run holds totals now.
     pub(super) async fn recount_open_streams(
         &self,
         channel: Option<ChannelKey>,
@@ -344,6 +347,9 @@ impl Store {
         });
         let d = self.dialect();
         for (channel,) in channels {
+            if self.written_cleanly(ChannelKey(channel)).await? {
+                continue;
+            }
             let users = format!(
                 "IN (SELECT su.user_id FROM stream_users su JOIN streams s ON s.id = su.stream_id \
                  WHERE s.channel_id = {channel} AND s.ended_at IS NULL)"
@@ -351,7 +357,35 @@ impl Store {
             self.execute_all(&recount_sql(d, ChannelKey(channel), &users))
                 .await?;
         }
+        let marks = match channel {
+            Some(key) => format!("name = '{}'", totals_written_mark(key)),
+            None => format!("name LIKE '{TOTALS_WRITTEN}%'"),
+        };
+        self.execute_all(&[format!("DELETE FROM bot_state WHERE {marks}")])
+            .await?;
         Ok(())
+    }
+
+    /// Whether `channel`'s totals were all written by its last holder (its mark is there) and
+    /// no row of its open streams was seen after that (a holder that wrote no mark, e.g. an
+    /// older version, may have held their totals).
+    async fn written_cleanly(&self, channel: ChannelKey) -> Result<bool, StoreError> {
+        let Some(at) = self
+            .state(&totals_written_mark(channel))
+            .await?
+            .and_then(|v| v.parse::<i64>().ok())
+        else {
+            return Ok(false);
+        };
+        let later = self
+            .int_one(format!(
+                "SELECT {n} FROM (SELECT 1 AS x FROM stream_users su JOIN streams s ON s.id = su.stream_id \
+                 WHERE s.channel_id = {c} AND s.ended_at IS NULL AND su.last_seen > {at} LIMIT 1) later",
+                n = self.dialect().int("COUNT(*)"),
+                c = channel.0,
+            ))
+            .await?;
+        Ok(later == 0)
     }
 
     /// Recounts the kept totals of every user of `channel` from the stream rows (what
@@ -371,6 +405,16 @@ impl Store {
         }
         tx.commit().await
     }
+}
+
+/// Prefix of the `bot_state` rows saying a channel's totals were all written.
+const TOTALS_WRITTEN: &str = "totals_written:";
+
+/// The `bot_state` row an instance writes with its last batch for each channel it tracked
+/// (with the batch releasing it, under leases), valued with the time: none of the channel's
+/// totals are held any more, so the next start (or lease) need not recount them.
+pub fn totals_written_mark(channel: ChannelKey) -> String {
+    format!("{TOTALS_WRITTEN}{}", channel.0)
 }
 
 #[cfg(test)]
