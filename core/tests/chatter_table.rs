@@ -289,6 +289,48 @@ fn config(history_only: bool) -> IngestConfig {
     }
 }
 
+/// Live tracking that holds the chatter-table totals: never a channel's turn within a test
+/// (only a full flush, a release or the last batch writes them); with leases or not.
+fn holding(leased: bool) -> IngestConfig {
+    IngestConfig {
+        totals_interval: std::time::Duration::from_secs(3600),
+        leased,
+        ..config(false)
+    }
+}
+
+/// A new store over the test database, as a restarted process opens it.
+async fn reopened(db: &TestDb) -> Arc<Store> {
+    chatters_core::store::open(&db.url, &chatters_core::store::ConnectOptions::default())
+        .await
+        .expect("open")
+}
+
+/// User 1's kept message total.
+async fn kept_messages(db: &TestDb) -> Vec<Vec<Option<i64>>> {
+    db.rows("SELECT all_messages FROM channel_users WHERE user_id = 1")
+        .await
+}
+
+/// Changes user 1's kept message total behind the store's back: a recount mends it.
+async fn set_kept_messages(db: &TestDb, n: i64) {
+    db.rows(&format!(
+        "UPDATE channel_users SET all_messages = {n} WHERE user_id = 1"
+    ))
+    .await;
+}
+
+/// The name of `CHAN`'s totals-written mark.
+async fn written_mark(db: &TestDb) -> String {
+    let chan = db
+        .store
+        .channel(&login(CHAN))
+        .await
+        .expect("read")
+        .expect("channel");
+    totals_written_mark(chan.key)
+}
+
 /// A stream watched across a restart: presence left open by the stop is credited as watch time
 /// when the next start closes it, and users already counted in the live stream are not counted
 /// twice when the new tracker sees them again.
@@ -354,23 +396,14 @@ async fn kept_totals_follow_live_tracking_across_a_restart(db: &TestDb) {
 /// recount; a crash loses them and the next start recounts them from the stream rows.
 async fn held_totals_reach_the_table_by_a_full_flush_a_recount_or_the_next_start(db: &TestDb) {
     let [a, b] = [(1, "ann"), (2, "bob")].map(|(id, name)| user(id, name));
-    let config = || IngestConfig {
-        // Never the channel's turn within the test.
-        totals_interval: std::time::Duration::from_secs(3600),
-        ..config(false)
-    };
+    let config = || holding(false);
     let kept = || async {
         db.rows(&format!(
             "SELECT user_id, all_messages, all_last_seen - {T0} FROM channel_users ORDER BY user_id"
         ))
         .await
     };
-    let opened = || async {
-        chatters_core::store::open(&db.url, &chatters_core::store::ConnectOptions::default())
-            .await
-            .expect("open")
-    };
-    let first = Pipeline::start(opened().await, config()).await;
+    let first = Pipeline::start(reopened(db).await, config()).await;
     first
         .send(vec![
             online(CHAN, ROOM, "3001", 100),
@@ -398,7 +431,7 @@ async fn held_totals_reach_the_table_by_a_full_flush_a_recount_or_the_next_start
     );
     first.crash();
 
-    let restarted = opened().await;
+    let restarted = reopened(db).await;
     let second = Pipeline::start(restarted.clone(), config()).await;
     assert_kept_totals(db, CHAN, "after the crash").await;
     // The new tracker does not know ann is counted: her first message is written at once, the
@@ -564,26 +597,8 @@ async fn a_large_channel_pages_the_same_whichever_way_it_is_read(store: Arc<Stor
 /// the next start recount.
 async fn a_clean_stop_spares_the_next_start_its_recount(db: &TestDb) {
     let a = user(1, "ann");
-    let config = || IngestConfig {
-        totals_interval: std::time::Duration::from_secs(3600),
-        ..config(false)
-    };
-    let opened = || async {
-        chatters_core::store::open(&db.url, &chatters_core::store::ConnectOptions::default())
-            .await
-            .expect("open")
-    };
-    let messages = || async {
-        db.rows("SELECT all_messages FROM channel_users WHERE user_id = 1")
-            .await
-    };
-    let tamper = |n: i64| async move {
-        db.rows(&format!(
-            "UPDATE channel_users SET all_messages = {n} WHERE user_id = 1"
-        ))
-        .await;
-    };
-    let first = Pipeline::start(opened().await, config()).await;
+    let config = || holding(false);
+    let first = Pipeline::start(reopened(db).await, config()).await;
     first
         .send(vec![
             online(CHAN, ROOM, "4001", 100),
@@ -596,19 +611,13 @@ async fn a_clean_stop_spares_the_next_start_its_recount(db: &TestDb) {
         .await;
     first.stop().await;
     assert_kept_totals(db, CHAN, "after a clean stop").await;
-    let chan = db
-        .store
-        .channel(&login(CHAN))
-        .await
-        .expect("read")
-        .expect("channel");
-    let mark = totals_written_mark(chan.key);
+    let mark = written_mark(db).await;
     assert!(db.store.state(&mark).await.expect("read").is_some());
 
-    tamper(99).await;
-    let second = Pipeline::start(opened().await, config()).await;
+    set_kept_messages(db, 99).await;
+    let second = Pipeline::start(reopened(db).await, config()).await;
     assert_eq!(
-        messages().await,
+        kept_messages(db).await,
         [[Some(99)]],
         "recounted after a clean stop"
     );
@@ -621,10 +630,10 @@ async fn a_clean_stop_spares_the_next_start_its_recount(db: &TestDb) {
         .set_state(&mark, &(T0 + 105).to_string())
         .await
         .expect("set");
-    tamper(77).await;
-    let third = Pipeline::start(opened().await, config()).await;
+    set_kept_messages(db, 77).await;
+    let third = Pipeline::start(reopened(db).await, config()).await;
     assert_kept_totals(db, CHAN, "after a stale mark").await;
-    assert_eq!(messages().await, [[Some(2)]]);
+    assert_eq!(kept_messages(db).await, [[Some(2)]]);
     for at in [200, 201] {
         third
             .ingest
@@ -636,13 +645,13 @@ async fn a_clean_stop_spares_the_next_start_its_recount(db: &TestDb) {
     // The second message's total is held (not yet the channel's turn), and lost by the crash;
     // the third start removed the mark, so the next start recounts (ann is present again, so
     // the watch credit of her open interval recounts her as well).
-    assert_eq!(messages().await, [[Some(3)]]);
+    assert_eq!(kept_messages(db).await, [[Some(3)]]);
     assert_eq!(db.store.state(&mark).await.expect("read"), None);
     third.crash();
-    tamper(55).await;
-    let fourth = Pipeline::start(opened().await, config()).await;
+    set_kept_messages(db, 55).await;
+    let fourth = Pipeline::start(reopened(db).await, config()).await;
     assert_kept_totals(db, CHAN, "after the crash").await;
-    assert_eq!(messages().await, [[Some(4)]]);
+    assert_eq!(kept_messages(db).await, [[Some(4)]]);
     fourth.stop().await;
 }
 
@@ -651,24 +660,11 @@ async fn a_clean_stop_spares_the_next_start_its_recount(db: &TestDb) {
 /// channels it still holds (not this one, whose totals the new holder now holds).
 async fn a_released_channel_is_marked_for_its_next_holder(db: &TestDb) {
     let a = user(1, "ann");
-    let leased = || IngestConfig {
-        totals_interval: std::time::Duration::from_secs(3600),
-        leased: true,
-        ..config(false)
-    };
-    let opened = || async {
-        chatters_core::store::open(&db.url, &chatters_core::store::ConnectOptions::default())
-            .await
-            .expect("open")
-    };
-    let messages = || async {
-        db.rows("SELECT all_messages FROM channel_users WHERE user_id = 1")
-            .await
-    };
+    let leased = || holding(true);
     let acquired = || Event::ChannelAcquired {
         channel: login(CHAN),
     };
-    let first = Pipeline::start(opened().await, leased()).await;
+    let first = Pipeline::start(reopened(db).await, leased()).await;
     first
         .send(vec![acquired(), online(CHAN, ROOM, "4101", 100)])
         .await;
@@ -677,7 +673,7 @@ async fn a_released_channel_is_marked_for_its_next_holder(db: &TestDb) {
         first.ingest.flush_rows().await.expect("flush rows");
     }
     // The second message's total is held.
-    assert_eq!(messages().await, [[Some(1)]]);
+    assert_eq!(kept_messages(db).await, [[Some(1)]]);
     first
         .send(vec![Event::ChannelReleased {
             channel: login(CHAN),
@@ -685,20 +681,17 @@ async fn a_released_channel_is_marked_for_its_next_holder(db: &TestDb) {
         }])
         .await;
     assert_kept_totals(db, CHAN, "after the release").await;
-    let chan = db
-        .store
-        .channel(&login(CHAN))
-        .await
-        .expect("read")
-        .expect("channel");
-    let mark = totals_written_mark(chan.key);
+    let mark = written_mark(db).await;
     assert!(db.store.state(&mark).await.expect("read").is_some());
 
-    db.rows("UPDATE channel_users SET all_messages = 99 WHERE user_id = 1")
-        .await;
-    let second = Pipeline::start(opened().await, leased()).await;
+    set_kept_messages(db, 99).await;
+    let second = Pipeline::start(reopened(db).await, leased()).await;
     second.send(vec![acquired()]).await;
-    assert_eq!(messages().await, [[Some(99)]], "recounted after a release");
+    assert_eq!(
+        kept_messages(db).await,
+        [[Some(99)]],
+        "recounted after a release"
+    );
     assert_eq!(db.store.state(&mark).await.expect("read"), None);
     first.stop().await;
     assert_eq!(
