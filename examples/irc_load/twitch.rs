@@ -211,8 +211,8 @@ pub async fn start(channels: u64, binary: Option<&Path>) -> anyhow::Result<Runni
                 .current_dir(dir.path())
                 .spawn()
                 .with_context(|| format!("starting {}", binary.display()))?;
-            let child = ChildGuard(Some(child));
-            let pid = child.0.as_ref().map_or(0, std::process::Child::id);
+            let child = ChildGuard(child);
+            let pid = child.0.id();
             let source = Source::Child {
                 url: format!("http://{metrics_addr}/metrics"),
                 http: reqwest::Client::new(),
@@ -258,10 +258,7 @@ impl Running {
                 cancel.cancel();
                 task.await.context("the process").and_then(|r| r)
             }
-            Process::Child(mut child) => match child.0.take() {
-                Some(child) => terminate(child).await,
-                None => Ok(()),
-            },
+            Process::Child(mut child) => terminate(&mut child.0).await,
         };
         self.store.close().await;
         // Before any error returns: a runtime dropped inside this one panics.
@@ -270,25 +267,20 @@ impl Running {
     }
 }
 
-/// The child process, killed if it is still running when dropped (an error on the way).
-struct ChildGuard(Option<std::process::Child>);
+/// The child process, killed if it is still running when dropped (an error on the way; a
+/// child already waited for is left alone).
+struct ChildGuard(std::process::Child);
 
 impl Drop for ChildGuard {
     fn drop(&mut self) {
-        if let Some(mut child) = self.0.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
 /// SIGTERM, then the exit, which must be a clean one within 60 s.
-async fn terminate(child: std::process::Child) -> anyhow::Result<()> {
-    let mut child = ChildGuard(Some(child));
-    let Some(running) = child.0.as_mut() else {
-        return Ok(());
-    };
-    let pid = running.id();
+async fn terminate(child: &mut std::process::Child) -> anyhow::Result<()> {
+    let pid = child.id();
     let sent = std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status()?;
@@ -297,7 +289,7 @@ async fn terminate(child: std::process::Child) -> anyhow::Result<()> {
     }
     let deadline = Instant::now() + Duration::from_secs(60);
     let status = loop {
-        if let Some(status) = running.try_wait()? {
+        if let Some(status) = child.try_wait()? {
             break status;
         }
         if Instant::now() > deadline {
@@ -305,7 +297,6 @@ async fn terminate(child: std::process::Child) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    child.0 = None;
     if !status.success() {
         bail!("the child exited with {status}");
     }
