@@ -120,8 +120,8 @@ impl Store {
         };
         // Two scans of the stream's rows, run at once on two connections: the first wave's
         // figures, and watch time with the marks. One pass of all eight aggregates took 1.7x
-        // the first wave's time (each aggregate costs a column read per row); side by side,
-        // a figures request takes about what the first wave's took.
+        // the first wave's time (each aggregate costs a column read per row); side by side the
+        // wait is about the longer scan, still above the first wave's (BENCHMARKS.md).
         let first_wave = format!(
             "{c}, {n}, {f}, {m}, {l}",
             c = d.int("COUNT(*)"),
