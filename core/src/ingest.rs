@@ -5,10 +5,15 @@
 //!   without bound, and a slow database slows the producers instead of losing events.
 //! - A batch is committed when it holds `batch_events` events or `flush_interval` has passed,
 //!   whichever is first. The commit is a future the task polls beside its queue, so the
-//!   tracker keeps working while it runs (one commit in flight at most; the next batch waits
-//!   for it). Anything else that writes to the store from this task waits for it first, so a
-//!   write never queues behind a transaction only this task can finish.
+//!   tracker keeps working while it runs: one commit in flight at most, and a batch due while
+//!   one runs is handed over as soon as it ends (the task waits only when the open batch has
+//!   grown to four times `batch_events`). Anything else that writes to the store from this
+//!   task waits for it first, so a write never queues behind a transaction only this task can
+//!   finish.
 //! - An event is stored once its batch commits; [`IngestHandle::flush`] waits for that.
+//!   [`IngestHandle::uncommitted`] instead returns a channel's rows of the batches in memory
+//!   (numbered, [`Batch::seq`]), so a reader can add them to what it reads (a chat command's
+//!   answer does not wait for the disk).
 //! - Opted-out users are dropped at the door (by the tracker); an opt-out waits for every
 //!   earlier batch to commit, then deletes the user's rows in one transaction.
 //! - On cancellation the queue is drained, present users' last sightings are written and the
@@ -94,6 +99,9 @@ impl Ingest {
             batch: Batch::default(),
             acks: Vec::new(),
             in_flight: None,
+            in_flight_batch: None,
+            due: None,
+            seq: 0,
             metrics,
             clock: i64::MIN,
             last_tick: i64::MIN,
@@ -119,6 +127,12 @@ struct Pipeline {
     leased_channels: FxHashSet<ChannelKey>,
     /// The previous batch's commit, while it runs.
     in_flight: Option<Commit>,
+    /// Its batch, read by [`Command::Uncommitted`] until the commit ends.
+    in_flight_batch: Option<Arc<Batch>>,
+    /// The open batch is due (`Some(all)`, see [`Self::hand_over_with`]) but a commit runs.
+    due: Option<bool>,
+    /// Number of the latest batch handed over.
+    seq: u64,
     metrics: Arc<IngestMetrics>,
     /// Latest event time seen: the tracker's clock (deterministic, import-friendly).
     clock: i64,
@@ -167,7 +181,10 @@ impl Pipeline {
                 biased;
                 () = cancel.cancelled() => break Ok(()),
                 // Polled before the queue, so a busy queue never starves the commit.
-                committed = finish(&mut self.in_flight) => committed,
+                committed = finish(&mut self.in_flight) => match committed {
+                    Ok(()) => self.committed().await,
+                    Err(e) => Err(e),
+                },
                 cmd = rx.recv() => match cmd {
                     Some(cmd) => self.command(cmd).await,
                     None => break Ok(()),
@@ -186,6 +203,13 @@ impl Pipeline {
                 _ = rules.tick() => self.reload_rules().await,
             };
             if let Err(e) = step {
+                break Err(e);
+            }
+            // A batch due while a commit ran whose end another step awaited.
+            if self.in_flight.is_none()
+                && let Some(all) = self.due
+                && let Err(e) = self.hand_over_with(all).await
+            {
                 break Err(e);
             }
             if self.batch.events >= self.config.batch_events
@@ -242,6 +266,24 @@ impl Pipeline {
                 let _ = reply.send(self.tracker.present_count(&channel));
                 Ok(())
             }
+            Command::Uncommitted(channel, reply) => {
+                let mut slices = Vec::with_capacity(2);
+                if let Some(batch) = &self.in_flight_batch {
+                    slices.push(batch.channel_slice(channel, batch.seq));
+                }
+                slices.push(self.batch.channel_slice(channel, self.seq + 1));
+                let _ = reply.send(crate::store::Uncommitted { slices });
+                Ok(())
+            }
+        }
+    }
+
+    /// The commit in flight has ended: a batch that fell due meanwhile is handed over now.
+    async fn committed(&mut self) -> Result<(), StoreError> {
+        self.in_flight_batch = None;
+        match self.due.take() {
+            Some(all) => self.hand_over_with(all).await,
+            None => Ok(()),
         }
     }
 
@@ -251,8 +293,18 @@ impl Pipeline {
         self.hand_over_with(false).await
     }
 
-    /// [`Self::hand_over`]; `all`: with every held emote count, as a full flush does.
+    /// [`Self::hand_over`]; `all`: with every held emote count, as a full flush does. While a
+    /// commit runs the batch stays open, due (handed over when that commit ends), unless it
+    /// has grown to four times `batch_events`: then the task waits for the commit.
     async fn hand_over_with(&mut self, all: bool) -> Result<(), StoreError> {
+        if self.in_flight.is_some() {
+            if self.batch.events < self.config.batch_events.saturating_mul(4) {
+                self.due = Some(all || self.due.unwrap_or(false));
+                return Ok(());
+            }
+            self.wait_commit().await?;
+        }
+        let all = all || self.due.take().unwrap_or(false);
         self.emotes
             .pass(&mut self.batch, all, std::time::Instant::now());
         // An import writes mostly new rows, and holds no more memory than it has to.
@@ -266,7 +318,6 @@ impl Pipeline {
             return Ok(());
         }
         self.batch.hold_totals = hold;
-        self.wait_commit().await?;
         if self.config.history_only {
             // Intervals still open are written once they close (at the latest on stop).
             self.batch.presence.retain(|_, until| until.is_some());
@@ -282,8 +333,12 @@ impl Pipeline {
             let h = name_hash(row);
             names.insert(*id, h) != Some(h)
         });
+        self.seq += 1;
+        self.batch.seq = self.seq;
+        let batch = Arc::new(std::mem::take(&mut self.batch));
+        self.in_flight_batch = Some(batch.clone());
         let job = Job {
-            batch: std::mem::take(&mut self.batch),
+            batch,
             acks: std::mem::take(&mut self.acks),
         };
         self.in_flight = Some(Box::pin(commit(
@@ -297,14 +352,17 @@ impl Pipeline {
 
     /// Waits for the commit in flight, if any.
     async fn wait_commit(&mut self) -> Result<(), StoreError> {
-        match self.in_flight.take() {
+        let result = match self.in_flight.take() {
             Some(commit) => commit.await,
             None => Ok(()),
-        }
+        };
+        self.in_flight_batch = None;
+        result
     }
 
     /// Commits the open batch and waits until everything before it is committed.
     async fn settle(&mut self) -> Result<(), StoreError> {
+        self.wait_commit().await?;
         self.hand_over_with(true).await?;
         self.wait_commit().await
     }

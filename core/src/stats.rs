@@ -11,6 +11,9 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
+mod fresh;
+pub use fresh::Fresh;
+
 use crate::audience::AudienceFigures;
 use crate::bots::KnownBots;
 use crate::charts::{ChannelSeries, LiveSpan, RaidMark, StreamSeries};
@@ -169,15 +172,20 @@ impl Figures {
         }
     }
 
-    /// Ids of known bots in a channel (shipped and added, minus allowed).
-    pub async fn bot_ids(&self, channel: &Channel) -> Result<Vec<UserId>, StoreError> {
+    /// Logins of known bots in a channel (shipped and added, minus allowed).
+    async fn bot_logins(&self, channel: &Channel) -> Result<Vec<Login>, StoreError> {
         let rules: FxHashMap<_, _> = self
             .store
             .bot_rules(channel.key)
             .await?
             .into_iter()
             .collect();
-        let logins = self.bots.channel_bots(&rules);
+        Ok(self.bots.channel_bots(&rules))
+    }
+
+    /// Ids of known bots in a channel (shipped and added, minus allowed).
+    pub async fn bot_ids(&self, channel: &Channel) -> Result<Vec<UserId>, StoreError> {
+        let logins = self.bot_logins(channel).await?;
         let mut ids: Vec<UserId> = self
             .store
             .user_ids(&logins)
@@ -237,6 +245,15 @@ impl Figures {
     /// Every figure of one stream; an ended stream frozen for `RETENTION` has them from its
     /// frozen copy (its per-user rows may be gone).
     pub async fn stream(&self, stream: &Stream) -> Result<StreamFigures, StoreError> {
+        self.stream_with(stream, None).await
+    }
+
+    /// [`Figures::stream`], with the uncommitted rows of `fresh` added when given.
+    async fn stream_with(
+        &self,
+        stream: &Stream,
+        fresh: Option<&Fresh<'_>>,
+    ) -> Result<StreamFigures, StoreError> {
         if stream.ended_at.is_some()
             && let Some(frozen) = self.store.frozen_figures(stream.key).await?
         {
@@ -248,10 +265,19 @@ impl Figures {
             }
         }
         let channel = self.channel_of(stream).await?;
-        let bots = self.bot_ids(&channel).await?;
-        let excluded = self.excluded_with(&channel, bots.clone()).await?;
+        let (bots, excluded) = match fresh {
+            Some(fresh) => fresh.bots_and_excluded(&channel).await?,
+            None => {
+                let bots = self.bot_ids(&channel).await?;
+                let excluded = self.excluded_with(&channel, bots.clone()).await?;
+                (bots, excluded)
+            }
+        };
         let now = Timestamp::now();
-        let counts = self.store.stream_counts(stream, &excluded, now).await?;
+        let mut counts = self.store.stream_counts(stream, &excluded, now).await?;
+        if let Some(fresh) = fresh {
+            counts = fresh.counts(stream, counts, &excluded, now).await?;
+        }
         let end = stream.ended_at.unwrap_or(Timestamp(i64::MAX));
         let peak = match self
             .store
@@ -259,7 +285,7 @@ impl Figures {
             .await?
         {
             Some(p) => p,
-            None => stream.irc_peak,
+            None => fresh.map_or(stream.irc_peak, |f| f.irc_peak(stream)),
         };
         let retention = match self.store.previous_stream(stream).await? {
             Some(prev) => {
@@ -277,7 +303,10 @@ impl Figures {
             }
             None => None,
         };
-        let known_bots = self.store.count_unique_among(stream.key, &bots).await?;
+        let mut known_bots = self.store.count_unique_among(stream.key, &bots).await?;
+        if let Some(fresh) = fresh {
+            known_bots = fresh.known_bots(stream, known_bots, &bots).await?;
+        }
         let audience = self
             .audience_with(stream, &excluded, (peak, counts.unique), &counts)
             .await?;

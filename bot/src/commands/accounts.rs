@@ -4,10 +4,10 @@ use super::reply::list;
 use super::{Context, Reply};
 
 pub(super) async fn answer(ctx: &Context<'_>) -> anyhow::Result<Reply> {
-    let Some(stream) = ctx.figures.current_or_last_stream(ctx.channel).await? else {
+    let Some(stream) = ctx.fresh.current_or_last_stream(ctx.channel).await? else {
         return Ok(Reply::new("No stream recorded yet."));
     };
-    let c = ctx.figures.accounts_stream(&stream).await?;
+    let c = ctx.fresh.accounts_stream(&stream).await?;
     if c.days.is_empty() {
         return Ok(Reply::new(format!(
             "{} chatters, no account creation dates known yet.",

@@ -2,7 +2,7 @@
 
 use chatters_core::domain::{Login, Timestamp, UserId};
 use chatters_core::ingest::IngestHandle;
-use chatters_core::stats::Figures;
+use chatters_core::stats::{Figures, Fresh};
 use chatters_core::store::Channel;
 
 /// What a command's answer may use.
@@ -10,6 +10,10 @@ use chatters_core::store::Channel;
 pub struct Context<'a> {
     /// The figures over the store.
     pub figures: &'a Figures,
+    /// The same with ingestion's uncommitted rows of the channel added (what the answers of
+    /// `!chatters`, `!stats`, `!top`, `!new`, `!seen`, `!lurkers`, `!raid` and `!accounts`
+    /// read; empty when the answer waited for the commit instead).
+    pub fresh: Fresh<'a>,
     /// Ingestion (present count, opt-outs).
     pub ingest: &'a IngestHandle,
     /// The channel asked in.

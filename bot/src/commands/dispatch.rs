@@ -1,5 +1,6 @@
 //! From a chat line to a queued reply: parse, check who may ask, coalesce repeated asks,
-//! wait until the asking message itself is ingested, answer, queue for the [`super::outbox`].
+//! add what ingestion has not committed yet (or wait until it is), answer, queue for the
+//! [`super::outbox`].
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,7 +9,7 @@ use chatters_core::channel_settings::{ChannelSettings, Role};
 use chatters_core::domain::{Login, Timestamp};
 use chatters_core::ingest::IngestHandle;
 use chatters_core::stats::Figures;
-use chatters_core::store::{Channel, Store};
+use chatters_core::store::{Channel, Overlay, Store};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -43,6 +44,8 @@ pub struct DispatchMetrics {
     pub coalesced: AtomicU64,
     /// Answers that failed to compute (an apology is sent).
     pub failed: AtomicU64,
+    /// Answers read again because a commit landed during their reads.
+    pub reread: AtomicU64,
 }
 
 /// Answers chat commands.
@@ -170,8 +173,17 @@ impl Dispatcher {
         channel: &Channel,
         line: &CommandLine,
     ) -> Reply {
-        // The asking message counts in the figures: wait until it is committed (emote counts
+        // The asking message counts in the figures. The commands that read a stream's or a
+        // user's rows add what ingestion has not committed yet; the others (and these, when
+        // commits keep landing during their reads) wait until it is committed (emote counts
         // held for their interval only for `!emotes`, the one answer made of them).
+        if reads_fresh(command) {
+            match self.answer_fresh(command, channel, line).await {
+                Ok(Some(reply)) => return reply,
+                Ok(None) => {}
+                Err(error) => warn!(%error, "ingestion stopped before a command's answer"),
+            }
+        }
         let flushed = if matches!(command, parse::Command::Emotes) {
             self.ingest.flush().await
         } else {
@@ -180,20 +192,65 @@ impl Dispatcher {
         if let Err(error) = flushed {
             warn!(%error, "ingestion flush before a command failed");
         }
-        let ctx = Context {
+        let nothing = Overlay::default();
+        let result = answer(command, &self.context(channel, line, &nothing)).await;
+        self.finish(command, result, line)
+    }
+
+    /// The answer from the committed rows plus the uncommitted ones, once the reads are known
+    /// to have seen exactly the batches committed when they started (`None`: a commit landed
+    /// during each of three attempts).
+    async fn answer_fresh(
+        &self,
+        command: &parse::Command,
+        channel: &Channel,
+        line: &CommandLine,
+    ) -> Result<Option<Reply>, chatters_core::ingest::IngestClosed> {
+        let held = self.ingest.uncommitted(channel.key).await?;
+        let mut watch = self.store().commit_watch();
+        for _ in 0..3 {
+            let Some(committed) = watch.steady(COMMIT_PATIENCE).await else {
+                continue;
+            };
+            let overlay = held.after(committed);
+            let result = answer(command, &self.context(channel, line, &overlay)).await;
+            if watch.unchanged() {
+                return Ok(Some(self.finish(command, result, line)));
+            }
+            self.metrics.reread.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(None)
+    }
+
+    fn context<'a>(
+        &'a self,
+        channel: &'a Channel,
+        line: &'a CommandLine,
+        overlay: &'a Overlay,
+    ) -> Context<'a> {
+        Context {
             figures: &self.figures,
+            fresh: self.figures.fresh(overlay),
             ingest: &self.ingest,
             channel,
             asker: line.user,
             asker_login: &line.login,
             public_base_url: &self.config.public_base_url,
             now: Timestamp::now(),
-        };
-        match answer(command, &ctx).await {
+        }
+    }
+
+    fn finish(
+        &self,
+        command: &parse::Command,
+        result: anyhow::Result<Reply>,
+        line: &CommandLine,
+    ) -> Reply {
+        match result {
             Ok(reply) => reply,
             Err(error) => {
                 self.metrics.failed.fetch_add(1, Ordering::Relaxed);
-                warn!(channel = %channel.login, command = command.name(), error = format!("{error:#}"), "command failed");
+                warn!(channel = %line.channel, command = command.name(), error = format!("{error:#}"), "command failed");
                 Reply::new(format!(
                     "@{} sorry, I cannot answer that right now; please try again in a minute.",
                     line.login
@@ -201,4 +258,25 @@ impl Dispatcher {
             }
         }
     }
+}
+
+/// How long an answer waits for a `COMMIT` in progress before reading anyway (and checking).
+const COMMIT_PATIENCE: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Commands whose answer adds ingestion's uncommitted rows ([`chatters_core::stats::Fresh`]);
+/// the others wait for the commit.
+fn reads_fresh(command: &parse::Command) -> bool {
+    use parse::Command as C;
+    matches!(
+        command,
+        C::Chatters
+            | C::New(_)
+            | C::Seen(_)
+            | C::Stats
+            | C::Top(_)
+            | C::Lurkers
+            | C::Raid
+            | C::Accounts
+            | C::Chart
+    )
 }

@@ -4,15 +4,15 @@ use super::reply::list;
 use super::{Context, Reply};
 
 pub(super) async fn answer(ctx: &Context<'_>, n: usize) -> anyhow::Result<Reply> {
-    let Some(stream) = ctx.figures.current_or_last_stream(ctx.channel).await? else {
+    let Some(stream) = ctx.fresh.current_or_last_stream(ctx.channel).await? else {
         return Ok(Reply::new("No stream recorded yet."));
     };
     let limit = i64::try_from(n).unwrap_or(i64::MAX);
-    let new = ctx.figures.new_chatters(&stream, limit).await?;
+    let new = ctx.fresh.new_chatters(&stream, limit).await?;
     if new.is_empty() {
         return Ok(Reply::new("No new chatters this stream yet."));
     }
-    let total = ctx.figures.stream(&stream).await?.new_chatters;
+    let total = ctx.fresh.stream(&stream).await?.new_chatters;
     let names: Vec<String> = new
         .iter()
         .map(|c| {

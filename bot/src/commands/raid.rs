@@ -4,7 +4,7 @@ use super::reply::percent;
 use super::{Context, Reply, ago};
 
 pub(super) async fn answer(ctx: &Context<'_>) -> anyhow::Result<Reply> {
-    let Some(r) = ctx.figures.last_raid(ctx.channel).await? else {
+    let Some(r) = ctx.fresh.last_raid(ctx.channel).await? else {
         return Ok(Reply::new("No raid recorded yet."));
     };
     let retention = match r.retention {

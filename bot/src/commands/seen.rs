@@ -5,7 +5,7 @@ use chatters_core::domain::Login;
 use super::{Context, Reply, ago};
 
 pub(super) async fn answer(ctx: &Context<'_>, user: &Login) -> anyhow::Result<Reply> {
-    let Some(seen) = ctx.figures.seen(ctx.channel, user).await? else {
+    let Some(seen) = ctx.fresh.seen(ctx.channel, user).await? else {
         return Ok(Reply::new(format!("I have not seen {user} here.")));
     };
     let Some(r) = seen.record else {

@@ -3,10 +3,10 @@
 use super::{Context, Reply};
 
 pub(super) async fn answer(ctx: &Context<'_>) -> anyhow::Result<Reply> {
-    let Some(stream) = ctx.figures.current_or_last_stream(ctx.channel).await? else {
+    let Some(stream) = ctx.fresh.current_or_last_stream(ctx.channel).await? else {
         return Ok(Reply::new("No stream recorded yet."));
     };
-    let f = ctx.figures.stream(&stream).await?;
+    let f = ctx.fresh.stream(&stream).await?;
     let which = if stream.ended_at.is_none() {
         "This stream"
     } else {

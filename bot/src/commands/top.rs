@@ -4,7 +4,7 @@ use super::reply::list;
 use super::{Context, Reply};
 
 pub(super) async fn answer(ctx: &Context<'_>, n: usize) -> anyhow::Result<Reply> {
-    let Some(stream) = ctx.figures.current_or_last_stream(ctx.channel).await? else {
+    let Some(stream) = ctx.fresh.current_or_last_stream(ctx.channel).await? else {
         return Ok(Reply::new("No stream recorded yet."));
     };
     let top = ctx

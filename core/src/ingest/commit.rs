@@ -17,7 +17,8 @@ use crate::store::{Batch, Store, StoreError};
 pub(super) type Ack = oneshot::Sender<Result<(), String>>;
 
 pub(super) struct Job {
-    pub(super) batch: Batch,
+    /// Shared with the pipeline, which adds its rows to answers until it is committed.
+    pub(super) batch: Arc<Batch>,
     pub(super) acks: Vec<Ack>,
 }
 

@@ -10,6 +10,7 @@ use super::commit::Ack;
 use crate::domain::Login;
 use crate::event::Event;
 use crate::metrics::Metrics;
+use crate::store::{ChannelKey, Uncommitted};
 
 /// The ingestion task has stopped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -24,6 +25,7 @@ pub(super) enum Command {
     Flush(Ack, bool),
     State(String, String),
     PresentCount(Login, oneshot::Sender<Option<usize>>),
+    Uncommitted(ChannelKey, oneshot::Sender<Uncommitted>),
 }
 
 /// A cheap, cloneable handle to the ingestion task.
@@ -41,6 +43,7 @@ impl std::fmt::Debug for Command {
             Self::Flush(..) => "Flush",
             Self::State(..) => "State",
             Self::PresentCount(..) => "PresentCount",
+            Self::Uncommitted(..) => "Uncommitted",
         })
     }
 }
@@ -101,6 +104,18 @@ impl IngestHandle {
         let (tx, rx) = oneshot::channel();
         self.tx
             .send(Command::PresentCount(channel.clone(), tx))
+            .await
+            .map_err(|_| IngestClosed)?;
+        rx.await.map_err(|_| IngestClosed)
+    }
+
+    /// A channel's rows of every batch not known to be committed, once every event sent
+    /// before this call is applied: what a chat command's answer adds to the committed
+    /// figures instead of waiting for a commit (`Figures::fresh`).
+    pub async fn uncommitted(&self, channel: ChannelKey) -> Result<Uncommitted, IngestClosed> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Command::Uncommitted(channel, tx))
             .await
             .map_err(|_| IngestClosed)?;
         rx.await.map_err(|_| IngestClosed)

@@ -135,6 +135,9 @@ pub struct Batch {
     pub hold_totals: std::time::Duration,
     /// How many events went into this batch.
     pub events: u64,
+    /// Ingestion's number for this batch (increasing; 0 outside ingestion): the store's
+    /// [`CommitWatch`](super::CommitWatch) tells readers which numbers are committed.
+    pub seq: u64,
 }
 
 impl Batch {

@@ -21,6 +21,7 @@ impl Store {
                 .totals
                 .pending(batch.hold_totals, std::time::Instant::now())
         {
+            self.commits.skipped(batch.seq);
             return Ok(());
         }
         let started = std::time::Instant::now();
@@ -34,7 +35,15 @@ impl Store {
         let rest = started.elapsed();
         super::signals::commit_signals(&mut tx, &batch.signals).await?;
         let signals = started.elapsed();
-        tx.commit().await?;
+        let delay = self.commits.delay();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        self.commits.committing();
+        let committed = tx.commit().await;
+        self.commits
+            .settled(committed.as_ref().ok().map(|()| batch.seq));
+        committed?;
         self.totals.settle(totals);
         self.marks.forget(batch.stream_ends.iter().map(|(s, _)| *s));
         tracing::debug!(

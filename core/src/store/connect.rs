@@ -69,12 +69,14 @@ pub async fn open(url: &str, options: &ConnectOptions) -> Result<Arc<Store>, Sto
             _checkpointer: None,
             marks: Default::default(),
             totals: Default::default(),
+            commits: Default::default(),
         },
         Backend::Postgres => Store {
             pool: Pool::Postgres(connect_postgres(url, options).await?),
             _checkpointer: None,
             marks: Default::default(),
             totals: Default::default(),
+            commits: Default::default(),
         },
     }))
 }
@@ -226,6 +228,7 @@ async fn connect_sqlite(url: &str, options: &ConnectOptions) -> Result<Store, St
         _checkpointer: Some(Arc::new(stop.drop_guard())),
         marks: Default::default(),
         totals: Default::default(),
+        commits: Default::default(),
     })
 }
 

@@ -23,6 +23,8 @@ pub struct Store {
     pub(super) marks: super::mark_cache::MarkCache,
     /// The chatter-table totals held between commits ([`super::held_totals`]).
     pub(super) totals: super::held_totals::HeldTotals,
+    /// Which of ingestion's batches are committed ([`super::commit_clock`]).
+    pub(super) commits: super::commit_clock::CommitClock,
 }
 
 /// The pool of the opened backend.
