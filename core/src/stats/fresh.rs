@@ -476,35 +476,46 @@ impl Fresh<'_> {
         };
         let user = store.user(id).await?;
         let mut record = store.channel_user(channel.key, id).await?;
-        if let Some(d) = self.overlay.channel_users.get(&id) {
+        // A record's messages are those outside streams plus its stream rows' (see
+        // `Store::channel_user`): the uncommitted ones of both kinds are added.
+        let mut rows: Vec<_> = self
+            .overlay
+            .rows
+            .iter()
+            .filter(|((_, u), _)| *u == id)
+            .map(|((s, _), row)| (*s, row.delta))
+            .collect();
+        rows.sort_unstable_by_key(|(s, _)| *s);
+        let outside = self.overlay.channel_users.get(&id);
+        let seen_at = rows
+            .iter()
+            .map(|(_, d)| (d.first_seen, d.last_seen))
+            .chain(outside.map(|d| (d.first_seen, d.last_seen)))
+            .reduce(|(f, l), (f2, l2)| (f.min(f2), l.max(l2)));
+        if let Some((first, last)) = seen_at {
             let r = record.get_or_insert_with(|| ChannelUser {
                 user_id: id,
                 login: login.clone(),
                 display_name: login.to_string(),
-                first_seen: d.first_seen,
-                last_seen: d.last_seen,
+                first_seen: first,
+                last_seen: last,
                 messages: 0,
                 streams_attended: 0,
                 watch_time: 0,
             });
-            r.first_seen = r.first_seen.min(d.first_seen);
-            r.last_seen = r.last_seen.max(d.last_seen);
-            r.messages += d.messages;
-            // Streams the uncommitted rows make the user a unique chatter of.
-            let mut streams: Vec<_> = self
-                .overlay
-                .rows
-                .iter()
-                .filter(|((_, u), _)| *u == id)
-                .map(|((s, _), row)| (*s, row.delta.active, row.delta.watch))
-                .collect();
-            streams.sort_unstable_by_key(|(s, _, _)| *s);
-            for (stream, active, watch) in streams {
-                let stored = store.stream_rows_of(stream, &[id]).await?;
-                if active && !stored.get(&id).is_some_and(|s| s.active) {
-                    r.streams_attended += 1;
+            r.first_seen = r.first_seen.min(first);
+            r.last_seen = r.last_seen.max(last);
+            r.messages += outside.map_or(0, |d| d.messages);
+            for (stream, delta) in rows {
+                r.messages += delta.messages;
+                r.watch_time += delta.watch;
+                // A stream the uncommitted rows make the user a unique chatter of.
+                if delta.active {
+                    let stored = store.stream_rows_of(stream, &[id]).await?;
+                    if !stored.get(&id).is_some_and(|s| s.active) {
+                        r.streams_attended += 1;
+                    }
                 }
-                r.watch_time += watch;
             }
         }
         let created_at = self

@@ -1,0 +1,215 @@
+//! Figures with ingestion's uncommitted rows added (`Figures::fresh`, what chat commands
+//! answer with), on every backend, while a commit is held open on purpose: the figures count
+//! every event sent before the ask, exactly as they read once the batch is committed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chatters_core::bots::KnownBots;
+use chatters_core::domain::StreamId;
+use chatters_core::event::Event;
+use chatters_core::ingest::IngestConfig;
+use chatters_core::stats::{Figures, Fresh, StreamFigures};
+use chatters_core::store::{Channel, Overlay, Store, Stream};
+use chatters_core::testing::*;
+
+const CHAN: &str = "chan";
+const ROOM: i64 = 500;
+
+fn counts(f: &StreamFigures) -> [i64; 8] {
+    [
+        f.unique_chatters,
+        f.new_chatters,
+        f.returning_chatters,
+        f.first_time_chatters,
+        f.peak_chatters,
+        f.messages,
+        f.lurkers,
+        f.known_bots,
+    ]
+}
+
+/// Everything a command shows of the channel's stream `3002`.
+#[derive(Debug, PartialEq)]
+struct Shown {
+    counts: [i64; 8],
+    retention: Option<f64>,
+    top: Vec<(String, i64)>,
+    new: Vec<(String, i64, bool)>,
+    seen: Vec<(i64, i64, i64, i64)>,
+    raid: (Option<f64>, i64),
+    accounts: i64,
+}
+
+async fn shown(fresh: &Fresh<'_>, stream: &Stream, channel: &Channel) -> Shown {
+    let f = fresh.stream(stream).await.expect("figures");
+    let top = fresh.top_chatters(stream, 3).await.expect("top");
+    let new = fresh.new_chatters(stream, 10).await.expect("new");
+    let mut seen = Vec::new();
+    for name in ["bob", "frank"] {
+        let s = fresh
+            .seen(channel, &login(name))
+            .await
+            .expect("seen")
+            .and_then(|s| s.record)
+            .map_or((0, 0, 0, 0), |r| {
+                (
+                    r.first_seen.0 - T0,
+                    r.last_seen.0 - T0,
+                    r.messages,
+                    r.streams_attended,
+                )
+            });
+        seen.push(s);
+    }
+    let raid = fresh
+        .last_raid(channel)
+        .await
+        .expect("raid")
+        .expect("a raid");
+    let accounts = fresh.accounts_stream(stream).await.expect("accounts");
+    Shown {
+        counts: counts(&f),
+        retention: f.retention,
+        top: top
+            .into_iter()
+            .map(|u| (u.login.to_string(), u.count))
+            .collect(),
+        new: new
+            .into_iter()
+            .map(|c| (c.login.to_string(), c.first_seen.0 - T0, c.first_time))
+            .collect(),
+        seen,
+        raid: (raid.retention, raid.arrivals),
+        accounts: accounts.total,
+    }
+}
+
+/// A stream with rows committed, then more events held in a commit slowed to 3 s: the fresh
+/// figures count them at once; the committed ones do not yet, and equal them once committed.
+async fn uncommitted_rows_count_in_the_answer_before_their_commit(store: Arc<Store>) {
+    let config = IngestConfig {
+        tracker: tracker_config(None),
+        ..IngestConfig::default()
+    };
+    let h = Pipeline::start(store.clone(), config).await;
+    let [alice, bob, dave, erin, frank] = [
+        (1, "alice"),
+        (2, "bob"),
+        (4, "dave"),
+        (5, "erin"),
+        (6, "frank"),
+    ]
+    .map(|(id, name)| user(id, name));
+    let raider = user(20, "raidguy");
+    let bot = user(30, "buttsbot");
+    h.send(vec![
+        online(CHAN, ROOM, "3001", 0),
+        msg(CHAN, ROOM, &alice, 10),
+        msg(CHAN, ROOM, &bob, 20),
+        offline(CHAN, 500),
+        online(CHAN, ROOM, "3002", 1000),
+        msg(CHAN, ROOM, &alice, 1010),
+        msg(CHAN, ROOM, &alice, 1015),
+        join(CHAN, &dave, 1020),
+        Event::Raid {
+            channel: login(CHAN),
+            from: raider.clone(),
+            viewers: 30,
+            at: t(1100),
+        },
+        join(CHAN, &erin, 1105),
+    ])
+    .await;
+    let figures = Figures::new(store.clone(), KnownBots::shipped(), None);
+    let channel = store
+        .channel(&login(CHAN))
+        .await
+        .expect("read")
+        .expect("channel");
+    let stream = store
+        .stream(&StreamId::parse("3002").expect("id"))
+        .await
+        .expect("read")
+        .expect("stream");
+    let nothing = Overlay::default();
+    let before = shown(&figures.fresh(&nothing), &stream, &channel).await;
+    // alice, dave, erin; new: dave, erin; lurkers: dave, erin. The raid's one arrival (erin)
+    // was not seen 30 minutes later. Of stream 3001's alice and bob, alice came back.
+    // Peak: three present at once.
+    assert_eq!(before.counts, [3, 2, 1, 0, 3, 2, 2, 0]);
+    assert_eq!(before.retention, Some(0.5));
+    assert_eq!(before.raid, (Some(0.0), 1));
+
+    store.slow_commits(Duration::from_secs(3));
+    h.ingest
+        .send_all(vec![
+            msg(CHAN, ROOM, &bob, 1200),
+            first_msg(CHAN, ROOM, &frank, 1210),
+            msg(CHAN, ROOM, &alice, 1220),
+            msg(CHAN, ROOM, &dave, 1230),
+            msg(CHAN, ROOM, &bot, 1240),
+            msg(CHAN, ROOM, &erin, 2950),
+        ])
+        .await
+        .expect("send");
+    let held = h
+        .ingest
+        .uncommitted(channel.key)
+        .await
+        .expect("uncommitted");
+    let mut watch = store.commit_watch();
+    let committed = watch
+        .steady(Duration::from_secs(10))
+        .await
+        .expect("no COMMIT runs for long");
+    let overlay = held.after(committed);
+    let fresh = shown(&figures.fresh(&overlay), &stream, &channel).await;
+    assert!(
+        watch.unchanged(),
+        "the slowed commit landed during the reads"
+    );
+    // The commit is still held: the stored figures are the old ones.
+    assert_eq!(
+        shown(&figures.fresh(&nothing), &stream, &channel).await,
+        before
+    );
+    // + bob (returning), frank (new, first message ever), buttsbot (a known bot); dave and
+    // erin chatted (no lurkers left). The raid has two arrivals now: erin, seen 30 minutes
+    // later, and frank, not.
+    // Peak: five present at once (the IRC peak the batch raised).
+    assert_eq!(fresh.counts, [5, 3, 2, 1, 5, 7, 0, 1]);
+    assert_eq!(fresh.retention, Some(1.0));
+    assert_eq!(
+        fresh.top,
+        [("alice".into(), 3), ("bob".into(), 1), ("dave".into(), 1)]
+    );
+    assert_eq!(
+        fresh.new,
+        [
+            ("frank".into(), 1210, true),
+            ("erin".into(), 1105, false),
+            ("dave".into(), 1020, false)
+        ]
+    );
+    assert_eq!(fresh.seen, [(20, 1200, 2, 2), (1210, 1210, 1, 1)]);
+    assert_eq!(fresh.raid, (Some(0.5), 2));
+    assert_eq!(fresh.accounts, 5);
+
+    // Once committed, the stored figures are exactly what the answer said.
+    store.slow_commits(Duration::ZERO);
+    h.ingest.flush().await.expect("flush");
+    // Read again: its stored IRC peak has moved with the commit.
+    let stream = store
+        .stream(&StreamId::parse("3002").expect("id"))
+        .await
+        .expect("read")
+        .expect("stream");
+    assert_eq!(
+        shown(&figures.fresh(&nothing), &stream, &channel).await,
+        fresh
+    );
+    h.stop().await;
+}
+
+on_every_backend!(uncommitted_rows_count_in_the_answer_before_their_commit);
