@@ -8,7 +8,7 @@
 //!
 //! ```sh
 //! cargo run --release --example command_latency -- \
-//!     --rate 20000 --channels 100 --seconds 60
+//!     --rate 20000 --channels 100 --seconds 60 [--slow-commits-ms 100]
 //! ```
 //!
 //! Commands are asked below Twitch's moderator limit (100 replies per 30 s) so that the outbox
@@ -53,6 +53,10 @@ struct Args {
     /// Tokio worker threads of the bot.
     #[arg(long, default_value_t = 2)]
     workers: usize,
+    /// Hold every batch's transaction open this many milliseconds more before its commit, as
+    /// a slow disk would (0: as fast as this machine commits).
+    #[arg(long, default_value_t = 0)]
+    slow_commits_ms: u64,
 }
 
 #[global_allocator]
@@ -81,6 +85,9 @@ fn main() -> anyhow::Result<()> {
 
 async fn load(args: Args) -> anyhow::Result<()> {
     let running = twitch::start(args.channels, None).await?;
+    running
+        .store
+        .slow_commits(Duration::from_millis(args.slow_commits_ms));
     let (fake, server, names) = (&running.irc, &running.server, &running.names);
     let (routes, senders) = routes(fake, names);
     println!(
@@ -154,6 +161,7 @@ async fn load(args: Args) -> anyhow::Result<()> {
             && [
                 "chatters_ingest",
                 "chatters_commands",
+                "chatters_command_reads",
                 "chatters_replies",
                 "chatters_reply",
             ]

@@ -288,6 +288,47 @@ async fn a_moderators_commands_get_the_spec_figures_as_threaded_replies() {
     bot.stop().await;
 }
 
+/// A reply does not wait for the disk: with every commit held open 20 s, `!stats` still
+/// answers at once with the chat before it and the asking message counted, while the stored
+/// figures do not have them yet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_counts_the_chat_before_it_without_waiting_for_its_commit() {
+    let _irc_lock = exclusive().await;
+    let irc = FakeIrc::start().await.expect("fake irc");
+    let helix = FakeHelix::start().await.expect("fake helix");
+    let bot = live_stream(&irc, &helix).await;
+    // The snapshot's alice and bob are committed; from now on a commit takes 20 s.
+    assert_eq!(bot.stream_counts("1001").await, Some([2, 0, 2, 2]));
+    bot.store.slow_commits(Duration::from_secs(20));
+    let ts = |s: i64| now_ms() + s;
+    irc.send_to_channel("chan", &chat("first-c1", 3, "carol", "", ts(0), "hi all"));
+    irc.send_to_channel("chan", &chat("a-1", 1, "alice", "", ts(1), "hello"));
+    irc.send_to_channel("chan", &chat("a-2", 1, "alice", "", ts(2), "again"));
+    let moderator = "moderator/1,subscriber/12";
+    irc.send_to_channel(
+        "chan",
+        &chat("m-1", 42, "modann", moderator, ts(3), "!stats"),
+    );
+    // alice, bob, carol, modann, all new; peak from the snapshot; messages 1 + 2 + 1; bob lurks.
+    assert_eq!(
+        reply_to(&irc, "m-1").await,
+        format!(
+            "This stream: 4 unique (4 new, 0 returning), peak 2, 4 messages, 1 lurkers · {BASE_URL}/c/chan/streams/1001.png"
+        )
+    );
+    assert_eq!(
+        bot.stream_counts("1001").await,
+        Some([2, 0, 2, 2]),
+        "the reply came before the commit of what it counted"
+    );
+    bot.store.slow_commits(Duration::ZERO);
+    eventually("the held commit to land", || async {
+        bot.stream_counts("1001").await == Some([4, 4, 4, 2])
+    })
+    .await;
+    bot.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_commands_in_ten_seconds_stay_within_the_limits() {
     let _irc_lock = exclusive().await;

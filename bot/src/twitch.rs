@@ -237,6 +237,18 @@ impl TwitchMetrics {
                 .map(|(outcome, n)| ([("outcome", outcome)], n)),
             )?;
             w.counters(
+                "chatters_command_reads",
+                "How answers read the figures: with ingestion's uncommitted rows added, after \
+                 waiting for the asking message's commit, or again because a commit landed \
+                 during the reads.",
+                [
+                    ("uncommitted_added", dispatch.fresh.load(Relaxed)),
+                    ("waited_for_commit", dispatch.waited.load(Relaxed)),
+                    ("reread", dispatch.reread.load(Relaxed)),
+                ]
+                .map(|(read, n)| ([("read", read)], n)),
+            )?;
+            w.counters(
                 "chatters_replies",
                 "Chat replies by result (dropped: stale or over the queue bound, never sent).",
                 [

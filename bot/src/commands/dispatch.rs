@@ -44,6 +44,10 @@ pub struct DispatchMetrics {
     pub coalesced: AtomicU64,
     /// Answers that failed to compute (an apology is sent).
     pub failed: AtomicU64,
+    /// Answers that added ingestion's uncommitted rows (no wait for a commit).
+    pub fresh: AtomicU64,
+    /// Answers given once the asking message was committed.
+    pub waited: AtomicU64,
     /// Answers read again because a commit landed during their reads.
     pub reread: AtomicU64,
 }
@@ -192,6 +196,7 @@ impl Dispatcher {
         if let Err(error) = flushed {
             warn!(%error, "ingestion flush before a command failed");
         }
+        self.metrics.waited.fetch_add(1, Ordering::Relaxed);
         let nothing = Overlay::default();
         let result = answer(command, &self.context(channel, line, &nothing)).await;
         self.finish(command, result, line)
@@ -215,6 +220,7 @@ impl Dispatcher {
             let overlay = held.after(committed);
             let result = answer(command, &self.context(channel, line, &overlay)).await;
             if watch.unchanged() {
+                self.metrics.fresh.fetch_add(1, Ordering::Relaxed);
                 return Ok(Some(self.finish(command, result, line)));
             }
             self.metrics.reread.fetch_add(1, Ordering::Relaxed);

@@ -8,7 +8,7 @@ pub(super) async fn answer(ctx: &Context<'_>, n: usize) -> anyhow::Result<Reply>
         return Ok(Reply::new("No stream recorded yet."));
     };
     let top = ctx
-        .figures
+        .fresh
         .top_chatters(&stream, i64::try_from(n).unwrap_or(i64::MAX))
         .await?;
     if top.is_empty() {
