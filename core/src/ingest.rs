@@ -7,7 +7,7 @@
 //!   whichever is first. The commit is a future the task polls beside its queue, so the
 //!   tracker keeps working while it runs: one commit in flight at most, and a batch due while
 //!   one runs is handed over as soon as it ends (the task waits only when the open batch has
-//!   grown to four times `batch_events`). Anything else that writes to the store from this
+//!   grown to twice `batch_events`). Anything else that writes to the store from this
 //!   task waits for it first, so a write never queues behind a transaction only this task can
 //!   finish.
 //! - An event is stored once its batch commits; [`IngestHandle::flush`] waits for that.
@@ -295,10 +295,10 @@ impl Pipeline {
 
     /// [`Self::hand_over`]; `all`: with every held emote count, as a full flush does. While a
     /// commit runs the batch stays open, due (handed over when that commit ends), unless it
-    /// has grown to four times `batch_events`: then the task waits for the commit.
+    /// has grown to twice `batch_events`: then the task waits for the commit.
     async fn hand_over_with(&mut self, all: bool) -> Result<(), StoreError> {
         if self.in_flight.is_some() {
-            if self.batch.events < self.config.batch_events.saturating_mul(4) {
+            if self.batch.events < self.config.batch_events.saturating_mul(2) {
                 self.due = Some(all || self.due.unwrap_or(false));
                 return Ok(());
             }
