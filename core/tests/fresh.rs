@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chatters_core::bots::KnownBots;
-use chatters_core::domain::StreamId;
+use chatters_core::domain::{StreamId, UserId};
 use chatters_core::event::Event;
 use chatters_core::ingest::IngestConfig;
 use chatters_core::stats::{Figures, Fresh, StreamFigures};
@@ -39,6 +39,8 @@ struct Shown {
     seen: Vec<(i64, i64, i64, i64)>,
     raid: (Option<f64>, i64),
     accounts: i64,
+    /// frank's watch time in the stream and over 30 days, at `t(3000)`.
+    watch: (i64, i64),
 }
 
 async fn shown(fresh: &Fresh<'_>, stream: &Stream, channel: &Channel) -> Shown {
@@ -68,6 +70,10 @@ async fn shown(fresh: &Fresh<'_>, stream: &Stream, channel: &Channel) -> Shown {
         .expect("raid")
         .expect("a raid");
     let accounts = fresh.accounts_stream(stream).await.expect("accounts");
+    let watch = fresh
+        .watch_time(channel, UserId(6), Some(stream), t(3000))
+        .await
+        .expect("watch time");
     Shown {
         counts: counts(&f),
         retention: f.retention,
@@ -82,6 +88,7 @@ async fn shown(fresh: &Fresh<'_>, stream: &Stream, channel: &Channel) -> Shown {
         seen,
         raid: (raid.retention, raid.arrivals),
         accounts: accounts.total,
+        watch,
     }
 }
 
@@ -195,6 +202,10 @@ async fn uncommitted_rows_count_in_the_answer_before_their_commit(store: Arc<Sto
     assert_eq!(fresh.seen, [(20, 1200, 2, 2), (1210, 1210, 1, 1)]);
     assert_eq!(fresh.raid, (Some(0.5), 2));
     assert_eq!(fresh.accounts, 5);
+    // frank was present from his first message at 1210 until the presence timeout (15 min):
+    // erin's message at 2950 moved the clock past it, which closed the interval.
+    assert_eq!(before.watch, (0, 0));
+    assert_eq!(fresh.watch, (900, 900));
 
     // Once committed, the stored figures are exactly what the answer said.
     store.slow_commits(Duration::ZERO);

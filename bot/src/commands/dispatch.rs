@@ -178,9 +178,10 @@ impl Dispatcher {
         line: &CommandLine,
     ) -> Reply {
         // The asking message counts in the figures. The commands that read a stream's or a
-        // user's rows add what ingestion has not committed yet; the others (and these, when
-        // commits keep landing during their reads) wait until it is committed (emote counts
-        // held for their interval only for `!emotes`, the one answer made of them).
+        // user's rows add what ingestion has not committed yet; `!overlap`, `!emotes` and
+        // `!mood` (and the others, when commits keep landing during their reads) wait until it
+        // is committed (emote counts held for their interval only for `!emotes`, the one answer
+        // made of them).
         if reads_fresh(command) {
             match self.answer_fresh(command, channel, line).await {
                 Ok(Some(reply)) => return reply,
@@ -284,5 +285,8 @@ fn reads_fresh(command: &parse::Command) -> bool {
             | C::Raid
             | C::Accounts
             | C::Chart
+            | C::Viewers
+            | C::Watchtime(_)
+            | C::Regulars
     )
 }

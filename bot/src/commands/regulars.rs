@@ -4,10 +4,10 @@
 use super::{Context, Reply};
 
 pub(super) async fn answer(ctx: &Context<'_>) -> anyhow::Result<Reply> {
-    let Some(stream) = ctx.figures.current_or_last_stream(ctx.channel).await? else {
+    let Some(stream) = ctx.fresh.current_or_last_stream(ctx.channel).await? else {
         return Ok(Reply::new("No stream recorded yet."));
     };
-    let (regulars, here) = ctx.figures.stream_regulars(&stream).await?;
+    let (regulars, here) = ctx.fresh.stream_regulars(&stream).await?;
     let which = if stream.ended_at.is_none() {
         "this stream"
     } else {

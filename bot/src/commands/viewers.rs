@@ -5,7 +5,7 @@ use chatters_core::audience::ViewersNow;
 use super::{Context, Reply};
 
 pub(super) async fn answer(ctx: &Context<'_>) -> anyhow::Result<Reply> {
-    let Some(now) = ctx.figures.viewers_now(ctx.channel, ctx.now).await? else {
+    let Some(now) = ctx.fresh.viewers_now(ctx.channel, ctx.now).await? else {
         return Ok(Reply::new("No stream recorded yet."));
     };
     Ok(Reply::new(text(&now)))

@@ -602,4 +602,103 @@ impl Fresh<'_> {
             arrivals,
         }))
     }
+
+    /// What `!viewers` shows (`Figures::viewers_now`, its chatters per viewer with the
+    /// overlay).
+    pub async fn viewers_now(
+        &self,
+        channel: &Channel,
+        now: Timestamp,
+    ) -> Result<Option<crate::audience::ViewersNow>, StoreError> {
+        let Some(stream) = self.current_or_last_stream(channel).await? else {
+            return Ok(None);
+        };
+        let figures = self.stream(&stream).await?;
+        let end = stream.ended_at.unwrap_or(now);
+        let latest = self
+            .figures
+            .store()
+            .sample_at(channel.key, end)
+            .await?
+            .filter(|s| s.at >= stream.started_at);
+        Ok(Some(crate::audience::ViewersNow {
+            live: stream.ended_at.is_none(),
+            latest,
+            figures: figures.audience,
+        }))
+    }
+
+    /// A stream's regulars (as of its start) and how many of them are its unique chatters
+    /// (`Figures::stream_regulars` with the overlay).
+    pub async fn stream_regulars(&self, stream: &Stream) -> Result<(i64, i64), StoreError> {
+        let (excluded, touched) = self.counted(stream).await?;
+        let store = self.figures.store();
+        let (regulars, mut here) = store.regulars_of_stream(stream, &excluded).await?;
+        let ids: Vec<UserId> = touched.iter().map(|t| t.user).collect();
+        if !ids.is_empty() {
+            let (of_stream, _) = store.marks_among(stream.key, None, &ids).await?;
+            let came = touched
+                .iter()
+                .filter(|t| of_stream.contains(&t.user))
+                .filter(|t| t.merged.active && !t.stored.is_some_and(|s| s.active))
+                .count();
+            here += i64::try_from(came).unwrap_or(i64::MAX);
+        }
+        Ok((regulars, here))
+    }
+
+    /// A user's watch time in `stream` and over the channel's streams of the last
+    /// `WATCH_WINDOW` (`Figures::watch_time` with the overlay).
+    pub async fn watch_time(
+        &self,
+        channel: &Channel,
+        user: UserId,
+        stream: Option<&Stream>,
+        now: Timestamp,
+    ) -> Result<(i64, i64), StoreError> {
+        let (mut in_stream, mut window) =
+            self.figures.watch_time(channel, user, stream, now).await?;
+        let store = self.figures.store();
+        let since = now.0 - crate::audience::WATCH_WINDOW;
+        let mut rows: Vec<_> = self
+            .overlay
+            .rows
+            .iter()
+            .filter(|((_, u), _)| *u == user)
+            .map(|((s, _), row)| (*s, *row))
+            .collect();
+        rows.sort_unstable_by_key(|(s, _)| *s);
+        for (key, pending) in rows {
+            // Read as stored: the stream's end may be in the overlay, the rows' watch is not.
+            let Some(s) = store.stream_by_key(key).await? else {
+                continue;
+            };
+            if s.channel != channel.key {
+                continue;
+            }
+            let open_until = s.ended_at.is_none().then_some(now);
+            let watched = |watch: i64, open: Option<Timestamp>| {
+                let open = match (open_until, open) {
+                    (Some(now), Some(since)) if since < now => now.0 - since.0.max(s.started_at.0),
+                    _ => 0,
+                };
+                watch + open
+            };
+            let stored = store.stream_rows_of(key, &[user]).await?;
+            let before = stored
+                .get(&user)
+                .map_or(0, |r| watched(r.watch_time, r.open_since));
+            let after = watched(
+                stored.get(&user).map_or(0, |r| r.watch_time) + pending.delta.watch,
+                pending.open,
+            );
+            if stream.is_some_and(|x| x.key == key) {
+                in_stream += after - before;
+            }
+            if s.started_at.0 <= now.0 && s.ended_at.is_none_or(|e| e.0 >= since) {
+                window += after - before;
+            }
+        }
+        Ok((in_stream, window))
+    }
 }
