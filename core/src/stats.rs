@@ -11,15 +11,16 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-mod fresh;
-pub use fresh::Fresh;
+pub mod fresh;
+mod pending;
 
 use crate::audience::AudienceFigures;
 use crate::bots::KnownBots;
 use crate::charts::{ChannelSeries, LiveSpan, RaidMark, StreamSeries};
 use crate::domain::{Login, StreamId, Timestamp, UserId};
 use crate::store::{
-    Channel, ChannelUser, NameRecord, NewChatter, SeriesPoint, Store, StoreError, Stream, UserCount,
+    Channel, ChannelUser, NameRecord, NewChatter, Overlay, SeriesPoint, Store, StoreError, Stream,
+    UserCount,
 };
 
 /// Streams considered for the shading of a channel chart (a channel streams a few times a day
@@ -186,15 +187,43 @@ impl Figures {
     /// Ids of known bots in a channel (shipped and added, minus allowed).
     pub async fn bot_ids(&self, channel: &Channel) -> Result<Vec<UserId>, StoreError> {
         let logins = self.bot_logins(channel).await?;
+        self.ids_of(&logins).await
+    }
+
+    /// The stored ids of `logins`, sorted.
+    async fn ids_of(&self, logins: &[Login]) -> Result<Vec<UserId>, StoreError> {
         let mut ids: Vec<UserId> = self
             .store
-            .user_ids(&logins)
+            .user_ids(logins)
             .await?
             .into_iter()
             .map(|(_, id)| id)
             .collect();
         ids.sort();
         Ok(ids)
+    }
+
+    /// The channel's known bots and everyone not counted ([`Figures::bot_ids`],
+    /// [`Figures::excluded`], both sorted), with the users `overlay` alone knows by name.
+    pub(crate) async fn bots_and_excluded(
+        &self,
+        channel: &Channel,
+        overlay: Option<&Overlay>,
+    ) -> Result<(Vec<UserId>, Vec<UserId>), StoreError> {
+        let logins = self.bot_logins(channel).await?;
+        let mut bots = self.ids_of(&logins).await?;
+        if let Some(overlay) = overlay {
+            bots.extend(pending::named(overlay, |l| logins.contains(l)));
+            bots.sort_unstable();
+            bots.dedup();
+        }
+        let mut excluded = self.excluded_with(channel, bots.clone()).await?;
+        if let Some(overlay) = overlay {
+            excluded.extend(pending::named(overlay, |l| *l == channel.login));
+            excluded.sort_unstable();
+            excluded.dedup();
+        }
+        Ok((bots, excluded))
     }
 
     /// Everyone not counted in a channel: the bot account, the broadcaster, known bots.
@@ -248,11 +277,11 @@ impl Figures {
         self.stream_with(stream, None).await
     }
 
-    /// [`Figures::stream`], with the uncommitted rows of `fresh` added when given.
+    /// [`Figures::stream`], with the uncommitted rows of `overlay` added when given.
     async fn stream_with(
         &self,
         stream: &Stream,
-        fresh: Option<&Fresh<'_>>,
+        overlay: Option<&Overlay>,
     ) -> Result<StreamFigures, StoreError> {
         if stream.ended_at.is_some()
             && let Some(frozen) = self.store.frozen_figures(stream.key).await?
@@ -265,18 +294,11 @@ impl Figures {
             }
         }
         let channel = self.channel_of(stream).await?;
-        let (bots, excluded) = match fresh {
-            Some(fresh) => fresh.bots_and_excluded(&channel).await?,
-            None => {
-                let bots = self.bot_ids(&channel).await?;
-                let excluded = self.excluded_with(&channel, bots.clone()).await?;
-                (bots, excluded)
-            }
-        };
+        let (bots, excluded) = self.bots_and_excluded(&channel, overlay).await?;
         let now = Timestamp::now();
         let mut counts = self.store.stream_counts(stream, &excluded, now).await?;
-        if let Some(fresh) = fresh {
-            counts = fresh.counts(stream, counts, &excluded, now).await?;
+        if let Some(overlay) = overlay {
+            counts = pending::counts(&self.store, overlay, stream, counts, &excluded, now).await?;
         }
         let end = stream.ended_at.unwrap_or(Timestamp(i64::MAX));
         let peak = match self
@@ -285,7 +307,7 @@ impl Figures {
             .await?
         {
             Some(p) => p,
-            None => fresh.map_or(stream.irc_peak, |f| f.irc_peak(stream)),
+            None => overlay.map_or(stream.irc_peak, |o| pending::irc_peak(o, stream)),
         };
         let retention = match self.store.previous_stream(stream).await? {
             Some(prev) => {
@@ -304,8 +326,9 @@ impl Figures {
             None => None,
         };
         let mut known_bots = self.store.count_unique_among(stream.key, &bots).await?;
-        if let Some(fresh) = fresh {
-            known_bots = fresh.known_bots(stream, known_bots, &bots).await?;
+        if let Some(overlay) = overlay {
+            known_bots =
+                pending::known_bots(&self.store, overlay, stream, known_bots, &bots).await?;
         }
         let audience = self
             .audience_with(stream, &excluded, (peak, counts.unique), &counts)

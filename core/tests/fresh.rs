@@ -9,7 +9,8 @@ use chatters_core::bots::KnownBots;
 use chatters_core::domain::{StreamId, UserId};
 use chatters_core::event::Event;
 use chatters_core::ingest::IngestConfig;
-use chatters_core::stats::{Figures, Fresh, StreamFigures};
+use chatters_core::stats::fresh::Fresh;
+use chatters_core::stats::{Figures, StreamFigures};
 use chatters_core::store::{Channel, Overlay, Store, Stream};
 use chatters_core::testing::*;
 

@@ -2,7 +2,8 @@
 
 use chatters_core::domain::{Login, Timestamp, UserId};
 use chatters_core::ingest::IngestHandle;
-use chatters_core::stats::{Figures, Fresh};
+use chatters_core::stats::Figures;
+use chatters_core::stats::fresh::Fresh;
 use chatters_core::store::Channel;
 
 /// What a command's answer may use.

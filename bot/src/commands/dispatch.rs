@@ -270,7 +270,7 @@ impl Dispatcher {
 /// How long an answer waits for a `COMMIT` in progress before reading anyway (and checking).
 const COMMIT_PATIENCE: std::time::Duration = std::time::Duration::from_millis(250);
 
-/// Commands whose answer adds ingestion's uncommitted rows ([`chatters_core::stats::Fresh`]);
+/// Commands whose answer adds ingestion's uncommitted rows ([`chatters_core::stats::fresh::Fresh`]);
 /// the others wait for the commit.
 fn reads_fresh(command: &parse::Command) -> bool {
     use parse::Command as C;

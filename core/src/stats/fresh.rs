@@ -12,12 +12,12 @@ use std::cmp::Reverse;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use super::pending::{self, Touched};
 use super::{AccountClusters, Figures, RaidFigures, Seen, StreamFigures, cluster_accounts, share};
 use super::{RAID_ARRIVAL_WINDOW, RAID_RETENTION_AFTER};
 use crate::domain::{Login, Timestamp, UserId};
 use crate::store::{
-    Channel, ChannelUser, NewChatter, Overlay, PendingRow, StoreError, StoredRow, Stream,
-    StreamCounts, UserCount,
+    Channel, ChannelUser, NewChatter, Overlay, StoreError, StoredRow, Stream, UserCount,
 };
 
 /// Figures of one channel with its uncommitted rows added (see the module).
@@ -27,18 +27,6 @@ pub struct Fresh<'a> {
     overlay: &'a Overlay,
 }
 
-/// A user the overlay touches in a stream: the stored row (if any) and the merged one.
-#[derive(Debug, Clone, Copy)]
-struct Touched {
-    user: UserId,
-    stored: Option<StoredRow>,
-    merged: StoredRow,
-    /// Stored first observation in the channel.
-    stored_first: Option<Timestamp>,
-    /// First observation in the channel, stored and uncommitted together.
-    first: Option<Timestamp>,
-}
-
 impl Figures {
     /// These figures with `overlay`'s uncommitted rows added.
     pub fn fresh<'a>(&'a self, overlay: &'a Overlay) -> Fresh<'a> {
@@ -46,86 +34,6 @@ impl Figures {
             figures: self,
             overlay,
         }
-    }
-}
-
-/// New to the channel in a stream started at `started`: no observation before it.
-fn new_to(channel_first: Option<Timestamp>, started: Timestamp) -> bool {
-    channel_first.is_none_or(|f| f >= started)
-}
-
-/// The row a commit of `pending` onto `stored` leaves (`marks`: a new row's regular and
-/// previous-stream bits), as `Store::commit` writes it.
-fn merge(
-    stored: Option<&StoredRow>,
-    pending: &PendingRow,
-    channel_first: Option<Timestamp>,
-    started: Timestamp,
-    (is_regular, in_previous): (bool, bool),
-) -> StoredRow {
-    let d = &pending.delta;
-    let newly = d.maybe_first && new_to(channel_first, started);
-    match stored {
-        Some(s) => StoredRow {
-            first_seen: s.first_seen.min(d.first_seen),
-            last_seen: s.last_seen.max(d.last_seen),
-            messages: s.messages + d.messages,
-            first_msg: s.first_msg || d.first_msg,
-            active: s.active || d.active,
-            is_new: s.is_new || newly,
-            watch_time: s.watch_time + d.watch,
-            open_since: pending.open,
-            is_regular: s.is_regular,
-            in_previous: s.in_previous,
-        },
-        None => StoredRow {
-            first_seen: d.first_seen,
-            last_seen: d.last_seen,
-            messages: d.messages,
-            first_msg: d.first_msg,
-            active: d.active,
-            is_new: newly,
-            watch_time: d.watch,
-            open_since: pending.open,
-            is_regular,
-            in_previous,
-        },
-    }
-}
-
-/// What one row gives a stream's counts (`open_until`: a live stream's open intervals count
-/// up to it; `None` for an ended stream).
-fn row_counts(row: &StoredRow, started: Timestamp, open_until: Option<Timestamp>) -> StreamCounts {
-    if !row.active {
-        return StreamCounts::default();
-    }
-    let open = match (open_until, row.open_since) {
-        (Some(now), Some(since)) if since < now => now.0 - since.0.max(started.0),
-        _ => 0,
-    };
-    StreamCounts {
-        unique: 1,
-        new: i64::from(row.is_new),
-        first_time: i64::from(row.first_msg),
-        messages: row.messages,
-        lurkers: i64::from(row.messages == 0),
-        watched: row.watch_time + open,
-        regulars: i64::from(row.is_regular),
-        in_previous: i64::from(row.in_previous),
-    }
-}
-
-/// `a + sign * b`, field by field.
-fn add(a: StreamCounts, b: StreamCounts, sign: i64) -> StreamCounts {
-    StreamCounts {
-        unique: a.unique + sign * b.unique,
-        new: a.new + sign * b.new,
-        first_time: a.first_time + sign * b.first_time,
-        messages: a.messages + sign * b.messages,
-        lurkers: a.lurkers + sign * b.lurkers,
-        watched: a.watched + sign * b.watched,
-        regulars: a.regulars + sign * b.regulars,
-        in_previous: a.in_previous + sign * b.in_previous,
     }
 }
 
@@ -160,118 +68,29 @@ impl Fresh<'_> {
             .map(|s| self.as_now(s)))
     }
 
-    /// The users of `stream` the overlay touches and `keep` accepts, with their stored and
-    /// merged rows.
+    /// Every figure of a stream (`Figures::stream` with the overlay).
+    pub async fn stream(&self, stream: &Stream) -> Result<StreamFigures, StoreError> {
+        let stream = self.as_now(stream.clone());
+        self.figures.stream_with(&stream, Some(self.overlay)).await
+    }
+
+    /// The stream's users the overlay touches and `keep` accepts ([`pending::touched`]).
     async fn touched(
         &self,
         stream: &Stream,
         keep: impl Fn(UserId) -> bool,
     ) -> Result<Vec<Touched>, StoreError> {
-        let pending: Vec<(UserId, &PendingRow)> = self
-            .overlay
-            .stream_rows(stream.key)
-            .filter(|(u, _)| keep(*u))
-            .collect();
-        if pending.is_empty() {
-            return Ok(Vec::new());
-        }
-        let store = self.figures.store();
-        let mut users: Vec<UserId> = pending.iter().map(|(u, _)| *u).collect();
-        users.sort_unstable();
-        let stored = store.stream_rows_of(stream.key, &users).await?;
-        let stored_firsts = store.channel_first_seen(stream.channel, &users).await?;
-        let new_rows: Vec<UserId> = users
-            .iter()
-            .copied()
-            .filter(|u| !stored.contains_key(u))
-            .collect();
-        let (regulars, previous) = if stream.marked && !new_rows.is_empty() {
-            store
-                .marks_among(stream.key, stream.previous, &new_rows)
-                .await?
-        } else {
-            Default::default()
-        };
-        Ok(pending
-            .into_iter()
-            .map(|(user, row)| {
-                let stored_first = stored_firsts.get(&user).copied();
-                let first = match (stored_first, self.overlay.channel_users.get(&user)) {
-                    (Some(f), Some(d)) => Some(f.min(d.first_seen)),
-                    (f, d) => f.or(d.map(|d| d.first_seen)),
-                };
-                let stored = stored.get(&user).copied();
-                let merged = merge(
-                    stored.as_ref(),
-                    row,
-                    first,
-                    stream.started_at,
-                    (regulars.contains(&user), previous.contains(&user)),
-                );
-                Touched {
-                    user,
-                    stored,
-                    merged,
-                    stored_first,
-                    first,
-                }
-            })
-            .collect())
+        pending::touched(self.figures.store(), self.overlay, stream, keep).await
     }
 
-    /// `counts` (committed, over users outside `excluded`, sorted) with the overlay's rows of
-    /// the stream added.
-    pub(crate) async fn counts(
-        &self,
-        stream: &Stream,
-        counts: StreamCounts,
-        excluded: &[UserId],
-        now: Timestamp,
-    ) -> Result<StreamCounts, StoreError> {
-        let touched = self
-            .touched(stream, |u| excluded.binary_search(&u).is_err())
-            .await?;
-        let open_until = stream.ended_at.is_none().then_some(now);
-        Ok(touched.iter().fold(counts, |sum, t| {
-            let before = t
-                .stored
-                .map(|s| row_counts(&s, stream.started_at, open_until))
-                .unwrap_or_default();
-            let after = row_counts(&t.merged, stream.started_at, open_until);
-            add(add(sum, before, -1), after, 1)
-        }))
-    }
-
-    /// Known bots seen in the stream: the committed `count` plus those the overlay makes
-    /// active (`bots` sorted).
-    pub(crate) async fn known_bots(
-        &self,
-        stream: &Stream,
-        count: i64,
-        bots: &[UserId],
-    ) -> Result<i64, StoreError> {
-        let touched = self
-            .touched(stream, |u| bots.binary_search(&u).is_ok())
-            .await?;
-        let added = touched
-            .iter()
-            .filter(|t| t.merged.active && !t.stored.is_some_and(|s| s.active))
-            .count();
-        Ok(count + i64::try_from(added).unwrap_or(i64::MAX))
-    }
-
-    /// The highest IRC-tracked peak of a stream, committed or not.
-    pub(crate) fn irc_peak(&self, stream: &Stream) -> i64 {
-        self.overlay
-            .peaks
-            .get(&stream.key)
-            .map_or(stream.irc_peak, |p| stream.irc_peak.max(*p))
-    }
-
-    /// Every figure of a stream (`Figures::stream` with the overlay).
-    pub async fn stream(&self, stream: &Stream) -> Result<StreamFigures, StoreError> {
-        let stream = self.as_now(stream.clone());
-        self.figures.stream_with(&stream, Some(self)).await
+    /// Everyone not counted in a channel, sorted, users known only from uncommitted rows
+    /// included.
+    async fn excluded(&self, channel: &Channel) -> Result<Vec<UserId>, StoreError> {
+        Ok(self
+            .figures
+            .bots_and_excluded(channel, Some(self.overlay))
+            .await?
+            .1)
     }
 
     /// Logins of `users`: the overlay's names first, then the stored ones.
@@ -290,37 +109,6 @@ impl Fresh<'_> {
             out.extend(self.figures.store().logins_of(&missing).await?);
         }
         Ok(out)
-    }
-
-    /// The channel's known bots and everyone not counted (`Figures::bot_ids`,
-    /// `Figures::excluded`, both sorted), users known only from uncommitted rows included.
-    pub(crate) async fn bots_and_excluded(
-        &self,
-        channel: &Channel,
-    ) -> Result<(Vec<UserId>, Vec<UserId>), StoreError> {
-        let logins = self.figures.bot_logins(channel).await?;
-        let mut bots = self.figures.bot_ids(channel).await?;
-        let named = |wanted: &dyn Fn(&Login) -> bool| {
-            self.overlay
-                .names
-                .iter()
-                .filter(|(_, l)| wanted(l))
-                .map(|(u, _)| *u)
-                .collect::<Vec<_>>()
-        };
-        bots.extend(named(&|l| logins.contains(l)));
-        bots.sort_unstable();
-        bots.dedup();
-        let mut excluded = self.figures.excluded_with(channel, bots.clone()).await?;
-        excluded.extend(named(&|l| *l == channel.login));
-        excluded.sort_unstable();
-        excluded.dedup();
-        Ok((bots, excluded))
-    }
-
-    /// Everyone not counted in a channel, sorted ([`Fresh::bots_and_excluded`]).
-    async fn excluded(&self, channel: &Channel) -> Result<Vec<UserId>, StoreError> {
-        Ok(self.bots_and_excluded(channel).await?.1)
     }
 
     /// The channel's excluded users (sorted) and the stream's touched users outside them.

@@ -64,6 +64,19 @@ impl Store {
     }
 }
 
+impl Store {
+    /// A reader's view of which batches are committed (see [`CommitWatch`]).
+    pub fn commit_watch(&self) -> super::commit_clock::CommitWatch {
+        super::commit_clock::CommitWatch::new(self.commits.subscribe())
+    }
+
+    /// Holds every batch's transaction open `delay` longer before its `COMMIT`, as a slow disk
+    /// would (benchmarks and tests; zero by default).
+    pub fn slow_commits(&self, delay: std::time::Duration) {
+        self.commits.set_delay(delay);
+    }
+}
+
 /// The dialect of an open transaction.
 fn dialect(tx: &Tx) -> Dialect {
     with_tx!(tx, |_tx, Db, d| d)

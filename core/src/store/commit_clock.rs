@@ -115,19 +115,6 @@ impl CommitWatch {
     }
 }
 
-impl super::Store {
-    /// A reader's view of which batches are committed (see [`CommitWatch`]).
-    pub fn commit_watch(&self) -> CommitWatch {
-        CommitWatch::new(self.commits.subscribe())
-    }
-
-    /// Holds every batch's transaction open `delay` longer before its `COMMIT`, as a slow disk
-    /// would (benchmarks and tests; zero by default).
-    pub fn slow_commits(&self, delay: Duration) {
-        self.commits.set_delay(delay);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
