@@ -123,17 +123,30 @@ impl Figures {
             return Ok(None);
         };
         let figures = self.stream(&stream).await?;
+        self.viewers_of(channel, &stream, figures, now)
+            .await
+            .map(Some)
+    }
+
+    /// [`Figures::viewers_now`] of `stream`, given its figures.
+    pub(crate) async fn viewers_of(
+        &self,
+        channel: &Channel,
+        stream: &Stream,
+        figures: crate::stats::StreamFigures,
+        now: Timestamp,
+    ) -> Result<ViewersNow, StoreError> {
         let end = stream.ended_at.unwrap_or(now);
         let latest = self
             .store()
             .sample_at(channel.key, end)
             .await?
             .filter(|s| s.at >= stream.started_at);
-        Ok(Some(ViewersNow {
+        Ok(ViewersNow {
             live: stream.ended_at.is_none(),
             latest,
             figures: figures.audience,
-        }))
+        })
     }
 
     /// The viewer counts for series points (`/series`, charts).

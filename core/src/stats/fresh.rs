@@ -402,18 +402,10 @@ impl Fresh<'_> {
             return Ok(None);
         };
         let figures = self.stream(&stream).await?;
-        let end = stream.ended_at.unwrap_or(now);
-        let latest = self
-            .figures
-            .store()
-            .sample_at(channel.key, end)
-            .await?
-            .filter(|s| s.at >= stream.started_at);
-        Ok(Some(crate::audience::ViewersNow {
-            live: stream.ended_at.is_none(),
-            latest,
-            figures: figures.audience,
-        }))
+        self.figures
+            .viewers_of(channel, &stream, figures, now)
+            .await
+            .map(Some)
     }
 
     /// A stream's regulars (as of its start) and how many of them are its unique chatters
