@@ -218,6 +218,7 @@ async fn every_exported_family_is_fed_by_some_code_path() {
         "chatters_stream_polls_failed_total",
         "chatters_logins_unresolved_total",
         "chatters_commands_total",
+        "chatters_command_reads_total",
         "chatters_replies_total",
         "chatters_reply_latency_seconds",
         "chatters_channels_leased",
