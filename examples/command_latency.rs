@@ -76,6 +76,14 @@ const COMMANDS: [&str; 9] = [
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // `COMMAND_LATENCY_LOG=chatters_bot::commands=debug` prints where each answer's time went
+    // (to stderr).
+    if let Ok(filter) = std::env::var("COMMAND_LATENCY_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::try_new(filter)?)
+            .with_writer(std::io::stderr)
+            .init();
+    }
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.workers.max(1))
         .enable_all()

@@ -212,16 +212,28 @@ impl Dispatcher {
         channel: &Channel,
         line: &CommandLine,
     ) -> Result<Option<Reply>, chatters_core::ingest::IngestClosed> {
+        let started = std::time::Instant::now();
         let held = self.ingest.uncommitted(channel.key).await?;
+        let held_at = started.elapsed();
         let mut watch = self.store().commit_watch();
-        for _ in 0..3 {
+        for tries in 1..=3 {
             let Some(committed) = watch.steady(COMMIT_PATIENCE).await else {
                 continue;
             };
+            let steady_at = started.elapsed();
             let overlay = held.after(committed);
             let result = answer(command, &self.context(channel, line, &overlay)).await;
             if watch.unchanged() {
                 self.metrics.fresh.fetch_add(1, Ordering::Relaxed);
+                debug!(
+                    command = command.name(),
+                    tries,
+                    rows = overlay.rows.len(),
+                    held_ms = held_at.as_secs_f64() * 1e3,
+                    steady_ms = (steady_at - held_at).as_secs_f64() * 1e3,
+                    answer_ms = (started.elapsed() - steady_at).as_secs_f64() * 1e3,
+                    "answered from the committed and uncommitted rows"
+                );
                 return Ok(Some(self.finish(command, result, line)));
             }
             self.metrics.reread.fetch_add(1, Ordering::Relaxed);
