@@ -20,7 +20,7 @@ use crate::charts::{ChannelSeries, LiveSpan, RaidMark, StreamSeries};
 use crate::domain::{Login, StreamId, Timestamp, UserId};
 use crate::store::{
     Channel, ChannelUser, NameRecord, NewChatter, Overlay, SeriesPoint, Store, StoreError, Stream,
-    UserCount,
+    StreamCounts, UserCount,
 };
 
 /// Streams considered for the shading of a channel chart (a channel streams a few times a day
@@ -69,6 +69,36 @@ pub struct StreamFigures {
     /// (`peak_messages_per_minute`, `peak_activity_at`, `mood`).
     #[serde(flatten)]
     pub chat: crate::signals::StreamChat,
+}
+
+/// The part of [`StreamFigures`] that `!stats`, `!chatters`, `!lurkers` and `!new` show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamStats {
+    /// See [`StreamFigures::unique_chatters`].
+    pub unique_chatters: i64,
+    /// See [`StreamFigures::new_chatters`].
+    pub new_chatters: i64,
+    /// See [`StreamFigures::returning_chatters`].
+    pub returning_chatters: i64,
+    /// See [`StreamFigures::peak_chatters`].
+    pub peak_chatters: i64,
+    /// See [`StreamFigures::messages`].
+    pub messages: i64,
+    /// See [`StreamFigures::lurkers`].
+    pub lurkers: i64,
+}
+
+impl From<&StreamFigures> for StreamStats {
+    fn from(f: &StreamFigures) -> Self {
+        Self {
+            unique_chatters: f.unique_chatters,
+            new_chatters: f.new_chatters,
+            returning_chatters: f.returning_chatters,
+            peak_chatters: f.peak_chatters,
+            messages: f.messages,
+            lurkers: f.lurkers,
+        }
+    }
 }
 
 /// A raid with its retention.
@@ -277,28 +307,34 @@ impl Figures {
         self.stream_with(stream, None).await
     }
 
-    /// [`Figures::stream`], with the uncommitted rows of `overlay` added when given.
-    async fn stream_with(
-        &self,
-        stream: &Stream,
-        overlay: Option<&Overlay>,
-    ) -> Result<StreamFigures, StoreError> {
-        if stream.ended_at.is_some()
-            && let Some(frozen) = self.store.frozen_figures(stream.key).await?
-        {
-            match serde_json::from_str(&frozen) {
-                Ok(figures) => return Ok(figures),
-                Err(error) => {
-                    tracing::warn!(stream = %stream.id, %error, "frozen figures unreadable; computing them")
-                }
+    /// An ended stream's figures frozen for `RETENTION` (its per-user rows may be gone).
+    async fn frozen(&self, stream: &Stream) -> Result<Option<StreamFigures>, StoreError> {
+        if stream.ended_at.is_none() {
+            return Ok(None);
+        }
+        let Some(frozen) = self.store.frozen_figures(stream.key).await? else {
+            return Ok(None);
+        };
+        match serde_json::from_str(&frozen) {
+            Ok(figures) => Ok(Some(figures)),
+            Err(error) => {
+                tracing::warn!(stream = %stream.id, %error, "frozen figures unreadable; computing them");
+                Ok(None)
             }
         }
-        let channel = self.channel_of(stream).await?;
-        let (bots, excluded) = self.bots_and_excluded(&channel, overlay).await?;
+    }
+
+    /// A stream's counts over users outside `excluded` and its peak, with `overlay`'s rows.
+    async fn counts_and_peak(
+        &self,
+        stream: &Stream,
+        excluded: &[UserId],
+        overlay: Option<&Overlay>,
+    ) -> Result<(StreamCounts, i64), StoreError> {
         let now = Timestamp::now();
-        let mut counts = self.store.stream_counts(stream, &excluded, now).await?;
+        let mut counts = self.store.stream_counts(stream, excluded, now).await?;
         if let Some(overlay) = overlay {
-            counts = pending::counts(&self.store, overlay, stream, counts, &excluded, now).await?;
+            counts = pending::counts(&self.store, overlay, stream, counts, excluded, now).await?;
         }
         let end = stream.ended_at.unwrap_or(Timestamp(i64::MAX));
         let peak = match self
@@ -309,6 +345,44 @@ impl Figures {
             Some(p) => p,
             None => overlay.map_or(stream.irc_peak, |o| pending::irc_peak(o, stream)),
         };
+        Ok((counts, peak))
+    }
+
+    /// The figures of [`StreamStats`] alone (what most chat commands show), with `overlay`'s
+    /// rows: the counts' pass and the peak, none of the other reads of [`Figures::stream`].
+    async fn stream_stats_with(
+        &self,
+        stream: &Stream,
+        overlay: Option<&Overlay>,
+    ) -> Result<StreamStats, StoreError> {
+        if let Some(frozen) = self.frozen(stream).await? {
+            return Ok(StreamStats::from(&frozen));
+        }
+        let channel = self.channel_of(stream).await?;
+        let (_, excluded) = self.bots_and_excluded(&channel, overlay).await?;
+        let (counts, peak) = self.counts_and_peak(stream, &excluded, overlay).await?;
+        Ok(StreamStats {
+            unique_chatters: counts.unique,
+            new_chatters: counts.new,
+            returning_chatters: counts.unique - counts.new,
+            peak_chatters: peak,
+            messages: counts.messages,
+            lurkers: counts.lurkers,
+        })
+    }
+
+    /// [`Figures::stream`], with the uncommitted rows of `overlay` added when given.
+    async fn stream_with(
+        &self,
+        stream: &Stream,
+        overlay: Option<&Overlay>,
+    ) -> Result<StreamFigures, StoreError> {
+        if let Some(frozen) = self.frozen(stream).await? {
+            return Ok(frozen);
+        }
+        let channel = self.channel_of(stream).await?;
+        let (bots, excluded) = self.bots_and_excluded(&channel, overlay).await?;
+        let (counts, peak) = self.counts_and_peak(stream, &excluded, overlay).await?;
         let retention = match self.store.previous_stream(stream).await? {
             Some(prev) => {
                 let prev_unique = self.store.stream_unique(prev.key, &excluded).await?;

@@ -10,7 +10,7 @@ use chatters_core::domain::{StreamId, UserId};
 use chatters_core::event::Event;
 use chatters_core::ingest::IngestConfig;
 use chatters_core::stats::fresh::Fresh;
-use chatters_core::stats::{Figures, StreamFigures};
+use chatters_core::stats::{Figures, StreamFigures, StreamStats};
 use chatters_core::store::{Channel, Overlay, Store, Stream};
 use chatters_core::testing::*;
 
@@ -46,6 +46,11 @@ struct Shown {
 
 async fn shown(fresh: &Fresh<'_>, stream: &Stream, channel: &Channel) -> Shown {
     let f = fresh.stream(stream).await.expect("figures");
+    // What most commands read: the same counts and peak, from fewer reads.
+    assert_eq!(
+        fresh.stream_stats(stream).await.expect("stats"),
+        StreamStats::from(&f)
+    );
     let top = fresh.top_chatters(stream, 3).await.expect("top");
     let new = fresh.new_chatters(stream, 10).await.expect("new");
     let mut seen = Vec::new();

@@ -11,14 +11,14 @@ pub(super) async fn answer(ctx: &Context<'_>) -> anyhow::Result<Reply> {
     let stream = ctx.fresh.current_or_last_stream(ctx.channel).await?;
     Ok(Reply::new(match stream {
         Some(s) if s.ended_at.is_none() => {
-            let f = ctx.fresh.stream(&s).await?;
+            let f = ctx.fresh.stream_stats(&s).await?;
             format!(
                 "{present} present now · {} unique this stream · {} new",
                 f.unique_chatters, f.new_chatters
             )
         }
         Some(s) => {
-            let f = ctx.fresh.stream(&s).await?;
+            let f = ctx.fresh.stream_stats(&s).await?;
             format!(
                 "{present} present now · offline (last stream: {} unique, {} new)",
                 f.unique_chatters, f.new_chatters

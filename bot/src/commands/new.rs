@@ -12,7 +12,7 @@ pub(super) async fn answer(ctx: &Context<'_>, n: usize) -> anyhow::Result<Reply>
     if new.is_empty() {
         return Ok(Reply::new("No new chatters this stream yet."));
     }
-    let total = ctx.fresh.stream(&stream).await?.new_chatters;
+    let total = ctx.fresh.stream_stats(&stream).await?.new_chatters;
     let names: Vec<String> = new
         .iter()
         .map(|c| {

@@ -6,7 +6,7 @@ pub(super) async fn answer(ctx: &Context<'_>) -> anyhow::Result<Reply> {
     let Some(stream) = ctx.fresh.current_or_last_stream(ctx.channel).await? else {
         return Ok(Reply::new("No stream recorded yet."));
     };
-    let f = ctx.fresh.stream(&stream).await?;
+    let f = ctx.fresh.stream_stats(&stream).await?;
     let which = if stream.ended_at.is_none() {
         "This stream"
     } else {

@@ -13,7 +13,10 @@ use std::cmp::Reverse;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::pending::{self, Touched};
-use super::{AccountClusters, Figures, RaidFigures, Seen, StreamFigures, cluster_accounts, share};
+use super::{
+    AccountClusters, Figures, RaidFigures, Seen, StreamFigures, StreamStats, cluster_accounts,
+    share,
+};
 use super::{RAID_ARRIVAL_WINDOW, RAID_RETENTION_AFTER};
 use crate::domain::{Login, Timestamp, UserId};
 use crate::store::{
@@ -72,6 +75,15 @@ impl Fresh<'_> {
     pub async fn stream(&self, stream: &Stream) -> Result<StreamFigures, StoreError> {
         let stream = self.as_now(stream.clone());
         self.figures.stream_with(&stream, Some(self.overlay)).await
+    }
+
+    /// The counts and peak of a stream (`!stats`, `!chatters`, `!lurkers`, `!new`): the
+    /// figures of [`Fresh::stream`] those commands show, without its other reads.
+    pub async fn stream_stats(&self, stream: &Stream) -> Result<StreamStats, StoreError> {
+        let stream = self.as_now(stream.clone());
+        self.figures
+            .stream_stats_with(&stream, Some(self.overlay))
+            .await
     }
 
     /// The stream's users the overlay touches and `keep` accepts ([`pending::touched`]).
