@@ -199,7 +199,7 @@ impl Dispatcher {
         }
         self.metrics.waited.fetch_add(1, Ordering::Relaxed);
         let nothing = Overlay::default();
-        let result = answer(command, &self.context(channel, line, &nothing)).await;
+        let result = Box::pin(answer(command, &self.context(channel, line, &nothing))).await;
         self.finish(command, result, line)
     }
 
@@ -222,7 +222,9 @@ impl Dispatcher {
             };
             let steady_at = started.elapsed();
             let overlay = held.after(committed);
-            let result = answer(command, &self.context(channel, line, &overlay)).await;
+            // Boxed: the answers' futures nest deep enough to overflow rustc's layout query depth
+            // in a release build when inlined here.
+            let result = Box::pin(answer(command, &self.context(channel, line, &overlay))).await;
             if watch.unchanged() {
                 self.metrics.fresh.fetch_add(1, Ordering::Relaxed);
                 debug!(
