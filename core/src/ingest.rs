@@ -89,6 +89,8 @@ impl Ingest {
             tx,
             metrics: metrics.clone(),
         };
+        // After any batch an earlier ingestion over this store committed.
+        let seq = store.last_batch();
         let pipeline = Pipeline {
             store,
             emotes: HeldEmotes::new(config.emotes_interval),
@@ -101,7 +103,7 @@ impl Ingest {
             in_flight: None,
             in_flight_batch: None,
             due: None,
-            seq: 0,
+            seq,
             metrics,
             clock: i64::MIN,
             last_tick: i64::MIN,

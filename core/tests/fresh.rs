@@ -229,4 +229,49 @@ async fn uncommitted_rows_count_in_the_answer_before_their_commit(store: Arc<Sto
     h.stop().await;
 }
 
-on_every_backend!(uncommitted_rows_count_in_the_answer_before_their_commit);
+/// A second ingestion over the same store (a restart within the process) numbers its batches
+/// after the first one's: its uncommitted rows are not taken for committed ones.
+async fn a_restarted_ingestion_numbers_its_batches_after_the_last(store: Arc<Store>) {
+    let config = || IngestConfig {
+        tracker: tracker_config(None),
+        ..IngestConfig::default()
+    };
+    let alice = user(1, "alice");
+    let first = Pipeline::start(store.clone(), config()).await;
+    for at in [0, 10, 20] {
+        first.send(vec![msg(CHAN, ROOM, &alice, at)]).await;
+    }
+    first.stop().await;
+    assert!(store.last_batch() >= 3, "three batches committed");
+    let second = Pipeline::start(store.clone(), config()).await;
+    store.slow_commits(Duration::from_secs(3));
+    second
+        .ingest
+        .send_all(vec![msg(CHAN, ROOM, &user(2, "bob"), 30)])
+        .await
+        .expect("send");
+    let channel = store
+        .channel(&login(CHAN))
+        .await
+        .expect("read")
+        .expect("channel");
+    let held = second
+        .ingest
+        .uncommitted(channel.key)
+        .await
+        .expect("uncommitted");
+    let committed = store
+        .commit_watch()
+        .steady(Duration::from_secs(10))
+        .await
+        .expect("no COMMIT runs for long");
+    let overlay = held.after(committed);
+    assert_eq!(overlay.channel_users.len(), 1, "bob's row is uncommitted");
+    store.slow_commits(Duration::ZERO);
+    second.stop().await;
+}
+
+on_every_backend!(
+    uncommitted_rows_count_in_the_answer_before_their_commit,
+    a_restarted_ingestion_numbers_its_batches_after_the_last
+);

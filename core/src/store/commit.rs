@@ -70,6 +70,12 @@ impl Store {
         super::commit_clock::CommitWatch::new(self.commits.subscribe())
     }
 
+    /// The highest batch number committed through this store: a new ingestion over it numbers
+    /// its batches after it, so that readers never take them for committed ones.
+    pub fn last_batch(&self) -> u64 {
+        self.commits.committed()
+    }
+
     /// Holds every batch's transaction open `delay` longer before its `COMMIT`, as a slow disk
     /// would (benchmarks and tests; zero by default).
     pub fn slow_commits(&self, delay: std::time::Duration) {

@@ -68,6 +68,11 @@ impl CommitClock {
         });
     }
 
+    /// The highest committed batch number.
+    pub(crate) fn committed(&self) -> u64 {
+        self.tx.borrow().committed
+    }
+
     pub(crate) fn subscribe(&self) -> watch::Receiver<ClockState> {
         self.tx.subscribe()
     }
