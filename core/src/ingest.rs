@@ -268,13 +268,23 @@ impl Pipeline {
                 let _ = reply.send(self.tracker.present_count(&channel));
                 Ok(())
             }
-            Command::Uncommitted(channel, reply) => {
+            Command::Uncommitted(channel, login, reply) => {
+                let live = self.tracker.live_stream(&login);
                 let mut slices = Vec::with_capacity(2);
                 if let Some(batch) = &self.in_flight_batch {
-                    slices.push(batch.channel_slice(channel, batch.seq));
+                    slices.push(batch.channel_slice(channel, live, batch.seq));
                 }
-                slices.push(self.batch.channel_slice(channel, self.seq + 1));
-                let _ = reply.send(crate::store::Uncommitted { slices });
+                slices.push(self.batch.channel_slice(channel, live, self.seq + 1));
+                let mut streams: FxHashSet<_> = slices
+                    .iter()
+                    .flat_map(|s| s.stream_users.iter().map(|(k, ..)| *k))
+                    .collect();
+                streams.extend(live);
+                let held_emotes = self.emotes.counts_of(streams);
+                let _ = reply.send(crate::store::Uncommitted {
+                    slices,
+                    held_emotes,
+                });
                 Ok(())
             }
         }

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use chatters_core::bots::KnownBots;
 use chatters_core::domain::{StreamId, UserId};
-use chatters_core::event::Event;
+use chatters_core::event::{Event, UserRef};
 use chatters_core::ingest::IngestConfig;
+use chatters_core::signals::{EmoteSet, Lexicon, Matcher, Mood, Provider, Shared};
 use chatters_core::stats::fresh::Fresh;
 use chatters_core::stats::{Figures, StreamFigures, StreamStats};
 use chatters_core::store::{Channel, Overlay, Store, Stream};
@@ -166,11 +167,7 @@ async fn uncommitted_rows_count_in_the_answer_before_their_commit(store: Arc<Sto
         ])
         .await
         .expect("send");
-    let held = h
-        .ingest
-        .uncommitted(channel.key)
-        .await
-        .expect("uncommitted");
+    let held = h.ingest.uncommitted(&channel).await.expect("uncommitted");
     let mut watch = store.commit_watch();
     let committed = watch
         .steady(Duration::from_secs(10))
@@ -257,7 +254,7 @@ async fn a_restarted_ingestion_numbers_its_batches_after_the_last(store: Arc<Sto
         .expect("channel");
     let held = second
         .ingest
-        .uncommitted(channel.key)
+        .uncommitted(&channel)
         .await
         .expect("uncommitted");
     let committed = store
@@ -271,7 +268,110 @@ async fn a_restarted_ingestion_numbers_its_batches_after_the_last(store: Arc<Sto
     second.stop().await;
 }
 
+/// The 7TV emotes `EZ` and `KEKW` (hype and laughter in the shipped lexicon).
+fn matcher() -> Matcher {
+    let globals = [EmoteSet {
+        provider: Provider::SevenTv,
+        emotes: vec![
+            ("7tv-ez".into(), "EZ".into()),
+            ("7tv-kekw".into(), "KEKW".into()),
+        ],
+    }];
+    Matcher::new(
+        Arc::new(Shared::new(&Lexicon::shipped(), &globals)),
+        &[],
+        &[],
+    )
+}
+
+fn said(u: &UserRef, at: i64, text: &str) -> Event {
+    let mut m = message_in(CHAN, ROOM, u, at);
+    m.signals = matcher().scan(text, None);
+    Event::Message(Box::new(m))
+}
+
+/// `!emotes` and `!mood` with uncommitted uses: emote counts held across batches (15 s) and
+/// those of a commit held open, and the minutes' moods, all added.
+async fn emotes_and_moods_held_in_memory_count_in_the_answer(store: Arc<Store>) {
+    let config = IngestConfig {
+        tracker: tracker_config(None),
+        ..IngestConfig::default()
+    };
+    let h = Pipeline::start(store.clone(), config).await;
+    let (alice, bob) = (user(1, "alice"), user(2, "bob"));
+    h.send(vec![
+        online(CHAN, ROOM, "4001", 600),
+        said(&alice, 650, "KEKW KEKW"),
+    ])
+    .await;
+    // Held across batches: alice's next uses are in no batch for 15 s.
+    h.ingest.send(said(&alice, 655, "EZ")).await.expect("send");
+    h.ingest.flush_rows().await.expect("flush rows");
+    // And bob's are in a batch whose commit is held open.
+    store.slow_commits(Duration::from_secs(3));
+    h.ingest
+        .send(said(&bob, 660, "KEKW EZ"))
+        .await
+        .expect("send");
+    let figures = Figures::new(store.clone(), KnownBots::shipped(), None);
+    let channel = store
+        .channel(&login(CHAN))
+        .await
+        .expect("read")
+        .expect("channel");
+    let stream = store
+        .stream(&StreamId::parse("4001").expect("id"))
+        .await
+        .expect("read")
+        .expect("stream");
+    let held = h.ingest.uncommitted(&channel).await.expect("uncommitted");
+    let mut watch = store.commit_watch();
+    let committed = watch
+        .steady(Duration::from_secs(10))
+        .await
+        .expect("no COMMIT runs for long");
+    let overlay = held.after(committed);
+    let nothing = Overlay::default();
+    let emotes = |f: Vec<chatters_core::signals::EmoteFigure>| {
+        f.into_iter().map(|e| (e.name, e.count)).collect::<Vec<_>>()
+    };
+    let fresh = figures.fresh(&overlay);
+    let stored = figures.fresh(&nothing);
+    assert_eq!(
+        emotes(fresh.stream_emotes(&stream, 5).await.expect("emotes")),
+        [("KEKW".to_owned(), 3), ("EZ".to_owned(), 2)]
+    );
+    let mood = fresh.mood_now(&channel, t(700)).await.expect("mood");
+    assert!(
+        watch.unchanged(),
+        "the slowed commit landed during the reads"
+    );
+    assert_eq!(
+        emotes(stored.stream_emotes(&stream, 5).await.expect("emotes")),
+        [("KEKW".to_owned(), 2)]
+    );
+    // Three messages, each with a mood: laughter (KEKW) in two, hype (EZ) in two; equal
+    // shares list in the moods' order. The stored minutes have alice's two.
+    assert_eq!((mood.messages, mood.mood_messages), (3, 3));
+    assert_eq!(
+        mood.top,
+        [(Mood::Hype, 2.0 / 3.0), (Mood::Laughter, 2.0 / 3.0)]
+    );
+    let before = stored.mood_now(&channel, t(700)).await.expect("mood");
+    assert_eq!((before.messages, before.mood_messages), (2, 2));
+    store.slow_commits(Duration::ZERO);
+    h.ingest.flush().await.expect("flush");
+    assert_eq!(
+        emotes(stored.stream_emotes(&stream, 5).await.expect("emotes")),
+        [("KEKW".to_owned(), 3), ("EZ".to_owned(), 2)]
+    );
+    let after = stored.mood_now(&channel, t(700)).await.expect("mood");
+    assert_eq!(after, mood);
+    h.stop().await;
+}
+
 on_every_backend!(
     uncommitted_rows_count_in_the_answer_before_their_commit,
-    a_restarted_ingestion_numbers_its_batches_after_the_last
+    a_restarted_ingestion_numbers_its_batches_after_the_last,
+    emotes_and_moods_held_in_memory_count_in_the_answer
 );

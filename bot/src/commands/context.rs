@@ -12,8 +12,7 @@ pub struct Context<'a> {
     /// The figures over the store.
     pub figures: &'a Figures,
     /// The same with ingestion's uncommitted rows of the channel added (what every answer but
-    /// `!overlap`, `!emotes` and `!mood` reads; empty when the answer waited for the commit
-    /// instead).
+    /// `!overlap` reads; empty when the answer waited for the commit instead).
     pub fresh: Fresh<'a>,
     /// Ingestion (present count, opt-outs).
     pub ingest: &'a IngestHandle,

@@ -177,11 +177,10 @@ impl Dispatcher {
         channel: &Channel,
         line: &CommandLine,
     ) -> Reply {
-        // The asking message counts in the figures. The commands that read a stream's or a
-        // user's rows add what ingestion has not committed yet; `!overlap`, `!emotes` and
-        // `!mood` (and the others, when commits keep landing during their reads) wait until it
-        // is committed (emote counts held for their interval only for `!emotes`, the one answer
-        // made of them).
+        // The asking message counts in the figures. Answers add what ingestion has not
+        // committed yet; `!overlap` (another channel's rows too) and the others when commits
+        // keep landing during their reads wait until it is committed (emote counts held for
+        // their interval only for `!emotes`, the one answer made of them).
         if reads_fresh(command) {
             match self.answer_fresh(command, channel, line).await {
                 Ok(Some(reply)) => return reply,
@@ -213,7 +212,7 @@ impl Dispatcher {
         line: &CommandLine,
     ) -> Result<Option<Reply>, chatters_core::ingest::IngestClosed> {
         let started = std::time::Instant::now();
-        let held = self.ingest.uncommitted(channel.key).await?;
+        let held = self.ingest.uncommitted(channel).await?;
         let held_at = started.elapsed();
         let mut watch = self.store().commit_watch();
         for tries in 1..=3 {
@@ -302,5 +301,7 @@ fn reads_fresh(command: &parse::Command) -> bool {
             | C::Viewers
             | C::Watchtime(_)
             | C::Regulars
+            | C::Emotes
+            | C::Mood
     )
 }

@@ -6,10 +6,10 @@ use super::{Context, Reply};
 const TOP: i64 = 5;
 
 pub(super) async fn answer(ctx: &Context<'_>) -> anyhow::Result<Reply> {
-    let Some(stream) = ctx.figures.current_or_last_stream(ctx.channel).await? else {
+    let Some(stream) = ctx.fresh.current_or_last_stream(ctx.channel).await? else {
         return Ok(Reply::new("No stream recorded yet."));
     };
-    let top = ctx.figures.stream_emotes(&stream, TOP).await?;
+    let top = ctx.fresh.stream_emotes(&stream, TOP).await?;
     if top.is_empty() {
         return Ok(Reply::new("No emotes used this stream yet."));
     }

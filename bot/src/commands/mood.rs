@@ -4,7 +4,7 @@ use super::reply::percent;
 use super::{Context, Reply};
 
 pub(super) async fn answer(ctx: &Context<'_>) -> anyhow::Result<Reply> {
-    let shares = ctx.figures.mood_now(ctx.channel, ctx.now).await?;
+    let shares = ctx.fresh.mood_now(ctx.channel, ctx.now).await?;
     if shares.top.is_empty() {
         return Ok(Reply::new(format!(
             "No mood in the last 10 minutes ({} messages).",

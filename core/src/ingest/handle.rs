@@ -10,7 +10,7 @@ use super::commit::Ack;
 use crate::domain::Login;
 use crate::event::Event;
 use crate::metrics::Metrics;
-use crate::store::{ChannelKey, Uncommitted};
+use crate::store::{Channel, ChannelKey, Uncommitted};
 
 /// The ingestion task has stopped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -25,7 +25,7 @@ pub(super) enum Command {
     Flush(Ack, bool),
     State(String, String),
     PresentCount(Login, oneshot::Sender<Option<usize>>),
-    Uncommitted(ChannelKey, oneshot::Sender<Uncommitted>),
+    Uncommitted(ChannelKey, Login, oneshot::Sender<Uncommitted>),
 }
 
 /// A cheap, cloneable handle to the ingestion task.
@@ -112,10 +112,10 @@ impl IngestHandle {
     /// A channel's rows of every batch not known to be committed, once every event sent
     /// before this call is applied: what a chat command's answer adds to the committed
     /// figures instead of waiting for a commit (`Figures::fresh`).
-    pub async fn uncommitted(&self, channel: ChannelKey) -> Result<Uncommitted, IngestClosed> {
+    pub async fn uncommitted(&self, channel: &Channel) -> Result<Uncommitted, IngestClosed> {
         let (tx, rx) = oneshot::channel();
         self.tx
-            .send(Command::Uncommitted(channel, tx))
+            .send(Command::Uncommitted(channel.key, channel.login.clone(), tx))
             .await
             .map_err(|_| IngestClosed)?;
         rx.await.map_err(|_| IngestClosed)

@@ -46,6 +46,20 @@ impl HeldEmotes {
         self.streams.len()
     }
 
+    /// The held counts of `streams` (uses in no batch yet).
+    pub(super) fn counts_of(
+        &self,
+        streams: impl IntoIterator<Item = StreamKey>,
+    ) -> Vec<(StreamKey, Arc<Emote>, i64)> {
+        let mut out = Vec::new();
+        for stream in streams {
+            if let Some(held) = self.streams.get(&stream) {
+                out.extend(held.counts.iter().map(|(e, n)| (stream, e.clone(), *n)));
+            }
+        }
+        out
+    }
+
     /// Moves `batch`'s emote counts into the held ones, then hands back to it the counts of
     /// every stream that is due, ends in this batch, or all of them when `all`.
     pub(super) fn pass(&mut self, batch: &mut Batch, all: bool, now: Instant) {

@@ -26,7 +26,7 @@ mod stream_chat;
 mod twitch;
 
 pub use emote::{Emote, EmoteUse, MessageSignals, Provider};
-pub use figures::{ActivityPoint, EmoteFigure, MOOD_WINDOW, MoodPoint, MoodShares};
+pub use figures::{ActivityPoint, EmoteFigure, MAX_EMOTES, MOOD_WINDOW, MoodPoint, MoodShares};
 pub use matcher::{EmoteSet, Matcher, MoodRule, Shared};
 pub use mood::{Lexicon, LexiconError, Mood, MoodSet, MoodTotals, SHIPPED_LEXICON};
 pub use registry::Registry;

@@ -2,12 +2,16 @@
 //! in memory (the one being committed and the open one), merged into an [`Overlay`] once a
 //! reader knows which batches its reads saw ([`CommitWatch`](super::CommitWatch)).
 
-use rustc_hash::FxHashMap;
+use std::sync::Arc;
+
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::batch::{Batch, ChannelUserDelta, StreamUserDelta};
 use super::figures::Raid;
 use super::keys::{ChannelKey, StreamKey};
+use super::signals::MinuteDelta;
 use crate::domain::{Login, Timestamp, UserId};
+use crate::signals::Emote;
 
 /// One batch's rows of one channel.
 #[derive(Debug, Clone, Default)]
@@ -28,12 +32,21 @@ pub struct ChannelSlice {
     pub ends: Vec<(StreamKey, Timestamp)>,
     /// Raids of the channel.
     pub raids: Vec<Raid>,
+    /// Chat activity of the channel: (minute start, messages and moods).
+    pub minutes: Vec<(i64, MinuteDelta)>,
+    /// Emote uses in the channel's streams (those of `stream_users` and `live`).
+    pub emotes: Vec<(StreamKey, Arc<Emote>, i64)>,
 }
 
 impl Batch {
-    /// This batch's rows of `channel`, numbered `seq` (the open batch's number is the one it
-    /// will be committed under).
-    pub fn channel_slice(&self, channel: ChannelKey, seq: u64) -> ChannelSlice {
+    /// This batch's rows of `channel` (whose live stream is `live`), numbered `seq` (the open
+    /// batch's number is the one it will be committed under).
+    pub fn channel_slice(
+        &self,
+        channel: ChannelKey,
+        live: Option<StreamKey>,
+        seq: u64,
+    ) -> ChannelSlice {
         let stream_users: Vec<_> = self
             .stream_users
             .iter()
@@ -59,8 +72,26 @@ impl Batch {
                 accounts.push((*u, *at));
             }
         }
+        let streams: FxHashSet<StreamKey> =
+            stream_users.iter().map(|(s, ..)| *s).chain(live).collect();
+        let minutes = self
+            .signals
+            .minutes
+            .iter()
+            .filter(|((c, _, _), _)| *c == channel)
+            .map(|(&(_, minute, _), d)| (minute, *d))
+            .collect();
+        let emotes = self
+            .signals
+            .emotes
+            .iter()
+            .filter(|((s, _), _)| streams.contains(s))
+            .map(|((s, e), n)| (*s, e.clone(), *n))
+            .collect();
         ChannelSlice {
             seq,
+            minutes,
+            emotes,
             stream_users,
             channel_users,
             names,
@@ -82,6 +113,8 @@ impl Batch {
 pub struct Uncommitted {
     /// One per batch in memory.
     pub slices: Vec<ChannelSlice>,
+    /// Emote counts of the channel's streams held across batches (in no batch yet).
+    pub held_emotes: Vec<(StreamKey, Arc<Emote>, i64)>,
 }
 
 /// A (stream, user) row's uncommitted change, merged over batches.
@@ -110,12 +143,19 @@ pub struct Overlay {
     pub ends: FxHashMap<StreamKey, Timestamp>,
     /// Raids, oldest first.
     pub raids: Vec<Raid>,
+    /// Chat activity by minute start (summed over the channel's streams and offline).
+    pub minutes: FxHashMap<i64, MinuteDelta>,
+    /// Emote uses per stream.
+    pub emotes: FxHashMap<(StreamKey, Arc<Emote>), i64>,
 }
 
 impl Uncommitted {
     /// The changes of the batches after `committed`, merged in batch order.
     pub fn after(&self, committed: u64) -> Overlay {
         let mut o = Overlay::default();
+        for (s, e, n) in &self.held_emotes {
+            *o.emotes.entry((*s, e.clone())).or_default() += n;
+        }
         for slice in self.slices.iter().filter(|s| s.seq > committed) {
             for &(s, u, d, open) in &slice.stream_users {
                 o.rows
@@ -151,6 +191,15 @@ impl Uncommitted {
             }
             o.ends.extend(slice.ends.iter().copied());
             o.raids.extend(slice.raids.iter().cloned());
+            for (minute, d) in &slice.minutes {
+                let m = o.minutes.entry(*minute).or_default();
+                m.messages += d.messages;
+                m.mood_messages += d.mood_messages;
+                m.moods = m.moods.plus(d.moods);
+            }
+            for (s, e, n) in &slice.emotes {
+                *o.emotes.entry((*s, e.clone())).or_default() += n;
+            }
         }
         o
     }
@@ -160,6 +209,8 @@ impl Overlay {
     /// True when nothing is uncommitted.
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
+            && self.minutes.is_empty()
+            && self.emotes.is_empty()
             && self.channel_users.is_empty()
             && self.peaks.is_empty()
             && self.ends.is_empty()
@@ -214,9 +265,10 @@ mod tests {
         second.channel_user(ChannelKey(2), UserId(12), Timestamp(1_020), 1);
         let held = Uncommitted {
             slices: vec![
-                first.channel_slice(ChannelKey(1), 4),
-                second.channel_slice(ChannelKey(1), 5),
+                first.channel_slice(ChannelKey(1), None, 4),
+                second.channel_slice(ChannelKey(1), None, 5),
             ],
+            held_emotes: Vec::new(),
         };
         let both = held.after(3);
         let row = both.rows[&(StreamKey(7), UserId(10))];
