@@ -31,6 +31,22 @@ fn counts(f: &StreamFigures) -> [i64; 8] {
     ]
 }
 
+async fn channel_of(store: &Store) -> Channel {
+    store
+        .channel(&login(CHAN))
+        .await
+        .expect("read")
+        .expect("channel")
+}
+
+async fn stream_of(store: &Store, id: &str) -> Stream {
+    store
+        .stream(&StreamId::parse(id).expect("id"))
+        .await
+        .expect("read")
+        .expect("stream")
+}
+
 /// Everything a command shows of the channel's stream `3002`.
 #[derive(Debug, PartialEq)]
 struct Shown {
@@ -136,16 +152,8 @@ async fn uncommitted_rows_count_in_the_answer_before_their_commit(store: Arc<Sto
     ])
     .await;
     let figures = Figures::new(store.clone(), KnownBots::shipped(), None);
-    let channel = store
-        .channel(&login(CHAN))
-        .await
-        .expect("read")
-        .expect("channel");
-    let stream = store
-        .stream(&StreamId::parse("3002").expect("id"))
-        .await
-        .expect("read")
-        .expect("stream");
+    let channel = channel_of(&store).await;
+    let stream = stream_of(&store, "3002").await;
     let nothing = Overlay::default();
     let before = shown(&figures.fresh(&nothing), &stream, &channel).await;
     // alice, dave, erin; new: dave, erin; lurkers: dave, erin. The raid's one arrival (erin)
@@ -214,11 +222,7 @@ async fn uncommitted_rows_count_in_the_answer_before_their_commit(store: Arc<Sto
     store.slow_commits(Duration::ZERO);
     h.ingest.flush().await.expect("flush");
     // Read again: its stored IRC peak has moved with the commit.
-    let stream = store
-        .stream(&StreamId::parse("3002").expect("id"))
-        .await
-        .expect("read")
-        .expect("stream");
+    let stream = stream_of(&store, "3002").await;
     assert_eq!(
         shown(&figures.fresh(&nothing), &stream, &channel).await,
         fresh
@@ -247,11 +251,7 @@ async fn a_restarted_ingestion_numbers_its_batches_after_the_last(store: Arc<Sto
         .send_all(vec![msg(CHAN, ROOM, &user(2, "bob"), 30)])
         .await
         .expect("send");
-    let channel = store
-        .channel(&login(CHAN))
-        .await
-        .expect("read")
-        .expect("channel");
+    let channel = channel_of(&store).await;
     let held = second
         .ingest
         .uncommitted(&channel)
@@ -314,16 +314,8 @@ async fn emotes_and_moods_held_in_memory_count_in_the_answer(store: Arc<Store>) 
         .await
         .expect("send");
     let figures = Figures::new(store.clone(), KnownBots::shipped(), None);
-    let channel = store
-        .channel(&login(CHAN))
-        .await
-        .expect("read")
-        .expect("channel");
-    let stream = store
-        .stream(&StreamId::parse("4001").expect("id"))
-        .await
-        .expect("read")
-        .expect("stream");
+    let channel = channel_of(&store).await;
+    let stream = stream_of(&store, "4001").await;
     let held = h.ingest.uncommitted(&channel).await.expect("uncommitted");
     let mut watch = store.commit_watch();
     let committed = watch
