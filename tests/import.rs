@@ -9,7 +9,7 @@ use chatters_core::bots::KnownBots;
 use chatters_core::domain::{Login, StreamId, Timestamp, UserId};
 use chatters_core::stats::Figures;
 use chatters_core::store::{self, Channel, ConnectOptions, Store};
-use chatters_core::testing::TestDb;
+use chatters_core::testing::{TestDb, assert_kept_sums};
 use tempfile::TempDir;
 
 /// Start of the log: 2023-11-14T22:13:20Z.
@@ -243,6 +243,8 @@ async fn imports_with_inferred_streams(db: Db) {
         figures.raids(&streams[0]).await.expect("raids").is_empty(),
         "the raid belongs to the second stream"
     );
+    // The import's rows kept each stream's sums.
+    assert_eq!(assert_kept_sums(&store).await, 2);
     store.close().await;
     db.drop_database().await;
 }

@@ -82,6 +82,7 @@ impl Harness {
     async fn stop(self) {
         self.cancel.cancel();
         self.task.await.expect("join").expect("final flush");
+        assert_kept_sums(&self.store).await;
     }
 }
 

@@ -152,6 +152,8 @@ async fn pruning_keeps_the_exact_figures_of_old_streams(db: &TestDb) {
         [[Some(1)], [Some(50)]]
     );
     assert_eq!(pruned.users, users_before - 2);
+    // The pruned streams' sums lost their rows' shares with them (the frozen figures stay).
+    assert_eq!(assert_kept_sums(&db.store).await, 3);
 }
 
 async fn a_second_pruning_the_next_day_finds_nothing_more(db: &TestDb) {

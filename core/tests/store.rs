@@ -621,6 +621,8 @@ async fn a_restart_closes_presence_left_open_at_the_last_sighting(db: &TestDb) {
     );
 
     let run = start(&store).await;
+    // The repair's writes (open_since cleared, watch time credited) kept the sums.
+    assert_eq!(assert_kept_sums(&store).await, 1);
     // Closed at the last recorded sighting + 1 s: alice's message, bob's snapshot.
     assert_eq!(
         presence(db, chan.key).await,
@@ -810,6 +812,8 @@ async fn opt_out_deletes_every_row_about_the_user_and_opt_in_lifts_it(db: &TestD
     assert_eq!(store.opted_out().await.expect("opted out"), vec![UserId(1)]);
 
     store.opt_out(UserId(2), t(500)).await.expect("opt out");
+    // The stream's kept sums lost both users' rows with them.
+    assert_eq!(assert_kept_sums(&store).await, 1);
     assert_eq!(
         store.opted_out().await.expect("opted out"),
         vec![UserId(1), UserId(2)]

@@ -7,6 +7,7 @@ use super::dialect::{Dialect, id_list, login, not_in};
 use super::error::StoreError;
 use super::keys::{ChannelKey, StreamKey};
 use super::pool::{Store, with_pool};
+use super::stream_sums::{count_columns, counts_of};
 use super::streams::Stream;
 use crate::domain::{Login, Timestamp, UserId};
 
@@ -104,73 +105,21 @@ fn first(row: &[i64]) -> Result<i64, StoreError> {
 }
 
 impl Store {
-    /// Aggregates of a stream over users outside `excluded`, its watch time included (a live
-    /// stream's open intervals count up to `now`): one pass over its rows.
-    pub async fn stream_counts(
+    /// [`Store::stream_counts`] by a pass over the stream's rows, as before the kept sums
+    /// (migration 0011): what the sums must equal (the tests compare them), and the read when
+    /// they cannot answer.
+    pub async fn stream_counts_scanned(
         &self,
         stream: &Stream,
         excluded: &[UserId],
         now: Timestamp,
     ) -> Result<StreamCounts, StoreError> {
-        let d = self.dialect();
-        let open = if stream.ended_at.is_none() {
-            open_watch(d, "", &stream.started_at.0.to_string(), now)
-        } else {
-            "0".to_owned()
-        };
-        // Two scans of the stream's rows, run at once on two connections: the first wave's
-        // figures, and watch time with the marks. One pass of all eight aggregates took 1.7x
-        // the first wave's time (each aggregate costs a column read per row); side by side the
-        // wait is about the longer scan, still above the first wave's (BENCHMARKS.md).
-        let first_wave = format!(
-            "{c}, {n}, {f}, {m}, {l}",
-            c = d.int("COUNT(*)"),
-            n = d.int("COALESCE(SUM(is_new), 0)"),
-            f = d.int("COALESCE(SUM(first_msg), 0)"),
-            m = d.int("COALESCE(SUM(messages), 0)"),
-            l = d.int("COALESCE(SUM(CASE WHEN messages = 0 THEN 1 ELSE 0 END), 0)"),
-        );
-        let audience = format!(
-            "{w}, {r}, {p}",
-            w = d.int(&format!("COALESCE(SUM(watch_time + {open}), 0)")),
-            r = d.int("COALESCE(SUM(is_regular), 0)"),
-            p = d.int("COALESCE(SUM(in_previous), 0)"),
-        );
-        let (mut sums, rest) = tokio::try_join!(
-            self.active_sums(stream.key, &first_wave, excluded),
-            self.active_sums(stream.key, &audience, excluded),
-        )?;
-        sums.extend(rest);
-        let &[
-            unique,
-            new,
-            first_time,
-            messages,
-            lurkers,
-            watched,
-            regulars,
-            in_previous,
-        ] = sums.as_slice()
-        else {
-            return Err(StoreError::Corrupt {
-                column: "stream_users",
-                value: format!("{} sums", sums.len()),
-            });
-        };
-        Ok(StreamCounts {
-            unique,
-            new,
-            first_time,
-            messages,
-            lurkers,
-            watched,
-            regulars,
-            in_previous,
-        })
+        let cols = count_columns(self.dialect(), stream, now);
+        counts_of(&self.active_sums(stream.key, &cols, excluded).await?)
     }
 
-    /// Unique chatters of a stream outside `excluded`.
-    pub async fn stream_unique(
+    /// [`Store::stream_unique`] by a pass over the stream's rows.
+    pub(super) async fn stream_unique_scanned(
         &self,
         stream: StreamKey,
         excluded: &[UserId],
@@ -228,6 +177,25 @@ impl Store {
             out
         });
         Ok(row)
+    }
+
+    /// The rows of integers `sql` returns.
+    pub(super) async fn int_rows(&self, sql: String) -> Result<Vec<Vec<i64>>, StoreError> {
+        let rows: Vec<Vec<i64>> = with_pool!(self, |pool, Db, d| {
+            let mut out = Vec::new();
+            for row in sqlx::query(sqlx::AssertSqlSafe(sql))
+                .fetch_all(pool)
+                .await?
+            {
+                let mut values = Vec::with_capacity(row.len());
+                for i in 0..row.len() {
+                    values.push(row.try_get::<i64, _>(i)?);
+                }
+                out.push(values);
+            }
+            out
+        });
+        Ok(rows)
     }
 
     /// Highest snapshot point in `[from, to]` (`None` when no snapshot was taken).

@@ -46,6 +46,7 @@ mod pool;
 mod retention;
 mod sessions;
 mod signals;
+mod stream_sums;
 mod streams;
 mod summaries;
 mod totals;

@@ -12,6 +12,7 @@ mod events;
 mod pipeline;
 mod proxy;
 mod script;
+mod sums;
 
 pub use db::{TestDb, database_name, server_url};
 pub use events::{
@@ -21,6 +22,7 @@ pub use events::{
 pub use pipeline::{Pipeline, tracker_config};
 pub use proxy::Proxy;
 pub use script::{FIRST_STREAM, SECOND_STREAM, scripted_channel};
+pub use sums::assert_kept_sums;
 
 pub use crate::on_every_backend;
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::sums::assert_kept_sums;
 use crate::bots::KnownBots;
 use crate::domain::UserId;
 use crate::event::Event;
@@ -35,19 +36,21 @@ pub struct Pipeline {
     pub ingest: IngestHandle,
     cancel: CancellationToken,
     task: Option<JoinHandle<Result<(), StoreError>>>,
+    store: Arc<Store>,
 }
 
 impl Pipeline {
     /// Starts ingestion over `store` with `config`.
     pub async fn start(store: Arc<Store>, config: IngestConfig) -> Self {
         let cancel = CancellationToken::new();
-        let (ingest, task) = Ingest::start(store, config, cancel.clone())
+        let (ingest, task) = Ingest::start(store.clone(), config, cancel.clone())
             .await
             .expect("start ingestion");
         Self {
             ingest,
             cancel,
             task: Some(task),
+            store,
         }
     }
 
@@ -57,12 +60,14 @@ impl Pipeline {
         self.ingest.flush().await.expect("flush");
     }
 
-    /// Stops ingestion and waits for its final commit (panics if it failed).
+    /// Stops ingestion and waits for its final commit (panics if it failed), then checks that
+    /// every stream's kept sums equal the pass over its rows ([`assert_kept_sums`]).
     pub async fn stop(mut self) {
         self.cancel.cancel();
         if let Some(task) = self.task.take() {
             task.await.expect("join").expect("final flush");
         }
+        assert_kept_sums(&self.store).await;
     }
 }
 
