@@ -7,31 +7,8 @@ use super::dialect::{Dialect, id_list, login, not_in};
 use super::error::StoreError;
 use super::keys::{ChannelKey, StreamKey};
 use super::pool::{Store, with_pool};
-use super::stream_sums::{count_columns, counts_of};
 use super::streams::Stream;
 use crate::domain::{Login, Timestamp, UserId};
-
-/// Raw per-stream aggregates, over users not in the excluded set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct StreamCounts {
-    /// Users with a non-part observation.
-    pub unique: i64,
-    /// Of those, first observed ever in the channel during the stream.
-    pub new: i64,
-    /// Users whose message carried `first-msg=1`.
-    pub first_time: i64,
-    /// Messages.
-    pub messages: i64,
-    /// Unique users without a message.
-    pub lurkers: i64,
-    /// Their watch time, seconds (a live stream's open intervals up to the time asked).
-    pub watched: i64,
-    /// Of them, regulars of the stream as of its start (marked streams only, else 0).
-    pub regulars: i64,
-    /// Of them, unique chatters of the stream's recorded previous stream (marked streams
-    /// only, else 0).
-    pub in_previous: i64,
-}
 
 /// A stored raid.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,7 +74,7 @@ pub(super) fn open_watch(d: Dialect, row: &str, started: &str, now: Timestamp) -
 }
 
 /// The first value of a row of integers.
-fn first(row: &[i64]) -> Result<i64, StoreError> {
+pub(super) fn first(row: &[i64]) -> Result<i64, StoreError> {
     row.first().copied().ok_or(StoreError::Corrupt {
         column: "aggregate",
         value: String::new(),
@@ -105,32 +82,6 @@ fn first(row: &[i64]) -> Result<i64, StoreError> {
 }
 
 impl Store {
-    /// [`Store::stream_counts`] by a pass over the stream's rows, as before the kept sums
-    /// (migration 0011): what the sums must equal (the tests compare them), and the read when
-    /// they cannot answer.
-    pub async fn stream_counts_scanned(
-        &self,
-        stream: &Stream,
-        excluded: &[UserId],
-        now: Timestamp,
-    ) -> Result<StreamCounts, StoreError> {
-        let cols = count_columns(self.dialect(), stream, now);
-        counts_of(&self.active_sums(stream.key, &cols, excluded).await?)
-    }
-
-    /// [`Store::stream_unique`] by a pass over the stream's rows.
-    pub(super) async fn stream_unique_scanned(
-        &self,
-        stream: StreamKey,
-        excluded: &[UserId],
-    ) -> Result<i64, StoreError> {
-        let d = self.dialect();
-        let sums = self
-            .active_sums(stream, &d.int("COUNT(*)"), excluded)
-            .await?;
-        first(&sums)
-    }
-
     /// `cols` (integer aggregates that add up: `COUNT`, `SUM`) over a stream's active rows,
     /// minus the same over the rows of `excluded` users: what filtering `user_id NOT IN (…)`
     /// gives, without testing every row (SQLite looks each one up in a temporary index for

@@ -6,11 +6,33 @@
 
 use super::dialect::{Dialect, id_list};
 use super::error::StoreError;
-use super::figures::{StreamCounts, open_watch};
+use super::figures::{first, open_watch};
 use super::keys::StreamKey;
 use super::pool::Store;
 use super::streams::Stream;
 use crate::domain::{Timestamp, UserId};
+
+/// Raw per-stream aggregates, over users not in the excluded set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StreamCounts {
+    /// Users with a non-part observation.
+    pub unique: i64,
+    /// Of those, first observed ever in the channel during the stream.
+    pub new: i64,
+    /// Users whose message carried `first-msg=1`.
+    pub first_time: i64,
+    /// Messages.
+    pub messages: i64,
+    /// Unique users without a message.
+    pub lurkers: i64,
+    /// Their watch time, seconds (a live stream's open intervals up to the time asked).
+    pub watched: i64,
+    /// Of them, regulars of the stream as of its start (marked streams only, else 0).
+    pub regulars: i64,
+    /// Of them, unique chatters of the stream's recorded previous stream (marked streams
+    /// only, else 0).
+    pub in_previous: i64,
+}
 
 /// The kept sums of one stream's active rows (`stream_sums`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +101,32 @@ pub(super) fn counts_of(sums: &[i64]) -> Result<StreamCounts, StoreError> {
 }
 
 impl Store {
+    /// [`Store::stream_counts`] by a pass over the stream's rows, as before the kept sums
+    /// (migration 0011): what the sums must equal (the tests compare them), and the read when
+    /// they cannot answer.
+    pub async fn stream_counts_scanned(
+        &self,
+        stream: &Stream,
+        excluded: &[UserId],
+        now: Timestamp,
+    ) -> Result<StreamCounts, StoreError> {
+        let cols = count_columns(self.dialect(), stream, now);
+        counts_of(&self.active_sums(stream.key, &cols, excluded).await?)
+    }
+
+    /// [`Store::stream_unique`] by a pass over the stream's rows.
+    pub(super) async fn stream_unique_scanned(
+        &self,
+        stream: StreamKey,
+        excluded: &[UserId],
+    ) -> Result<i64, StoreError> {
+        let d = self.dialect();
+        let sums = self
+            .active_sums(stream, &d.int("COUNT(*)"), excluded)
+            .await?;
+        first(&sums)
+    }
+
     /// Aggregates of a stream over users outside `excluded`, its watch time included (a live
     /// stream's open intervals count up to `now`): the kept sums less the excluded users' rows.
     /// Equal to [`Store::stream_counts_scanned`]; read that way only when `now` is earlier than
