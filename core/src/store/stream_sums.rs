@@ -34,6 +34,20 @@ pub struct StreamCounts {
     pub in_previous: i64,
 }
 
+impl std::ops::SubAssign for StreamCounts {
+    /// Takes away the counts of some of the rows (the excluded users').
+    fn sub_assign(&mut self, part: Self) {
+        self.unique -= part.unique;
+        self.new -= part.new;
+        self.first_time -= part.first_time;
+        self.messages -= part.messages;
+        self.lurkers -= part.lurkers;
+        self.watched -= part.watched;
+        self.regulars -= part.regulars;
+        self.in_previous -= part.in_previous;
+    }
+}
+
 /// The kept sums of one stream's active rows (`stream_sums`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Kept {
@@ -155,15 +169,7 @@ impl Store {
                 stream.key.0,
                 id_list(excluded),
             );
-            let part = counts_of(&self.int_row(sql).await?)?;
-            counts.unique -= part.unique;
-            counts.new -= part.new;
-            counts.first_time -= part.first_time;
-            counts.messages -= part.messages;
-            counts.lurkers -= part.lurkers;
-            counts.watched -= part.watched;
-            counts.regulars -= part.regulars;
-            counts.in_previous -= part.in_previous;
+            counts -= counts_of(&self.int_row(sql).await?)?;
         }
         Ok(counts)
     }
