@@ -933,6 +933,8 @@ async fn a_first_snapshot_on_a_minute_boundary_commits_one_point(db: &TestDb) {
 async fn a_batch_across_1100_live_streams_commits(db: &TestDb) {
     let store = &db.store;
     let mut batch = Batch::default();
+    // Every third user was seen in the channel before its stream started: not new.
+    let mut before = Batch::default();
     for c in 0..1_100i64 {
         let channel = store
             .ensure_channel(&login(&format!("c{c}")))
@@ -943,14 +945,25 @@ async fn a_batch_across_1100_live_streams_commits(db: &TestDb) {
             .await
             .expect("stream");
         let u = user(100_000 + c, &format!("u{c}"));
+        if c % 3 == 0 {
+            let seen = observed(channel.key, None, &[&u], -50);
+            before.users.extend(seen.users);
+            before.channel_users.extend(seen.channel_users);
+        }
         let one = observed(channel.key, Some((stream, t(0))), &[&u], 10);
         batch.users.extend(one.users);
         batch.channel_users.extend(one.channel_users);
         batch.stream_users.extend(one.stream_users);
     }
+    store.commit(&before).await.expect("commit");
     store.commit(&batch).await.expect("commit");
     assert_eq!(db.count("stream_users", "active = 1").await, 1_100);
     assert_eq!(db.count("channel_users", "all_streams = 1").await, 1_100);
+    // The new-chatter check spans six statements of at most 200 streams.
+    assert_eq!(db.count("stream_users", "is_new = 1").await, 733);
+    // The kept sums follow both statements.
+    assert_eq!(db.count("stream_sums", "chatters = 1").await, 1_100);
+    assert_eq!(db.count("stream_sums", "new_chatters = 1").await, 733);
 }
 
 on_every_backend!(
