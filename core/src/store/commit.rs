@@ -307,80 +307,55 @@ async fn commit_observations(
 
 /// New = no observation in the channel before the stream started. It only depends on
 /// channel_users (just written), so rows that may have been inserted by this batch are
-/// (re)evaluated: one read of the known users and one update of the new ones per statement of
-/// up to 200 streams (one statement per stream cost 2,000 statements a batch with 1,000 live
-/// channels).
+/// (re)evaluated in one statement per stream.
 async fn mark_new(tx: &mut Tx, batch: &Batch) -> Result<(), StoreError> {
-    let d = dialect(tx);
-    let mut starts: FxHashMap<StreamKey, (ChannelKey, Timestamp)> = FxHashMap::default();
-    let mut keys: Vec<(StreamKey, UserId)> = Vec::new();
+    let mut first: FxHashMap<(StreamKey, ChannelKey, Timestamp), Vec<UserId>> =
+        FxHashMap::default();
     for ((s, u), delta) in &batch.stream_users {
         if delta.maybe_first {
-            starts.insert(*s, (delta.channel, delta.stream_started));
-            keys.push((*s, *u));
+            first
+                .entry((*s, delta.channel, delta.stream_started))
+                .or_default()
+                .push(*u);
         }
     }
-    keys.sort_unstable();
-    for chunk in super::totals::statements(&keys) {
-        // Per stream, its users seen in the channel before it started.
-        let mut known_sql = Vec::new();
-        for group in chunk.chunk_by(|a, b| a.0 == b.0) {
-            let stream = group[0].0;
-            let Some((channel, started)) = starts.get(&stream) else {
-                continue;
-            };
-            let users: Vec<UserId> = group.iter().map(|(_, u)| *u).collect();
-            known_sql.push(format!(
-                "SELECT {s}, user_id FROM channel_users WHERE channel_id = {c} AND first_seen < {t} AND user_id IN {ids}",
-                s = d.int(&stream.0.to_string()),
+    for ((stream, channel, started), mut users) in first {
+        users.sort_unstable();
+        for chunk in users.chunks(10_000) {
+            let sql = format!(
+                "SELECT user_id FROM channel_users WHERE channel_id = {c} AND first_seen < {t} AND user_id IN {ids}",
                 c = channel.0,
                 t = started.0,
-                ids = id_list(&users),
-            ));
-        }
-        if known_sql.is_empty() {
-            continue;
-        }
-        let sql = known_sql.join(" UNION ALL ");
-        let mut known = FxHashSet::default();
-        with_tx!(tx, |tx, Db, d| {
-            for row in sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                .fetch_all(&mut **tx)
-                .await?
-            {
-                known.insert((
-                    StreamKey(row.try_get::<i64, _>(0)?),
-                    UserId(row.try_get::<i64, _>(1)?),
-                ));
-            }
-        });
-        let mut ranges = Vec::new();
-        for group in chunk.chunk_by(|a, b| a.0 == b.0) {
-            let new: Vec<UserId> = group
+                ids = id_list(chunk),
+            );
+            let mut known = FxHashSet::default();
+            with_tx!(tx, |tx, Db, d| {
+                for row in sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .fetch_all(&mut **tx)
+                    .await?
+                {
+                    known.insert(row.try_get::<i64, _>(0)?);
+                }
+            });
+            let new: Vec<UserId> = chunk
                 .iter()
-                .filter(|k| !known.contains(*k))
-                .map(|(_, u)| *u)
+                .copied()
+                .filter(|u| !known.contains(&u.0))
                 .collect();
-            if !new.is_empty() {
-                ranges.push(format!(
-                    "(stream_id = {} AND user_id IN {})",
-                    group[0].0.0,
-                    id_list(&new)
-                ));
+            if new.is_empty() {
+                continue;
             }
+            let sql = format!(
+                "UPDATE stream_users SET is_new = 1 WHERE stream_id = {s} AND is_new = 0 AND user_id IN {ids}",
+                s = stream.0,
+                ids = id_list(&new),
+            );
+            with_tx!(tx, |tx, Db, d| {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut **tx)
+                    .await?;
+            });
         }
-        if ranges.is_empty() {
-            continue;
-        }
-        let sql = format!(
-            "UPDATE stream_users SET is_new = 1 WHERE is_new = 0 AND ({})",
-            ranges.join(" OR ")
-        );
-        with_tx!(tx, |tx, Db, d| {
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                .execute(&mut **tx)
-                .await?;
-        });
     }
     Ok(())
 }

@@ -33,7 +33,7 @@ const STREAMS: usize = 200;
 
 /// `keys` (sorted by stream) cut into the key lists of [`active_rows`] statements: at most
 /// [`IDS`] keys and [`STREAMS`] streams each.
-pub(super) fn statements(keys: &[(StreamKey, UserId)]) -> Vec<&[(StreamKey, UserId)]> {
+fn statements(keys: &[(StreamKey, UserId)]) -> Vec<&[(StreamKey, UserId)]> {
     let mut out = Vec::new();
     let (mut start, mut streams) = (0, 0);
     for i in 0..keys.len() {
