@@ -10,8 +10,8 @@ use chatters_core::event::{Event, UserRef};
 use chatters_core::ingest::{Ingest, IngestConfig, IngestHandle};
 use chatters_core::stats::{Figures, StreamFigures};
 use chatters_core::store::{
-    Batch, BotRule, Channel, ChannelKey, ChannelUserDelta, Raid, SeriesRow, Store, StoreError,
-    Stream, StreamKey, StreamUserDelta, UserRow,
+    Backend, Batch, BotRule, Channel, ChannelKey, ChannelUserDelta, Raid, SeriesRow, Store,
+    StoreError, Stream, StreamKey, StreamUserDelta, UserRow,
 };
 use chatters_core::testing::*;
 use chatters_core::tracker::TrackerConfig;
@@ -966,6 +966,40 @@ async fn a_batch_across_1100_live_streams_commits(db: &TestDb) {
     assert_eq!(db.count("stream_sums", "new_chatters = 1").await, 733);
 }
 
+/// Migration 0011 over a database that already has streams: its sums are filled from the rows
+/// (the schema is brought back to 0010's, rows written without the triggers, then 0011 run).
+async fn migration_0011_sums_the_rows_already_stored(db: &TestDb) {
+    let store = &db.store;
+    let (undo, redo) = match store.backend() {
+        Backend::Sqlite => (
+            "DROP TRIGGER stream_sums_open; DROP TRIGGER stream_sums_insert; \
+             DROP TRIGGER stream_sums_update; DROP TRIGGER stream_sums_delete; \
+             DROP TABLE stream_sums;",
+            include_str!("../../migrations/sqlite/0011_keep_stream_sums.sql"),
+        ),
+        Backend::MySql => (
+            "DROP TRIGGER stream_sums_open; DROP TRIGGER stream_sums_insert; \
+             DROP TRIGGER stream_sums_update; DROP TRIGGER stream_sums_delete; \
+             DROP TABLE stream_sums;",
+            include_str!("../../migrations/mysql/0011_keep_stream_sums.sql"),
+        ),
+        Backend::Postgres => (
+            "DROP FUNCTION stream_sums_open() CASCADE; DROP FUNCTION stream_sums_change() CASCADE; \
+             DROP TABLE stream_sums;",
+            include_str!("../../migrations/postgres/0011_keep_stream_sums.sql"),
+        ),
+    };
+    db.execute(undo).await;
+    // An ended stream and a live one with open presence intervals.
+    let run = start(store).await;
+    run.send(scripted_channel(&FIXED, CHAN, ROOM)).await;
+    run.stop().await;
+    assert_eq!(db.count("stream_users", "open_since IS NOT NULL").await, 10);
+    db.execute(redo).await;
+    assert_eq!(db.count("stream_sums", "1 = 1").await, 2);
+    assert_eq!(assert_kept_sums(store).await, 2);
+}
+
 on_every_backend!(
     channels_are_added_once_removed_softly_and_listed_by_login,
     channel_settings_are_set_overwritten_cleared_and_listed_by_name,
@@ -979,4 +1013,5 @@ on_every_backend!(
     storage_grows_with_changes_not_with_snapshots,
     a_first_snapshot_on_a_minute_boundary_commits_one_point,
     a_batch_across_1100_live_streams_commits,
+    migration_0011_sums_the_rows_already_stored,
 );

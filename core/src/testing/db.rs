@@ -168,6 +168,32 @@ impl TestDb {
         }
     }
 
+    /// Runs `sql` (one or more statements) on a separate connection, e.g. to bring the schema
+    /// back to an earlier migration's.
+    pub async fn execute(&self, sql: &str) {
+        let sql = AssertSqlSafe(sql.to_owned());
+        match Backend::from_url(&self.url).expect("test URL") {
+            Backend::Sqlite => {
+                let mut c = sqlx::SqliteConnection::connect(&self.url)
+                    .await
+                    .expect("connect");
+                sqlx::raw_sql(sql).execute(&mut c).await.expect("execute");
+            }
+            Backend::MySql => {
+                let mut c = sqlx::MySqlConnection::connect(&self.url)
+                    .await
+                    .expect("connect");
+                sqlx::raw_sql(sql).execute(&mut c).await.expect("execute");
+            }
+            Backend::Postgres => {
+                let mut c = sqlx::PgConnection::connect(&self.url)
+                    .await
+                    .expect("connect");
+                sqlx::raw_sql(sql).execute(&mut c).await.expect("execute");
+            }
+        }
+    }
+
     /// One integer: the first column of the first row of `query`, cast to a 64-bit integer
     /// (SUM is NUMERIC/DECIMAL on the servers); `None` for SQL NULL.
     pub async fn int(&self, query: &str) -> Option<i64> {
