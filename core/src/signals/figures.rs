@@ -8,7 +8,10 @@ use super::mood::{Mood, MoodTotals};
 use super::stream_chat::StreamChat;
 use crate::domain::Timestamp;
 use crate::stats::Figures;
-use crate::store::{Channel, EmoteRow, MinuteRow, StoreError, Stream};
+use rustc_hash::FxHashMap;
+
+use super::emote::Provider;
+use crate::store::{Channel, EmoteRow, MinuteRow, Overlay, StoreError, Stream, rank_emotes};
 
 /// What `!mood` looks at: the last this many seconds.
 pub const MOOD_WINDOW: i64 = 10 * 60;
@@ -145,10 +148,32 @@ impl Figures {
         channel: &Channel,
         now: Timestamp,
     ) -> Result<MoodShares, StoreError> {
-        let minutes = self
-            .store()
-            .chat_minutes(channel.key, now.plus(-MOOD_WINDOW + 1), now)
-            .await?;
+        self.mood_now_with(channel, now, None).await
+    }
+
+    /// [`Figures::mood_now`], with the uncommitted minutes of `overlay` added when given.
+    pub(crate) async fn mood_now_with(
+        &self,
+        channel: &Channel,
+        now: Timestamp,
+        overlay: Option<&Overlay>,
+    ) -> Result<MoodShares, StoreError> {
+        let from = now.plus(-MOOD_WINDOW + 1);
+        let mut minutes = self.store().chat_minutes(channel.key, from, now).await?;
+        if let Some(overlay) = overlay {
+            minutes.extend(
+                overlay
+                    .minutes
+                    .iter()
+                    .filter(|(m, _)| **m >= from.0 && **m <= now.0)
+                    .map(|(m, d)| MinuteRow {
+                        at: Timestamp(*m),
+                        messages: d.messages,
+                        mood_messages: d.mood_messages,
+                        moods: d.moods,
+                    }),
+            );
+        }
         Ok(MoodShares::of(&minutes))
     }
 
@@ -158,10 +183,44 @@ impl Figures {
         stream: &Stream,
         n: i64,
     ) -> Result<Vec<EmoteFigure>, StoreError> {
-        Ok(self
-            .store()
-            .stream_emotes(stream.key, n.clamp(0, MAX_EMOTES))
-            .await?
+        self.stream_emotes_with(stream, n, None).await
+    }
+
+    /// [`Figures::stream_emotes`], with the uses of `overlay` (in ingestion's batches and held
+    /// across them) added when given.
+    pub(crate) async fn stream_emotes_with(
+        &self,
+        stream: &Stream,
+        n: i64,
+        overlay: Option<&Overlay>,
+    ) -> Result<Vec<EmoteFigure>, StoreError> {
+        let limit = n.clamp(0, MAX_EMOTES);
+        let rows = match overlay {
+            None => self.store().stream_emotes(stream.key, limit).await?,
+            Some(overlay) => {
+                let stored = self.store().stream_emotes(stream.key, i64::MAX).await?;
+                let mut rows: FxHashMap<(Provider, String), EmoteRow> = stored
+                    .into_iter()
+                    .map(|r| ((r.provider, r.id.clone()), r))
+                    .collect();
+                for ((s, emote), uses) in &overlay.emotes {
+                    if *s == stream.key {
+                        rows.entry((emote.provider, emote.id.to_string()))
+                            .or_insert_with(|| EmoteRow {
+                                provider: emote.provider,
+                                id: emote.id.to_string(),
+                                name: emote.name.to_string(),
+                                count: 0,
+                            })
+                            .count += uses;
+                    }
+                }
+                let mut rows: Vec<EmoteRow> = rows.into_values().collect();
+                rank_emotes(&mut rows, limit);
+                rows
+            }
+        };
+        Ok(rows
             .into_iter()
             .map(|e: EmoteRow| EmoteFigure {
                 provider: e.provider.as_str(),

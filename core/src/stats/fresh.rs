@@ -20,8 +20,7 @@ use super::{
 use super::{RAID_ARRIVAL_WINDOW, RAID_RETENTION_AFTER};
 use crate::domain::{Login, Timestamp, UserId};
 use crate::store::{
-    Channel, ChannelUser, EmoteRow, MinuteRow, NewChatter, Overlay, StoreError, StoredRow, Stream,
-    UserCount,
+    Channel, ChannelUser, NewChatter, Overlay, StoreError, StoredRow, Stream, UserCount,
 };
 
 /// Figures of one channel with its uncommitted rows added (see the module).
@@ -502,25 +501,9 @@ impl Fresh<'_> {
         channel: &Channel,
         now: Timestamp,
     ) -> Result<crate::signals::MoodShares, StoreError> {
-        let from = now.plus(-crate::signals::MOOD_WINDOW + 1);
-        let mut minutes = self
-            .figures
-            .store()
-            .chat_minutes(channel.key, from, now)
-            .await?;
-        minutes.extend(
-            self.overlay
-                .minutes
-                .iter()
-                .filter(|(m, _)| **m >= from.0 && **m <= now.0)
-                .map(|(m, d)| MinuteRow {
-                    at: Timestamp(*m),
-                    messages: d.messages,
-                    mood_messages: d.mood_messages,
-                    moods: d.moods,
-                }),
-        );
-        Ok(crate::signals::MoodShares::of(&minutes))
+        self.figures
+            .mood_now_with(channel, now, Some(self.overlay))
+            .await
     }
 
     /// A stream's most used emotes, at most `n` (and at most `MAX_EMOTES`), the uses ingestion
@@ -531,45 +514,8 @@ impl Fresh<'_> {
         stream: &Stream,
         n: i64,
     ) -> Result<Vec<crate::signals::EmoteFigure>, StoreError> {
-        let stored = self
-            .figures
-            .store()
-            .stream_emotes(stream.key, i64::MAX)
-            .await?;
-        let mut rows: FxHashMap<(crate::signals::Provider, String), EmoteRow> = stored
-            .into_iter()
-            .map(|r| ((r.provider, r.id.clone()), r))
-            .collect();
-        for ((s, emote), uses) in &self.overlay.emotes {
-            if *s != stream.key {
-                continue;
-            }
-            rows.entry((emote.provider, emote.id.to_string()))
-                .or_insert_with(|| EmoteRow {
-                    provider: emote.provider,
-                    id: emote.id.to_string(),
-                    name: emote.name.to_string(),
-                    count: 0,
-                })
-                .count += uses;
-        }
-        let mut rows: Vec<EmoteRow> = rows.into_values().collect();
-        rows.sort_by(|a, b| {
-            b.count
-                .cmp(&a.count)
-                .then_with(|| a.name.cmp(&b.name))
-                .then_with(|| a.provider.as_str().cmp(b.provider.as_str()))
-                .then_with(|| a.id.cmp(&b.id))
-        });
-        rows.truncate(at_most(n.min(crate::signals::MAX_EMOTES)));
-        Ok(rows
-            .into_iter()
-            .map(|e| crate::signals::EmoteFigure {
-                provider: e.provider.as_str(),
-                id: e.id,
-                name: e.name,
-                count: e.count,
-            })
-            .collect())
+        self.figures
+            .stream_emotes_with(stream, n, Some(self.overlay))
+            .await
     }
 }

@@ -70,6 +70,7 @@ pub use keys::{ChannelKey, StreamKey};
 pub use pool::Store;
 pub use retention::{Pruned, TIMED_TABLES};
 pub use sessions::WebSession;
+pub(crate) use signals::rank_emotes;
 pub use signals::{EmoteRow, MinuteDelta, MinuteRow, SignalsBatch};
 pub use stream_sums::StreamCounts;
 pub use streams::Stream;

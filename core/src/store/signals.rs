@@ -292,21 +292,15 @@ impl Store {
         stream: StreamKey,
         limit: i64,
     ) -> Result<Vec<EmoteRow>, StoreError> {
-        let mut rows: Vec<(String, String, String, i64)> = with_pool!(self, |pool, Db, d| {
+        let rows: Vec<(String, String, String, i64)> = with_pool!(self, |pool, Db, d| {
             let mut qb = QueryBuilder::<Db>::new(
                 "SELECT provider, emote_id, name, uses FROM stream_emotes WHERE stream_id = ",
             );
             qb.push_bind(stream.0);
             qb.build_query_as().fetch_all(pool).await?
         });
-        rows.sort_by(|a, b| {
-            b.3.cmp(&a.3)
-                .then_with(|| a.2.cmp(&b.2))
-                .then_with(|| a.0.cmp(&b.0))
-                .then_with(|| a.1.cmp(&b.1))
-        });
-        rows.truncate(usize::try_from(limit).unwrap_or(0));
-        rows.into_iter()
+        let mut rows = rows
+            .into_iter()
             .map(|(provider, id, name, count)| {
                 let provider = Provider::parse(&provider).ok_or(StoreError::Corrupt {
                     column: "stream_emotes.provider",
@@ -319,7 +313,9 @@ impl Store {
                     count,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        rank_emotes(&mut rows, limit);
+        Ok(rows)
     }
 
     /// Every channel's settings whose name starts with `prefix`: `(channel, name, value)`.
@@ -340,4 +336,17 @@ impl Store {
             .map(|(c, n, v)| (ChannelKey(c), n, v))
             .collect())
     }
+}
+
+/// A stream's emotes in the order shown: by count descending, then name (byte order, the same
+/// on every backend whatever its collation), provider and id; at most `limit`.
+pub(crate) fn rank_emotes(rows: &mut Vec<EmoteRow>, limit: i64) {
+    rows.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then_with(|| a.name.cmp(&b.name))
+            .then_with(|| a.provider.as_str().cmp(b.provider.as_str()))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
 }
