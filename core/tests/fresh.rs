@@ -8,11 +8,11 @@ use std::time::Duration;
 use chatters_core::bots::KnownBots;
 use chatters_core::domain::{StreamId, UserId};
 use chatters_core::event::{Event, UserRef};
-use chatters_core::ingest::IngestConfig;
+use chatters_core::ingest::{IngestConfig, IngestHandle};
 use chatters_core::signals::{EmoteSet, Lexicon, Matcher, Mood, Provider, Shared};
 use chatters_core::stats::fresh::Fresh;
 use chatters_core::stats::{Figures, StreamFigures, StreamStats};
-use chatters_core::store::{Channel, Overlay, Store, Stream};
+use chatters_core::store::{Channel, CommitWatch, Overlay, Store, Stream};
 use chatters_core::testing::*;
 
 const CHAN: &str = "chan";
@@ -29,6 +29,22 @@ fn counts(f: &StreamFigures) -> [i64; 8] {
         f.lurkers,
         f.known_bots,
     ]
+}
+
+/// The channel's uncommitted rows over what is committed now, and the watch that tells whether
+/// a commit landed since (what the dispatcher does before an answer).
+async fn overlay_now(
+    ingest: &IngestHandle,
+    store: &Store,
+    channel: &Channel,
+) -> (Overlay, CommitWatch) {
+    let held = ingest.uncommitted(channel).await.expect("uncommitted");
+    let mut watch = store.commit_watch();
+    let committed = watch
+        .steady(Duration::from_secs(10))
+        .await
+        .expect("no COMMIT runs for long");
+    (held.after(committed), watch)
 }
 
 async fn channel_of(store: &Store) -> Channel {
@@ -175,13 +191,7 @@ async fn uncommitted_rows_count_in_the_answer_before_their_commit(store: Arc<Sto
         ])
         .await
         .expect("send");
-    let held = h.ingest.uncommitted(&channel).await.expect("uncommitted");
-    let mut watch = store.commit_watch();
-    let committed = watch
-        .steady(Duration::from_secs(10))
-        .await
-        .expect("no COMMIT runs for long");
-    let overlay = held.after(committed);
+    let (overlay, watch) = overlay_now(&h.ingest, &store, &channel).await;
     let fresh = shown(&figures.fresh(&overlay), &stream, &channel).await;
     assert!(
         watch.unchanged(),
@@ -252,17 +262,7 @@ async fn a_restarted_ingestion_numbers_its_batches_after_the_last(store: Arc<Sto
         .await
         .expect("send");
     let channel = channel_of(&store).await;
-    let held = second
-        .ingest
-        .uncommitted(&channel)
-        .await
-        .expect("uncommitted");
-    let committed = store
-        .commit_watch()
-        .steady(Duration::from_secs(10))
-        .await
-        .expect("no COMMIT runs for long");
-    let overlay = held.after(committed);
+    let (overlay, _) = overlay_now(&second.ingest, &store, &channel).await;
     assert_eq!(overlay.channel_users.len(), 1, "bob's row is uncommitted");
     store.slow_commits(Duration::ZERO);
     second.stop().await;
@@ -316,13 +316,7 @@ async fn emotes_and_moods_held_in_memory_count_in_the_answer(store: Arc<Store>) 
     let figures = Figures::new(store.clone(), KnownBots::shipped(), None);
     let channel = channel_of(&store).await;
     let stream = stream_of(&store, "4001").await;
-    let held = h.ingest.uncommitted(&channel).await.expect("uncommitted");
-    let mut watch = store.commit_watch();
-    let committed = watch
-        .steady(Duration::from_secs(10))
-        .await
-        .expect("no COMMIT runs for long");
-    let overlay = held.after(committed);
+    let (overlay, watch) = overlay_now(&h.ingest, &store, &channel).await;
     let nothing = Overlay::default();
     let emotes = |f: Vec<chatters_core::signals::EmoteFigure>| {
         f.into_iter().map(|e| (e.name, e.count)).collect::<Vec<_>>()
