@@ -109,6 +109,7 @@ tuple_row!(A 0, B 1, C 2, D 3, E 4, F 5, G 6);
 tuple_row!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
 tuple_row!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8);
 tuple_row!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10);
+tuple_row!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11);
 
 /// `insert` (`INSERT INTO t (a, b) `) the `rows`, mapped to column values by `values`, then
 /// `tail` (the `ON CONFLICT` / `ON DUPLICATE KEY` clause), in chunks: one array per column

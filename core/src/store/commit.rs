@@ -211,8 +211,10 @@ async fn commit_observations(
     let step = std::time::Instant::now();
     // Before the stream rows change: which of them become active.
     let totals = super::totals::batch_totals(tx, batch).await?;
-    // channel_users first: stream_users.is_new compares against the earliest observation in
-    // the channel, this batch's included. The users' totals go with them.
+    // Before the channel rows change: which stream rows are new to their channel.
+    let new = new_rows(tx, batch, &totals).await?;
+    let t_reads = step.elapsed();
+    // The users' totals go with their channel rows.
     let tail = format!(
         "{}first_seen = {l}(channel_users.first_seen, {f}), \
          last_seen = {g}(channel_users.last_seen, {ls}), \
@@ -227,18 +229,21 @@ async fn commit_observations(
     // Totals of rows already counted may wait for their channel's turn.
     let plan = held.plan(totals, batch.hold_totals, std::time::Instant::now());
     super::totals::write_totals(tx, &batch.channel_users, &plan.write, &tail).await?;
+    let t_channels = step.elapsed();
     // Key order: each b-tree page is visited once, in order.
     let mut rows: Vec<_> = batch.stream_users.iter().collect();
     rows.sort_unstable_by_key(|(k, _)| **k);
     // Inserted rows of a marked stream say whether their user is a regular of it and was in
     // its previous stream (an update leaves both as they are).
     let marks = super::marks::batch_marks(marks, tx, batch).await?;
+    let t_marks = step.elapsed();
     let tail = format!(
         "{}first_seen = {l}(stream_users.first_seen, {f}), \
          last_seen = {g}(stream_users.last_seen, {ls}), \
          messages = stream_users.messages + {m}, \
          first_msg = {g}(stream_users.first_msg, {fm}), \
          active = {g}(stream_users.active, {a}), \
+         is_new = {g}(stream_users.is_new, {n}), \
          watch_time = stream_users.watch_time + {w}, \
          open_since = {o}",
         d.upsert("stream_id, user_id"),
@@ -249,13 +254,14 @@ async fn commit_observations(
         m = d.ex("messages"),
         fm = d.ex("first_msg"),
         a = d.ex("active"),
+        n = d.ex("is_new"),
         w = d.ex("watch_time"),
         o = d.ex("open_since"),
     );
     bulk::upsert(
         tx,
         "INSERT INTO stream_users (stream_id, user_id, first_seen, last_seen, messages, first_msg, \
-         active, watch_time, open_since, is_regular, in_previous) ",
+         active, is_new, watch_time, open_since, is_regular, in_previous) ",
         &tail,
         &rows,
         |(key, delta)| {
@@ -269,6 +275,7 @@ async fn commit_observations(
                 delta.messages,
                 i64::from(delta.first_msg),
                 i64::from(delta.active),
+                i64::from(new.contains(*key)),
                 delta.watch,
                 batch.stream_open.get(*key).copied().flatten().map(|t| t.0),
                 i64::from(bits & super::marks::REGULAR != 0),
@@ -277,9 +284,7 @@ async fn commit_observations(
         },
     )
     .await?;
-    let t_upserts = step.elapsed();
-    mark_new(tx, batch).await?;
-    let t_new = step.elapsed();
+    let t_streams = step.elapsed();
     let mut rows: Vec<_> = batch.presence.iter().collect();
     rows.sort_unstable_by_key(|(k, _)| **k);
     let tail = format!(
@@ -296,29 +301,44 @@ async fn commit_observations(
     )
     .await?;
     tracing::trace!(
-        upserts_ms = t_upserts.as_millis() as u64,
-        is_new_ms = (t_new - t_upserts).as_millis() as u64,
-        presence_ms = (step.elapsed() - t_new).as_millis() as u64,
+        reads_ms = t_reads.as_millis() as u64,
+        channels_ms = (t_channels - t_reads).as_millis() as u64,
+        marks_ms = (t_marks - t_channels).as_millis() as u64,
+        streams_ms = (t_streams - t_marks).as_millis() as u64,
+        presence_ms = (step.elapsed() - t_streams).as_millis() as u64,
         "observation steps"
     );
     commit_series(tx, batch).await?;
     Ok(plan)
 }
 
-/// New = no observation in the channel before the stream started. It only depends on
-/// channel_users (just written), so rows that may have been inserted by this batch are
-/// (re)evaluated in one statement per stream.
-async fn mark_new(tx: &mut Tx, batch: &Batch) -> Result<(), StoreError> {
+/// The stream rows of `batch` new to their channel (`is_new`): rows the tracker may not have
+/// recorded (`maybe_first`) of users with no observation in the channel before the stream
+/// started, neither stored nor in this batch. Read before the channel rows are written, one
+/// statement per stream; `totals` gives the batch's first sighting of a channel row created
+/// from stream rows alone.
+async fn new_rows(
+    tx: &mut Tx,
+    batch: &Batch,
+    totals: &FxHashMap<(ChannelKey, UserId), super::held_totals::TotalsDelta>,
+) -> Result<FxHashSet<(StreamKey, UserId)>, StoreError> {
     let mut first: FxHashMap<(StreamKey, ChannelKey, Timestamp), Vec<UserId>> =
         FxHashMap::default();
     for ((s, u), delta) in &batch.stream_users {
-        if delta.maybe_first {
+        let key = (delta.channel, *u);
+        let in_batch = batch
+            .channel_users
+            .get(&key)
+            .map(|c| c.first_seen.0)
+            .or_else(|| totals.get(&key).map(|t| t.first_seen));
+        if delta.maybe_first && in_batch.is_none_or(|t| t >= delta.stream_started.0) {
             first
                 .entry((*s, delta.channel, delta.stream_started))
                 .or_default()
                 .push(*u);
         }
     }
+    let mut new = FxHashSet::default();
     for ((stream, channel, started), mut users) in first {
         users.sort_unstable();
         for chunk in users.chunks(10_000) {
@@ -337,27 +357,15 @@ async fn mark_new(tx: &mut Tx, batch: &Batch) -> Result<(), StoreError> {
                     known.insert(row.try_get::<i64, _>(0)?);
                 }
             });
-            let new: Vec<UserId> = chunk
-                .iter()
-                .copied()
-                .filter(|u| !known.contains(&u.0))
-                .collect();
-            if new.is_empty() {
-                continue;
-            }
-            let sql = format!(
-                "UPDATE stream_users SET is_new = 1 WHERE stream_id = {s} AND is_new = 0 AND user_id IN {ids}",
-                s = stream.0,
-                ids = id_list(&new),
+            new.extend(
+                chunk
+                    .iter()
+                    .filter(|u| !known.contains(&u.0))
+                    .map(|u| (stream, *u)),
             );
-            with_tx!(tx, |tx, Db, d| {
-                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                    .execute(&mut **tx)
-                    .await?;
-            });
         }
     }
-    Ok(())
+    Ok(new)
 }
 
 async fn commit_series(tx: &mut Tx, batch: &Batch) -> Result<(), StoreError> {

@@ -7,7 +7,7 @@
 //! here, per channel, and each channel's written at most once per interval (channels staggered
 //! over it), however often its users chatted. A user's totals are written at once when the
 //! batch writes their channel row anyway, when they may be new to the stream (the row may not
-//! exist yet and the stream row's `is_new` reads it) and with any full flush or stop.
+//! exist yet) and with any full flush or stop.
 //!
 //! Held deltas are additive and only ever cover stream rows already committed, so a recount
 //! from the stream rows (start-up, pruning, a lease taken over) writes or drops them first,

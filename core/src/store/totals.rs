@@ -91,7 +91,7 @@ pub(super) async fn batch_totals(
         t.watch += d.watch;
         let newly = d.active && d.maybe_first && !attended.contains(&(*stream, *user));
         t.streams += i64::from(newly);
-        // The channel row may not exist yet: `mark_new` reads it.
+        // The channel row may not exist yet.
         t.now |= d.maybe_first;
     }
     Ok(totals)
