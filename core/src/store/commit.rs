@@ -324,14 +324,14 @@ async fn new_rows(
 ) -> Result<FxHashSet<(StreamKey, UserId)>, StoreError> {
     let mut first: FxHashMap<(StreamKey, ChannelKey, Timestamp), Vec<UserId>> =
         FxHashMap::default();
-    for ((s, u), delta) in &batch.stream_users {
+    for ((s, u), delta) in batch.stream_users.iter().filter(|(_, d)| d.maybe_first) {
         let key = (delta.channel, *u);
         let in_batch = batch
             .channel_users
             .get(&key)
             .map(|c| c.first_seen.0)
             .or_else(|| totals.get(&key).map(|t| t.first_seen));
-        if delta.maybe_first && in_batch.is_none_or(|t| t >= delta.stream_started.0) {
+        if in_batch.is_none_or(|t| t >= delta.stream_started.0) {
             first
                 .entry((*s, delta.channel, delta.stream_started))
                 .or_default()
