@@ -36,11 +36,13 @@ mod commit;
 mod config;
 mod handle;
 mod held;
+mod held_rows;
 use commit::{Ack, Commit, Job, commit, finish, until_reachable};
 pub use config::IngestConfig;
 use handle::Command;
 pub use handle::{IngestClosed, IngestError, IngestHandle};
 use held::HeldEmotes;
+use held_rows::HeldRows;
 
 /// Starts the ingestion pipeline.
 #[derive(Debug)]
@@ -94,6 +96,11 @@ impl Ingest {
         let pipeline = Pipeline {
             store,
             emotes: HeldEmotes::new(config.emotes_interval),
+            rows: HeldRows::new(if config.history_only {
+                std::time::Duration::ZERO
+            } else {
+                config.rows_interval
+            }),
             all_totals: false,
             leased_channels: FxHashSet::default(),
             config,
@@ -123,6 +130,8 @@ struct Pipeline {
     acks: Vec<Ack>,
     /// Emote counts not yet handed to a batch.
     emotes: HeldEmotes,
+    /// Channels' rows not yet handed to a batch.
+    rows: HeldRows,
     /// The next batch writes every held total (a channel was released).
     all_totals: bool,
     /// Channels this instance holds the lease of (with leases).
@@ -131,8 +140,9 @@ struct Pipeline {
     in_flight: Option<Commit>,
     /// Its batch, read by [`Command::Uncommitted`] until the commit ends.
     in_flight_batch: Option<Arc<Batch>>,
-    /// The open batch is due (`Some(all)`, see [`Self::hand_over_with`]) but a commit runs.
-    due: Option<bool>,
+    /// The open batch is due (with what it must write, see [`Self::hand_over_with`]) but a
+    /// commit runs.
+    due: Option<Force>,
     /// Number of the latest batch handed over.
     seq: u64,
     metrics: Arc<IngestMetrics>,
@@ -143,6 +153,17 @@ struct Pipeline {
     /// Hash of each user's name as last handed to a commit (bounded by [`NAME_CACHE_LIMIT`]).
     names: FxHashMap<UserId, u64>,
     cancel: CancellationToken,
+}
+
+/// What a hand-over writes beyond the batch's own changes, least first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Force {
+    /// The held rows, emote counts and totals that are due.
+    Due,
+    /// Every held row (what a flush waits for); emote counts and totals as they fall due.
+    Rows,
+    /// Everything held: rows, emote counts, totals.
+    All,
 }
 
 /// Names remembered by the pipeline before the cache starts over (about 40 MB).
@@ -209,8 +230,8 @@ impl Pipeline {
             }
             // A batch due while a commit ran whose end another step awaited.
             if self.in_flight.is_none()
-                && let Some(all) = self.due
-                && let Err(e) = self.hand_over_with(all).await
+                && let Some(force) = self.due
+                && let Err(e) = self.hand_over_with(force).await
             {
                 break Err(e);
             }
@@ -258,7 +279,8 @@ impl Pipeline {
             }
             Command::Flush(ack, emotes) => {
                 self.acks.push(ack);
-                self.hand_over_with(emotes).await
+                self.hand_over_with(if emotes { Force::All } else { Force::Rows })
+                    .await
             }
             Command::State(name, value) => {
                 self.batch.states.push((name, value));
@@ -270,10 +292,13 @@ impl Pipeline {
             }
             Command::Uncommitted(channel, login, reply) => {
                 let live = self.tracker.live_stream(&login);
-                let mut slices = Vec::with_capacity(2);
+                let mut slices = Vec::with_capacity(3);
                 if let Some(batch) = &self.in_flight_batch {
                     slices.push(batch.channel_slice(channel, live, batch.seq));
                 }
+                // Older than the open batch's rows; committed with the open batch at the
+                // earliest.
+                slices.extend(self.rows.slice(channel, live, self.seq + 1));
                 slices.push(self.batch.channel_slice(channel, live, self.seq + 1));
                 let mut streams: FxHashSet<_> = slices
                     .iter()
@@ -284,6 +309,7 @@ impl Pipeline {
                 let _ = reply.send(crate::store::Uncommitted {
                     slices,
                     held_emotes,
+                    held_until: self.seq + 1,
                 });
                 Ok(())
             }
@@ -294,7 +320,7 @@ impl Pipeline {
     async fn committed(&mut self) -> Result<(), StoreError> {
         self.in_flight_batch = None;
         match self.due.take() {
-            Some(all) => self.hand_over_with(all).await,
+            Some(force) => self.hand_over_with(force).await,
             None => Ok(()),
         }
     }
@@ -302,25 +328,31 @@ impl Pipeline {
     /// Starts the open batch's commit (answering the waiting flush acks when it is done), after
     /// the previous one has finished.
     async fn hand_over(&mut self) -> Result<(), StoreError> {
-        self.hand_over_with(false).await
+        self.hand_over_with(Force::Due).await
     }
 
-    /// [`Self::hand_over`]; `all`: with every held emote count, as a full flush does. While a
+    /// [`Self::hand_over`], with what `force` asks for beyond the rows that are due. While a
     /// commit runs the batch stays open, due (handed over when that commit ends), unless it
     /// has grown to twice `batch_events`: then the task waits for the commit.
-    async fn hand_over_with(&mut self, all: bool) -> Result<(), StoreError> {
+    async fn hand_over_with(&mut self, force: Force) -> Result<(), StoreError> {
         if self.in_flight.is_some() {
             if self.batch.events < self.config.batch_events.saturating_mul(2) {
-                self.due = Some(all || self.due.unwrap_or(false));
+                self.due = Some(force.max(self.due.unwrap_or(Force::Due)));
                 return Ok(());
             }
             self.wait_commit().await?;
         }
-        let all = all || self.due.take().unwrap_or(false);
-        self.emotes
-            .pass(&mut self.batch, all, std::time::Instant::now());
-        // An import writes mostly new rows, and holds no more memory than it has to.
+        let force = force.max(self.due.take().unwrap_or(Force::Due));
+        let all = force == Force::All;
+        let now = std::time::Instant::now();
+        self.emotes.pass(&mut self.batch, all, now);
+        // A released channel's rows go with the batch that records its release.
         let released = std::mem::take(&mut self.all_totals);
+        self.rows
+            .pass(&mut self.batch, force >= Force::Rows || released, now);
+        let handed = self.batch.channel_users.len() + self.batch.stream_users.len();
+        self.metrics.held_rows(self.rows.rows() + handed);
+        // An import writes mostly new rows, and holds no more memory than it has to.
         let hold = if all || released || self.config.history_only {
             std::time::Duration::ZERO
         } else {
@@ -352,6 +384,7 @@ impl Pipeline {
         let job = Job {
             batch,
             acks: std::mem::take(&mut self.acks),
+            held_after: self.rows.rows(),
         };
         self.in_flight = Some(Box::pin(commit(
             self.store.clone(),
@@ -375,7 +408,7 @@ impl Pipeline {
     /// Commits the open batch and waits until everything before it is committed.
     async fn settle(&mut self) -> Result<(), StoreError> {
         self.wait_commit().await?;
-        self.hand_over_with(true).await?;
+        self.hand_over_with(Force::All).await?;
         self.wait_commit().await
     }
 

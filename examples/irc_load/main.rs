@@ -76,6 +76,8 @@ struct Ingested {
     batches: f64,
     commit_seconds: f64,
     queue: f64,
+    /// Channel and stream rows held across batches, not yet written.
+    held: f64,
     /// Lines read off the sockets and not yet taken by the bot (`chatters_irc_backlog`).
     backlog: f64,
     /// Whether reading the sockets is paused for the backlog.
@@ -98,6 +100,7 @@ impl Ingested {
             batches: get("chatters_ingest_batches_total"),
             commit_seconds: get("chatters_ingest_commit_seconds_sum"),
             queue: get("chatters_ingest_queue_depth"),
+            held: get("chatters_ingest_rows_held"),
             backlog: get("chatters_irc_backlog"),
             paused: get("chatters_irc_reading_paused") > 0.0,
         })
@@ -327,7 +330,8 @@ async fn load(args: Args) -> anyhow::Result<()> {
         ))
         .await?;
     let send_secs = started.elapsed().as_secs_f64();
-    // Every line sent and not lost accepted by ingestion, then everything accepted committed.
+    // Every line sent and not lost accepted by ingestion, then everything accepted committed,
+    // rows held across batches included.
     // Lines queued for a connection that then closed are lost too (the client reconnects when
     // a PONG waits behind more chat than it reads in 5 s): then the run ends once nothing has
     // arrived for 5 s, with everything that arrived committed.
@@ -336,7 +340,7 @@ async fn load(args: Args) -> anyhow::Result<()> {
     let arrived = loop {
         let now = Ingested::read(&running.source).await?;
         let arrived = now.messages - before.messages;
-        let settled = now.committed >= now.accepted;
+        let settled = now.committed >= now.accepted && now.held == 0.0;
         if arrived >= (sent - lost) as f64 && settled {
             break arrived;
         }

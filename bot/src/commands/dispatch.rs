@@ -212,7 +212,7 @@ impl Dispatcher {
         line: &CommandLine,
     ) -> Result<Option<Reply>, chatters_core::ingest::IngestClosed> {
         let started = std::time::Instant::now();
-        let held = self.ingest.uncommitted(channel).await?;
+        let mut held = self.ingest.uncommitted(channel).await?;
         let held_at = started.elapsed();
         let mut watch = self.store().commit_watch();
         for tries in 1..=3 {
@@ -220,7 +220,12 @@ impl Dispatcher {
                 continue;
             };
             let steady_at = started.elapsed();
-            let overlay = held.after(committed);
+            let Some(overlay) = held.after(committed) else {
+                // The batch open when asked is committed, with rows held until then or not.
+                held = self.ingest.uncommitted(channel).await?;
+                self.metrics.reread.fetch_add(1, Ordering::Relaxed);
+                continue;
+            };
             // Boxed: the answers' futures nest deep enough to overflow rustc's layout query depth
             // in a release build when inlined here.
             let result = Box::pin(answer(command, &self.context(channel, line, &overlay))).await;

@@ -20,6 +20,9 @@ pub(super) struct Job {
     /// Shared with the pipeline, which adds its rows to answers until it is committed.
     pub(super) batch: Arc<Batch>,
     pub(super) acks: Vec<Ack>,
+    /// Rows the pipeline holds across batches while this commit runs (it hands over no other
+    /// batch meanwhile): the gauge's value once the commit ends.
+    pub(super) held_after: usize,
 }
 
 /// A batch's commit in progress.
@@ -29,7 +32,11 @@ pub(super) type Commit = Pin<Box<dyn Future<Output = Result<(), StoreError>> + S
 /// answers the flushes waiting for it.
 pub(super) async fn commit(
     store: Arc<Store>,
-    Job { batch, acks }: Job,
+    Job {
+        batch,
+        acks,
+        held_after,
+    }: Job,
     metrics: Arc<IngestMetrics>,
     cancel: CancellationToken,
 ) -> Result<(), StoreError> {
@@ -40,6 +47,7 @@ pub(super) async fn commit(
         match store.commit(&batch).await {
             Ok(()) => {
                 metrics.committed_batch(started.elapsed(), batch.events);
+                metrics.held_rows(held_after);
                 break Ok(());
             }
             Err(e) => {

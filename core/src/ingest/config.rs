@@ -48,6 +48,13 @@ pub struct IngestConfig {
     /// batch): each channel-row write also moves the row in four sort indexes, once per user
     /// and batch of a busy chat. Zero writes them with every batch.
     pub totals_interval: Duration,
+    /// A channel's rows (chatters, stream rows, presence, chat minutes) are held in memory
+    /// across batches and written at most this often (and with any flush, a stream's end and
+    /// the last batch): a chatter rarely speaks twice within one 100 ms batch, so without it
+    /// a busy chat costs one upsert per message. Chat commands read the held rows too; the
+    /// web pages and API see a live stream's rows this late at most. Zero writes them with
+    /// every batch (imports always do).
+    pub rows_interval: Duration,
     /// Presence tracking settings.
     pub tracker: TrackerConfig,
     /// Resume from the store at start: close presence intervals left open by a crash and carry
@@ -77,6 +84,7 @@ impl Default for IngestConfig {
             rules_reload: Duration::from_secs(10),
             emotes_interval: Duration::from_secs(15),
             totals_interval: Duration::from_secs(10),
+            rows_interval: Duration::from_secs(2),
             tracker: TrackerConfig::default(),
             resume: true,
             history_only: false,

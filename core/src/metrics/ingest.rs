@@ -26,6 +26,9 @@ pub struct IngestMetrics {
     pub last_commit_micros: AtomicU64,
     /// Durations of successful commits, seconds.
     pub commit_seconds: Histogram,
+    /// Channel and stream rows held in memory across batches (see `IngestConfig::rows_interval`)
+    /// or in the commit in flight: zero once every row of every accepted event is written.
+    pub held_rows: AtomicU64,
 }
 
 impl Default for IngestMetrics {
@@ -37,6 +40,7 @@ impl Default for IngestMetrics {
             commit_errors: AtomicU64::new(0),
             last_commit_micros: AtomicU64::new(0),
             commit_seconds: latency_histogram(),
+            held_rows: AtomicU64::new(0),
         }
     }
 }
@@ -76,6 +80,12 @@ impl IngestMetrics {
         self.commit_seconds.observe(took.as_secs_f64());
         self.batches.fetch_add(1, Ordering::Relaxed);
         self.committed.fetch_add(events, Ordering::Relaxed);
+    }
+
+    /// Records how many rows are held across batches.
+    pub(crate) fn held_rows(&self, rows: usize) {
+        self.held_rows
+            .store(u64::try_from(rows).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 
     /// Publishes these counters in `metrics`; `queue_depth` reads the queue at each scrape.
@@ -120,6 +130,11 @@ impl IngestMetrics {
                 "chatters_ingest_last_commit_seconds",
                 "Time taken by the latest successful batch commit.",
                 load(&this.last_commit_micros) as f64 / 1e6,
+            )?;
+            w.gauge(
+                "chatters_ingest_rows_held",
+                "Channel and stream rows held in memory across batches or in the commit in flight.",
+                i64::try_from(load(&this.held_rows)).unwrap_or(i64::MAX),
             )?;
             w.gauge(
                 "chatters_ingest_queue_depth",

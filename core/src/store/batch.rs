@@ -31,6 +31,15 @@ pub struct ChannelUserDelta {
     pub messages: i64,
 }
 
+impl ChannelUserDelta {
+    /// Adds a later change of the same row.
+    pub fn absorb(&mut self, later: &Self) {
+        self.first_seen = self.first_seen.min(later.first_seen);
+        self.last_seen = self.last_seen.max(later.last_seen);
+        self.messages += later.messages;
+    }
+}
+
 /// Change to a (stream, user) row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StreamUserDelta {
@@ -53,6 +62,19 @@ pub struct StreamUserDelta {
     /// The row may not exist yet (the user's first sighting in the stream as far as the
     /// tracker knows): the store decides whether they are new to the channel.
     pub maybe_first: bool,
+}
+
+impl StreamUserDelta {
+    /// Adds a later change of the same row.
+    pub fn absorb(&mut self, later: &Self) {
+        self.first_seen = self.first_seen.min(later.first_seen);
+        self.last_seen = self.last_seen.max(later.last_seen);
+        self.messages += later.messages;
+        self.first_msg |= later.first_msg;
+        self.active |= later.active;
+        self.watch += later.watch;
+        self.maybe_first |= later.maybe_first;
+    }
 }
 
 /// The stream an observation belongs to.
@@ -181,44 +203,52 @@ impl Batch {
         at: Timestamp,
         messages: i64,
     ) {
-        self.channel_users
-            .entry((channel, user))
-            .and_modify(|d| {
-                d.first_seen = d.first_seen.min(at);
-                d.last_seen = d.last_seen.max(at);
-                d.messages += messages;
-            })
-            .or_insert(ChannelUserDelta {
+        self.merge_channel_user(
+            (channel, user),
+            ChannelUserDelta {
                 first_seen: at,
                 last_seen: at,
                 messages,
-            });
+            },
+        );
+    }
+
+    /// Adds `delta`, a change later than any this batch holds for the row.
+    pub fn merge_channel_user(&mut self, key: (ChannelKey, UserId), delta: ChannelUserDelta) {
+        self.channel_users
+            .entry(key)
+            .and_modify(|d| d.absorb(&delta))
+            .or_insert(delta);
+    }
+
+    /// Adds `delta`, a change later than any this batch holds for the row, written with the
+    /// open interval `open`.
+    pub fn merge_stream_user(
+        &mut self,
+        key: (StreamKey, UserId),
+        delta: StreamUserDelta,
+        open: Option<Timestamp>,
+    ) {
+        self.stream_users
+            .entry(key)
+            .and_modify(|d| d.absorb(&delta))
+            .or_insert(delta);
+        self.stream_open.insert(key, open);
     }
 
     /// Records an observation of `user` in a stream.
     pub fn stream_user(&mut self, live: StreamRef, user: UserId, at: Timestamp, seen: Sighting) {
-        self.stream_users
-            .entry((live.stream, user))
-            .and_modify(|d| {
-                d.first_seen = d.first_seen.min(at);
-                d.last_seen = d.last_seen.max(at);
-                d.messages += seen.messages;
-                d.first_msg |= seen.first_msg;
-                d.active |= seen.active;
-                d.watch += seen.watch;
-                d.maybe_first |= seen.maybe_first;
-            })
-            .or_insert(StreamUserDelta {
-                channel: live.channel,
-                stream_started: live.started,
-                first_seen: at,
-                last_seen: at,
-                messages: seen.messages,
-                first_msg: seen.first_msg,
-                active: seen.active,
-                watch: seen.watch,
-                maybe_first: seen.maybe_first,
-            });
-        self.stream_open.insert((live.stream, user), seen.open);
+        let delta = StreamUserDelta {
+            channel: live.channel,
+            stream_started: live.started,
+            first_seen: at,
+            last_seen: at,
+            messages: seen.messages,
+            first_msg: seen.first_msg,
+            active: seen.active,
+            watch: seen.watch,
+            maybe_first: seen.maybe_first,
+        };
+        self.merge_stream_user((live.stream, user), delta, seen.open);
     }
 }

@@ -25,6 +25,15 @@ pub struct MinuteDelta {
     pub moods: MoodTotals,
 }
 
+impl MinuteDelta {
+    /// Adds the counts of `other`.
+    pub fn absorb(&mut self, other: &Self) {
+        self.messages += other.messages;
+        self.mood_messages += other.mood_messages;
+        self.moods = self.moods.plus(other.moods);
+    }
+}
+
 /// The chat-signal part of a [`super::Batch`].
 #[derive(Debug, Default)]
 pub struct SignalsBatch {
