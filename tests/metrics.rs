@@ -23,6 +23,7 @@ use support::live::{WAIT, eventually, fake_twitch_users, login, privmsg, rfc3339
 /// done, so they need not be non-zero here (they must still be exported).
 const LEVELS: &[&str] = &[
     "chatters_ingest_queue_depth",
+    "chatters_ingest_rows_held",
     "chatters_irc_backlog",
     "chatters_irc_reading_paused",
 ];
