@@ -34,30 +34,49 @@ const COLOR: &[u8] = b"color";
 
 impl Guard {
     /// Mends `bytes`, the next bytes read from the connection, in place.
+    ///
+    /// Past the tags and inside a value other than `color`'s, nothing is mended until the
+    /// byte that ends it: those stretches (most of every line) are skipped with `memchr`.
     pub fn mend(&mut self, bytes: &mut [u8]) {
-        for b in bytes {
-            self.state = match (self.state, *b) {
-                (_, b'\n') => State::LineStart,
-                (State::LineStart, b'@') => State::Key { len: 0 },
-                (State::LineStart, _) => State::Rest,
-                (State::Key { len: 5 }, b'=') => State::Color,
-                (State::Key { .. }, b'=') => State::Value,
-                (State::Key { .. } | State::Color | State::Value, b';') => State::Key { len: 0 },
-                (State::Key { .. } | State::Color | State::Value, b' ') => State::Rest,
-                (State::Key { len }, c) => State::Key {
-                    len: if usize::from(len) < COLOR.len() && COLOR[usize::from(len)] == c {
-                        len + 1
-                    } else {
-                        6
-                    },
-                },
-                (State::Color, c) if c >= 0x80 => {
-                    *b = b'0';
-                    State::Color
-                }
-                (state, _) => state,
+        let mut i = 0;
+        while i < bytes.len() {
+            let skip = match self.state {
+                State::Rest => memchr::memchr(b'\n', &bytes[i..]),
+                State::Value => memchr::memchr3(b';', b' ', b'\n', &bytes[i..]),
+                _ => Some(0),
             };
+            let Some(skip) = skip else {
+                return;
+            };
+            i += skip;
+            self.state = step(self.state, &mut bytes[i]);
+            i += 1;
         }
+    }
+}
+
+/// The state after byte `b` (mended in place where it is in a `color` value).
+fn step(state: State, b: &mut u8) -> State {
+    match (state, *b) {
+        (_, b'\n') => State::LineStart,
+        (State::LineStart, b'@') => State::Key { len: 0 },
+        (State::LineStart, _) => State::Rest,
+        (State::Key { len: 5 }, b'=') => State::Color,
+        (State::Key { .. }, b'=') => State::Value,
+        (State::Key { .. } | State::Color | State::Value, b';') => State::Key { len: 0 },
+        (State::Key { .. } | State::Color | State::Value, b' ') => State::Rest,
+        (State::Key { len }, c) => State::Key {
+            len: if usize::from(len) < COLOR.len() && COLOR[usize::from(len)] == c {
+                len + 1
+            } else {
+                6
+            },
+        },
+        (State::Color, c) if c >= 0x80 => {
+            *b = b'0';
+            State::Color
+        }
+        (state, _) => state,
     }
 }
 
@@ -90,6 +109,75 @@ mod tests {
             "@color=#FF0000 :a PRIVMSG #c :ǹ\r\n",
         ] {
             assert_eq!(mended(untouched), untouched);
+        }
+    }
+
+    /// Every byte through [`step`], none skipped: what the guard must equal.
+    fn mend_bytewise(bytes: &mut [u8]) {
+        let mut state = State::default();
+        for b in bytes {
+            state = step(state, b);
+        }
+    }
+
+    #[test]
+    fn skipping_changes_no_byte_of_real_or_hostile_lines() {
+        let corpus = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../testdata/corpus/twitch-irc-real.txt"
+        ))
+        .expect("the corpus (testdata/corpus)");
+        // The whole file, and each line alone.
+        let lines: Vec<Vec<u8>> = corpus
+            .split_inclusive(|&b| b == b'\n')
+            .map(<[u8]>::to_vec)
+            .collect();
+        assert!(lines.len() > 100, "{} lines", lines.len());
+        let corpus = std::iter::once(corpus.clone()).chain(lines);
+        let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        // Random lines from the bytes that steer the guard, and multi-byte characters.
+        let alphabet: [&[u8]; 10] = [
+            b"@",
+            b"color",
+            b"=",
+            b";",
+            b" ",
+            b"\n",
+            b"\xc7\xb9",
+            b"x",
+            b"col",
+            b"\r",
+        ];
+        let random = (0..300).map(|_| {
+            (0..next() % 80)
+                .flat_map(|_| alphabet[(next() % 10) as usize].to_vec())
+                .collect::<Vec<u8>>()
+        });
+        let mut inputs: Vec<Vec<u8>> = corpus.chain(random).collect();
+        inputs.push(format!("{HOSTILE}{HOSTILE}").into_bytes());
+        for input in inputs {
+            let mut expected = input.clone();
+            mend_bytewise(&mut expected);
+            let mut whole = input.clone();
+            Guard::default().mend(&mut whole);
+            assert_eq!(whole, expected, "{:?}", String::from_utf8_lossy(&input));
+            // Split into reads of random sizes.
+            let mut split = input.clone();
+            let mut guard = Guard::default();
+            let mut rest = split.as_mut_slice();
+            while !rest.is_empty() {
+                let cut = (next() as usize % 64 + 1).min(rest.len());
+                let (a, b) = rest.split_at_mut(cut);
+                guard.mend(a);
+                rest = b;
+            }
+            assert_eq!(split, expected, "{:?}", String::from_utf8_lossy(&input));
         }
     }
 
