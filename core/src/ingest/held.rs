@@ -70,7 +70,7 @@ impl HeldEmotes {
         for ((stream, emote), n) in std::mem::take(&mut batch.signals.emotes) {
             let held = self.streams.entry(stream).or_insert_with(|| Held {
                 counts: FxHashMap::default(),
-                due: now + stagger(stream, interval),
+                due: now + stagger(stream.0, interval),
             });
             *held.counts.entry(emote).or_default() += n;
         }
@@ -90,11 +90,12 @@ impl HeldEmotes {
     }
 }
 
-/// When a stream first seen now is first written: a fixed fraction of the interval from its key,
-/// so streams first seen together (at start) are written in different batches.
-fn stagger(stream: StreamKey, interval: Duration) -> Duration {
+/// When a stream (or a channel, [`super::held_rows`]) first seen now is first written: a fixed
+/// fraction of the interval from its key, so those first seen together (at start) are written
+/// in different batches.
+pub(super) fn stagger(key: i64, interval: Duration) -> Duration {
     // Fibonacci hashing: consecutive keys land far apart in [0, 1).
-    let spread = (stream.0 as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40;
+    let spread = (key as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40;
     interval.mul_f64(spread as f64 / (1u64 << 24) as f64)
 }
 
@@ -136,7 +137,7 @@ mod tests {
         let interval = Duration::from_secs(10);
         let mut held = HeldEmotes::new(interval);
         let start = Instant::now();
-        let first_due = start + stagger(StreamKey(7), interval);
+        let first_due = start + stagger(7, interval);
         let mut batch = Batch::default();
         used(&mut batch, 7, "KEKW", 2);
         used(&mut batch, 7, "Pog", 1);
@@ -204,7 +205,7 @@ mod tests {
         let interval = Duration::from_secs(15);
         let mut tenths = [0u32; 10];
         for key in 1..=1000 {
-            let d = stagger(StreamKey(key), interval);
+            let d = stagger(key, interval);
             assert!(d < interval, "{d:?}");
             tenths[(d.as_secs_f64() / 1.5) as usize] += 1;
         }

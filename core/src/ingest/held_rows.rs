@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use super::held::stagger;
 use crate::store::{Batch, ChannelKey, ChannelSlice, StreamKey};
 
 /// The held rows of every channel with changes not yet handed to a batch.
@@ -141,7 +142,7 @@ impl HeldRows {
         self.channels.entry(channel).or_insert_with(|| Held {
             batch: Batch::default(),
             streams: Vec::new(),
-            due: now + stagger(channel, interval),
+            due: now + stagger(channel.0, interval),
         })
     }
 }
@@ -159,14 +160,6 @@ fn give(from: &mut Batch, to: &mut Batch) {
     for (key, delta) in from.signals.minutes.drain() {
         to.signals.minutes.entry(key).or_default().absorb(&delta);
     }
-}
-
-/// When a channel first seen now is first written: a fixed fraction of the interval from its
-/// key, so channels first seen together (at start) are written in different batches.
-fn stagger(channel: ChannelKey, interval: Duration) -> Duration {
-    // Fibonacci hashing: consecutive keys land far apart in [0, 1).
-    let spread = (channel.0 as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40;
-    interval.mul_f64(spread as f64 / (1u64 << 24) as f64)
 }
 
 #[cfg(test)]
@@ -222,7 +215,7 @@ mod tests {
         let interval = Duration::from_secs(2);
         let mut held = HeldRows::new(interval);
         let start = Instant::now();
-        let due = start + stagger(ChannelKey(1), interval);
+        let due = start + stagger(1, interval);
         let mut batch = Batch::default();
         said(&mut batch, 1, 7, 1_010, Some(1_005));
         batch
