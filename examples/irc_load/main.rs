@@ -239,6 +239,13 @@ fn signal_costs(parsed: &[ServerMessage]) -> (f64, f64) {
 /// Per line, one core: the socket guard's pass over the bytes, twitch-irc's parse, our
 /// translation, and the emote and mood scan (per line, per word).
 fn stage_costs(args: &Args) -> (f64, f64, f64, (f64, f64)) {
+    stage_costs_with(args).0
+}
+
+/// [`stage_costs`], and the import's line scanner over the same lines to what ingestion takes
+/// (`Observed`), per line: what reading PRIVMSG lines without twitch-irc could cost (it leaves
+/// out the badges and message id a live bot needs as well).
+fn stage_costs_with(args: &Args) -> ((f64, f64, f64, (f64, f64)), f64) {
     let mut lines = Lines::new(args.channels, args.users);
     let raw: Vec<String> = (0..100_000)
         .map(|_| {
@@ -260,6 +267,17 @@ fn stage_costs(args: &Args) -> (f64, f64, f64, (f64, f64)) {
     }
     let guard_us = started.elapsed().as_secs_f64() * 1e6 / raw.len() as f64;
     std::hint::black_box(&bytes);
+    let own = Login::parse("justinfan1").expect("a valid login");
+    let started = Instant::now();
+    let mut observed = Vec::with_capacity(raw.len());
+    for line in &raw {
+        if let Some(fields) = chatters::import::scan::Fields::parse(line) {
+            fields.observe(Timestamp(0), &own, &mut observed);
+        }
+    }
+    let scanner_us = started.elapsed().as_secs_f64() * 1e6 / raw.len() as f64;
+    assert_eq!(observed.len(), raw.len(), "the scanner read every line");
+    drop(observed);
     let started = Instant::now();
     let parsed: Vec<ServerMessage> = raw
         .iter()
@@ -273,7 +291,6 @@ fn stage_costs(args: &Args) -> (f64, f64, f64, (f64, f64)) {
         })
         .collect();
     let parse = started.elapsed().as_secs_f64() * 1e6 / raw.len() as f64;
-    let own = Login::parse("justinfan1").expect("a valid login");
     let started = Instant::now();
     let events: usize = parsed
         .iter()
@@ -281,7 +298,10 @@ fn stage_costs(args: &Args) -> (f64, f64, f64, (f64, f64)) {
         .sum();
     let translate = started.elapsed().as_secs_f64() * 1e6 / raw.len() as f64;
     assert_eq!(events, raw.len());
-    (guard_us, parse, translate, signal_costs(&parsed))
+    (
+        (guard_us, parse, translate, signal_costs(&parsed)),
+        scanner_us,
+    )
 }
 
 /// As in the `chatters` binary: twitch-irc allocates on the connection tasks and the bot frees
@@ -300,7 +320,9 @@ fn main() -> anyhow::Result<()> {
             .init();
     }
     if args.costs_only {
-        let (guard_us, parse_us, translate_us, (signals_us, word_ns)) = stage_costs(&args);
+        let ((guard_us, parse_us, translate_us, (signals_us, word_ns)), scanner_us) =
+            stage_costs_with(&args);
+        println!("our line scanner (import) to Observed {scanner_us:.2} us a line, one core");
         println!(
             "per line   socket guard {guard_us:.3} us, twitch-irc parse {parse_us:.2} us, translate {translate_us:.2} us, \
              emote + mood scan {signals_us:.3} us ({word_ns:.1} ns per word), one core"
