@@ -157,7 +157,7 @@ impl Uncommitted {
     /// The changes of the batches after `committed`, merged in batch order; `None` when the
     /// batch open when asked is committed (ask again: what was held may be in it or not).
     pub fn after(&self, committed: u64) -> Option<Overlay> {
-        if committed >= self.held_until && self.held_until > 0 {
+        if committed >= self.held_until {
             return None;
         }
         let mut o = Overlay::default();
