@@ -3,8 +3,8 @@
 //! - Inputs ([`inputs`]): files, gzip files (by their magic bytes, any name) and directories
 //!   (walked recursively in path order, digit runs as numbers: a justlog or rustlog archive is
 //!   given as is; justlog's per-user files repeat its channel files and are left out, counted).
-//! - Lines ([`read`], [`scan`]): `<raw IRC>`, `<RFC 3339> <raw IRC>` or `[<RFC 3339>] <raw
-//!   IRC>`; blank lines are ignored, a trailing CR is stripped. A line that is not UTF-8,
+//! - Lines ([`read`], `chatters_bot::irc::scan`): `<raw IRC>`, `<RFC 3339> <raw IRC>` or
+//!   `[<RFC 3339>] <raw IRC>`; blank lines are ignored, a trailing CR is stripped. A line that is not UTF-8,
 //!   longer than [`MAX_LINE`] or not IRC is malformed: counted, the first ones named by number.
 //! - Times: `tmi-sent-ts`, else the line's prefix, else the previous line's time in the same
 //!   file; a line with something to record before any time in its file is counted and skipped.
@@ -25,14 +25,14 @@
 //!   the files before it stay imported and recorded, it is partly imported and not recorded.
 //!
 //! Speed: one thread decompresses and cuts lines, the async side scans and tracks; lines are
-//! borrowed slices of reused buffers; the fast scanner covers the lines archives are made of
+//! borrowed slices of reused buffers; the fast scanner (`chatters_bot::irc::scan`, shared with
+//! the live client) covers the lines archives are made of
 //! and twitch-irc parses the rest. See BENCHMARKS.md, "Import".
 
 mod infer;
 mod inputs;
 mod progress;
 pub mod read;
-pub mod scan;
 mod summary;
 
 use std::path::{Path, PathBuf};
@@ -51,13 +51,13 @@ use twitch_irc::message::IRCMessage;
 
 use crate::cli::ImportArgs;
 use chatters_bot::identity::Identity;
+use chatters_bot::irc::scan::{Detail, Fields};
 use chatters_bot::irc::translate::translate_irc;
 use chatters_bot::observed::Observed;
 
 pub use infer::Inference;
 pub use inputs::{Inputs, content_hash, path_order};
 pub use read::split_prefix;
-pub use scan::Fields;
 pub use summary::FileSummary;
 
 use progress::Progress;
@@ -331,7 +331,12 @@ impl Importer {
             if let Some(at) = sent.or(prefix) {
                 *last_stamp = Some(at);
             }
-            fields.observe(last_stamp.unwrap_or_default(), &self.own, &mut self.pending);
+            fields.observe(
+                last_stamp.unwrap_or_default(),
+                &self.own,
+                Detail::Counted,
+                &mut self.pending,
+            );
         } else {
             let Ok(msg) = IRCMessage::parse(irc) else {
                 summary.malformed(number);

@@ -315,6 +315,27 @@ async fn another_users_part_does_not_lose_the_channel() {
 }
 
 #[tokio::test]
+async fn bytes_that_are_not_utf8_lose_only_themselves() {
+    let _guard = exclusive().await;
+    let fake = FakeIrc::start().await.expect("fake");
+    let mut bot = start(config(&fake), token(), &["pajlada"]).await;
+    let conn = joined(&fake, "pajlada").await;
+    let sender = fake.sender(conn).expect("the connection");
+    // twitch-irc's reader failed on such a line and closed the connection with what it had
+    // read; now the chat line counts (the bad byte replaced) and so does everything after it.
+    let mut bytes = chat("pajlada", "bad-byte").into_bytes();
+    bytes.extend_from_slice(b" caf\xe9\r\n:tmi.twitch.tv NOTICE #pajlada :caf\xe9\r\n");
+    bytes.extend_from_slice(format!("{}\r\n", chat("pajlada", "after")).as_bytes());
+    assert!(sender.send(bytes::Bytes::from(bytes)));
+    let events = bot.next(2).await;
+    assert_eq!(message_ids(&events), ["bad-byte", "after"]);
+    assert_eq!(bot.quiet(Duration::from_millis(300)).await, vec![]);
+    assert!(fake.state().conns[&conn].open, "the connection stays open");
+    assert_eq!(fake.state().count_sent(|l| l == "JOIN #pajlada"), 1);
+    bot.stop().await;
+}
+
+#[tokio::test]
 async fn rejected_login_ends_the_task_without_retrying() {
     let _guard = exclusive().await;
     let fake = FakeIrc::start().await.expect("fake");

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use bytes::BytesMut;
+use chatters_bot::irc::scan::Detail;
 use chatters_bot::irc::{self, fake::FakeIrc};
 use chatters_core::domain::{Login, Timestamp};
 use chatters_core::metrics::sample;
@@ -276,8 +277,8 @@ fn stage_costs(args: &Args) -> StageCosts {
     let started = Instant::now();
     let mut observed = Vec::with_capacity(raw.len());
     for line in &raw {
-        if let Some(fields) = chatters::import::scan::Fields::parse(line) {
-            fields.observe(Timestamp(0), &own, &mut observed);
+        if let Some(fields) = chatters_bot::irc::scan::Fields::parse(line) {
+            fields.observe(Timestamp(0), &own, Detail::Full, &mut observed);
         }
     }
     let scanner = started.elapsed().as_secs_f64() * 1e6 / raw.len() as f64;

@@ -16,17 +16,19 @@ use chatters_core::settings::IrcUrl;
 use chatters_core::signals::Registry;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 use twitch_irc::ClientConfig;
 use twitch_irc::login::{LoginCredentials, StaticLoginCredentials};
 use twitch_irc::message::{IRCMessage, IRCPrefix, ServerMessage};
 
 use super::connector::{self, Client};
+use super::divert::{Chunk, Divert, head, lines_in, route};
 use super::error::IrcError;
 use super::membership::{Membership, MembershipConfig, Plan};
+use super::scan::{Detail, Fields};
 use super::sender::IrcSender;
 use super::status::IrcStatus;
-use super::translate::{translate, translate_chat};
+use super::translate::{translate_chat, translate_irc};
 use crate::observed::{ModeratorOf, Observed};
 
 /// Settings of the IRC client.
@@ -105,6 +107,8 @@ pub struct IrcSession<L: LoginCredentials> {
     /// The only strong reference: dropping it stops every connection.
     client: Arc<Client<L>>,
     incoming: mpsc::UnboundedReceiver<ServerMessage>,
+    /// Chat lines the sockets hand over past twitch-irc (`super::divert`).
+    chunks: mpsc::UnboundedReceiver<Chunk>,
     /// The bot's own login (its JOIN/PART echoes are not events).
     own: Login,
     /// Clears the connector's target when the session ends.
@@ -121,7 +125,12 @@ impl<L: LoginCredentials> IrcSession<L> {
             .map_err(|e| IrcError::Credentials(e.to_string()))?;
         let own = Login::parse(&pair.login)
             .map_err(|_| IrcError::Credentials(format!("invalid login {:?}", pair.login)))?;
-        let target = TargetGuard(connector::set_target(&config.url, config.status.clone())?);
+        let (divert, chunks) = Divert::new(own.as_str());
+        let target = TargetGuard(connector::set_target(
+            &config.url,
+            config.status.clone(),
+            Some(divert),
+        )?);
         let mut client_config = ClientConfig::new_simple(credentials);
         client_config.max_channels_per_connection = config.max_channels_per_connection.max(1);
         client_config.new_connection_every = config.new_connection_every;
@@ -132,6 +141,7 @@ impl<L: LoginCredentials> IrcSession<L> {
         Ok(Self {
             client: Arc::new(client),
             incoming,
+            chunks,
             own,
             target,
             config,
@@ -162,6 +172,7 @@ impl<L: LoginCredentials> IrcSession<L> {
         let Self {
             client,
             mut incoming,
+            mut chunks,
             own,
             target: _target,
             config,
@@ -174,6 +185,7 @@ impl<L: LoginCredentials> IrcSession<L> {
             roles: config.roles,
             status: config.status,
             signals: config.signals,
+            scratch: Vec::new(),
         };
         let first = wanted.borrow_and_update().clone();
         task.apply_wanted(first);
@@ -205,6 +217,14 @@ impl<L: LoginCredentials> IrcSession<L> {
                         delivered = task.deliver(&mut batch, &events) => delivered?,
                     }
                 }
+                Some(chunk) = chunks.recv() => {
+                    idle_since = None;
+                    super::pressure::taken(chunk.ours, false);
+                    tokio::select! {
+                        () = cancel.cancelled() => return Ok(()),
+                        delivered = task.deliver_lines(chunk, &events) => delivered?,
+                    }
+                }
                 changed = wanted.changed(), if wanted_open => match changed {
                     Ok(()) => {
                         let set = wanted.borrow_and_update().clone();
@@ -214,7 +234,7 @@ impl<L: LoginCredentials> IrcSession<L> {
                 },
                 _ = reassert.tick() => task.reassert().await,
                 now = pressure.tick() => {
-                    if !incoming.is_empty() {
+                    if !incoming.is_empty() || !chunks.is_empty() {
                         idle_since = None;
                     } else if now.duration_since(*idle_since.get_or_insert(now)) >= FORGIVE_AFTER {
                         super::pressure::taken(0, true);
@@ -234,7 +254,8 @@ const FORGIVE_AFTER: Duration = Duration::from_millis(500);
 
 static LINES_RECEIVED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-/// IRC messages received from twitch-irc by every session of this process (for metrics).
+/// IRC messages received (from twitch-irc, or as chat lines past it) by every session of this
+/// process (for metrics).
 pub fn lines_received() -> u64 {
     LINES_RECEIVED.load(std::sync::atomic::Ordering::Relaxed)
 }
@@ -248,6 +269,8 @@ struct Task<L: LoginCredentials> {
     roles: ModeratorOf,
     status: IrcStatus,
     signals: Registry,
+    /// One line's observations, reused.
+    scratch: Vec<Observed>,
 }
 
 impl<L: LoginCredentials> Task<L> {
@@ -283,7 +306,7 @@ impl<L: LoginCredentials> Task<L> {
         }
     }
 
-    /// Translates and sends one batch of received messages, in order.
+    /// Translates and sends one batch of messages received from twitch-irc, in order.
     async fn deliver(
         &mut self,
         batch: &mut Vec<ServerMessage>,
@@ -292,62 +315,106 @@ impl<L: LoginCredentials> Task<L> {
         let now = Instant::now();
         let received = Timestamp::now();
         LINES_RECEIVED.fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        let mut out = std::mem::take(&mut self.scratch);
         for msg in batch.drain(..) {
             if msg.source().command == "001" {
                 self.status.set_ok();
             }
             self.observe(msg.source(), now);
-            let chat = self
-                .prefix
-                .as_deref()
-                .and_then(|prefix| translate_chat(msg.source(), now, prefix));
-            for mut event in translate(&msg, received, &self.own).into_iter().chain(chat) {
-                super::signals::annotate(&self.signals, msg.source(), &mut event);
-                let observed = match event {
-                    Observed::LoginFailed { text } => {
-                        // The caller logs once per failure streak.
-                        tracing::debug!(login = %self.own, notice = %text, "Twitch IRC rejected the login");
-                        return Err(IrcError::LoginFailed {
-                            login: self.own.to_string(),
-                            notice: text,
-                        });
-                    }
-                    Observed::Reconnect => {
-                        info!("Twitch asked to reconnect");
-                        continue;
-                    }
-                    Observed::Notice {
-                        channel,
-                        msg_id,
-                        text,
-                    } => {
-                        info!(channel = ?channel.map(|c| c.to_string()), ?msg_id, %text, "Twitch notice");
-                        continue;
-                    }
-                    Observed::OwnRole { channel, moderator } => {
-                        self.roles.set(channel, moderator);
-                        continue;
-                    }
-                    other => match other.for_identity() {
-                        Some(observed) => observed,
-                        None => continue,
-                    },
-                };
-                // try_send first: awaiting every send would use up tokio's cooperative budget
-                // and make this task yield every 128 events, while twitch-irc's many connection
-                // tasks keep producing into their unbounded queues, which then grow under load.
-                match events.try_send(observed) {
-                    Ok(()) => {}
-                    Err(mpsc::error::TrySendError::Full(observed)) => {
-                        events
-                            .send(observed)
-                            .await
-                            .map_err(|_| IrcError::ConsumerGone)?
-                    }
-                    Err(mpsc::error::TrySendError::Closed(_)) => {
-                        return Err(IrcError::ConsumerGone);
-                    }
+            if matches!(msg.source().command.as_str(), "JOIN" | "PART") {
+                // Another user's: read from its chunk (`Route::Both`); the bot's own: no event.
+                continue;
+            }
+            out.clear();
+            self.translate_into(msg.source(), now, received, &mut out)?;
+            send_all(&mut out, events).await?;
+        }
+        self.scratch = out;
+        Ok(())
+    }
+
+    /// Reads the chat lines of one chunk (see [`super::divert`]) and sends their events, in
+    /// order: the scanner reads nearly all of them, twitch-irc's parse the rest.
+    async fn deliver_lines(
+        &mut self,
+        chunk: Chunk,
+        events: &mpsc::Sender<Observed>,
+    ) -> Result<(), IrcError> {
+        let now = Instant::now();
+        let received = Timestamp::now();
+        LINES_RECEIVED.fetch_add(chunk.ours as u64, std::sync::atomic::Ordering::Relaxed);
+        let mut out = std::mem::take(&mut self.scratch);
+        for raw in lines_in(&chunk.lines) {
+            let head = head(raw);
+            if !route(&head, self.own.as_str()).ours() {
+                continue; // twitch-irc's, and observed from there
+            }
+            if let Some(channel) = head.first.and_then(|c| c.strip_prefix(b"#")) {
+                self.membership.seen(&String::from_utf8_lossy(channel), now);
+            }
+            let line = String::from_utf8_lossy(raw);
+            out.clear();
+            if let Some(fields) = Fields::parse(&line) {
+                fields.observe(received, &self.own, Detail::Full, &mut out);
+                for event in &mut out {
+                    super::signals::annotate(&self.signals, fields.text(), fields.emotes(), event);
                 }
+                let command = self
+                    .prefix
+                    .as_deref()
+                    .and_then(|p| fields.command_line(now, p));
+                out.extend(command.map(|c| Observed::Command(Box::new(c))));
+            } else {
+                match IRCMessage::parse(&line) {
+                    Ok(msg) => self.translate_into(&msg, now, received, &mut out)?,
+                    Err(error) => debug!(%error, "line that is not IRC: skipped"),
+                }
+            }
+            send_all(&mut out, events).await?;
+        }
+        self.scratch = out;
+        Ok(())
+    }
+
+    /// One message's observations for identity into `out`, in order (message, then command);
+    /// acts on those that concern the connection (see the module docs of [`super`]).
+    fn translate_into(
+        &mut self,
+        msg: &IRCMessage,
+        now: Instant,
+        received: Timestamp,
+        out: &mut Vec<Observed>,
+    ) -> Result<(), IrcError> {
+        let chat = self
+            .prefix
+            .as_deref()
+            .and_then(|prefix| translate_chat(msg, now, prefix));
+        let text = msg.params.get(1).map(String::as_str);
+        let emotes = msg.tags.0.get("emotes").map(String::as_str);
+        for mut event in translate_irc(msg, received, &self.own)
+            .into_iter()
+            .chain(chat)
+        {
+            super::signals::annotate(&self.signals, text, emotes, &mut event);
+            match event {
+                Observed::LoginFailed { text } => {
+                    // The caller logs once per failure streak.
+                    debug!(login = %self.own, notice = %text, "Twitch IRC rejected the login");
+                    return Err(IrcError::LoginFailed {
+                        login: self.own.to_string(),
+                        notice: text,
+                    });
+                }
+                Observed::Reconnect => info!("Twitch asked to reconnect"),
+                Observed::Notice {
+                    channel,
+                    msg_id,
+                    text,
+                } => {
+                    info!(channel = ?channel.map(|c| c.to_string()), ?msg_id, %text, "Twitch notice");
+                }
+                Observed::OwnRole { channel, moderator } => self.roles.set(channel, moderator),
+                other => out.extend(other.for_identity()),
             }
         }
         Ok(())
@@ -367,6 +434,27 @@ impl<L: LoginCredentials> Task<L> {
             self.membership.seen(channel, now);
         }
     }
+}
+
+/// Sends `out`'s observations to identity, in order, leaving it empty.
+async fn send_all(
+    out: &mut Vec<Observed>,
+    events: &mpsc::Sender<Observed>,
+) -> Result<(), IrcError> {
+    for observed in out.drain(..) {
+        // try_send first: awaiting every send would use up tokio's cooperative budget and make
+        // this task yield every 128 events, while twitch-irc's many connection tasks keep
+        // producing into their unbounded queues, which then grow under load.
+        match events.try_send(observed) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(observed)) => events
+                .send(observed)
+                .await
+                .map_err(|_| IrcError::ConsumerGone)?,
+            Err(mpsc::error::TrySendError::Closed(_)) => return Err(IrcError::ConsumerGone),
+        }
+    }
+    Ok(())
 }
 
 /// Clears the connector's target (if still ours) when dropped.

@@ -33,7 +33,9 @@ use twitch_irc::TwitchIRCClient;
 use twitch_irc::transport::tcp::{MakeConnection, TCPTransport, TCPTransportConnectError};
 
 use backon::BackoffBuilder as _;
+use tokio_util::io::poll_read_buf;
 
+use super::divert::{Divert, Splitter};
 use super::error::IrcError;
 use super::status::IrcStatus;
 
@@ -55,6 +57,8 @@ struct Target {
     tls: Option<(TlsConnector, ServerName<'static>)>,
     /// Told when sockets cannot be opened.
     status: IrcStatus,
+    /// Where chat lines go past twitch-irc (`super::divert`); `None`: all to twitch-irc.
+    divert: Option<Divert>,
 }
 
 static TARGET: RwLock<Option<Arc<Target>>> = RwLock::new(None);
@@ -71,12 +75,17 @@ fn origin() -> Instant {
 }
 
 /// Points every future socket at `url`, trusting the webpki roots for `ircs://`; connection
-/// failures are reported in `status`. Returns the target's generation, for [`clear_target`].
-pub fn set_target(url: &IrcUrl, status: IrcStatus) -> Result<u64, IrcError> {
+/// failures are reported in `status`, chat lines go to `divert` (`super::divert`). Returns the
+/// target's generation, for [`clear_target`].
+pub fn set_target(
+    url: &IrcUrl,
+    status: IrcStatus,
+    divert: Option<Divert>,
+) -> Result<u64, IrcError> {
     let roots = RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
-    set_target_with_roots(url, roots, status)
+    set_target_with_roots(url, roots, status, divert)
 }
 
 /// [`set_target`] with other TLS roots (tests trust their own certificate).
@@ -84,6 +93,7 @@ pub fn set_target_with_roots(
     url: &IrcUrl,
     roots: RootCertStore,
     status: IrcStatus,
+    divert: Option<Divert>,
 ) -> Result<u64, IrcError> {
     let invalid = |reason: String| IrcError::Address {
         url: url.to_string(),
@@ -109,6 +119,7 @@ pub fn set_target_with_roots(
         port: url.port,
         tls,
         status,
+        divert,
     };
     FAILURES.store(0, Ordering::Release);
     *TARGET.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(target));
@@ -212,7 +223,8 @@ async fn open(target: &Target) -> Result<IrcSocket, TCPTransportConnectError> {
     tracing::debug!(host = %target.host, port = target.port, "IRC socket opened");
     Ok(IrcSocket {
         stream,
-        guard: super::guard::Guard::default(),
+        lines: Splitter::new(target.divert.clone()),
+        ended: false,
         _closed: ClosureGuard,
     })
 }
@@ -239,8 +251,10 @@ enum Stream {
 #[derive(Debug)]
 pub struct IrcSocket {
     stream: Stream,
-    /// Mends what twitch-irc cannot take (`super::guard`).
-    guard: super::guard::Guard,
+    /// Cuts what is read into lines: chat lines to the `irc` task, the rest to twitch-irc.
+    lines: Splitter,
+    /// The stream ended (what was left is cut and handed out, then twitch-irc reads the end).
+    ended: bool,
     _closed: ClosureGuard,
 }
 
@@ -286,17 +300,25 @@ impl AsyncRead for IrcSocket {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        // Not while twitch-irc holds too many parsed lines the `irc` task has not taken.
-        std::task::ready!(super::pressure::poll_gate(cx));
-        let before = buf.filled().len();
         let socket = self.get_mut();
-        let read = Pin::new(&mut socket.stream).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = read {
-            let new = &mut buf.filled_mut()[before..];
-            socket.guard.mend(new);
-            super::pressure::lines_read(new);
+        loop {
+            if socket.lines.hand_out(buf).is_ready() || socket.ended {
+                return Poll::Ready(Ok(()));
+            }
+            // Not while too many lines read wait for the `irc` task.
+            std::task::ready!(super::pressure::poll_gate(cx));
+            socket.lines.reserve();
+            let read = Pin::new(&mut socket.stream);
+            let lines = match std::task::ready!(poll_read_buf(read, cx, &mut socket.lines.read)) {
+                Err(error) => return Poll::Ready(Err(error)),
+                Ok(0) => {
+                    socket.ended = true;
+                    socket.lines.finish()
+                }
+                Ok(_) => socket.lines.cut(),
+            };
+            super::pressure::lines_read(lines);
         }
-        read
     }
 }
 
@@ -328,16 +350,16 @@ mod tests {
 
     #[test]
     fn targets_are_validated_and_cleared_only_by_their_owner() {
-        let first = set_target(&url(true, "irc.chat.twitch.tv"), IrcStatus::default())
+        let first = set_target(&url(true, "irc.chat.twitch.tv"), IrcStatus::default(), None)
             .expect("a TLS target");
         assert!(current_target().is_some_and(|t| t.tls.is_some()));
-        let second =
-            set_target(&url(false, "127.0.0.1"), IrcStatus::default()).expect("a plain target");
+        let second = set_target(&url(false, "127.0.0.1"), IrcStatus::default(), None)
+            .expect("a plain target");
         clear_target(first);
         assert!(current_target().is_some(), "a stale owner cannot clear it");
         clear_target(second);
         assert!(current_target().is_none());
-        let bad = set_target(&url(true, "not a host name"), IrcStatus::default());
+        let bad = set_target(&url(true, "not a host name"), IrcStatus::default(), None);
         assert!(matches!(bad, Err(IrcError::Address { .. })), "{bad:?}");
     }
 }

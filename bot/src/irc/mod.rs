@@ -5,6 +5,8 @@
 //! # Layout
 //! - [`connector`]: the process-global IRC address (`TWITCH_IRC_URL`), plain TCP or TLS, and the
 //!   `CAP REQ :twitch.tv/membership` written on every new socket (the crate never asks for it).
+//! - [`divert`]: the socket's reads cut into lines, chat lines past twitch-irc to the `irc` task,
+//!   the rest to twitch-irc; [`scan`]: the fast reader of chat lines (shared with the import).
 //! - [`translate`]: pure `ServerMessage` → [`Observed`](crate::observed::Observed) translation
 //!   (tags, raids, bans, notices, login failures), tested on real captured lines.
 //! - [`membership`]: which channels to (re)join, and when; it works around the crate's join
@@ -23,10 +25,13 @@
 //! # The path of a chat line
 //! Tasks, in order, from the socket to the commit:
 //! 1. twitch-irc's own connection tasks (one per pooled connection, plus its client loop; the
-//!    crate gives no way around them) read and parse the lines, and queue them in the crate's
-//!    unbounded channel (**queue 1**), bounded in effect by [`pressure`]: at 50,000 waiting
-//!    messages the sockets are not read until the `irc` task has taken half of them.
-//! 2. The `irc` task ([`IrcSession::run`]) takes them in batches, translates each once, acts on
+//!    crate gives no way around them) read the sockets. [`divert`] cuts what they read into
+//!    lines: chat lines go, a chunk per read, to the `irc` task's own unbounded queue
+//!    (**queue 1**); twitch-irc parses the others and queues them in the crate's unbounded
+//!    channel (**queue 1'**). Both are bounded in effect by [`pressure`]: at 50,000 waiting
+//!    lines the sockets are not read until the `irc` task has taken half of them.
+//! 2. The `irc` task ([`IrcSession::run`]) takes them, reads each chat line once with [`scan`]
+//!    (twitch-irc's parse and [`translate`] for the unusual ones and for the crate's), acts on
 //!    what concerns the connection itself (a rejected login ends the session, which is retried
 //!    with backoff; notices are logged; the
 //!    bot's own USERSTATE role goes to [`ModeratorOf`](crate::observed::ModeratorOf), a
@@ -47,6 +52,7 @@
 
 pub mod client;
 pub mod connector;
+pub mod divert;
 pub mod error;
 #[cfg(feature = "fake")]
 #[doc(hidden)]
@@ -54,6 +60,7 @@ pub mod fake;
 pub mod guard;
 pub mod membership;
 pub mod pressure;
+pub mod scan;
 pub mod sender;
 mod signals;
 pub mod status;

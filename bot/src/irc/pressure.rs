@@ -1,10 +1,11 @@
 //! Back-pressure from the `irc` task to the sockets.
 //!
-//! twitch-irc's connection tasks read and parse every line as fast as the socket gives them and
-//! queue the parsed messages without bound; when ingestion cannot keep up, that queue is where
-//! memory goes (6 GiB at 100k msgs/s on a loaded machine). The connector counts the lines it
-//! reads ([`lines_read`]), the `irc` task the messages it takes ([`taken`]); the difference is
-//! the backlog inside twitch-irc, wherever the `irc` task is blocked. At [`HIGH`] the sockets
+//! twitch-irc's connection tasks read every line as fast as the socket gives them; the lines
+//! are queued without bound (chat lines in the `irc` task's chunk queue, `super::divert`, the
+//! rest parsed in twitch-irc's); when ingestion cannot keep up, those queues are where memory
+//! goes (6 GiB at 100k msgs/s on a loaded machine). The connector counts the lines it reads
+//! ([`lines_read`]), the `irc` task the lines it takes ([`taken`]); the difference is the
+//! backlog in those queues, wherever the `irc` task is blocked. At [`HIGH`] the sockets
 //! stop being read ([`poll_gate`] in the connector's `poll_read`) until the backlog is down to
 //! [`LOW`]. Unread bytes then wait in the kernel's socket buffers and, beyond them, at Twitch:
 //! memory stays bounded and nothing read is dropped.
@@ -29,9 +30,9 @@ static PAUSED: AtomicBool = AtomicBool::new(false);
 static PAUSES: AtomicU64 = AtomicU64::new(0);
 static WAITING: Mutex<Vec<Waker>> = Mutex::new(Vec::new());
 
-/// Counts `bytes` just read from a socket (their line ends); pauses reading at [`HIGH`].
-pub(crate) fn lines_read(bytes: &[u8]) {
-    let lines = memchr::memchr_iter(b'\n', bytes).count() as u64;
+/// Counts `lines` just read from a socket; pauses reading at [`HIGH`].
+pub(crate) fn lines_read(lines: usize) {
+    let lines = lines as u64;
     let read = READ.fetch_add(lines, Ordering::AcqRel) + lines;
     let backlog = read.saturating_sub(TAKEN.load(Ordering::Acquire));
     if backlog >= HIGH as u64 && !PAUSED.swap(true, Ordering::AcqRel) {

@@ -4,12 +4,16 @@
 
 use chatters_core::event::Event;
 use chatters_core::signals::Registry;
-use twitch_irc::message::IRCMessage;
 
 use crate::observed::Observed;
 
-/// Fills in the signals of a message observation from its raw line (text and `emotes` tag).
-pub(super) fn annotate(registry: &Registry, raw: &IRCMessage, observed: &mut Observed) {
+/// Fills in the signals of a message observation from its line's text and `emotes` tag.
+pub(super) fn annotate(
+    registry: &Registry,
+    text: Option<&str>,
+    emotes: Option<&str>,
+    observed: &mut Observed,
+) {
     let message = match observed {
         Observed::Event(Event::Message(m)) | Observed::MessageByLogin(m) => m,
         _ => return,
@@ -18,9 +22,8 @@ pub(super) fn annotate(registry: &Registry, raw: &IRCMessage, observed: &mut Obs
     if !message.has_text || message.is_foreign_shared_chat() {
         return;
     }
-    let Some(text) = raw.params.get(1) else {
+    let Some(text) = text else {
         return;
     };
-    let emotes = raw.tags.0.get("emotes").map(String::as_str);
     message.signals = registry.scan(message.channel.as_str(), text, emotes);
 }

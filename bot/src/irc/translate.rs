@@ -95,7 +95,12 @@ fn sent_at(msg: &IRCMessage, received_at: Timestamp) -> Timestamp {
 }
 
 fn badges(msg: &IRCMessage) -> Vec<Badge> {
-    let Some(raw) = tag(msg, "badges") else {
+    badges_of(tag(msg, "badges"))
+}
+
+/// The badges of a `badges` tag's value (trimmed, `None` when absent or empty).
+pub(super) fn badges_of(raw: Option<&str>) -> Vec<Badge> {
+    let Some(raw) = raw else {
         return Vec::new();
     };
     raw.split(',')

@@ -1,17 +1,30 @@
-//! A fast scanner for the lines an archive is made of (PRIVMSG, USERNOTICE, JOIN, PART,
-//! CLEARCHAT): it reads only the tags, prefix and parameters the import needs, as borrowed
-//! slices, instead of building twitch-irc's full message (a map of every tag, owned strings).
+//! A fast scanner for the lines chat is made of (PRIVMSG, USERNOTICE, JOIN, PART, CLEARCHAT),
+//! used by the live client (`super::divert`) and the import: it reads only the tags, prefix and
+//! parameters that become events, as borrowed slices, instead of building twitch-irc's full
+//! message (a map of every tag, owned strings).
 //!
 //! It must agree with twitch-irc's `IRCMessage::parse` followed by
-//! [`translate_irc`](chatters_bot::irc::translate::translate_irc) on every line it accepts:
-//! anything unusual (another command, an escaped value in a tag it reads, a stray CR, empty
-//! middle parameters, a lowercase command) is left to that slow path ([`Fields::parse`] gives
-//! `None`). What it builds leaves out what ingestion never reads (badges, message id).
+//! [`translate_irc`](super::translate::translate_irc) (and, for the live client,
+//! [`translate_chat`](super::translate::translate_chat) and the signals' scan) on every line it
+//! accepts: anything unusual (another command, an escaped value in a tag it reads, a stray CR,
+//! empty middle parameters, a lowercase command) is left to that slow path ([`Fields::parse`]
+//! gives `None`). With [`Detail::Counted`] what it builds leaves out what ingestion never reads
+//! (badges, message id).
 
-use chatters_bot::observed::Observed;
 use chatters_core::domain::{Login, Timestamp, UserId};
 use chatters_core::event::{Event, Message, UserRef};
 use memchr::memchr;
+
+use crate::observed::{CommandLine, Observed};
+
+/// How much of a message [`Fields::observe`] builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// What ingestion reads (the import): no badges, no message id.
+    Counted,
+    /// Everything `translate_irc` gives (the live client: commands read badges and ids).
+    Full,
+}
 
 /// The commands the scanner handles itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +57,9 @@ pub struct Fields<'a> {
     raid_viewers: Option<&'a str>,
     target_user_id: Option<&'a str>,
     ban_duration: Option<&'a str>,
+    badges: Option<&'a str>,
+    id: Option<&'a str>,
+    emotes: Option<&'a str>,
 }
 
 /// A tag value as twitch-irc's `tag()` reads it: trimmed, `None` when empty.
@@ -120,6 +136,9 @@ impl<'a> Fields<'a> {
                 "msg-param-viewerCount" => &mut self.raid_viewers,
                 "target-user-id" => &mut self.target_user_id,
                 "ban-duration" => &mut self.ban_duration,
+                "badges" => &mut self.badges,
+                "id" => &mut self.id,
+                "emotes" => &mut self.emotes,
                 _ => continue,
             };
             if memchr(b'\\', value.as_bytes()).is_some() {
@@ -164,16 +183,23 @@ impl<'a> Fields<'a> {
         value(self.tmi_sent_ts).and_then(|v| v.parse().ok())
     }
 
-    /// The line's observations (as `translate_irc` then `Observed::for_identity` give them)
-    /// appended to `out`; `received_at` stands in for a missing `tmi-sent-ts`.
-    pub fn observe(&self, received_at: Timestamp, own: &Login, out: &mut Vec<Observed>) {
+    /// The line's observations (as `translate_irc` then `Observed::for_identity` give them,
+    /// with [`Detail::Counted`] less badges and message id) appended to `out`; `received_at`
+    /// stands in for a missing `tmi-sent-ts`.
+    pub fn observe(
+        &self,
+        received_at: Timestamp,
+        own: &Login,
+        detail: Detail,
+        out: &mut Vec<Observed>,
+    ) {
         match self.command {
             Some(Command::Privmsg) => {
-                if let Some(m) = self.message(received_at, false) {
+                if let Some(m) = self.message(received_at, false, detail) {
                     out.push(m);
                 }
             }
-            Some(Command::UserNotice) => self.usernotice(received_at, out),
+            Some(Command::UserNotice) => self.usernotice(received_at, detail, out),
             Some(Command::Join | Command::Part) => self.membership(received_at, own, out),
             Some(Command::ClearChat) => self.ban(received_at, out),
             None => {}
@@ -188,7 +214,46 @@ impl<'a> Fields<'a> {
         self.sent_ms().map_or(received_at, Timestamp::from_millis)
     }
 
-    fn message(&self, received_at: Timestamp, notice: bool) -> Option<Observed> {
+    /// A message's text (a PRIVMSG's, or what a user typed into a USERNOTICE), for the signals'
+    /// scan.
+    pub fn text(&self) -> Option<&'a str> {
+        match self.command {
+            Some(Command::Privmsg | Command::UserNotice) => self.second,
+            _ => None,
+        }
+    }
+
+    /// The raw `emotes` tag, for the signals' scan.
+    pub fn emotes(&self) -> Option<&'a str> {
+        self.emotes
+    }
+
+    /// What [`translate_chat`](super::translate::translate_chat) gives for a PRIVMSG.
+    pub fn command_line(&self, received: std::time::Instant, prefix: &str) -> Option<CommandLine> {
+        if self.command != Some(Command::Privmsg) {
+            return None;
+        }
+        let text = self.second?;
+        if prefix.is_empty() || !text.trim_start().starts_with(prefix) {
+            return None;
+        }
+        let room = value(self.room_id);
+        if value(self.source_room_id).is_some_and(|source| Some(source) != room) {
+            return None;
+        }
+        Some(CommandLine {
+            channel: self.channel()?,
+            channel_id: room.and_then(|v| UserId::parse(v).ok()),
+            message_id: value(self.id)?.to_owned(),
+            user: UserId::parse(value(self.user_id)?).ok()?,
+            login: Login::parse(self.nick.or_else(|| value(self.login))?).ok()?,
+            badges: super::translate::badges_of(value(self.badges)),
+            text: text.to_owned(),
+            received,
+        })
+    }
+
+    fn message(&self, received_at: Timestamp, notice: bool, detail: Detail) -> Option<Observed> {
         let channel = self.channel()?;
         let login = if notice {
             value(self.login).or(self.nick)
@@ -216,9 +281,15 @@ impl<'a> Fields<'a> {
             source_room_id: value(self.source_room_id).and_then(|v| UserId::parse(v).ok()),
             first_msg: value(self.first_msg) == Some("1"),
             returning_chatter: value(self.returning_chatter) == Some("1"),
-            badges: Vec::new(),
+            badges: match detail {
+                Detail::Counted => Vec::new(),
+                Detail::Full => super::translate::badges_of(value(self.badges)),
+            },
             has_text,
-            id: None,
+            id: match detail {
+                Detail::Counted => None,
+                Detail::Full => value(self.id).map(str::to_owned),
+            },
             signals: Default::default(),
         });
         Some(if by_login {
@@ -228,8 +299,8 @@ impl<'a> Fields<'a> {
         })
     }
 
-    fn usernotice(&self, received_at: Timestamp, out: &mut Vec<Observed>) {
-        let Some(observed) = self.message(received_at, true) else {
+    fn usernotice(&self, received_at: Timestamp, detail: Detail, out: &mut Vec<Observed>) {
+        let Some(observed) = self.message(received_at, true, detail) else {
             return;
         };
         let raid = match &observed {
@@ -301,29 +372,32 @@ impl<'a> Fields<'a> {
 
 #[cfg(test)]
 mod tests {
-    use chatters_bot::irc::translate::translate_irc;
     use twitch_irc::message::IRCMessage;
 
+    use super::super::translate::{translate_chat, translate_irc};
     use super::*;
 
     const CORPUS: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/testdata/corpus/twitch-irc-real.txt"
+        "/../testdata/corpus/twitch-irc-real.txt"
     );
 
     fn own() -> Login {
         Login::parse("justinfan").expect("a login")
     }
 
-    /// twitch-irc's reading, without what the scanner leaves out (badges, message id).
-    fn reference(line: &str, at: Timestamp) -> Option<Vec<Observed>> {
+    /// twitch-irc's reading; with [`Detail::Counted`] without what the scanner then leaves out
+    /// (badges, message id).
+    fn reference(line: &str, at: Timestamp, detail: Detail) -> Option<Vec<Observed>> {
         let msg = IRCMessage::parse(line).ok()?;
         let mut out: Vec<Observed> = translate_irc(&msg, at, &own())
             .into_iter()
             .filter_map(Observed::for_identity)
             .collect();
         for o in &mut out {
-            if let Observed::Event(Event::Message(m)) | Observed::MessageByLogin(m) = o {
+            if let Observed::Event(Event::Message(m)) | Observed::MessageByLogin(m) = o
+                && detail == Detail::Counted
+            {
                 m.badges.clear();
                 m.id = None;
             }
@@ -332,29 +406,55 @@ mod tests {
     }
 
     /// The scanner's reading: `None` when it leaves the line to twitch-irc.
-    fn scanned(line: &str, at: Timestamp) -> Option<Vec<Observed>> {
+    fn scanned(line: &str, at: Timestamp, detail: Detail) -> Option<Vec<Observed>> {
         let fields = Fields::parse(line)?;
         let mut out = Vec::new();
-        fields.observe(at, &own(), &mut out);
+        fields.observe(at, &own(), detail, &mut out);
         Some(out)
     }
 
-    /// Asserts agreement on `line`; true when the scanner read it itself.
+    /// Asserts agreement on `line` (events at both details, the command, the text and the
+    /// `emotes` tag the signals read); true when the scanner read it itself.
     fn agrees(line: &str) -> bool {
         let at = Timestamp(1_700_000_000);
-        let fast = scanned(line, at);
-        if let Some(fast) = &fast {
-            assert_eq!(Some(fast.clone()), reference(line, at), "{line}");
-            let sent = IRCMessage::parse(line).ok().and_then(|m| {
-                m.tags
-                    .0
-                    .get("tmi-sent-ts")
-                    .and_then(|v| v.trim().parse().ok())
-            });
-            let fields = Fields::parse(line).expect("scanned above");
-            assert_eq!(fields.sent_ms(), sent, "{line}");
+        let received = std::time::Instant::now();
+        let Some(fields) = Fields::parse(line) else {
+            return false;
+        };
+        for detail in [Detail::Counted, Detail::Full] {
+            let fast = scanned(line, at, detail);
+            assert_eq!(fast, reference(line, at, detail), "{line}");
         }
-        fast.is_some()
+        let msg = IRCMessage::parse(line).expect("twitch-irc parses what the scanner reads");
+        let sent = msg
+            .tags
+            .0
+            .get("tmi-sent-ts")
+            .and_then(|v| v.trim().parse().ok());
+        assert_eq!(fields.sent_ms(), sent, "{line}");
+        for prefix in ["!", "?", ""] {
+            assert_eq!(
+                fields.command_line(received, prefix),
+                translate_chat(&msg, received, prefix).and_then(|o| match o {
+                    Observed::Command(c) => Some(*c),
+                    _ => None,
+                }),
+                "{line}"
+            );
+        }
+        if matches!(msg.command.as_str(), "PRIVMSG" | "USERNOTICE") {
+            assert_eq!(
+                fields.text(),
+                msg.params.get(1).map(String::as_str),
+                "{line}"
+            );
+            assert_eq!(
+                fields.emotes(),
+                msg.tags.0.get("emotes").map(String::as_str),
+                "{line}"
+            );
+        }
+        true
     }
 
     #[test]
@@ -409,6 +509,16 @@ mod tests {
             "@ :a!a@a.tmi.twitch.tv PRIVMSG #c :empty tags",
             "PRIVMSG #c :no prefix",
             "@source-room-id=8;room-id=5;user-id=1 :a!a@a.tmi.twitch.tv PRIVMSG #c :shared",
+            "@id=m1;user-id=1;room-id=5;badges=moderator/1,subscriber/12 :a!a@a.tmi.twitch.tv PRIVMSG #c :!stats now",
+            "@id=m1;user-id=1;room-id=5;badges=;emotes= :a!a@a.tmi.twitch.tv PRIVMSG #c : !top",
+            "@id=m1;user-id=1;source-room-id=8;room-id=5 :a!a@a.tmi.twitch.tv PRIVMSG #c :!stats shared",
+            "@id=m1;user-id=1;source-room-id=5;room-id=5 :a!a@a.tmi.twitch.tv PRIVMSG #c :!stats own",
+            "@id=;user-id=1 :a!a@a.tmi.twitch.tv PRIVMSG #c :!stats no id",
+            "@id=m1;user-id=x :a!a@a.tmi.twitch.tv PRIVMSG #c :!stats bad user",
+            "@id=m1;user-id=1;badges=a\\sb/1 :a!a@a.tmi.twitch.tv PRIVMSG #c :!stats escaped badge",
+            "@id=m1;user-id=1;badges=broadcaster,vip/1, :a!a@a.tmi.twitch.tv PRIVMSG #c :odd badges",
+            "@id=m1;user-id=1;emotes=25:0-4,6-10/1902:12-16 :a!a@a.tmi.twitch.tv PRIVMSG #c :Kappa Kappa Keepo",
+            "@id=m1;user-id=1;msg-id=resub;login=a;emotes=25:0-4 :tmi.twitch.tv USERNOTICE #c :Kappa",
         ];
         for line in lines {
             agrees(line);
@@ -416,5 +526,23 @@ mod tests {
         assert!(agrees(lines[0]), "an ordinary line is scanned");
         assert!(!agrees(lines[1]), "escaped values go to twitch-irc");
         assert!(!agrees(lines[5]), "lowercase commands go to twitch-irc");
+        let commands = &lines[29..];
+        assert!(commands[0].contains("!stats now") && agrees(commands[0]));
+        assert!(
+            !agrees(commands[6]),
+            "an escaped value of a tag read (badges) goes to twitch-irc"
+        );
+        let fields = Fields::parse(commands[0]).expect("scanned");
+        let command = fields
+            .command_line(std::time::Instant::now(), "!")
+            .expect("a command");
+        assert_eq!(
+            (
+                command.text.as_str(),
+                command.message_id.as_str(),
+                command.badges.len()
+            ),
+            ("!stats now", "m1", 2)
+        );
     }
 }
