@@ -1,10 +1,12 @@
 //! Load test of the IRC path through the whole process as `chatters run` wires it
-//! ([`chatters::run::run_with`]: credentials, Helix, the twitch-irc client, our translation,
-//! identity, ingestion on a temporary SQLite file, the web half): the fake Twitch IRC server
-//! (own thread and runtime) pushes PRIVMSG lines (real tag set, ~50k distinct users) across
-//! many live channels at a fixed rate. Reports end-to-end ingested messages/s (everything
-//! committed), peak RSS, process CPU, where the backlog sits each second, and the single-core
-//! cost per line of twitch-irc's parsing and of our translation.
+//! ([`chatters::run::run_with`]: credentials, Helix, the twitch-irc client and the chat lines
+//! read past it, identity, ingestion on a temporary SQLite file, the web half): the fake
+//! Twitch IRC server (own thread and runtime) pushes PRIVMSG lines (real tag set, ~50k
+//! distinct users) across many live channels at a fixed rate. Reports end-to-end ingested
+//! messages/s (everything committed), peak RSS, process CPU, where the backlog sits each
+//! second, and the single-core cost per line of cutting and reading chat lines (beside, as a
+//! same-run reference, twitch-irc's parsing and our translation of its messages, the path
+//! before).
 //!
 //! ```sh
 //! cargo run --release --example irc_load -- --rate 100000 --channels 1000 --seconds 20
@@ -57,8 +59,8 @@ struct Args {
     /// Tokio worker threads of the process.
     #[arg(long, default_value_t = 2)]
     workers: usize,
-    /// Only measure the single-core cost per line of parsing, translation and the chat-signal
-    /// scan (no load run).
+    /// Only measure the single-core cost per line of cutting, reading (and, for reference,
+    /// twitch-irc's parse and translation) and the chat-signal scan (no load run).
     #[arg(long)]
     costs_only: bool,
     /// Run this `chatters` binary as the process under load (a child process) instead of the
@@ -237,15 +239,15 @@ fn signal_costs(parsed: &[ServerMessage]) -> (f64, f64) {
 
 /// Single-core cost per line, in microseconds, over 100,000 lines of the load.
 struct StageCosts {
-    /// The socket guard's pass over the bytes (reads of 8 KiB).
-    guard: f64,
-    /// The import's line scanner to what ingestion takes (`Observed`): what reading PRIVMSG
-    /// lines without twitch-irc could cost (it leaves out the badges and message id a live
-    /// bot needs as well).
+    /// The socket's cut into lines and their routing (`irc::divert`, reads of 8 KiB).
+    split: f64,
+    /// The line scanner to what identity takes (`Observed`, badges and message id included):
+    /// how the `irc` task reads a chat line.
     scanner: f64,
-    /// twitch-irc's work on a line: parse, typed message, the clone it makes.
+    /// The path before, for reference: twitch-irc's work on a line (parse, typed message, the
+    /// clone it makes) ...
     parse: f64,
-    /// Our translation of the typed message.
+    /// ... and our translation of the typed message.
     translate: f64,
     /// The emote and mood scan, per line and per word (nanoseconds).
     signals: (f64, f64),
@@ -261,18 +263,22 @@ fn stage_costs(args: &Args) -> StageCosts {
             String::from_utf8_lossy(&b).trim_end().to_owned()
         })
         .collect();
-    // The guard mends each read of the socket in place: reads of 8 KiB here.
-    let mut bytes: Vec<u8> = raw
+    // The socket cuts each read into lines: reads of 8 KiB here.
+    let bytes: Vec<u8> = raw
         .iter()
         .flat_map(|l| [l.as_bytes(), b"\r\n"].concat())
         .collect();
+    let (divert, mut chunks) = irc::divert::Divert::new("justinfan1");
+    let mut splitter = irc::divert::Splitter::new(Some(divert));
     let started = Instant::now();
-    let mut guard = chatters_bot::irc::guard::Guard::default();
-    for read in bytes.chunks_mut(8192) {
-        guard.mend(read);
+    let cut: usize = bytes.chunks(8192).map(|read| splitter.feed(read)).sum();
+    let split = started.elapsed().as_secs_f64() * 1e6 / raw.len() as f64;
+    assert_eq!(cut, raw.len(), "every line cut");
+    let mut ours = 0;
+    while let Ok(chunk) = chunks.try_recv() {
+        ours += chunk.ours;
     }
-    let guard = started.elapsed().as_secs_f64() * 1e6 / raw.len() as f64;
-    std::hint::black_box(&bytes);
+    assert_eq!(ours, raw.len(), "every line goes to the irc task");
     let own = Login::parse("justinfan1").expect("a valid login");
     let started = Instant::now();
     let mut observed = Vec::with_capacity(raw.len());
@@ -305,7 +311,7 @@ fn stage_costs(args: &Args) -> StageCosts {
     let translate = started.elapsed().as_secs_f64() * 1e6 / raw.len() as f64;
     assert_eq!(events, raw.len());
     StageCosts {
-        guard,
+        split,
         scanner,
         parse,
         translate,
@@ -329,18 +335,8 @@ fn main() -> anyhow::Result<()> {
             .init();
     }
     if args.costs_only {
-        let StageCosts {
-            guard: guard_us,
-            scanner: scanner_us,
-            parse: parse_us,
-            translate: translate_us,
-            signals: (signals_us, word_ns),
-        } = stage_costs(&args);
-        println!("our line scanner (import) to Observed {scanner_us:.2} us a line, one core");
-        println!(
-            "per line   socket guard {guard_us:.3} us, twitch-irc parse {parse_us:.2} us, translate {translate_us:.2} us, \
-             emote + mood scan {signals_us:.3} us ({word_ns:.1} ns per word), one core"
-        );
+        let costs = stage_costs(&args);
+        print_costs(&costs, None);
         return Ok(());
     }
     tokio::runtime::Builder::new_multi_thread()
@@ -425,13 +421,7 @@ async fn load(args: Args) -> anyhow::Result<()> {
     running.stop().await?;
 
     let peak_rss = peak_rss_mib(None);
-    let StageCosts {
-        guard: guard_us,
-        scanner: scanner_us,
-        parse: parse_us,
-        translate: translate_us,
-        signals: (signals_us, word_ns),
-    } = stage_costs(&args);
+    let costs = stage_costs(&args);
     let rate = committed / total_secs;
     println!(
         "sent       {sent} messages in {send_secs:.2} s ({:.0}/s offered)",
@@ -475,14 +465,34 @@ async fn load(args: Args) -> anyhow::Result<()> {
             );
         }
     }
-    println!(
-        "per line   socket guard {guard_us:.3} us, twitch-irc parse {parse_us:.2} us, translate {translate_us:.2} us (one core) = {:.2} cores at {rate:.0}/s",
-        (guard_us + parse_us + translate_us) * rate / 1e6
-    );
-    println!("           (our line scanner, the import's, to Observed: {scanner_us:.2} us)");
-    println!(
-        "signals    emote + mood scan {signals_us:.3} us per line, {word_ns:.1} ns per word (one core) = {:.3} cores at {rate:.0}/s",
-        signals_us * rate / 1e6
-    );
+    print_costs(&costs, Some(rate));
     Ok(())
+}
+
+/// The stage costs, and the cores they take at `rate` lines a second.
+fn print_costs(costs: &StageCosts, rate: Option<f64>) {
+    let cores = |us: f64| {
+        rate.map_or(String::new(), |r| {
+            format!(" = {:.3} cores at {r:.0}/s", us * r / 1e6)
+        })
+    };
+    let read = costs.split + costs.scanner;
+    println!(
+        "per line   cut and route {:.3} us + scanner to Observed {:.2} us (one core){}",
+        costs.split,
+        costs.scanner,
+        cores(read)
+    );
+    let before = costs.parse + costs.translate;
+    println!(
+        "           the path before, same run: twitch-irc parse {:.2} us + translate {:.2} us{}",
+        costs.parse,
+        costs.translate,
+        cores(before)
+    );
+    let (signals_us, word_ns) = costs.signals;
+    println!(
+        "signals    emote + mood scan {signals_us:.3} us per line, {word_ns:.1} ns per word (one core){}",
+        cores(signals_us)
+    );
 }
