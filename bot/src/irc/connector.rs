@@ -301,6 +301,9 @@ impl AsyncRead for IrcSocket {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let socket = self.get_mut();
+        if buf.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
         loop {
             if socket.lines.hand_out(buf).is_ready() || socket.ended {
                 return Poll::Ready(Ok(()));
