@@ -22,10 +22,10 @@ use twitch_irc::login::{LoginCredentials, StaticLoginCredentials};
 use twitch_irc::message::{IRCMessage, IRCPrefix, ServerMessage};
 
 use super::connector::{self, Client};
-use super::divert::{Chunk, Divert, head, lines_in, route};
+use super::divert::{Chunk, Divert};
 use super::error::IrcError;
 use super::membership::{Membership, MembershipConfig, Plan};
-use super::scan::{Detail, Fields};
+use super::reader::LineReader;
 use super::sender::IrcSender;
 use super::status::IrcStatus;
 use super::translate::{translate_chat, translate_irc};
@@ -125,7 +125,12 @@ impl<L: LoginCredentials> IrcSession<L> {
             .map_err(|e| IrcError::Credentials(e.to_string()))?;
         let own = Login::parse(&pair.login)
             .map_err(|_| IrcError::Credentials(format!("invalid login {:?}", pair.login)))?;
-        let (divert, chunks) = Divert::new(own.as_str());
+        let reader = LineReader::new(
+            own.clone(),
+            config.command_prefix.clone(),
+            config.signals.clone(),
+        );
+        let (divert, chunks) = Divert::new(reader);
         let target = TargetGuard(connector::set_target(
             &config.url,
             config.status.clone(),
@@ -333,47 +338,22 @@ impl<L: LoginCredentials> Task<L> {
         Ok(())
     }
 
-    /// Reads the chat lines of one chunk (see [`super::divert`]) and sends their events, in
-    /// order: the scanner reads nearly all of them, twitch-irc's parse the rest.
+    /// Sends the observations of one chunk of chat lines (read on the socket's side, see
+    /// [`super::divert`]), in order, after taking its channels as evidence of membership.
     async fn deliver_lines(
         &mut self,
         chunk: Chunk,
         events: &mpsc::Sender<Observed>,
     ) -> Result<(), IrcError> {
         let now = Instant::now();
-        let received = Timestamp::now();
         LINES_RECEIVED.fetch_add(chunk.ours as u64, std::sync::atomic::Ordering::Relaxed);
-        let mut out = std::mem::take(&mut self.scratch);
-        for raw in lines_in(&chunk.lines) {
-            let head = head(raw);
-            if !route(&head, self.own.as_str()).ours() {
-                continue; // twitch-irc's, and observed from there
+        for channel in chunk.channels() {
+            if let Ok(channel) = std::str::from_utf8(channel) {
+                self.membership.seen(channel, now);
             }
-            if let Some(channel) = head.first.and_then(|c| c.strip_prefix(b"#")) {
-                self.membership.seen(&String::from_utf8_lossy(channel), now);
-            }
-            let line = String::from_utf8_lossy(raw);
-            out.clear();
-            if let Some(fields) = Fields::parse(&line) {
-                fields.observe(received, &self.own, Detail::Full, &mut out);
-                for event in &mut out {
-                    super::signals::annotate(&self.signals, fields.text(), fields.emotes(), event);
-                }
-                let command = self
-                    .prefix
-                    .as_deref()
-                    .and_then(|p| fields.command_line(now, p));
-                out.extend(command.map(|c| Observed::Command(Box::new(c))));
-            } else {
-                match IRCMessage::parse(&line) {
-                    Ok(msg) => self.translate_into(&msg, now, received, &mut out)?,
-                    Err(error) => debug!(%error, "line that is not IRC: skipped"),
-                }
-            }
-            send_all(&mut out, events).await?;
         }
-        self.scratch = out;
-        Ok(())
+        let mut out = chunk.events;
+        send_all(&mut out, events).await
     }
 
     /// One message's observations for identity into `out`, in order (message, then command);

@@ -5,12 +5,13 @@
 //! (BENCHMARKS.md, "Chat lines past twitch-irc"). The socket ([`super::connector`]) now cuts
 //! what it reads into whole lines ([`Splitter`]) and routes each by its command ([`route`]):
 //! - the lines that become events (PRIVMSG, USERNOTICE, CLEARCHAT, other users' JOIN and PART)
-//!   go, as one [`Chunk`] per read, straight to the `irc` task, which reads them with
-//!   [`super::scan`] (twitch-irc's parse only for the unusual ones the scanner leaves);
+//!   are read right there ([`super::reader`]: the scanner, twitch-irc's parse only for the
+//!   unusual ones it leaves) and their observations go, as one [`Chunk`] per read, straight to
+//!   the `irc` task;
 //! - everything else (PING, PONG, RECONNECT, NOTICE, USERSTATE, the welcome, the bot's own
 //!   JOIN and PART) is handed to twitch-irc as before, copied into the bytes its reader gets;
 //! - other users' JOIN and PART go both ways ([`Route::Both`]): twitch-irc's join bookkeeping
-//!   counts them (`super::membership` relies on what it makes of them), the `irc` task reads
+//!   counts them (`super::membership` relies on what it makes of them), the `irc` task takes
 //!   their events from the chunk and ignores twitch-irc's copy.
 //!
 //! Order: a channel's lines all come on one socket, and every line that gives an event goes the
@@ -22,42 +23,54 @@
 //! [`MAX_LINE`] is dropped (logged) instead of growing the buffer without bound. The bytes
 //! twitch-irc gets are mended by [`super::guard::mend_line`].
 
-use std::sync::Arc;
+use std::ops::Range;
 use std::task::Poll;
 
 use bytes::{Buf as _, Bytes, BytesMut};
+use chatters_core::domain::Timestamp;
 use memchr::{memchr, memrchr};
 use tokio::io::ReadBuf;
 use tokio::sync::mpsc;
 
+use super::reader::LineReader;
+use crate::observed::Observed;
+
 /// The longest line kept (Twitch's are under 10 KiB: 500 characters of text and the tags).
 pub const MAX_LINE: usize = 64 * 1024;
 
-/// Whole lines read by one socket in one go, at least one of them for the `irc` task.
+/// The chat lines read by one socket in one go (at least one), read.
 #[derive(Debug)]
 pub struct Chunk {
-    /// The lines, each ending in `\n` (all of them: the `irc` task routes them again).
+    /// Every whole line of the read, each ending in `\n`.
     pub lines: Bytes,
-    /// How many of them the `irc` task reads ([`Route::ours`]).
+    /// How many of them are chat lines ([`Route::ours`]).
     pub ours: usize,
+    /// Their observations, in order.
+    pub events: Vec<Observed>,
+    /// Where in `lines` their channels' names are (`#` left out; once per run of lines from
+    /// the same channel): the `irc` task's evidence of membership.
+    pub channels: Vec<Range<usize>>,
 }
 
-/// Where chunks go, and whose JOIN and PART stay twitch-irc's.
+impl Chunk {
+    /// The channels the chat lines came from (consecutive repeats once).
+    pub fn channels(&self) -> impl Iterator<Item = &[u8]> {
+        self.channels.iter().map(|r| &self.lines[r.clone()])
+    }
+}
+
+/// Where chunks go, and how chat lines are read.
 #[derive(Debug, Clone)]
 pub struct Divert {
     sender: mpsc::UnboundedSender<Chunk>,
-    own: Arc<str>,
+    reader: LineReader,
 }
 
 impl Divert {
-    /// Chunks for the session logged in as `own` (its JOIN and PART echoes go to twitch-irc).
-    pub fn new(own: &str) -> (Self, mpsc::UnboundedReceiver<Chunk>) {
+    /// Chunks read with `reader` (its session's own JOIN and PART echoes go to twitch-irc).
+    pub fn new(reader: LineReader) -> (Self, mpsc::UnboundedReceiver<Chunk>) {
         let (sender, receiver) = mpsc::unbounded_channel();
-        let divert = Self {
-            sender,
-            own: own.into(),
-        };
-        (divert, receiver)
+        (Self { sender, reader }, receiver)
     }
 }
 
@@ -214,40 +227,62 @@ impl Splitter {
             lines.advance(end + 1);
             self.discarding = false;
         }
-        let own = self.divert.as_ref().map(|d| d.own.clone());
-        let mut count = 0;
-        let mut ours = 0;
         if lines.len() > MAX_LINE && lines_in(&lines).count() < lines_and_long_in(&lines) {
             tracing::warn!(
                 max = MAX_LINE,
                 "IRC line longer than the longest kept: dropped"
             );
         }
+        let Some(divert) = self.divert.take() else {
+            let mut count = 0;
+            for line in lines_in(&lines) {
+                self.keep_for_crate(line);
+                count += 1;
+            }
+            return count;
+        };
+        let received = Timestamp::now();
+        let now = std::time::Instant::now();
+        let base = lines.as_ptr() as usize;
+        let mut count = 0;
+        let mut ours = 0;
+        let mut events = Vec::new();
+        let mut channels: Vec<Range<usize>> = Vec::new();
         for line in lines_in(&lines) {
-            let route = own
-                .as_ref()
-                .map_or(Route::Crate, |own| route(&head(line), own));
+            let head = head(line);
+            let route = route(&head, divert.reader.own().as_str());
             if route.ours() {
                 ours += 1;
                 count += 1;
+                if let Some(channel) = head.first.and_then(|c| c.strip_prefix(b"#")) {
+                    let at = channel.as_ptr() as usize - base;
+                    if channels
+                        .last()
+                        .is_none_or(|last| lines[last.clone()] != *channel)
+                    {
+                        channels.push(at..at + channel.len());
+                    }
+                }
+                divert.reader.read(line, received, now, &mut events);
             }
             if route != Route::Ours {
                 self.keep_for_crate(line);
                 count += 1;
             }
         }
-        if ours > 0
-            && let Some(divert) = &self.divert
-        {
+        if ours > 0 {
             let chunk = Chunk {
                 lines: lines.freeze(),
                 ours,
+                events,
+                channels,
             };
             if divert.sender.send(chunk).is_err() {
                 // The session ended: its socket is about to be dropped with it.
                 tracing::debug!(lines = ours, "chat lines read after their session ended");
             }
         }
+        self.divert = Some(divert);
         count
     }
 
@@ -278,9 +313,13 @@ impl Splitter {
 /// The lines of `bytes` (whole lines, each ending in `\n`) without their line endings, less
 /// empty ones and those longer than [`MAX_LINE`].
 pub fn lines_in(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
-    bytes
-        .split(|&b| b == b'\n')
-        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+    let mut start = 0;
+    memchr::memchr_iter(b'\n', bytes)
+        .map(move |end| {
+            let line = &bytes[start..end];
+            start = end + 1;
+            line.strip_suffix(b"\r").unwrap_or(line)
+        })
         .filter(|line| !line.is_empty() && line.len() <= MAX_LINE)
 }
 

@@ -60,6 +60,7 @@ pub mod fake;
 pub mod guard;
 pub mod membership;
 pub mod pressure;
+pub mod reader;
 pub mod scan;
 pub mod sender;
 mod signals;

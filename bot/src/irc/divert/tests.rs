@@ -1,3 +1,5 @@
+use chatters_core::event::Event;
+
 use super::*;
 
 const CORPUS: &str = concat!(
@@ -83,10 +85,32 @@ fn chat_lines_are_ours_and_the_connections_lines_twitch_irc_s() {
     }
 }
 
-/// Feeds `bytes` in reads of the given sizes; returns the chunks' lines routed ours, what
-/// twitch-irc got, and the lines counted.
-fn split_all(bytes: &[u8], sizes: &mut dyn Iterator<Item = usize>) -> (Vec<String>, String, usize) {
-    let (divert, mut chunks) = Divert::new("chattersbot");
+/// What a splitter made of a stream of bytes.
+struct Split {
+    /// The chat lines in the chunks.
+    ours: Vec<String>,
+    /// Their observations (signals left out).
+    events: Vec<Observed>,
+    /// The channels given as evidence, consecutive repeats once.
+    channels: Vec<String>,
+    /// What twitch-irc got.
+    to_crate: String,
+    /// The lines counted for the backlog.
+    counted: usize,
+}
+
+fn reader() -> LineReader {
+    let own = chatters_core::domain::Login::parse("chattersbot").expect("a login");
+    LineReader::new(
+        own,
+        Some("!".into()),
+        chatters_core::signals::Registry::default(),
+    )
+}
+
+/// Feeds `bytes` in reads of the given sizes.
+fn split_all(bytes: &[u8], sizes: &mut dyn Iterator<Item = usize>) -> Split {
+    let (divert, mut chunks) = Divert::new(reader());
     let mut splitter = Splitter::new(Some(divert));
     let mut counted = 0;
     let mut rest = bytes;
@@ -96,18 +120,98 @@ fn split_all(bytes: &[u8], sizes: &mut dyn Iterator<Item = usize>) -> (Vec<Strin
         rest = &rest[n..];
     }
     counted += splitter.finish();
-    let mut ours = Vec::new();
+    let mut split = Split {
+        ours: Vec::new(),
+        events: Vec::new(),
+        channels: Vec::new(),
+        to_crate: String::new(),
+        counted,
+    };
     while let Ok(chunk) = chunks.try_recv() {
         let mut in_chunk = 0;
         for line in lines_in(&chunk.lines) {
             if route(&head(line), "chattersbot").ours() {
                 in_chunk += 1;
-                ours.push(text(line));
+                split.ours.push(text(line));
             }
         }
         assert_eq!(in_chunk, chunk.ours, "a chunk counts its lines");
+        for channel in chunk.channels() {
+            if split.channels.last().map(String::as_bytes) != Some(channel) {
+                split.channels.push(text(channel));
+            }
+        }
+        split
+            .events
+            .extend(chunk.events.into_iter().map(without_signals));
     }
-    (ours, crate_bytes(&mut splitter), counted)
+    split.to_crate = crate_bytes(&mut splitter);
+    split
+}
+
+fn without_signals(mut o: Observed) -> Observed {
+    if let Observed::Event(Event::Message(m)) | Observed::MessageByLogin(m) = &mut o {
+        m.signals = Default::default();
+    }
+    o
+}
+
+/// twitch-irc's reading of a chat line, as the `irc` task made it before lines went past
+/// twitch-irc (signals left out).
+fn reference(line: &str) -> Vec<Observed> {
+    let Ok(msg) = twitch_irc::message::IRCMessage::parse(line) else {
+        return Vec::new();
+    };
+    let own = chatters_core::domain::Login::parse("chattersbot").expect("a login");
+    let at = chatters_core::domain::Timestamp(0);
+    let now = std::time::Instant::now();
+    super::super::translate::translate_irc(&msg, at, &own)
+        .into_iter()
+        .chain(super::super::translate::translate_chat(&msg, now, "!"))
+        .filter_map(Observed::for_identity)
+        .map(without_signals)
+        .collect()
+}
+
+/// `events` with their receive times (JOIN and PART, lines without `tmi-sent-ts`) and a
+/// command's receive instant made equal to `reference`'s.
+fn same_times(events: &[Observed], reference: &[Observed]) -> Vec<Observed> {
+    events
+        .iter()
+        .zip(reference)
+        .map(|(got, want)| match (got, want) {
+            (Observed::Command(c), Observed::Command(w)) => {
+                let mut c = c.clone();
+                c.received = w.received;
+                Observed::Command(c)
+            }
+            (Observed::Join { channel, login, .. }, Observed::Join { at, .. }) => Observed::Join {
+                channel: channel.clone(),
+                login: login.clone(),
+                at: *at,
+            },
+            (Observed::Part { channel, login, .. }, Observed::Part { at, .. }) => Observed::Part {
+                channel: channel.clone(),
+                login: login.clone(),
+                at: *at,
+            },
+            (Observed::MessageByLogin(m), Observed::MessageByLogin(w))
+                if w.at == chatters_core::domain::Timestamp(0) =>
+            {
+                let mut m = m.clone();
+                m.at = w.at;
+                Observed::MessageByLogin(m)
+            }
+            (Observed::Event(Event::Message(m)), Observed::Event(Event::Message(w)))
+                if w.at == chatters_core::domain::Timestamp(0) =>
+            {
+                let mut m = m.clone();
+                m.at = w.at;
+                Observed::Event(Event::Message(m))
+            }
+            _ => got.clone(),
+        })
+        .collect()
 }
 
 /// Everything the splitter holds for twitch-irc, taken through `hand_out` in small reads.
@@ -147,6 +251,19 @@ fn the_corpus_is_split_into_the_same_lines_whatever_the_reads() {
         })
         .collect();
     assert!(expected_ours.len() >= 50 && expected_crate.len() > 10_000);
+    let expected_events: Vec<Observed> = expected_ours.iter().flat_map(|l| reference(l)).collect();
+    assert!(expected_events.len() >= 40, "{expected_events:?}");
+    let mut expected_channels: Vec<String> = Vec::new();
+    for line in &expected_ours {
+        let channel = head(line.as_bytes())
+            .first
+            .and_then(|c| c.strip_prefix(b"#"));
+        if let Some(channel) = channel.map(text)
+            && expected_channels.last() != Some(&channel)
+        {
+            expected_channels.push(channel);
+        }
+    }
     let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
     let mut random = std::iter::from_fn(move || {
         seed ^= seed << 13;
@@ -159,9 +276,17 @@ fn the_corpus_is_split_into_the_same_lines_whatever_the_reads() {
         &mut std::iter::repeat(1),
         &mut random,
     ] {
-        let (ours, to_crate, counted) = split_all(&corpus, sizes);
+        let split = split_all(&corpus, sizes);
+        let (ours, to_crate, counted) = (split.ours, split.to_crate, split.counted);
         assert_eq!(ours, expected_ours);
         assert_eq!(to_crate, expected_crate);
+        assert_eq!(split.events.len(), expected_events.len());
+        assert_eq!(
+            same_times(&split.events, &expected_events),
+            expected_events,
+            "every chat line read as twitch-irc and the translation read it, in order"
+        );
+        assert_eq!(split.channels, expected_channels);
         let both = lines
             .iter()
             .filter(|l| route(&head(l), "chattersbot") == Route::Both)
@@ -183,7 +308,15 @@ fn bad_bytes_and_long_lines_lose_only_themselves() {
     input.extend_from_slice(b":a!a@a.tmi.twitch.tv PRIVMSG #c :");
     input.extend(std::iter::repeat_n(b'x', MAX_LINE + 10));
     input.extend_from_slice(b"\r\n:b!b@b.tmi.twitch.tv PRIVMSG #c :after\r\nPING :last");
-    let (ours, to_crate, counted) = split_all(&input, &mut std::iter::repeat(4096));
+    let split = split_all(&input, &mut std::iter::repeat(4096));
+    let (ours, to_crate, counted) = (split.ours, split.to_crate, split.counted);
+    assert_eq!(
+        split.events.len(),
+        2,
+        "both chat lines read: {:?}",
+        split.events
+    );
+    assert_eq!(split.channels, ["c"]);
     assert_eq!(
         to_crate, ":tmi.twitch.tv NOTICE #c :caf\u{fffd}\r\nPING :last\r\n",
         "not UTF-8: replaced; the last line without its ending: still a line"
