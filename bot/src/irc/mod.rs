@@ -5,15 +5,16 @@
 //! # Layout
 //! - [`connector`]: the process-global IRC address (`TWITCH_IRC_URL`), plain TCP or TLS, and the
 //!   `CAP REQ :twitch.tv/membership` written on every new socket (the crate never asks for it).
-//! - [`divert`]: the socket's reads cut into lines, chat lines past twitch-irc to the `irc` task,
-//!   the rest to twitch-irc; [`scan`]: the fast reader of chat lines (shared with the import).
+//! - [`divert`]: the socket's reads cut into lines, chat lines read past twitch-irc
+//!   ([`reader`], with [`scan`], the fast line scanner shared with the import) and their
+//!   observations handed to the `irc` task, the rest to twitch-irc.
 //! - [`translate`]: pure `ServerMessage` → [`Observed`](crate::observed::Observed) translation
 //!   (tags, raids, bans, notices, login failures), tested on real captured lines.
 //! - [`membership`]: which channels to (re)join, and when; it works around the crate's join
 //!   bookkeeping, which another user's PART corrupts.
 //! - [`client`]: the long-lived task ([`run`], [`IrcSession`]).
-//! - `signals`: each message's emotes and moods, scanned once here with its channel's
-//!   matcher; the text goes no further.
+//! - `signals`: each message's emotes and moods, scanned once (by [`reader`], or the `irc`
+//!   task for the crate's messages) with its channel's matcher; the text goes no further.
 //! - [`sender`]: [`IrcSender`], for chat replies while the task runs.
 //! - [`status`]: [`IrcStatus`], whether Twitch welcomed the login (for `/healthz`).
 //! - [`pressure`]: back-pressure from the `irc` task to the sockets (bounded memory).
@@ -26,12 +27,13 @@
 //! Tasks, in order, from the socket to the commit:
 //! 1. twitch-irc's own connection tasks (one per pooled connection, plus its client loop; the
 //!    crate gives no way around them) read the sockets. [`divert`] cuts what they read into
-//!    lines: chat lines go, a chunk per read, to the `irc` task's own unbounded queue
+//!    lines: chat lines are read right there ([`reader`]: [`scan`], twitch-irc's parse and
+//!    [`translate`] for the unusual ones, each message's emotes and moods scanned once) and
+//!    their observations go, a chunk per read, to the `irc` task's own unbounded queue
 //!    (**queue 1**); twitch-irc parses the others and queues them in the crate's unbounded
 //!    channel (**queue 1'**). Both are bounded in effect by [`pressure`]: at 50,000 waiting
 //!    lines the sockets are not read until the `irc` task has taken half of them.
-//! 2. The `irc` task ([`IrcSession::run`]) takes them, reads each chat line once with [`scan`]
-//!    (twitch-irc's parse and [`translate`] for the unusual ones and for the crate's), acts on
+//! 2. The `irc` task ([`IrcSession::run`]) takes them, translates the crate's messages, acts on
 //!    what concerns the connection itself (a rejected login ends the session, which is retried
 //!    with backoff; notices are logged; the
 //!    bot's own USERSTATE role goes to [`ModeratorOf`](crate::observed::ModeratorOf), a

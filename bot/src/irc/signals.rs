@@ -1,6 +1,7 @@
-//! Chat signals on the way in: a message's text is scanned once, in the `irc` task, with its
-//! channel's matcher, and only the [`MessageSignals`](chatters_core::signals::MessageSignals)
-//! go on with the observation. The text itself goes no further.
+//! Chat signals on the way in: a message's text is scanned once, where its line is read
+//! (`super::reader`), with its channel's matcher, and only the
+//! [`MessageSignals`](chatters_core::signals::MessageSignals) go on with the observation. The
+//! text itself goes no further.
 
 use chatters_core::event::Event;
 use chatters_core::signals::Registry;
